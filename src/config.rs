@@ -1,0 +1,106 @@
+//! `[package.metadata.semigrate]`: the settings the build reads from Cargo.toml.
+
+use crate::diagnostic::Diagnostic;
+use crate::model::Engine;
+use serde::Deserialize;
+use std::path::Path;
+
+/// Whether the chain must follow the SemVer successor rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gaps {
+    Deny,
+    Allow,
+}
+
+/// The settings, with the defaults of the contract.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Folder of specs, relative to the manifest.
+    pub migrations: String,
+    /// Default store, compiled into the binary.
+    pub database: String,
+    /// Folder that CSV paths are relative to.
+    pub data_dir: String,
+    /// Where backups go.
+    pub backup_dir: String,
+    pub gaps: Gaps,
+    /// Replay the chain on an in-memory SQLite at build time.
+    pub verify: bool,
+    /// The engines every SQL step must have text for.
+    pub engines: Vec<Engine>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            migrations: "migrations".into(),
+            database: "var/semigrate.db".into(),
+            data_dir: "var/data".into(),
+            backup_dir: "var/backups".into(),
+            gaps: Gaps::Deny,
+            verify: true,
+            engines: vec![Engine::Sqlite],
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    package: Option<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    semigrate: Option<Config>,
+}
+
+impl Config {
+    /// Reads the settings from the text of a Cargo.toml; absent means all defaults.
+    pub fn from_manifest(path: &Path, text: &str) -> Result<Config, Diagnostic> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            Diagnostic::at(
+                path,
+                text,
+                offset,
+                format!("[package.metadata.semigrate]: {}", e.message()),
+            )
+        })?;
+        Ok(manifest
+            .package
+            .and_then(|p| p.metadata)
+            .and_then(|m| m.semigrate)
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_table_means_defaults() {
+        let c = Config::from_manifest(Path::new("Cargo.toml"), "[package]\nname='x'\n").unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn keys_override_and_unknown_keys_fail() {
+        let text = "[package.metadata.semigrate]\ngaps = \"allow\"\nverify = false\n";
+        let c = Config::from_manifest(Path::new("Cargo.toml"), text).unwrap();
+        assert_eq!((c.gaps, c.verify), (Gaps::Allow, false));
+        assert_eq!(c.database, "var/semigrate.db");
+
+        let bad = "[package.metadata.semigrate]\ngap = \"allow\"\n";
+        let err = Config::from_manifest(Path::new("Cargo.toml"), bad).unwrap_err();
+        assert!(err.message.contains("unknown field `gap`"), "{err}");
+        assert_eq!(err.line, 2);
+    }
+}

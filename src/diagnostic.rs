@@ -1,0 +1,99 @@
+//! A build error a person can act on: the file, the position, what rule was broken
+//! and, where one exists, how to fix it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One error found in a spec or in the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based line and column (in characters); 0 when the error concerns the whole
+    /// file rather than a place in it.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error about a whole file (its name, its place in the chain).
+    pub fn file(file: &Path, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// An error at a byte offset of `source`, the text of `file`.
+    pub fn at(file: &Path, source: &str, offset: usize, message: impl Into<String>) -> Self {
+        let (line, column) = line_column(source, offset);
+        Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, " (help: {help})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Converts a byte offset (as toml spans give) to a 1-based line and character column.
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_become_lines_and_character_columns() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        // `=` on line 2 sits after the two-byte `é`: column counts characters.
+        assert_eq!(line_column(text, text.find("= 2").unwrap()), (2, 4));
+        assert_eq!(line_column(text, 999), (3, 1));
+    }
+
+    #[test]
+    fn display_names_file_position_and_help() {
+        let d = Diagnostic::at(Path::new("m/v1_0_0.toml"), "x\ny", 2, "bad").with_help("fix it");
+        assert_eq!(d.to_string(), "m/v1_0_0.toml:2:1: bad (help: fix it)");
+        assert_eq!(
+            Diagnostic::file(Path::new("f"), "whole").to_string(),
+            "f: whole"
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! semigrate: declarative SQL migrations, proven at build time and compiled into one
+//! binary that upgrades and downgrades a store between SemVer versions.
+//!
+//! The build script reads `migrations/*.toml` through [`spec`], checks the chain with
+//! [`chain`], replays it with [`verify`], and renders the table that [`compiled`] holds.
+//! The runtime ([`engine`], [`store`]) knows nothing about TOML.
+
+// The generated table names `::semigrate::…`, which must resolve inside this crate too.
+extern crate self as semigrate;
+
+pub mod chain;
+pub mod compiled;
+pub mod config;
+pub mod diagnostic;
+pub mod fk_check;
+pub mod model;
+pub mod spec;
+pub mod verify;

@@ -1,0 +1,242 @@
+//! The migration table as the runtime sees it: plain data, no TOML.
+//!
+//! Every text and list is a `Cow<'static, _>` so that one set of types serves three
+//! owners: the generated table (borrowed `'static` data, built by `codegen`), the
+//! build script (owned data lowered from the specs), and a store that is ahead of the
+//! binary (down steps deserialized from the history table).
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Text that is either compiled in or owned.
+pub type Text = Cow<'static, str>;
+/// A list that is either compiled in or owned.
+pub type List<T> = Cow<'static, [T]>;
+
+/// A release version: `MAJOR.MINOR.PATCH`, nothing else (no pre-release, no build
+/// metadata), so that two versions compare the way the chain orders them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SemVer {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+}
+
+impl SemVer {
+    /// The empty store: below every migration.
+    pub const ZERO: SemVer = SemVer::new(0, 0, 0);
+
+    pub const fn new(major: u64, minor: u64, patch: u64) -> Self {
+        SemVer {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// The three versions that may follow this one in a chain without a gap.
+    pub fn successors(self) -> [SemVer; 3] {
+        [
+            SemVer::new(self.major, self.minor, self.patch + 1),
+            SemVer::new(self.major, self.minor + 1, 0),
+            SemVer::new(self.major + 1, 0, 0),
+        ]
+    }
+
+    /// Parses `X.Y.Z` strictly: SemVer's own grammar (no leading zeros), and
+    /// pre-release or build metadata refused with a reason.
+    pub fn parse(text: &str) -> Result<SemVer, String> {
+        let parsed = semver::Version::parse(text)
+            .map_err(|e| format!("`{text}` is not a version of the form X.Y.Z ({e})"))?;
+        if !parsed.pre.is_empty() {
+            return Err(format!(
+                "`{text}` has a pre-release part; migrations take release versions only"
+            ));
+        }
+        if !parsed.build.is_empty() {
+            return Err(format!(
+                "`{text}` has build metadata; migrations take release versions only"
+            ));
+        }
+        Ok(SemVer::new(parsed.major, parsed.minor, parsed.patch))
+    }
+}
+
+impl fmt::Display for SemVer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl std::str::FromStr for SemVer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SemVer::parse(s)
+    }
+}
+
+impl Serialize for SemVer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SemVer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        SemVer::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The database engines a SQL step can carry text for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        })
+    }
+}
+
+/// The settings of `[package.metadata.semigrate]` compiled into the binary; flags and
+/// environment variables override them at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The default store: a SQLite path, relative to the working directory.
+    pub database: &'static str,
+    /// The folder CSV paths are relative to.
+    pub data_dir: &'static str,
+    /// Where backups go.
+    pub backup_dir: &'static str,
+}
+
+/// One migration, as compiled in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Migration {
+    pub version: SemVer,
+    /// The spec's file name, for messages (`v1_1_0__risk_score.toml`).
+    pub file: Text,
+    pub description: Text,
+    /// Run the steps, validations and history row in one transaction.
+    pub transaction: bool,
+    /// SQLite foreign-key enforcement during this migration.
+    pub foreign_keys: bool,
+    /// No down: a downgrade across this version is refused.
+    pub irreversible: bool,
+    /// The up removes a table, a column or CSV data, and says so.
+    pub destructive: bool,
+    pub up: List<Step>,
+    /// Written in the spec or derived from `up`; empty when `irreversible`.
+    pub down: List<Step>,
+    /// Checks that hold whenever the store is at this version.
+    pub validate: List<Check>,
+    /// SHA-256 (hex) of what the migration does; see `spec::checksum`.
+    pub checksum: Text,
+}
+
+/// One step of an up or a down.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    Sql(SqlText),
+}
+
+/// SQL with optional per-engine text: `sql = "..."` in a spec fills both.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SqlText {
+    pub sqlite: Option<Text>,
+    pub postgres: Option<Text>,
+}
+
+impl SqlText {
+    /// The same text for every engine.
+    pub fn portable(text: impl Into<Text>) -> Self {
+        let text = text.into();
+        SqlText {
+            sqlite: Some(text.clone()),
+            postgres: Some(text),
+        }
+    }
+
+    /// The text to run on `engine`, if the spec gave one.
+    pub fn for_engine(&self, engine: Engine) -> Option<&str> {
+        match engine {
+            Engine::Sqlite => self.sqlite.as_deref(),
+            Engine::Postgres => self.postgres.as_deref(),
+        }
+    }
+}
+
+/// A check that holds whenever the store is at a version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    Sql { sql: SqlText, expect: Expect },
+}
+
+/// What a SQL check's query must return.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// The first column of the single row equals this value.
+    Value(Scalar),
+    /// The query returns no row.
+    Empty,
+}
+
+/// A TOML scalar, as `expect` gives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scalar {
+    Integer(i64),
+    Float(f64),
+    Text(Text),
+    Bool(bool),
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Integer(i) => write!(f, "{i}"),
+            Scalar::Float(x) => write!(f, "{x}"),
+            Scalar::Text(t) => write!(f, "{t:?}"),
+            Scalar::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_accepts_release_versions_only() {
+        assert_eq!(SemVer::parse("1.10.0"), Ok(SemVer::new(1, 10, 0)));
+        assert!(
+            SemVer::parse("1.0.0-rc.1")
+                .unwrap_err()
+                .contains("pre-release")
+        );
+        assert!(
+            SemVer::parse("1.0.0+build")
+                .unwrap_err()
+                .contains("build metadata")
+        );
+        assert!(SemVer::parse("01.0.0").is_err(), "leading zero");
+        assert!(SemVer::parse("1.0").is_err());
+    }
+
+    #[test]
+    fn versions_order_numerically() {
+        assert!(SemVer::new(1, 10, 0) > SemVer::new(1, 9, 9));
+        assert!(SemVer::new(2, 0, 0) > SemVer::new(1, 99, 99));
+    }
+}

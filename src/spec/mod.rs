@@ -1,0 +1,114 @@
+//! The spec folder: file names, the TOML model, and the lowering into the runtime
+//! model. Compiled into both `build.rs` and the library, so the tests exercise the
+//! very code the build runs.
+
+pub mod checksum;
+pub mod document;
+pub mod name;
+
+use crate::chain::Link;
+use crate::diagnostic::{Diagnostic, line_column};
+use crate::model::{Engine, Migration};
+use std::path::{Path, PathBuf};
+
+/// Everything read from the spec folder.
+pub struct Loaded {
+    /// Every well-named spec, parsed or not: the chain rules need only the names.
+    pub links: Vec<Link>,
+    /// The specs that parsed, ordered by version.
+    pub migrations: Vec<Migration>,
+    /// Every error found, in file order.
+    pub errors: Vec<Diagnostic>,
+}
+
+/// The `.toml` files of the folder, sorted by name. Other files (a README, seed CSVs)
+/// and subfolders are not specs.
+pub fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Diagnostic::file(dir, format!("cannot read the migrations folder: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| Diagnostic::file(dir, format!("cannot read the migrations folder: {e}")))?
+            .path();
+        if path.extension().is_some_and(|e| e == "toml") && !path.is_dir() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads and lowers every spec of `dir`. A misnamed `.toml` is an error, never skipped.
+pub fn load(dir: &Path, engines: &[Engine]) -> Loaded {
+    let mut loaded = Loaded {
+        links: Vec::new(),
+        migrations: Vec::new(),
+        errors: Vec::new(),
+    };
+    let files = match spec_files(dir) {
+        Ok(files) => files,
+        Err(e) => {
+            loaded.errors.push(e);
+            return loaded;
+        }
+    };
+    for path in files {
+        let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+        let spec_name = match name::parse(&file_name) {
+            Ok(n) => n,
+            Err((why, suggestion)) => {
+                let mut d = Diagnostic::file(&path, why);
+                d.help = suggestion.map(|s| format!("rename it to {s}"));
+                loaded.errors.push(d);
+                continue;
+            }
+        };
+        let source = match std::fs::read(&path).map(String::from_utf8) {
+            Ok(Ok(text)) => text,
+            Ok(Err(e)) => {
+                let offset = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                loaded.errors.push(Diagnostic::at(
+                    &path,
+                    &text,
+                    offset,
+                    "the file is not valid UTF-8",
+                ));
+                continue;
+            }
+            Err(e) => {
+                loaded
+                    .errors
+                    .push(Diagnostic::file(&path, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match document::parse(&path, &source, spec_name.version, engines) {
+            Ok(parsed) => {
+                let (line, column) = line_column(&source, parsed.version_offset);
+                loaded.links.push(Link {
+                    version: spec_name.version,
+                    file: path.clone(),
+                    line,
+                    column,
+                });
+                loaded.migrations.push(parsed.migration);
+            }
+            Err(errors) => {
+                loaded.links.push(Link {
+                    version: spec_name.version,
+                    file: path.clone(),
+                    line: 1,
+                    column: 1,
+                });
+                loaded.errors.extend(errors);
+            }
+        }
+    }
+    loaded
+        .links
+        .sort_by(|a, b| (a.version, &a.file).cmp(&(b.version, &b.file)));
+    loaded.migrations.sort_by_key(|m| m.version);
+    loaded
+}
