@@ -19,6 +19,8 @@ mod fk_check;
 mod model;
 #[path = "src/spec/mod.rs"]
 mod spec;
+#[path = "src/sqlite_error.rs"]
+mod sqlite_error;
 #[path = "src/verify/mod.rs"]
 mod verify;
 

@@ -9,10 +9,15 @@
 extern crate self as semigrate;
 
 pub mod chain;
+pub mod cli;
 pub mod compiled;
 pub mod config;
 pub mod diagnostic;
+pub mod engine;
+pub mod error;
 pub mod fk_check;
 pub mod model;
 pub mod spec;
+pub mod sqlite_error;
+pub mod store;
 pub mod verify;

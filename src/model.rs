@@ -142,6 +142,28 @@ pub struct Migration {
     pub checksum: Text,
 }
 
+/// How to revert a migration: what the history stores when it is applied, so that a
+/// binary that does not know the version can still take it back down.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Revert {
+    pub steps: Vec<Step>,
+    pub transaction: bool,
+    pub foreign_keys: bool,
+    pub irreversible: bool,
+}
+
+impl Migration {
+    /// What to store in the history when this migration is applied.
+    pub fn revert(&self) -> Revert {
+        Revert {
+            steps: self.down.to_vec(),
+            transaction: self.transaction,
+            foreign_keys: self.foreign_keys,
+            irreversible: self.irreversible,
+        }
+    }
+}
+
 /// One step of an up or a down.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -128,6 +128,11 @@ pub fn parse(
         );
     }
 
+    if !doc.transaction && !doc.foreign_keys {
+        report.at(0, "`foreign_keys = false` needs `transaction = true`").help = Some(
+            "the foreign key check guards the commit; without a transaction there is no commit to guard".into(),
+        );
+    }
     let up = lower_steps(&mut report, "up", &doc.up, engines);
     if doc.up.is_empty() {
         report.at(0, "`up` has no steps").help =

@@ -7,6 +7,7 @@ pub mod schema;
 use crate::diagnostic::Diagnostic;
 use crate::fk_check;
 use crate::model::{Check, Engine, Migration, Step};
+use crate::sqlite_error::message as sqlite_message;
 use rusqlite::Connection;
 use schema::{Schema, cut};
 use std::path::Path;
@@ -150,12 +151,4 @@ fn run_steps(
         }
     }
     result
-}
-
-/// SQLite's own message, without rusqlite's wrapping.
-fn sqlite_message(e: &rusqlite::Error) -> String {
-    match e {
-        rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
-        other => other.to_string(),
-    }
 }

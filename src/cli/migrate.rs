@@ -1,0 +1,145 @@
+//! `semigrate upgrade` and `semigrate downgrade`: plan, then run or print the plan.
+
+use super::Context;
+use crate::compiled::MIGRATIONS;
+use crate::engine::plan::{self, Plan};
+use crate::engine::run::{Done, run};
+use crate::engine::{state_file, status};
+use crate::error::Result;
+use crate::model::{Check, Expect, SemVer, Step};
+use crate::store::Store;
+use std::fmt::Write;
+
+pub fn upgrade(context: &Context, target: Option<SemVer>, dry_run: bool) -> Result<String> {
+    migrate(context, "upgrade", dry_run, |history| {
+        plan::upgrade(MIGRATIONS, history, target)
+    })
+}
+
+pub fn downgrade(context: &Context, target: Option<SemVer>, dry_run: bool) -> Result<String> {
+    migrate(context, "downgrade", dry_run, |history| {
+        plan::downgrade(MIGRATIONS, history, target)
+    })
+}
+
+fn migrate(
+    context: &Context,
+    command: &str,
+    dry_run: bool,
+    make_plan: impl for<'a> Fn(&'a [crate::store::Applied]) -> Result<Plan<'a>>,
+) -> Result<String> {
+    if dry_run {
+        let mut store = context.open_read_only()?;
+        let history = store.history()?;
+        let plan = make_plan(&history)?;
+        return Ok(dry_run_text(&store, command, &plan));
+    }
+    let mut store = context.open()?;
+    let history = store.history()?;
+    let plan = make_plan(&history)?;
+    if plan.items.is_empty() {
+        context.say(format!(
+            "{}: already at {}, nothing to do",
+            store.describe(),
+            plan.from
+        ));
+        write_state(&mut store)?;
+        return Ok(String::new());
+    }
+    context.say(format!(
+        "{command} {}: {} -> {}, {} migration{}",
+        store.describe(),
+        plan.from,
+        plan.to,
+        plan.items.len(),
+        if plan.items.len() == 1 { "" } else { "s" }
+    ));
+    let descriptions: Vec<&str> = plan.items.iter().map(|i| i.description).collect();
+    let mut n = 0;
+    let result = run(&mut store, &plan, command, |d: &Done| {
+        context.say(format!(
+            "  {:<8} {:<4} {:>6} ms  {}",
+            d.version.to_string(),
+            d.direction.as_str(),
+            d.elapsed.as_millis(),
+            descriptions[n]
+        ));
+        n += 1;
+    });
+    let state = write_state(&mut store);
+    let done = result?;
+    state?;
+    let at = done.last().map_or(plan.from, |d| d.lands_on);
+    context.say(format!("{} is at {at}", store.describe()));
+    Ok(String::new())
+}
+
+/// Rewrites `migration_state.json` with the store as it now stands.
+fn write_state(store: &mut dyn Store) -> Result<()> {
+    let history = store.history()?;
+    let s = status::status(
+        store.describe(),
+        store.engine().to_string(),
+        MIGRATIONS,
+        &history,
+    );
+    state_file::write(&state_file::path_for(std::path::Path::new(&s.database)), &s)
+}
+
+/// The exact SQL the run would execute, in order, as a script a person can read.
+fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
+    let engine = store.engine();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- dry run: {command} {} from {} to {}; nothing is changed",
+        store.describe(),
+        plan.from,
+        plan.to
+    );
+    if plan.items.is_empty() {
+        let _ = writeln!(out, "-- nothing to do");
+    }
+    for item in &plan.items {
+        let _ = writeln!(out);
+        let how = match (item.transaction, item.foreign_keys) {
+            (true, true) => "in one transaction",
+            (true, false) => "in one transaction, foreign keys off, checked before commit",
+            (false, _) => "outside a transaction",
+        };
+        let _ = writeln!(
+            out,
+            "-- {} {}: {} ({how})",
+            item.version,
+            plan.direction.as_str(),
+            item.description
+        );
+        if item.steps.is_empty() {
+            let _ = writeln!(out, "-- (no statements)");
+        }
+        for step in item.steps {
+            let Step::Sql(sql) = step;
+            let text = sql
+                .for_engine(engine)
+                .unwrap_or("-- (no SQL for this engine)");
+            let _ = writeln!(out, "{}", text.trim_end());
+        }
+        for (i, check) in item.checks.iter().enumerate() {
+            let Check::Sql { sql, expect } = check;
+            let expect = match expect {
+                Expect::Empty => "no row".to_owned(),
+                Expect::Value(v) => v.to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "-- validation {} of {}, expects {expect}:",
+                i + 1,
+                item.lands_on
+            );
+            for line in sql.for_engine(engine).unwrap_or("").trim_end().lines() {
+                let _ = writeln!(out, "--   {line}");
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,193 @@
+//! The command line: clap definitions, the store to open, and the mapping of errors
+//! to exit codes. Each command is a module with a `run` that returns its output.
+
+mod list;
+mod migrate;
+mod status;
+mod verify;
+
+use crate::compiled::{MIGRATIONS, SETTINGS};
+use crate::error::{Error, Result};
+use crate::model::SemVer;
+use crate::store::sqlite::SqliteStore;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Upgrade and downgrade a data store between the versions compiled into this binary.
+#[derive(Debug, Parser)]
+#[command(name = "semigrate", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The store: a SQLite file path (default: the path compiled in from Cargo.toml).
+    #[arg(long, global = true, env = "SEMIGRATE_DATABASE", value_name = "PATH")]
+    database: Option<String>,
+    /// The folder CSV paths are relative to.
+    #[arg(long, global = true, env = "SEMIGRATE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where backups are written before a run that changes something.
+    #[arg(long, global = true, env = "SEMIGRATE_BACKUP_DIR", value_name = "DIR")]
+    backup_dir: Option<PathBuf>,
+    /// Do not back up before changing the store.
+    #[arg(long, global = true)]
+    no_backup: bool,
+    /// Print machine-readable JSON (status, list).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing but errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print each statement as it runs.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations up to a version (default: the latest).
+    #[command(after_help = "Example:\n  semigrate upgrade --version 1.1.0 --dry-run")]
+    Upgrade {
+        /// The version to reach; one this binary knows.
+        #[arg(long, value_name = "X.Y.Z", value_parser = known_version)]
+        version: Option<SemVer>,
+        /// Print the SQL that would run, in order, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Revert migrations down to a version (default: one step; 0.0.0: all of them).
+    #[command(after_help = "Example:\n  semigrate downgrade --version 1.0.0")]
+    Downgrade {
+        /// The version to land on; one this binary knows, or 0.0.0.
+        #[arg(long, value_name = "X.Y.Z", value_parser = known_version_or_zero)]
+        version: Option<SemVer>,
+        /// Print the SQL that would run, in order, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show the store's version and the state of each migration.
+    #[command(after_help = "Example:\n  semigrate status --json")]
+    Status,
+    /// List the migrations compiled into this binary.
+    #[command(after_help = "Example:\n  semigrate list")]
+    List,
+    /// Run the validations of the store's current version.
+    #[command(after_help = "Example:\n  semigrate verify")]
+    Verify,
+}
+
+/// What every command needs to know about where it works and how to speak.
+pub struct Context {
+    pub database: String,
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl Context {
+    /// Opens the store for a run that may write.
+    pub fn open(&self) -> Result<SqliteStore> {
+        SqliteStore::open(&self.sqlite_path()?)
+    }
+
+    /// Opens the store to read; a missing store reads as empty and is not created.
+    pub fn open_read_only(&self) -> Result<SqliteStore> {
+        SqliteStore::open_read_only(&self.sqlite_path()?)
+    }
+
+    pub fn sqlite_path(&self) -> Result<PathBuf> {
+        if self.database.starts_with("postgres://") || self.database.starts_with("postgresql://") {
+            return Err(Error::Usage(
+                "this build of semigrate opens SQLite stores only; --database takes a file path"
+                    .into(),
+            ));
+        }
+        if self.database.is_empty() {
+            return Err(Error::Usage("--database is empty".into()));
+        }
+        Ok(PathBuf::from(&self.database))
+    }
+
+    /// A line of progress on stderr, unless `-q`.
+    pub fn say(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+}
+
+/// The versions nearest to `v` among those compiled in, for an error message.
+fn nearest(v: SemVer) -> String {
+    let below = MIGRATIONS.iter().rev().map(|m| m.version).find(|k| *k < v);
+    let above = MIGRATIONS.iter().map(|m| m.version).find(|k| *k > v);
+    let near: Vec<String> = below
+        .into_iter()
+        .chain(above)
+        .map(|k| k.to_string())
+        .collect();
+    match near.len() {
+        0 => "this binary knows no version".into(),
+        _ => format!("the nearest known: {}", near.join(", ")),
+    }
+}
+
+fn known_version(text: &str) -> std::result::Result<SemVer, String> {
+    let v = SemVer::parse(text)?;
+    if MIGRATIONS.iter().any(|m| m.version == v) {
+        Ok(v)
+    } else {
+        Err(format!("this binary has no migration {v}; {}", nearest(v)))
+    }
+}
+
+fn known_version_or_zero(text: &str) -> std::result::Result<SemVer, String> {
+    match SemVer::parse(text)? {
+        SemVer::ZERO => Ok(SemVer::ZERO),
+        _ => known_version(text),
+    }
+}
+
+/// Parses the arguments, runs the command, prints its output, and returns the exit
+/// code. Only this function turns errors into exit codes.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let context = Context {
+        database: cli.database.unwrap_or_else(|| SETTINGS.database.to_owned()),
+        json: cli.json,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    let output = match cli.command {
+        Command::Upgrade { version, dry_run } => migrate::upgrade(&context, version, dry_run),
+        Command::Downgrade { version, dry_run } => migrate::downgrade(&context, version, dry_run),
+        Command::Status => status::run(&context),
+        Command::List => list::run(&context),
+        Command::Verify => verify::run(&context),
+    };
+    match output {
+        Ok(text) => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                // A reader that stops early (`| head`) is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: cannot write the output: {e}");
+                    1
+                }
+                _ => 0,
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}

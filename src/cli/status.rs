@@ -1,0 +1,60 @@
+//! `semigrate status`: the store's version and each migration's state.
+
+use super::Context;
+use crate::compiled::MIGRATIONS;
+use crate::engine::status::{Status, status};
+use crate::error::Result;
+use crate::store::Store;
+use std::fmt::Write;
+
+/// Reads the store (without creating it) and compares it with the chain.
+pub fn read(context: &Context) -> Result<Status> {
+    let mut store = context.open_read_only()?;
+    let history = store.history()?;
+    Ok(status(
+        store.describe(),
+        store.engine().to_string(),
+        MIGRATIONS,
+        &history,
+    ))
+}
+
+pub fn run(context: &Context) -> Result<String> {
+    let s = read(context)?;
+    if context.json {
+        return Ok(serde_json::to_string_pretty(&s).expect("serializes") + "\n");
+    }
+    Ok(render(&s))
+}
+
+/// The aligned table a person reads.
+pub fn render(s: &Status) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "database  {} ({})", s.database, s.engine);
+    let standing = match (s.current == s.latest, s.pending) {
+        (true, _) => "up to date".to_owned(),
+        (false, 0) => format!("the newest this binary knows is {}", s.latest),
+        (false, n) => format!("{n} pending, latest {}", s.latest),
+    };
+    let _ = writeln!(out, "version   {} ({standing})", s.current);
+    if s.migrations.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<9} {:<8} {:<24} DESCRIPTION",
+        "VERSION", "STATE", "APPLIED AT"
+    );
+    for e in &s.migrations {
+        let _ = writeln!(
+            out,
+            "{:<9} {:<8} {:<24} {}",
+            e.version.to_string(),
+            e.state.as_str(),
+            e.applied_at.as_deref().unwrap_or("-"),
+            e.description
+        );
+    }
+    out
+}

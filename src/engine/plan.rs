@@ -1,0 +1,385 @@
+//! What a command will do, decided before anything runs: which migrations, in which
+//! direction, with which steps and checks, or why it is refused. Pure: it reads the
+//! compiled chain and the history, and touches no store.
+
+use crate::error::{Error, Result};
+use crate::model::{Check, Migration, SemVer, Step};
+use crate::store::Applied;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// One migration to run, in one direction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item<'a> {
+    pub version: SemVer,
+    pub description: &'a str,
+    pub steps: &'a [Step],
+    pub transaction: bool,
+    pub foreign_keys: bool,
+    /// The version the store is at once this item commits.
+    pub lands_on: SemVer,
+    /// The validations of `lands_on` (none when it is 0.0.0 or unknown to this binary).
+    pub checks: &'a [Check],
+    /// The compiled migration, or None for a version this binary does not know, which
+    /// is reverted with the steps stored when it was applied.
+    pub migration: Option<&'a Migration>,
+}
+
+/// The whole of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan<'a> {
+    pub direction: Direction,
+    pub from: SemVer,
+    pub to: SemVer,
+    pub items: Vec<Item<'a>>,
+}
+
+/// The version a store is at: its newest applied migration.
+pub fn current(history: &[Applied]) -> SemVer {
+    history.last().map_or(SemVer::ZERO, |a| a.version)
+}
+
+fn known(chain: &[Migration]) -> BTreeMap<SemVer, &Migration> {
+    chain.iter().map(|m| (m.version, m)).collect()
+}
+
+fn versions(list: &[SemVer]) -> String {
+    list.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses any run while an applied migration's spec has changed since.
+fn refuse_drift(chain: &[Migration], history: &[Applied]) -> Result<()> {
+    let known = known(chain);
+    let drifted: Vec<SemVer> = history
+        .iter()
+        .filter(|a| {
+            known
+                .get(&a.version)
+                .is_some_and(|m| m.checksum != a.checksum)
+        })
+        .map(|a| a.version)
+        .collect();
+    if drifted.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "the spec of {} changed after it was applied (checksum drift); \
+         restore the applied spec, or add a new migration for the change",
+        versions(&drifted)
+    )))
+}
+
+/// Plans `upgrade [--version target]`.
+pub fn upgrade<'a>(
+    chain: &'a [Migration],
+    history: &'a [Applied],
+    target: Option<SemVer>,
+) -> Result<Plan<'a>> {
+    refuse_drift(chain, history)?;
+    let known = known(chain);
+    let latest = chain.last().map_or(SemVer::ZERO, |m| m.version);
+    let ahead: Vec<SemVer> = history
+        .iter()
+        .map(|a| a.version)
+        .filter(|v| !known.contains_key(v))
+        .collect();
+    if !ahead.is_empty() {
+        return Err(Error::Refused(format!(
+            "the store has {} applied, which this binary does not know (it knows up to {latest}); \
+             upgrade with the binary that applied it, or `downgrade --version {latest}`",
+            versions(&ahead)
+        )));
+    }
+    let from = current(history);
+    let to = target.unwrap_or(latest);
+    if to < from {
+        return Err(Error::Usage(format!(
+            "the store is at {from}, above {to}; use `downgrade --version {to}` to go down"
+        )));
+    }
+    let applied: Vec<SemVer> = history.iter().map(|a| a.version).collect();
+    let skipped: Vec<SemVer> = chain
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| *v < from && !applied.contains(v))
+        .collect();
+    if !skipped.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} {} not applied, but the store is already at {from}: a migration was added below \
+             the store's version; give the change a version above {from}",
+            versions(&skipped),
+            if skipped.len() == 1 { "is" } else { "are" }
+        )));
+    }
+    let items = chain
+        .iter()
+        .filter(|m| m.version > from && m.version <= to)
+        .map(|m| Item {
+            version: m.version,
+            description: &m.description,
+            steps: &m.up,
+            transaction: m.transaction,
+            foreign_keys: m.foreign_keys,
+            lands_on: m.version,
+            checks: &m.validate,
+            migration: Some(m),
+        })
+        .collect();
+    Ok(Plan {
+        direction: Direction::Up,
+        from,
+        to,
+        items,
+    })
+}
+
+/// Plans `downgrade [--version target]`: one step down when no target is given.
+pub fn downgrade<'a>(
+    chain: &'a [Migration],
+    history: &'a [Applied],
+    target: Option<SemVer>,
+) -> Result<Plan<'a>> {
+    refuse_drift(chain, history)?;
+    let known = known(chain);
+    let from = current(history);
+    let below = |v: SemVer| {
+        history
+            .iter()
+            .rev()
+            .map(|a| a.version)
+            .find(|a| *a < v)
+            .unwrap_or(SemVer::ZERO)
+    };
+    let to = target.unwrap_or_else(|| below(from));
+    if to > from {
+        return Err(Error::Usage(format!(
+            "the store is at {from}, below {to}; use `upgrade --version {to}` to go up"
+        )));
+    }
+    let mut items = Vec::new();
+    for applied in history.iter().rev().filter(|a| a.version > to) {
+        let lands_on = below(applied.version);
+        let checks: &[Check] = known.get(&lands_on).map_or(&[], |m| &m.validate);
+        let item = match known.get(&applied.version) {
+            Some(m) => {
+                if m.irreversible {
+                    return Err(irreversible(m.version, to));
+                }
+                Item {
+                    version: m.version,
+                    description: &m.description,
+                    steps: &m.down,
+                    transaction: m.transaction,
+                    foreign_keys: m.foreign_keys,
+                    lands_on,
+                    checks,
+                    migration: Some(m),
+                }
+            }
+            None => {
+                let r = &applied.revert;
+                if r.irreversible {
+                    return Err(irreversible(applied.version, to));
+                }
+                Item {
+                    version: applied.version,
+                    description: &applied.description,
+                    steps: &r.steps,
+                    transaction: r.transaction,
+                    foreign_keys: r.foreign_keys,
+                    lands_on,
+                    checks,
+                    migration: None,
+                }
+            }
+        };
+        items.push(item);
+    }
+    Ok(Plan {
+        direction: Direction::Down,
+        from,
+        to,
+        items,
+    })
+}
+
+fn irreversible(version: SemVer, to: SemVer) -> Error {
+    Error::Refused(format!(
+        "going down to {to} would cross {version}, which is irreversible; nothing was run"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{List, SqlText, Text};
+
+    fn migration(v: (u64, u64, u64)) -> Migration {
+        let version = SemVer::new(v.0, v.1, v.2);
+        Migration {
+            version,
+            file: Text::Owned(format!("v{}_{}_{}.toml", v.0, v.1, v.2)),
+            description: Text::Owned(format!("m{version}")),
+            transaction: true,
+            foreign_keys: true,
+            irreversible: false,
+            destructive: false,
+            up: List::Owned(vec![Step::Sql(SqlText::portable(format!(
+                "-- up {version}"
+            )))]),
+            down: List::Owned(vec![Step::Sql(SqlText::portable(format!(
+                "-- down {version}"
+            )))]),
+            validate: List::Owned(vec![]),
+            checksum: Text::Owned(format!("sum{version}")),
+        }
+    }
+
+    fn chain() -> Vec<Migration> {
+        [(1, 0, 0), (1, 0, 1), (1, 1, 0), (2, 0, 0)]
+            .map(migration)
+            .to_vec()
+    }
+
+    fn applied(m: &Migration) -> Applied {
+        Applied {
+            version: m.version,
+            description: m.description.to_string(),
+            checksum: m.checksum.to_string(),
+            applied_at: String::new(),
+            duration_ms: 0,
+            revert: m.revert(),
+        }
+    }
+
+    fn history(chain: &[Migration], n: usize) -> Vec<Applied> {
+        chain[..n].iter().map(applied).collect()
+    }
+
+    fn versions_of(plan: &Plan) -> Vec<String> {
+        plan.items.iter().map(|i| i.version.to_string()).collect()
+    }
+
+    #[test]
+    fn upgrade_runs_pending_in_order_up_to_the_target() {
+        let c = chain();
+        let h = history(&c, 1);
+        let plan = upgrade(&c, &h, None).unwrap();
+        assert_eq!(versions_of(&plan), ["1.0.1", "1.1.0", "2.0.0"]);
+        assert_eq!(
+            (plan.from, plan.to),
+            (SemVer::new(1, 0, 0), SemVer::new(2, 0, 0))
+        );
+        let plan = upgrade(&c, &h, Some(SemVer::new(1, 1, 0))).unwrap();
+        assert_eq!(versions_of(&plan), ["1.0.1", "1.1.0"]);
+        assert_eq!(plan.items[0].steps, &c[1].up[..]);
+    }
+
+    #[test]
+    fn upgrade_at_the_target_is_a_no_op_and_below_it_is_a_usage_error() {
+        let c = chain();
+        let h = history(&c, 4);
+        assert!(upgrade(&c, &h, None).unwrap().items.is_empty());
+        let e = upgrade(&c, &h, Some(SemVer::new(1, 0, 0))).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+    }
+
+    #[test]
+    fn downgrade_defaults_to_one_step_and_validates_the_landing_version() {
+        let mut c = chain();
+        c[2].validate = List::Owned(vec![Check::Sql {
+            sql: SqlText::portable("SELECT 1"),
+            expect: crate::model::Expect::Empty,
+        }]);
+        let h = history(&c, 4);
+        let plan = downgrade(&c, &h, None).unwrap();
+        assert_eq!(versions_of(&plan), ["2.0.0"]);
+        assert_eq!(plan.items[0].lands_on, SemVer::new(1, 1, 0));
+        assert_eq!(plan.items[0].checks, &c[2].validate[..]);
+        assert_eq!(plan.items[0].steps, &c[3].down[..]);
+        let plan = downgrade(&c, &h, Some(SemVer::ZERO)).unwrap();
+        assert_eq!(versions_of(&plan), ["2.0.0", "1.1.0", "1.0.1", "1.0.0"]);
+        assert_eq!(plan.items[3].lands_on, SemVer::ZERO);
+        assert!(plan.items[3].checks.is_empty());
+    }
+
+    #[test]
+    fn downgrade_above_the_store_is_a_usage_error() {
+        let c = chain();
+        let h = history(&c, 1);
+        assert_eq!(
+            downgrade(&c, &h, Some(SemVer::new(2, 0, 0)))
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert!(downgrade(&c, &[], None).unwrap().items.is_empty());
+    }
+
+    #[test]
+    fn drift_refuses_both_directions() {
+        let c = chain();
+        let mut h = history(&c, 2);
+        h[0].checksum = "other".into();
+        for e in [
+            upgrade(&c, &h, None).unwrap_err(),
+            downgrade(&c, &h, None).unwrap_err(),
+        ] {
+            assert_eq!(e.exit_code(), 3);
+            assert!(e.to_string().contains("1.0.0"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_store_ahead_refuses_upgrade_and_downgrades_with_stored_steps() {
+        let c = chain();
+        let mut newer = c.clone();
+        newer.push(migration((2, 0, 1)));
+        let h = history(&newer, 5);
+        let e = upgrade(&c, &h, None).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("2.0.1"), "{e}");
+        let plan = downgrade(&c, &h, Some(SemVer::new(2, 0, 0))).unwrap();
+        assert_eq!(versions_of(&plan), ["2.0.1"]);
+        assert!(plan.items[0].migration.is_none());
+        assert_eq!(plan.items[0].steps, &newer[4].down[..]);
+    }
+
+    #[test]
+    fn crossing_an_irreversible_migration_is_refused_before_anything_runs() {
+        let mut c = chain();
+        c[1].irreversible = true;
+        c[1].down = List::Owned(vec![]);
+        let h = history(&c, 4);
+        assert!(downgrade(&c, &h, Some(SemVer::new(1, 0, 1))).is_ok());
+        let e = downgrade(&c, &h, Some(SemVer::new(1, 0, 0))).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("1.0.1"), "{e}");
+    }
+
+    #[test]
+    fn a_pending_version_below_the_store_is_refused() {
+        let c = chain();
+        let h: Vec<Applied> = [&c[0], &c[2]].into_iter().map(applied).collect();
+        let e = upgrade(&c, &h, None).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("1.0.1 is not applied"), "{e}");
+    }
+}

@@ -1,0 +1,272 @@
+//! Carries out a plan on a store, one transaction per migration.
+
+use super::plan::{Direction, Item, Plan};
+use crate::error::{Error, Result};
+use crate::model::{Check, Expect, Scalar, SemVer, Step};
+use crate::store::{Applied, LogEntry, RowCount, Store, Value};
+use std::time::{Duration, Instant};
+
+/// One migration that committed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Done {
+    pub version: SemVer,
+    pub direction: Direction,
+    pub lands_on: SemVer,
+    pub elapsed: Duration,
+}
+
+/// Runs every item of the plan in order and stops at the first failure, which is
+/// rolled back and logged. `progress` hears of each migration as it commits.
+pub fn run(
+    store: &mut dyn Store,
+    plan: &Plan,
+    command: &str,
+    mut progress: impl FnMut(&Done),
+) -> Result<Vec<Done>> {
+    let mut done = Vec::with_capacity(plan.items.len());
+    for item in &plan.items {
+        let started = Instant::now();
+        match apply(store, plan.direction, item, command, started) {
+            Ok(()) => {
+                let d = Done {
+                    version: item.version,
+                    direction: plan.direction,
+                    lands_on: item.lands_on,
+                    elapsed: started.elapsed(),
+                };
+                progress(&d);
+                done.push(d);
+            }
+            Err(e) => {
+                store.rollback();
+                log_failure(store, plan.direction, item, command, started, &e);
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn apply(
+    store: &mut dyn Store,
+    direction: Direction,
+    item: &Item,
+    command: &str,
+    started: Instant,
+) -> Result<()> {
+    let failed =
+        |what: String, sql: Option<&str>, reason: String, rolled_back: bool| Error::Migration {
+            version: item.version,
+            what,
+            sql: sql.map(str::to_owned),
+            reason,
+            rolled_back,
+        };
+    if item.transaction {
+        store.begin(item.foreign_keys)?;
+        expect_state(store, direction, item)?;
+    }
+    for (i, step) in item.steps.iter().enumerate() {
+        let Step::Sql(sql) = step;
+        let what = format!("{} step {}", direction.as_str(), i + 1);
+        let engine = store.engine();
+        let text = sql.for_engine(engine).ok_or_else(|| {
+            failed(
+                what.clone(),
+                None,
+                format!("the step has no SQL for {engine}"),
+                item.transaction,
+            )
+        })?;
+        store
+            .execute(text)
+            .map_err(|reason| failed(what, Some(text), reason, item.transaction || i == 0))?;
+    }
+    if !item.transaction {
+        // The steps ran on their own; the checks and the history row still commit
+        // together, so the history never claims a version whose checks failed.
+        store.begin(true)?;
+        expect_state(store, direction, item)?;
+    }
+    for (i, check) in item.checks.iter().enumerate() {
+        validate(store, check).map_err(|reason| {
+            let Check::Sql { sql, .. } = check;
+            let what = format!("validation {} of {}", i + 1, item.lands_on);
+            failed(
+                what,
+                sql.for_engine(store.engine()),
+                reason,
+                item.transaction,
+            )
+        })?;
+    }
+    if !item.foreign_keys {
+        let violations = store.foreign_key_violations().map_err(|reason| {
+            failed(
+                "the foreign key check".into(),
+                None,
+                reason,
+                item.transaction,
+            )
+        })?;
+        if !violations.is_empty() {
+            return Err(failed(
+                "the foreign key check".into(),
+                None,
+                format!("foreign keys are broken: {}", violations.join("; ")),
+                item.transaction,
+            ));
+        }
+    }
+    // The history row is written in the migration's own transaction: a crash between
+    // the steps and a separate history write would leave a store that is changed but
+    // does not say so.
+    match direction {
+        Direction::Up => {
+            let m = item
+                .migration
+                .expect("upgrades only run compiled migrations");
+            let applied_at = store.now()?;
+            store.record(&Applied {
+                version: m.version,
+                description: m.description.to_string(),
+                checksum: m.checksum.to_string(),
+                applied_at,
+                duration_ms: millis(started.elapsed()),
+                revert: m.revert(),
+            })?;
+        }
+        Direction::Down => store.forget(item.version)?,
+    }
+    store.log(&LogEntry {
+        command: command.to_owned(),
+        version: item.version,
+        direction: direction.as_str(),
+        outcome: "ok",
+        duration_ms: millis(started.elapsed()),
+        error: None,
+    })?;
+    store.commit()
+}
+
+/// Re-reads the history inside the write transaction: another run may have moved the
+/// store between planning and now.
+fn expect_state(store: &mut dyn Store, direction: Direction, item: &Item) -> Result<()> {
+    let history = store.history()?;
+    let is_applied = history.iter().any(|a| a.version == item.version);
+    let top = super::plan::current(&history);
+    let ok = match direction {
+        Direction::Up => !is_applied && top < item.version,
+        Direction::Down => is_applied && top == item.version,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "the store changed while this run was starting (it is now at {top}); nothing more was run, run the command again"
+    )))
+}
+
+/// Records a failed migration in the log, in a transaction of its own since the
+/// migration's was rolled back. A log that cannot be written must not hide the error
+/// that the user needs to see, so its own failure is dropped.
+fn log_failure(
+    store: &mut dyn Store,
+    direction: Direction,
+    item: &Item,
+    command: &str,
+    started: Instant,
+    e: &Error,
+) {
+    if matches!(e, Error::Refused(_) | Error::Store { .. }) {
+        return;
+    }
+    let entry = LogEntry {
+        command: command.to_owned(),
+        version: item.version,
+        direction: direction.as_str(),
+        outcome: "failed",
+        duration_ms: millis(started.elapsed()),
+        error: Some(e.to_string()),
+    };
+    if store
+        .begin(true)
+        .and_then(|()| store.log(&entry))
+        .and_then(|()| store.commit())
+        .is_err()
+    {
+        store.rollback();
+    }
+}
+
+/// Runs one validation; the error says what the query returned instead.
+pub fn validate(store: &mut dyn Store, check: &Check) -> std::result::Result<(), String> {
+    let Check::Sql { sql, expect } = check;
+    let engine = store.engine();
+    let text = sql
+        .for_engine(engine)
+        .ok_or_else(|| format!("the validation has no SQL for {engine}"))?;
+    let rows = store.query(text)?;
+    match expect {
+        Expect::Empty if rows.count == RowCount::None => Ok(()),
+        Expect::Empty => Err(format!(
+            "expected no row, got {} starting with {}",
+            if rows.count == RowCount::One {
+                "one row"
+            } else {
+                "rows"
+            },
+            shown(rows.first.as_ref())
+        )),
+        Expect::Value(want) => match (rows.count, rows.first) {
+            (RowCount::One, Some(got)) if matches(want, &got) => Ok(()),
+            (RowCount::One, got) => Err(format!("expected {want}, got {}", shown(got.as_ref()))),
+            (RowCount::None, _) => Err(format!("expected {want}, got no row")),
+            (RowCount::Many, _) => Err(format!("expected one row with {want}, got several rows")),
+        },
+    }
+}
+
+/// Compares a TOML scalar with what the engine returned; numbers compare by value and
+/// booleans as SQL's 0 and 1.
+fn matches(want: &Scalar, got: &Value) -> bool {
+    match (want, got) {
+        (Scalar::Integer(a), Value::Integer(b)) => a == b,
+        (Scalar::Integer(a), Value::Real(b)) => (*a as f64) == *b,
+        (Scalar::Float(a), Value::Real(b)) => a == b,
+        (Scalar::Float(a), Value::Integer(b)) => *a == (*b as f64),
+        (Scalar::Text(a), Value::Text(b)) => a == b,
+        (Scalar::Bool(a), Value::Integer(b)) => i64::from(*a) == *b,
+        _ => false,
+    }
+}
+
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "NULL".into(),
+        Some(Value::Integer(i)) => i.to_string(),
+        Some(Value::Real(x)) => x.to_string(),
+        Some(Value::Text(t)) => format!("{t:?}"),
+        Some(Value::Blob(b)) => format!("a blob of {} bytes", b.len()),
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_match_by_value() {
+        assert!(matches(&Scalar::Integer(1), &Value::Integer(1)));
+        assert!(matches(&Scalar::Integer(2), &Value::Real(2.0)));
+        assert!(matches(&Scalar::Bool(true), &Value::Integer(1)));
+        assert!(!matches(&Scalar::Bool(true), &Value::Integer(0)));
+        assert!(matches(&Scalar::Text("a".into()), &Value::Text("a".into())));
+        assert!(!matches(&Scalar::Text("1".into()), &Value::Integer(1)));
+        assert!(!matches(&Scalar::Integer(0), &Value::Null));
+    }
+}

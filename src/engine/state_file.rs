@@ -1,0 +1,41 @@
+//! `migration_state.json` beside the database: the status after the last run, for
+//! tools that read a file rather than the store. Written atomically: a reader sees the
+//! old file or the new one, never half of either.
+
+use super::status::Status;
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "migration_state.json";
+
+/// Where the state file of a SQLite store lives.
+pub fn path_for(database: &Path) -> PathBuf {
+    database.parent().unwrap_or(Path::new("")).join(FILE_NAME)
+}
+
+/// Writes `status` to `path`: a temp file in the same folder, fsync, rename, fsync the
+/// folder. The temp file is removed if any step fails.
+pub fn write(path: &Path, status: &Status) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        reason: format!("cannot write the state file: {e}"),
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut text = serde_json::to_vec_pretty(status).expect("status always serializes");
+    text.push(b'\n');
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".migration_state.")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(&text).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)
+}

@@ -1,0 +1,9 @@
+//! SQLite's own words for an error, without rusqlite's wrapping: what users read.
+
+/// The message SQLite gave, or rusqlite's description when SQLite gave none.
+pub fn message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,98 @@
+//! The store behind one narrow interface: transactions, statements, the history and
+//! the run log. Each engine is one file; the engine module never sees which.
+
+pub mod sqlite;
+
+use crate::error::Result;
+use crate::model::{Engine, Revert, SemVer};
+use serde::Serialize;
+
+/// A value read back by a validation query.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// What a validation query returned: the first column of the first row, and whether
+/// there were zero, one, or more rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rows {
+    pub first: Option<Value>,
+    pub count: RowCount,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowCount {
+    None,
+    One,
+    Many,
+}
+
+/// One row of `semigrate_migrations`: a version the store is at or above.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Applied {
+    pub version: SemVer,
+    pub description: String,
+    pub checksum: String,
+    pub applied_at: String,
+    pub duration_ms: i64,
+    /// How to revert it, as it was when applied.
+    #[serde(skip)]
+    pub revert: Revert,
+}
+
+/// One row of `semigrate_log`: one migration attempted by one command.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogEntry {
+    pub command: String,
+    pub version: SemVer,
+    pub direction: &'static str,
+    pub outcome: &'static str,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+/// A data store that migrations run against.
+pub trait Store {
+    fn engine(&self) -> Engine;
+
+    /// How to name the store in messages (a path, or a URL without its password).
+    fn describe(&self) -> String;
+
+    /// The applied migrations, oldest first; empty when the store has no history yet.
+    fn history(&mut self) -> Result<Vec<Applied>>;
+
+    /// Starts the transaction of one migration. With `foreign_keys` false, SQLite's
+    /// enforcement is switched off first: the pragma is a no-op inside a transaction.
+    fn begin(&mut self, foreign_keys: bool) -> Result<()>;
+
+    fn commit(&mut self) -> Result<()>;
+
+    /// Rolls back, and restores foreign-key enforcement if `begin` switched it off.
+    fn rollback(&mut self);
+
+    /// Runs a batch of statements; the error is the engine's own message.
+    fn execute(&mut self, sql: &str) -> std::result::Result<(), String>;
+
+    /// Runs a validation query.
+    fn query(&mut self, sql: &str) -> std::result::Result<Rows, String>;
+
+    /// Rows that break a foreign key (SQLite's `foreign_key_check`).
+    fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String>;
+
+    /// Records `applied` in the history (inside the current transaction).
+    fn record(&mut self, applied: &Applied) -> Result<()>;
+
+    /// Removes a version from the history (inside the current transaction).
+    fn forget(&mut self, version: SemVer) -> Result<()>;
+
+    /// Appends to the run log (inside the current transaction).
+    fn log(&mut self, entry: &LogEntry) -> Result<()>;
+
+    /// The current time as the store writes it into the history.
+    fn now(&mut self) -> Result<String>;
+}

@@ -1,0 +1,338 @@
+//! The SQLite store: one file, the history tables inside it.
+
+use super::{Applied, LogEntry, RowCount, Rows, Store, Value};
+use crate::error::{Error, Result};
+use crate::fk_check;
+use crate::model::{Engine, SemVer};
+use crate::sqlite_error::message as sqlite_message;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const HISTORY: &str = "
+CREATE TABLE IF NOT EXISTS semigrate_migrations (
+    version      TEXT PRIMARY KEY,
+    description  TEXT NOT NULL,
+    checksum     TEXT NOT NULL,
+    applied_at   TEXT NOT NULL,
+    duration_ms  INTEGER NOT NULL,
+    revert       TEXT NOT NULL      -- JSON: the down steps and flags as applied
+);
+CREATE TABLE IF NOT EXISTS semigrate_log (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    command     TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    direction   TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    error       TEXT
+);";
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    /// `begin` switched foreign keys off; `commit`/`rollback` switch them back on.
+    foreign_keys_off: bool,
+}
+
+impl SqliteStore {
+    /// Opens the store for a run that may write; creates the file and its folder when
+    /// missing.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| store_error(path, format!("cannot create its folder: {e}")))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
+        Self::ready(conn, path)
+    }
+
+    /// Opens the store to read only. A missing file reads as an empty store and is not
+    /// created.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
+        let conn = if path.exists() {
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        } else {
+            Connection::open_in_memory()
+        }
+        .map_err(|e| open_error(path, e))?;
+        Self::ready(conn, path)
+    }
+
+    fn ready(conn: Connection, path: &Path) -> Result<SqliteStore> {
+        conn.busy_timeout(Duration::from_secs(30))
+            .and_then(|()| conn.execute_batch("PRAGMA foreign_keys = ON;"))
+            // Reading the schema is what tells a SQLite file from any other file.
+            .and_then(|()| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
+            .map_err(|e| open_error(path, e))?;
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            foreign_keys_off: false,
+        })
+    }
+
+    /// The open connection, for tests and embedding.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn has_history(&self) -> rusqlite::Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'semigrate_migrations'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+    }
+
+    fn restore_foreign_keys(&mut self) -> rusqlite::Result<()> {
+        if std::mem::take(&mut self.foreign_keys_off) {
+            self.conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        }
+        Ok(())
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> Error {
+        store_error(&self.path, e.to_string())
+    }
+}
+
+fn store_error(path: &Path, reason: String) -> Error {
+    Error::Store {
+        database: path.display().to_string(),
+        reason,
+    }
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> Error {
+    let reason = if path.is_dir() {
+        "is a folder, not a SQLite database".to_owned()
+    } else {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => "is not a SQLite database".to_owned(),
+            _ => format!("cannot be opened: {}", sqlite_message(&e)),
+        }
+    };
+    store_error(path, reason)
+}
+
+impl Store for SqliteStore {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn history(&mut self) -> Result<Vec<Applied>> {
+        if !self.has_history().map_err(|e| self.fail(e))? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT version, description, checksum, applied_at, duration_ms, revert \
+                 FROM semigrate_migrations",
+            )
+            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot read semigrate_migrations: {}", sqlite_message(&e)),
+                )
+            })?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for (version, description, checksum, applied_at, duration_ms, revert) in rows {
+            let bad = |why: String| {
+                store_error(
+                    &self.path,
+                    format!(
+                        "semigrate_migrations has a row for `{version}` that semigrate did not write: {why}"
+                    ),
+                )
+            };
+            let parsed = SemVer::parse(&version).map_err(&bad)?;
+            let revert = serde_json::from_str(&revert)
+                .map_err(|e| bad(format!("its down steps do not read: {e}")))?;
+            applied.push(Applied {
+                version: parsed,
+                description,
+                checksum,
+                applied_at,
+                duration_ms,
+                revert,
+            });
+        }
+        applied.sort_by_key(|a| a.version);
+        Ok(applied)
+    }
+
+    fn begin(&mut self, foreign_keys: bool) -> Result<()> {
+        if !foreign_keys {
+            self.conn
+                .execute_batch("PRAGMA foreign_keys = OFF;")
+                .map_err(|e| self.fail(sqlite_message(&e)))?;
+            self.foreign_keys_off = true;
+        }
+        // IMMEDIATE takes the write lock now, so the history read that follows cannot
+        // be overtaken by another writer before this transaction commits.
+        let begun = self
+            .conn
+            .execute_batch("BEGIN IMMEDIATE;")
+            .and_then(|()| self.conn.execute_batch(HISTORY));
+        if let Err(e) = begun {
+            self.rollback();
+            return Err(self.fail(format!(
+                "cannot start a transaction: {}",
+                sqlite_message(&e)
+            )));
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let committed = self.conn.execute_batch("COMMIT;");
+        if committed.is_err() {
+            self.rollback();
+        }
+        let restored = self.restore_foreign_keys();
+        committed
+            .and(restored)
+            .map_err(|e| self.fail(format!("cannot commit: {}", sqlite_message(&e))))
+    }
+
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit() {
+            // A failed rollback leaves SQLite to roll back when the connection closes.
+            let _ = self.conn.execute_batch("ROLLBACK;");
+        }
+        let _ = self.restore_foreign_keys();
+    }
+
+    fn execute(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.conn.execute_batch(sql).map_err(|e| sqlite_message(&e))
+    }
+
+    fn query(&mut self, sql: &str) -> std::result::Result<Rows, String> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| sqlite_message(&e))?;
+        let mut rows = stmt.query([]).map_err(|e| sqlite_message(&e))?;
+        let first = match rows.next().map_err(|e| sqlite_message(&e))? {
+            None => {
+                return Ok(Rows {
+                    first: None,
+                    count: RowCount::None,
+                });
+            }
+            Some(row) => match row.get_ref(0).map_err(|e| sqlite_message(&e))? {
+                rusqlite::types::ValueRef::Null => Value::Null,
+                rusqlite::types::ValueRef::Integer(i) => Value::Integer(i),
+                rusqlite::types::ValueRef::Real(x) => Value::Real(x),
+                rusqlite::types::ValueRef::Text(t) => {
+                    Value::Text(String::from_utf8_lossy(t).into_owned())
+                }
+                rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            },
+        };
+        let count = match rows.next().map_err(|e| sqlite_message(&e))? {
+            None => RowCount::One,
+            Some(_) => RowCount::Many,
+        };
+        Ok(Rows {
+            first: Some(first),
+            count,
+        })
+    }
+
+    fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {
+        fk_check::violations(&self.conn).map_err(|e| sqlite_message(&e))
+    }
+
+    fn record(&mut self, a: &Applied) -> Result<()> {
+        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        self.conn
+            .prepare_cached(
+                "INSERT INTO semigrate_migrations \
+                 (version, description, checksum, applied_at, duration_ms, revert) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.version.to_string(),
+                    a.description,
+                    a.checksum,
+                    a.applied_at,
+                    a.duration_ms,
+                    revert
+                ])
+            })
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot record {}: {}",
+                    a.version,
+                    sqlite_message(&e)
+                ))
+            })
+    }
+
+    fn forget(&mut self, version: SemVer) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM semigrate_migrations WHERE version = ?1")
+            .and_then(|mut s| s.execute([version.to_string()]))
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot remove {version} from the history: {}",
+                    sqlite_message(&e)
+                ))
+            })
+    }
+
+    fn log(&mut self, e: &LogEntry) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO semigrate_log (command, version, direction, outcome, duration_ms, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.command,
+                    e.version.to_string(),
+                    e.direction,
+                    e.outcome,
+                    e.duration_ms,
+                    e.error
+                ])
+            })
+            .map(drop)
+            .map_err(|err| self.fail(format!("cannot write the run log: {}", sqlite_message(&err))))
+    }
+
+    fn now(&mut self) -> Result<String> {
+        self.conn
+            .query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.fail(sqlite_message(&e)))
+    }
+}
