@@ -85,12 +85,9 @@ pub fn parse(
 ) -> Result<Parsed, Vec<Diagnostic>> {
     let doc: Document = toml::from_str(source).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        vec![Diagnostic::at(
-            file,
-            source,
-            offset,
-            e.message().trim_end().to_owned(),
-        )]
+        let mut d = Diagnostic::at(file, source, offset, e.message().trim_end().to_owned());
+        d.help = misplaced_key_help(e.message());
+        vec![d]
     })?;
     let mut report = Report {
         file,
@@ -184,6 +181,27 @@ pub fn parse(
     Ok(Parsed {
         migration,
         version_offset,
+    })
+}
+
+/// TOML puts every key after `[[up]]` into that table, so `down = []` written below
+/// the steps is read as a key of the last step. Say so, since the message alone
+/// ("unknown field `down`") points nowhere useful.
+fn misplaced_key_help(message: &str) -> Option<String> {
+    const TOP_LEVEL: [&str; 9] = [
+        "description",
+        "version",
+        "transaction",
+        "foreign_keys",
+        "irreversible",
+        "destructive",
+        "up",
+        "down",
+        "validate",
+    ];
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    TOP_LEVEL.contains(&key).then(|| {
+        format!("`{key}` is a top-level key, but here it falls inside the [[...]] table above it; move it before the first [[...]] table")
     })
 }
 
@@ -330,4 +348,174 @@ fn scalar(value: &toml::Value) -> Option<Scalar> {
         toml::Value::Boolean(b) => Scalar::Bool(*b),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V: SemVer = SemVer::new(1, 1, 0);
+
+    fn parse_ok(source: &str) -> Migration {
+        match parse(Path::new("v1_1_0.toml"), source, V, &[Engine::Sqlite]) {
+            Ok(p) => p.migration,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    fn errors(source: &str) -> Vec<String> {
+        match parse(Path::new("v1_1_0.toml"), source, V, &[Engine::Sqlite]) {
+            Ok(_) => panic!("parsed"),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    const SPEC: &str = r#"
+description = "Add risk"
+[[up]]
+sql = "ALTER TABLE t ADD COLUMN risk REAL;"
+[[down]]
+sql = "ALTER TABLE t DROP COLUMN risk;"
+[[validate]]
+sql = "SELECT count(*) FROM t"
+expect = 1
+"#;
+
+    #[test]
+    fn the_checksum_ignores_layout_and_comments() {
+        let relaid = r#"
+# a comment that means nothing
+description   =   "Add risk, said differently"   # the description is documentation
+[[up]]
+    sql = 'ALTER TABLE t ADD COLUMN risk REAL;'
+[[down]]
+    sql = "ALTER TABLE t DROP COLUMN risk;"
+
+[[validate]]
+    expect = 1
+    sql = "SELECT count(*) FROM t"
+"#;
+        assert_eq!(parse_ok(SPEC).checksum, parse_ok(relaid).checksum);
+        assert_eq!(parse_ok(SPEC).checksum.len(), 64);
+    }
+
+    #[test]
+    fn the_checksum_follows_what_runs() {
+        let base = parse_ok(SPEC).checksum;
+        for changed in [
+            SPEC.replace("risk REAL", "risk INTEGER"),
+            SPEC.replace("expect = 1", "expect = 2"),
+            format!(
+                "down = []\n{}",
+                SPEC.replace("[[down]]\nsql = \"ALTER TABLE t DROP COLUMN risk;\"", "")
+            ),
+            format!("transaction = false\n{SPEC}"),
+            format!("destructive = true\n{SPEC}"),
+        ] {
+            assert_ne!(parse_ok(&changed).checksum, base, "{changed}");
+        }
+    }
+
+    #[test]
+    fn crlf_line_endings_keep_the_checksum() {
+        let multi = "description = \"x\"\ndown = []\n[[up]]\nsql = \"\"\"\nCREATE TABLE t (a);\nCREATE INDEX i ON t(a);\n\"\"\"\n";
+        let crlf = multi.replace('\n', "\r\n");
+        assert_eq!(parse_ok(multi).checksum, parse_ok(&crlf).checksum);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line_and_column() {
+        let e = errors("description = \"x\"\n[[up]]\nsql = \"SELECT 1\"\nsqll = \"x\"\n");
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].starts_with("v1_1_0.toml:4:1: unknown field `sqll`"),
+            "{}",
+            e[0]
+        );
+    }
+
+    #[test]
+    fn a_top_level_key_inside_a_step_gets_a_hint() {
+        let e = parse(
+            Path::new("v.toml"),
+            "description = \"x\"\n[[up]]\nsql = \"SELECT 1\"\ndown = []\n",
+            V,
+            &[Engine::Sqlite],
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e[0].line, 4);
+        assert!(
+            e[0].help
+                .as_deref()
+                .unwrap()
+                .contains("move it before the first [[...]] table"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn the_version_key_must_agree_with_the_file_name() {
+        let e = errors(&format!("version = \"1.2.0\"\n{SPEC}"));
+        assert!(
+            e[0].contains("disagrees with the file name, which says 1.1.0"),
+            "{e:?}"
+        );
+        assert!(e[0].starts_with("v1_1_0.toml:1:"), "{e:?}");
+        assert!(errors(&format!("version = \"1.1.0-rc.1\"\n{SPEC}"))[0].contains("pre-release"));
+        assert_eq!(parse_ok(&format!("version = \"1.1.0\"\n{SPEC}")).version, V);
+    }
+
+    #[test]
+    fn a_down_is_required_unless_irreversible() {
+        let no_down = "description = \"x\"\n[[up]]\nsql = \"DROP TABLE t;\"\n";
+        assert!(errors(no_down)[0].contains("no `down`"));
+        let m = parse_ok(&format!("irreversible = true\n{no_down}"));
+        assert!(m.irreversible && m.down.is_empty());
+        let both = format!("irreversible = true\n{SPEC}");
+        assert!(
+            errors(&both)
+                .iter()
+                .any(|e| e.contains("an `irreversible` migration has no `down`"))
+        );
+    }
+
+    #[test]
+    fn independent_errors_are_all_reported() {
+        let bad = "description = \"\"\n[[up]]\nsqlite = \"SELECT 1\"\nsql = \"SELECT 2\"\n[[validate]]\nsql = \"SELECT 1\"\n";
+        let e = errors(bad);
+        assert!(
+            e.iter().any(|e| e.contains("`description` is empty")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.contains("up step 1 gives `sql` and per-engine text")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.contains("validation 1 says nothing to expect")),
+            "{e:?}"
+        );
+        assert!(e.iter().any(|e| e.contains("no `down`")), "{e:?}");
+    }
+
+    #[test]
+    fn every_targeted_engine_needs_text() {
+        let spec = "description = \"x\"\ndown = []\n[[up]]\nsqlite = \"SELECT 1\"\n";
+        let e = parse(
+            Path::new("v.toml"),
+            spec,
+            V,
+            &[Engine::Sqlite, Engine::Postgres],
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e[0].message.contains("up step 1 has no text for postgres"),
+            "{e:?}"
+        );
+        assert!(parse(Path::new("v.toml"), spec, V, &[Engine::Sqlite]).is_ok());
+    }
 }
