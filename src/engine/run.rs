@@ -88,18 +88,6 @@ fn apply(
         store.begin(true)?;
         expect_state(store, direction, item)?;
     }
-    for (i, check) in item.checks.iter().enumerate() {
-        validate(store, check).map_err(|reason| {
-            let Check::Sql { sql, .. } = check;
-            let what = format!("validation {} of {}", i + 1, item.lands_on);
-            failed(
-                what,
-                sql.for_engine(store.engine()),
-                reason,
-                item.transaction,
-            )
-        })?;
-    }
     if !item.foreign_keys {
         let violations = store.foreign_key_violations().map_err(|reason| {
             failed(
@@ -117,6 +105,18 @@ fn apply(
                 item.transaction,
             ));
         }
+    }
+    for (i, check) in item.checks.iter().enumerate() {
+        validate(store, check).map_err(|reason| {
+            let Check::Sql { sql, .. } = check;
+            let what = format!("validation {} of {}", i + 1, item.lands_on);
+            failed(
+                what,
+                sql.for_engine(store.engine()),
+                reason,
+                item.transaction,
+            )
+        })?;
     }
     // The history row is written in the migration's own transaction: a crash between
     // the steps and a separate history write would leave a store that is changed but

@@ -1,0 +1,453 @@
+//! The binary built from the example chain, run as an operator would, on real files.
+
+mod common;
+
+use common::{Sandbox, columns, history, user_schema};
+
+#[test]
+fn upgrade_reaches_the_latest_and_downgrade_to_zero_empties_the_store() {
+    let s = Sandbox::new();
+    let r = s.ok(&["upgrade"]);
+    assert!(
+        r.stderr.contains("0.0.0 -> 2.0.0, 6 migrations"),
+        "{}",
+        r.stderr
+    );
+    let status = s.status();
+    assert_eq!(status["current"], "2.0.0");
+    assert_eq!(status["pending"], 0);
+    let states: Vec<&str> = status["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["applied"; 6]);
+    assert_eq!(
+        history(&s.conn()),
+        ["0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0"]
+    );
+    let conn = s.conn();
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM usagers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 9, "the 2.0.0 rebuild keeps every usager");
+    assert!(columns(&conn, "accidents").contains(&("lat".into(), "REAL".into())));
+
+    // The state file beside the store holds what `status --json` prints.
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.db().with_file_name("migration_state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state, status);
+
+    s.ok(&["downgrade", "--version", "0.0.0"]);
+    assert_eq!(user_schema(&s.db()), vec![]);
+    assert_eq!(history(&s.conn()), Vec::<String>::new());
+    assert_eq!(s.current(), "0.0.0");
+}
+
+#[test]
+fn targets_work_in_both_directions() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.0"]);
+    assert_eq!(s.current(), "1.0.0");
+    assert!(user_schema(&s.db()).contains(&("index".into(), "ix_accidents_dep_com".into())));
+    s.ok(&["upgrade", "--version", "1.1.0"]);
+    assert_eq!(s.current(), "1.1.0");
+    assert!(
+        columns(&s.conn(), "accidents")
+            .iter()
+            .any(|(c, _)| c == "risk_score")
+    );
+
+    s.ok(&["downgrade"]);
+    assert_eq!(s.current(), "1.0.1", "no version means one step");
+    assert!(
+        !columns(&s.conn(), "accidents")
+            .iter()
+            .any(|(c, _)| c == "risk_score")
+    );
+
+    s.ok(&["downgrade", "--version", "0.9.0"]);
+    assert_eq!(s.current(), "0.9.0");
+    assert!(!user_schema(&s.db()).iter().any(|(kind, _)| kind == "index"));
+    assert_eq!(history(&s.conn()), ["0.8.0", "0.9.0"]);
+}
+
+#[test]
+fn a_run_with_nothing_to_do_changes_nothing() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade"]);
+    let before = s.bytes();
+    let r = s.ok(&["upgrade"]);
+    assert!(
+        r.stderr.contains("already at 2.0.0, nothing to do"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.bytes(), before);
+    s.ok(&["upgrade", "--version", "2.0.0"]);
+    assert_eq!(s.bytes(), before);
+}
+
+#[test]
+fn an_unknown_version_exits_2_names_the_nearest_and_creates_nothing() {
+    let s = Sandbox::new();
+    let r = s.run(&["upgrade", "--version", "1.0.5"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no migration 1.0.5"), "{}", r.stderr);
+    assert!(r.stderr.contains("1.0.1, 1.1.0"), "{}", r.stderr);
+    assert!(!s.db().exists());
+    assert_eq!(s.run(&["downgrade", "--version", "3.0.0"]).code, 2);
+    assert_eq!(s.run(&["upgrade", "--version", "1.0"]).code, 2);
+    assert_eq!(s.run(&["upgrade", "--version", "1.1.0-rc.1"]).code, 2);
+    assert_eq!(s.run(&["upgrade", "--bogus"]).code, 2);
+    assert!(!s.db().exists());
+}
+
+#[test]
+fn a_target_in_the_wrong_direction_is_a_usage_error() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.1.0"]);
+    let before = s.bytes();
+    let r = s.run(&["upgrade", "--version", "1.0.0"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("downgrade --version 1.0.0"),
+        "{}",
+        r.stderr
+    );
+    let r = s.run(&["downgrade", "--version", "2.0.0"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(s.bytes(), before);
+}
+
+#[test]
+fn dry_runs_print_the_sql_in_order_and_change_nothing() {
+    let s = Sandbox::new();
+    let r = s.ok(&["upgrade", "--dry-run"]);
+    assert!(
+        !s.db().exists(),
+        "a dry run on a missing store creates nothing"
+    );
+    let create = r.stdout.find("CREATE TABLE accidents (").unwrap();
+    let usagers = r.stdout.find("CREATE TABLE usagers (").unwrap();
+    let add = r
+        .stdout
+        .find("ALTER TABLE accidents ADD COLUMN risk_score REAL;")
+        .unwrap();
+    let rebuild = r.stdout.find("CREATE TABLE accidents_new (").unwrap();
+    assert!(create < usagers && usagers < add && add < rebuild);
+    assert!(
+        r.stdout.contains("-- 1.0.1 up: Gather planner statistics"),
+        "{}",
+        r.stdout
+    );
+
+    s.ok(&["upgrade", "--version", "1.1.0"]);
+    let before = s.bytes();
+    let r = s.ok(&["downgrade", "--version", "1.0.0", "--dry-run"]);
+    assert!(
+        r.stdout
+            .contains("ALTER TABLE accidents DROP COLUMN risk_score;"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("validation 1 of 1.0.0"), "{}", r.stdout);
+    let r = s.ok(&["upgrade", "--dry-run"]);
+    assert!(r.stdout.contains("CREATE TABLE accidents_new ("));
+    assert!(
+        !r.stdout.contains("CREATE TABLE usagers ("),
+        "applied migrations are not shown"
+    );
+    assert_eq!(s.bytes(), before);
+    assert_eq!(s.current(), "1.1.0");
+}
+
+#[test]
+fn a_failing_validation_rolls_the_migration_back() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "0.8.0"]);
+    // Accident 1's worst injury no longer matches the people 0.9.0 records for it.
+    s.conn()
+        .execute(
+            "UPDATE accidents SET grav = 3 WHERE Num_Acc = '202100000001'",
+            [],
+        )
+        .unwrap();
+    let schema = user_schema(&s.db());
+    let r = s.run(&["upgrade"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("validation 2 of 0.9.0"), "{}", r.stderr);
+    assert!(r.stderr.contains("rolled back"), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.lines().count(),
+        2,
+        "one progress line and one error line:\n{}",
+        r.stderr
+    );
+    assert_eq!(user_schema(&s.db()), schema, "usagers was not kept");
+    assert_eq!(history(&s.conn()), ["0.8.0"]);
+    let (outcome, error): (String, String) = s
+        .conn()
+        .query_row(
+            "SELECT outcome, error FROM semigrate_log ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(outcome, "failed");
+    assert!(error.contains("validation 2 of 0.9.0"), "{error}");
+    assert_eq!(s.status()["current"], "0.8.0");
+}
+
+#[test]
+fn a_failing_validation_of_the_landing_version_rolls_a_downgrade_back() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    s.conn()
+        .execute_batch("DROP INDEX ix_usagers_num_acc;")
+        .unwrap();
+    let r = s.run(&["downgrade"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("validation 1 of 1.0.0"), "{}", r.stderr);
+    assert!(r.stderr.contains("expected 2, got 1"), "{}", r.stderr);
+    assert_eq!(s.current(), "1.0.1");
+}
+
+#[test]
+fn a_foreign_key_off_rebuild_that_breaks_a_key_is_rolled_back() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.1.0"]);
+    // An orphan written behind semigrate's back, with enforcement off.
+    s.conn()
+        .execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO usagers (Num_Acc, catu, grav) VALUES ('209900000000', 1, 1);")
+        .unwrap();
+    let r = s.run(&["upgrade"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("migration 2.0.0 failed at the foreign key check"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("usagers row 10 references a missing row of accidents"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.current(), "1.1.0");
+    assert!(columns(&s.conn(), "accidents").contains(&("lat".into(), "TEXT".into())));
+
+    // With the orphan gone the rebuild commits, and no usager is lost to a cascade.
+    s.conn()
+        .execute_batch("DELETE FROM usagers WHERE id = 10;")
+        .unwrap();
+    s.ok(&["upgrade"]);
+    let n: i64 = s
+        .conn()
+        .query_row("SELECT count(*) FROM usagers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 9);
+}
+
+#[test]
+fn list_shows_the_compiled_chain() {
+    let s = Sandbox::new();
+    let r = s.ok(&["list"]);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", r.stdout);
+    assert!(
+        lines[3].starts_with("1.0.1") && lines[3].ends_with("[no transaction]"),
+        "{}",
+        lines[3]
+    );
+    assert!(lines[5].ends_with("[foreign keys off]"), "{}", lines[5]);
+    let json: serde_json::Value = serde_json::from_str(&s.ok(&["--json", "list"]).stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 6);
+    assert_eq!(json[4]["version"], "1.1.0");
+    assert_eq!(json[4]["checksum"].as_str().unwrap().len(), 64);
+    assert!(!s.db().exists());
+}
+
+#[test]
+fn status_prints_an_aligned_table() {
+    let s = Sandbox::new();
+    let r = s.ok(&["status"]);
+    assert!(
+        r.stdout
+            .contains("version   0.0.0 (6 pending, latest 2.0.0)"),
+        "{}",
+        r.stdout
+    );
+    assert!(!s.db().exists(), "status does not create the store");
+    s.ok(&["upgrade", "--version", "1.0.0"]);
+    let r = s.ok(&["status"]);
+    let rows: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("VERSION"))
+        .collect();
+    assert_eq!(rows.len(), 7);
+    assert!(rows[3].starts_with("1.0.0     applied  20"), "{}", rows[3]);
+    assert!(rows[4].starts_with("1.0.1     pending  -"), "{}", rows[4]);
+    let state_col = rows[0].find("STATE").unwrap();
+    assert!(
+        rows.iter()
+            .skip(1)
+            .all(|r| r[state_col..].starts_with(['a', 'p']))
+    );
+}
+
+#[test]
+fn verify_runs_the_current_validations_and_changes_nothing() {
+    let s = Sandbox::new();
+    assert!(s.ok(&["verify"]).stdout.contains("nothing to verify"));
+    s.ok(&["upgrade"]);
+    assert!(
+        s.ok(&["verify"])
+            .stdout
+            .contains("the 2 validations of 2.0.0 pass")
+    );
+    s.conn()
+        .execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO usagers (Num_Acc, catu, grav) VALUES ('209900000000', 1, 1);")
+        .unwrap();
+    let before = s.bytes();
+    let r = s.run(&["verify"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("validation 2 of 2.0.0 does not hold"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.bytes(), before);
+}
+
+#[test]
+fn unreadable_stores_exit_2_and_are_left_alone() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.db()).unwrap();
+    let r = s.run(&["upgrade"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("is a folder, not a SQLite database"),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_dir(s.db()).unwrap();
+
+    std::fs::write(s.db(), b"id,name\n1,not a database\n").unwrap();
+    for args in [&["upgrade"][..], &["status"], &["downgrade"], &["verify"]] {
+        let r = s.run(args);
+        assert_eq!(r.code, 2, "{args:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("is not a SQLite database"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(s.bytes(), b"id,name\n1,not a database\n");
+}
+
+#[test]
+fn the_store_folder_is_created_and_the_environment_names_the_store() {
+    let s = Sandbox::new();
+    let deep = s.dir.path().join("a/b/c/deep.db");
+    let r = s
+        .command()
+        .env("SEMIGRATE_DATABASE", &deep)
+        .args(["upgrade", "--version", "0.8.0"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(deep.exists());
+    assert!(deep.with_file_name("migration_state.json").exists());
+}
+
+#[test]
+fn the_default_store_is_the_compiled_in_path() {
+    let s = Sandbox::new();
+    s.run_raw(&["upgrade", "--version", "0.8.0"]);
+    assert!(s.dir.path().join("var/semigrate.db").exists());
+}
+
+#[test]
+fn a_drifted_spec_is_reported_and_refused() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.0"]);
+    s.conn()
+        .execute(
+            "UPDATE semigrate_migrations SET checksum = 'x' WHERE version = '0.9.0'",
+            [],
+        )
+        .unwrap();
+    let status = s.status();
+    assert_eq!(status["migrations"][1]["state"], "drifted");
+    let before = s.bytes();
+    for args in [&["upgrade"][..], &["downgrade"]] {
+        let r = s.run(args);
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("the spec of 0.9.0 changed after it was applied"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(s.bytes(), before);
+}
+
+#[test]
+fn a_store_ahead_of_the_binary_is_refused_up_and_reverted_with_its_stored_steps() {
+    use semigrate::model::{Revert, SqlText, Step};
+    let s = Sandbox::new();
+    s.ok(&["upgrade"]);
+    // What a newer binary's 2.1.0 left behind: its table and its history row.
+    let revert = Revert {
+        steps: vec![Step::Sql(SqlText::portable("DROP TABLE vehicules;"))],
+        transaction: true,
+        foreign_keys: true,
+        irreversible: false,
+    };
+    s.conn()
+        .execute_batch("CREATE TABLE vehicules (id INTEGER PRIMARY KEY);")
+        .unwrap();
+    s.conn()
+        .execute(
+            "INSERT INTO semigrate_migrations VALUES ('2.1.0', 'Add vehicules', 'abc', '2026-01-01', 1, ?1)",
+            [serde_json::to_string(&revert).unwrap()],
+        )
+        .unwrap();
+    assert_eq!(s.status()["migrations"][6]["state"], "ahead");
+    let r = s.run(&["upgrade"]);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("2.1.0"), "{}", r.stderr);
+
+    s.ok(&["downgrade", "--version", "2.0.0"]);
+    assert_eq!(s.current(), "2.0.0");
+    assert!(!user_schema(&s.db()).iter().any(|(_, n)| n == "vehicules"));
+}
+
+#[test]
+fn a_broken_pipe_is_not_an_error() {
+    use std::process::Stdio;
+    let s = Sandbox::new();
+    let mut child = s
+        .command()
+        .args(["upgrade", "--dry-run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

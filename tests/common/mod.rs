@@ -1,0 +1,136 @@
+//! What the integration tests share: a temp folder with a store path, and a way to
+//! run a semigrate binary there with a clean environment.
+
+#![allow(dead_code)]
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub binary: PathBuf,
+}
+
+/// What a run printed and how it ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Sandbox {
+    /// A sandbox for the binary built from this crate's own `migrations/`.
+    pub fn new() -> Sandbox {
+        Sandbox::with_binary(PathBuf::from(env!("CARGO_BIN_EXE_semigrate")))
+    }
+
+    pub fn with_binary(binary: PathBuf) -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+            binary,
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("store").join("app.db")
+    }
+
+    /// Runs the binary in the sandbox against `db()`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let db = self.db();
+        let mut all = vec!["--database", db.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.run_raw(&all)
+    }
+
+    /// Runs the binary in the sandbox with exactly these arguments.
+    pub fn run_raw(&self, args: &[&str]) -> Run {
+        self.command().args(args).output().unwrap().into()
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.binary);
+        c.current_dir(self.dir.path())
+            .env_remove("SEMIGRATE_DATABASE")
+            .env_remove("SEMIGRATE_DATA_DIR")
+            .env_remove("SEMIGRATE_BACKUP_DIR")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Runs and requires success.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, 0,
+            "semigrate {args:?} failed:\n{}{}",
+            r.stdout, r.stderr
+        );
+        r
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["--json", "status"]).stdout).unwrap()
+    }
+
+    pub fn current(&self) -> String {
+        self.status()["current"].as_str().unwrap().to_owned()
+    }
+
+    pub fn conn(&self) -> Connection {
+        Connection::open(self.db()).unwrap()
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        std::fs::read(self.db()).unwrap()
+    }
+}
+
+/// The user's objects of a store (semigrate's own tables left out), for comparison.
+pub fn user_schema(db: &Path) -> Vec<(String, String)> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' \
+             AND name NOT LIKE 'semigrate_%' ORDER BY type, name",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+pub fn columns(conn: &Connection, table: &str) -> Vec<(String, String)> {
+    let mut stmt = conn
+        .prepare("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+        .unwrap();
+    stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+pub fn history(conn: &Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare("SELECT version FROM semigrate_migrations")
+        .unwrap();
+    let mut v: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    v.sort_by_key(|s| semigrate::model::SemVer::parse(s).unwrap());
+    v
+}
