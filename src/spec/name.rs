@@ -75,8 +75,10 @@ pub fn file_name(version: SemVer, slug: Option<&str>) -> String {
 fn suggestion(given: &str) -> Option<String> {
     let stem = given.strip_suffix(".toml").unwrap_or(given).to_lowercase();
     let stem = stem.strip_prefix('v').unwrap_or(&stem);
-    let split = stem.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))?;
-    let (numbers, slug) = stem.split_at(split.min(stem.len()));
+    let split = stem
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(stem.len());
+    let (numbers, slug) = stem.split_at(split);
     let numbers: Vec<u64> = numbers
         .split(['.', '_'])
         .filter(|p| !p.is_empty())
@@ -135,6 +137,10 @@ mod tests {
         assert!(why.contains("slug"), "{why}");
         assert_eq!(help.as_deref(), Some("v1_2_0__add.toml"));
 
+        assert_eq!(
+            parse("V1_0_0.toml").unwrap_err().1.as_deref(),
+            Some("v1_0_0.toml")
+        );
         assert!(parse("v1_2.toml").is_err());
         assert!(parse("v1_2_0__.toml").is_err());
         assert!(parse("notes.toml").unwrap_err().1.is_none());

@@ -1,0 +1,289 @@
+//! `cargo build` as the gate: each fixture chain under tests/fixtures/ is built with
+//! SEMIGRATE_MIGRATIONS_DIR, and must fail naming the file and the cause, or build a
+//! binary that works.
+//!
+//! The builds share one target dir (target/fixture-builds) so that only the first one
+//! compiles the dependencies; a lock keeps them one at a time.
+
+mod common;
+
+use common::Sandbox;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+static CARGO_LOCK: Mutex<()> = Mutex::new(());
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    root().join("target").join("fixture-builds")
+}
+
+struct Build {
+    ok: bool,
+    output: String,
+    /// A copy of the built binary, safe from the next build.
+    binary: Option<(tempfile::TempDir, PathBuf)>,
+}
+
+/// Builds the crate with the chain of `dir`.
+fn build(dir: &Path) -> Build {
+    let _one_at_a_time = CARGO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--bin", "semigrate", "--color", "never"])
+        .current_dir(root())
+        .env("SEMIGRATE_MIGRATIONS_DIR", dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&out.stderr).into_owned();
+    let binary = out.status.success().then(|| {
+        let keep = tempfile::tempdir().unwrap();
+        let copy = keep.path().join("semigrate");
+        std::fs::copy(target_dir().join("debug").join("semigrate"), &copy).unwrap();
+        (keep, copy)
+    });
+    Build {
+        ok: out.status.success(),
+        output,
+        binary,
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests").join("fixtures").join(name)
+}
+
+/// The fixture must fail to build, with every fragment in the build's errors.
+fn fails(name: &str, fragments: &[&str]) {
+    let b = build(&fixture(name));
+    assert!(!b.ok, "{name} built");
+    let errors: Vec<&str> = b
+        .output
+        .lines()
+        .filter(|l| l.starts_with("error: semigrate@"))
+        .collect();
+    assert!(!errors.is_empty(), "{name}: no build error:\n{}", b.output);
+    for fragment in fragments {
+        assert!(
+            errors.iter().any(|e| e.contains(fragment)),
+            "{name}: no error contains {fragment:?}:\n{}",
+            errors.join("\n")
+        );
+    }
+}
+
+#[test]
+fn chain_rule_violations_fail_the_build() {
+    let file = |name: &str, spec: &str| format!("tests/fixtures/{name}/{spec}");
+    fails(
+        "bad_name",
+        &[
+            &file("bad_name", "V1_0_0.toml"),
+            "not a migration name",
+            "rename it to v1_0_0.toml",
+        ],
+    );
+    fails(
+        "leading_zero",
+        &[&file("leading_zero", "v1_00_0.toml"), "leading zero"],
+    );
+    fails(
+        "version_mismatch",
+        &[
+            &format!("{}:1:", file("version_mismatch", "v1_0_0.toml")),
+            "disagrees with the file name",
+        ],
+    );
+    fails(
+        "prerelease",
+        &[&file("prerelease", "v1_0_0.toml"), "pre-release"],
+    );
+    fails(
+        "duplicate",
+        &[
+            &file("duplicate", "v1_0_0__again.toml"),
+            "version 1.0.0 is also given by",
+            "v1_0_0.toml",
+        ],
+    );
+    fails(
+        "gap",
+        &[
+            &file("gap", "v1_0_2.toml"),
+            "version 1.0.2 leaves a gap after 1.0.0",
+            "the next version after 1.0.0 is 1.0.1, 1.1.0 or 2.0.0",
+        ],
+    );
+    fails(
+        "above_package",
+        &[
+            &file("above_package", "v3_0_0.toml"),
+            "above the package version 2.0.0",
+        ],
+    );
+    fails(
+        "missing_down",
+        &[
+            &file("missing_down", "v1_0_0.toml"),
+            "no `down`",
+            "irreversible = true",
+        ],
+    );
+    fails(
+        "unknown_key",
+        &[
+            &format!("{}:4:1", file("unknown_key", "v1_0_0.toml")),
+            "unknown field `sqll`",
+        ],
+    );
+}
+
+#[test]
+fn independent_errors_are_reported_together() {
+    fails(
+        "several_errors",
+        &[
+            "several_errors/v1_0_1.toml",
+            "no `down`",
+            "several_errors/v1_1_5.toml",
+            "leaves a gap after 1.0.1",
+            "the migration chain has 2 errors",
+        ],
+    );
+}
+
+#[test]
+fn the_replay_catches_what_would_fail_in_production() {
+    fails(
+        "down_leaves_index",
+        &[
+            "down_leaves_index/v1_1_0.toml",
+            "down does not undo up",
+            "index ix_risk is left behind by down",
+        ],
+    );
+    fails(
+        "down_changes_type",
+        &[
+            "down_changes_type/v1_1_0.toml",
+            "column t.name has type BLOB after down, TEXT before",
+        ],
+    );
+    fails(
+        "syntax_error",
+        &[
+            "syntax_error/v1_0_1.toml",
+            "up step 2 fails on SQLite",
+            "near \"WHER\": syntax error (at offset 22)",
+            "WHER id",
+        ],
+    );
+    fails(
+        "validation_missing_column",
+        &[
+            "validation_missing_column/v1_0_0.toml",
+            "validation 1 does not prepare",
+            "no such column: nmae",
+        ],
+    );
+    fails(
+        "validation_missing_table",
+        &[
+            "validation_missing_table/v1_0_0.toml",
+            "validation 1 does not prepare",
+            "no such table: tt",
+        ],
+    );
+    fails(
+        "drop_column_unacknowledged",
+        &[
+            "drop_column_unacknowledged/v1_1_0.toml",
+            "up removes column t.name",
+            "destructive = true",
+        ],
+    );
+}
+
+#[test]
+fn good_chains_build_and_run() {
+    // destructive = true acknowledges the DROP COLUMN.
+    let b = build(&fixture("good_destructive"));
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let s = Sandbox::with_binary(binary);
+    s.ok(&["upgrade"]);
+    assert_eq!(s.current(), "1.1.0");
+    s.ok(&["downgrade", "--version", "0.0.0"]);
+
+    // A foreign-key-off rebuild keeps every child row.
+    let b = build(&fixture("good_fk_rebuild"));
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let s = Sandbox::with_binary(binary);
+    s.ok(&["upgrade"]);
+    let n: i64 = s
+        .conn()
+        .query_row("SELECT count(*) FROM child", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+    s.ok(&["downgrade"]);
+    assert_eq!(s.current(), "1.0.0");
+    let n: i64 = s
+        .conn()
+        .query_row("SELECT count(*) FROM child", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+
+    // An irreversible migration: the way down stops above it, before anything runs.
+    let b = build(&fixture("good_irreversible"));
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let s = Sandbox::with_binary(binary);
+    s.ok(&["upgrade"]);
+    let before = s.bytes();
+    let r = s.run(&["downgrade", "--version", "1.0.0"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("would cross 1.1.0, which is irreversible"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.bytes(), before);
+    s.ok(&["downgrade", "--version", "1.1.0"]);
+    assert_eq!(s.current(), "1.1.0");
+}
+
+#[test]
+fn a_new_spec_file_triggers_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("migrations");
+    std::fs::create_dir(&chain).unwrap();
+    std::fs::copy(
+        fixture("good_destructive").join("v1_0_0.toml"),
+        chain.join("v1_0_0.toml"),
+    )
+    .unwrap();
+    let b = build(&chain);
+    assert!(b.ok, "{}", b.output);
+    let list = |b: Build| {
+        let (_keep, binary) = b.binary.unwrap();
+        Sandbox::with_binary(binary).ok(&["list"]).stdout
+    };
+    assert_eq!(list(b).lines().count(), 1);
+
+    std::fs::write(
+        chain.join("v1_0_1__index.toml"),
+        "description = \"Index t\"\n[[up]]\nsql = \"CREATE INDEX ix ON t (name);\"\n[[down]]\nsql = \"DROP INDEX ix;\"\n",
+    )
+    .unwrap();
+    let b = build(&chain);
+    assert!(b.ok, "{}", b.output);
+    let listed = list(b);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(listed.contains("1.0.1    Index t"), "{listed}");
+}
