@@ -24,6 +24,27 @@ mod tests {
         assert_eq!(SETTINGS.database, config.database);
     }
 
+    /// The generated code for the example chain, kept in the repository so that every
+    /// change to codegen shows up as a readable diff. `UPDATE_SNAPSHOTS=1 cargo test`
+    /// rewrites it.
+    #[test]
+    fn generated_code_matches_its_snapshot() {
+        if std::env::var_os("SEMIGRATE_MIGRATIONS_DIR").is_some() {
+            return;
+        }
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+        let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/migrations.rs");
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&snapshot, generated).unwrap();
+        }
+        let kept = std::fs::read_to_string(&snapshot).unwrap_or_default();
+        assert!(
+            kept == generated,
+            "the generated table differs from tests/snapshots/migrations.rs; \
+             review the change and run UPDATE_SNAPSHOTS=1 cargo test"
+        );
+    }
+
     #[test]
     fn versions_index_the_table() {
         for (i, v) in Version::ALL.iter().enumerate() {
