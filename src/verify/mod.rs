@@ -9,7 +9,7 @@ use crate::fk_check;
 use crate::model::{Check, Engine, Migration, Step};
 use crate::sqlite_error::message as sqlite_message;
 use rusqlite::Connection;
-use schema::{Schema, cut};
+use schema::{Change, Schema, cut};
 use std::path::Path;
 
 /// Replays the chain; returns the errors of the first migration that fails (the ones
@@ -26,31 +26,33 @@ pub fn replay(dir: &Path, migrations: &[Migration]) -> Vec<Diagnostic> {
             )];
         }
     };
+    let mut schema = Schema::default();
     for m in migrations {
-        let errors = replay_one(&conn, m)
-            .into_iter()
-            .map(|message| Diagnostic::file(&dir.join(m.file.as_ref()), message))
-            .collect::<Vec<_>>();
-        if !errors.is_empty() {
-            return errors;
+        match replay_one(&conn, m, &schema) {
+            Ok(up) => schema.apply(&up),
+            Err(errors) => {
+                let file = dir.join(m.file.as_ref());
+                return errors
+                    .into_iter()
+                    .map(|e| Diagnostic::file(&file, e))
+                    .collect();
+            }
         }
     }
     Vec::new()
 }
 
-fn replay_one(conn: &Connection, m: &Migration) -> Vec<String> {
-    let fail = |e: String| vec![e];
-    let before = match Schema::read(conn) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("cannot read the schema: {e}")),
+/// Replays one migration from the schema `before`; returns what its up changed, which
+/// brings `before` to where the next migration starts (up, down and up again must
+/// agree, so the schema after the second up is the same).
+fn replay_one(conn: &Connection, m: &Migration, before: &Schema) -> Result<Change, Vec<String>> {
+    let changes = || {
+        before
+            .changes(conn)
+            .map_err(|e| vec![format!("cannot read the schema: {e}")])
     };
-    if let Err(e) = apply(conn, m, "up", &m.up) {
-        return fail(e);
-    }
-    let after_up = match Schema::read(conn) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("cannot read the schema: {e}")),
-    };
+    apply(conn, m, "up", &m.up).map_err(|e| vec![e])?;
+    let up = changes()?;
     let mut errors = Vec::new();
     for (i, check) in m.validate.iter().enumerate() {
         let Check::Sql { sql, .. } = check;
@@ -66,32 +68,26 @@ fn replay_one(conn: &Connection, m: &Migration) -> Vec<String> {
             ));
         }
     }
-    let removed = before.removed_by(&after_up);
+    let removed = up.removed();
     if !removed.is_empty() && !m.destructive {
         errors.push(format!(
             "up removes {}; say `destructive = true` to acknowledge it",
             removed.join(", ")
         ));
     }
-    if !errors.is_empty() || m.irreversible {
-        return errors;
+    if !errors.is_empty() {
+        return Err(errors);
     }
-    if let Err(e) = apply(conn, m, "down", &m.down) {
-        return fail(e);
+    if m.irreversible {
+        return Ok(up);
     }
-    match Schema::read(conn) {
-        Ok(after_down) => {
-            let diff = before.differences(&after_down);
-            if !diff.is_empty() {
-                return fail(format!("down does not undo up: {}", diff.join("; ")));
-            }
-        }
-        Err(e) => return fail(format!("cannot read the schema: {e}")),
+    apply(conn, m, "down", &m.down).map_err(|e| vec![e])?;
+    let diff = changes()?.differences();
+    if !diff.is_empty() {
+        return Err(vec![format!("down does not undo up: {}", diff.join("; "))]);
     }
-    match apply(conn, m, "up (again, after down)", &m.up) {
-        Ok(()) => Vec::new(),
-        Err(e) => fail(e),
-    }
+    apply(conn, m, "up (again, after down)", &m.up).map_err(|e| vec![e])?;
+    Ok(up)
 }
 
 /// Runs one direction the way the runtime does: foreign keys switched off before the

@@ -1,4 +1,9 @@
 //! A comparable snapshot of a SQLite schema, and the differences a person needs to read.
+//!
+//! A snapshot is one read of `sqlite_schema`: the replay takes three per migration, so
+//! it must not cost a query per table. Column lists (what `pragma_table_info` reports)
+//! are derived only for the few tables whose definition changed, by creating the table
+//! from its stored SQL in a scratch in-memory database.
 
 use rusqlite::Connection;
 use std::collections::BTreeMap;
@@ -13,14 +18,27 @@ pub struct Column {
     pub primary_key: i64,
 }
 
-/// The user's objects (SQLite's own `sqlite_%` tables left out), with their SQL in
-/// canonical form.
+/// One object of the schema: its type (`table`, `index`, `view`, `trigger`) and the
+/// SQL SQLite stores for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    pub kind: String,
+    pub sql: String,
+}
+
+/// The user's objects (SQLite's own `sqlite_%` ones left out), by name: tables,
+/// indexes, views and triggers share one namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Schema {
-    /// (type, name) → canonical SQL (see [`canonical`])
-    pub objects: BTreeMap<(String, String), String>,
-    /// table → columns in order
-    pub columns: BTreeMap<String, Vec<Column>>,
+    pub objects: BTreeMap<String, Object>,
+}
+
+/// What differs between a snapshot and the live schema: the snapshot's side and the
+/// live side, each holding only the objects that differ.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Change {
+    pub was: Schema,
+    pub now: Schema,
 }
 
 /// Folds whitespace so that SQL SQLite re-wrote (ALTER TABLE edits the stored text)
@@ -114,193 +132,246 @@ fn divergence(after: &str, before: &str) -> String {
     )
 }
 
+/// The columns a stored `CREATE TABLE` defines, read back from a scratch database.
+/// None for a table the scratch cannot create (a virtual table of a missing module):
+/// its SQL alone is then compared.
+fn columns(name: &str, sql: &str) -> Option<Vec<Column>> {
+    let scratch = Connection::open_in_memory().ok()?;
+    scratch.execute_batch(sql).ok()?;
+    let mut info = scratch
+        .prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid")
+        .ok()?;
+    let rows = info
+        .query_map([name], |r| {
+            Ok(Column {
+                name: r.get(0)?,
+                decl_type: r.get(1)?,
+                not_null: r.get(2)?,
+                default: r.get(3)?,
+                primary_key: r.get(4)?,
+            })
+        })
+        .ok()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().ok()
+}
+
+const OBJECTS: &str = "SELECT type, name, coalesce(sql, '') FROM sqlite_schema \
+                       WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+
 impl Schema {
+    /// Reads the whole schema.
     pub fn read(conn: &Connection) -> rusqlite::Result<Schema> {
-        let mut schema = Schema::default();
-        let mut stmt = conn.prepare(
-            "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema \
-             WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
-        for row in rows {
-            let (kind, name, _table, sql): (String, String, String, String) = row?;
-            let sql = canonical(&kind, &sql);
-            schema.objects.insert((kind, name), sql);
-        }
-        let tables: Vec<String> = schema
-            .objects
-            .keys()
-            .filter(|(kind, _)| kind == "table")
-            .map(|(_, name)| name.clone())
-            .collect();
-        let mut info = conn.prepare(
-            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid",
-        )?;
-        for table in tables {
-            let columns = info
-                .query_map([&table], |r| {
-                    Ok(Column {
-                        name: r.get(0)?,
-                        decl_type: r.get(1)?,
-                        not_null: r.get(2)?,
-                        default: r.get(3)?,
-                        primary_key: r.get(4)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            schema.columns.insert(table, columns);
-        }
-        Ok(schema)
+        Schema::default().changes(conn).map(|c| c.now)
     }
 
-    fn column(&self, table: &str, name: &str) -> Option<&Column> {
-        self.columns.get(table)?.iter().find(|c| c.name == name)
+    /// Compares the live schema with this snapshot, allocating only for the objects
+    /// that differ.
+    pub fn changes(&self, conn: &Connection) -> rusqlite::Result<Change> {
+        let mut change = Change::default();
+        let mut unchanged = 0;
+        let mut stmt = conn.prepare_cached(OBJECTS)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let (kind, name, sql) = (
+                row.get_ref(0)?.as_str()?,
+                row.get_ref(1)?.as_str()?,
+                row.get_ref(2)?.as_str()?,
+            );
+            match self.objects.get(name) {
+                Some(o) if o.kind == kind && o.sql == sql => unchanged += 1,
+                old => {
+                    if let Some(o) = old {
+                        change.was.objects.insert(name.to_owned(), o.clone());
+                    }
+                    let object = Object {
+                        kind: kind.to_owned(),
+                        sql: sql.to_owned(),
+                    };
+                    change.now.objects.insert(name.to_owned(), object);
+                }
+            }
+        }
+        if unchanged + change.was.objects.len() < self.objects.len() {
+            for (name, o) in &self.objects {
+                if !change.now.objects.contains_key(name) && !change.was.objects.contains_key(name)
+                {
+                    let still_there = conn
+                        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE name = ?1")?
+                        .exists([name])?;
+                    if !still_there {
+                        change.was.objects.insert(name.clone(), o.clone());
+                    }
+                }
+            }
+        }
+        Ok(change)
     }
 
-    /// What `after` (the schema after down) lacks or adds compared with `self` (the
-    /// schema before up), one readable line per difference.
-    pub fn differences(&self, after: &Schema) -> Vec<String> {
+    /// Brings the snapshot to the live schema a `change` was read from.
+    pub fn apply(&mut self, change: &Change) {
+        for name in change.was.objects.keys() {
+            self.objects.remove(name);
+        }
+        self.objects.extend(change.now.objects.clone());
+    }
+
+    fn tables(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.objects
+            .iter()
+            .filter(|(_, o)| o.kind == "table")
+            .map(|(name, o)| (name.as_str(), o.sql.as_str()))
+    }
+
+    fn table_sql(&self, name: &str) -> Option<&str> {
+        self.objects
+            .get(name)
+            .filter(|o| o.kind == "table")
+            .map(|o| o.sql.as_str())
+    }
+}
+
+impl Change {
+    /// Read as "up, then down": what the schema after down lacks or adds compared with
+    /// the schema before up, one readable line per difference.
+    pub fn differences(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for ((kind, name), sql) in &self.objects {
-            match after.objects.get(&(kind.clone(), name.clone())) {
-                None => out.push(format!("{kind} {name} is missing after down")),
-                Some(other) if other != sql && kind != "table" => out.push(format!(
-                    "{kind} {name} is defined differently: {}",
-                    divergence(other, sql)
-                )),
-                Some(_) => {}
-            }
-        }
-        for (kind, name) in after.objects.keys() {
-            if !self.objects.contains_key(&(kind.clone(), name.clone())) {
-                out.push(format!("{kind} {name} is left behind by down"));
-            }
-        }
-        for (table, before) in &self.columns {
-            let Some(now) = after.columns.get(table) else {
+        for (name, was) in &self.was.objects {
+            let kind = &was.kind;
+            let Some(now) = self.now.objects.get(name).filter(|o| &o.kind == kind) else {
+                out.push(format!("{kind} {name} is missing after down"));
                 continue;
             };
-            for c in before {
-                match after.column(table, &c.name) {
-                    None => out.push(format!("column {table}.{} is missing after down", c.name)),
-                    Some(d) => out.extend(column_differences(table, c, d)),
-                }
+            let (before, after) = (canonical(kind, &was.sql), canonical(kind, &now.sql));
+            if before == after {
+                continue;
             }
-            for d in now {
-                if self.column(table, &d.name).is_none() {
-                    out.push(format!("column {table}.{} is left behind by down", d.name));
-                }
-            }
-            let order = |cs: &[Column]| cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
-            if out.is_empty() && order(before) != order(now) {
+            let column_lines = match (
+                kind.as_str(),
+                columns(name, &was.sql),
+                columns(name, &now.sql),
+            ) {
+                ("table", Some(b), Some(a)) => column_differences(name, &b, &a),
+                _ => Vec::new(),
+            };
+            if column_lines.is_empty() {
                 out.push(format!(
-                    "table {table} has its columns in another order after down: {}, before: {}",
-                    order(now).join(", "),
-                    order(before).join(", ")
+                    "{kind} {name} is defined differently: {}",
+                    divergence(&after, &before)
                 ));
+            } else {
+                out.extend(column_lines);
             }
         }
-        if out.is_empty() {
-            // Same objects and columns, yet different SQL: a constraint changed.
-            for ((kind, name), sql) in &self.objects {
-                if let Some(other) = after.objects.get(&(kind.clone(), name.clone()))
-                    && other != sql
-                {
-                    out.push(format!(
-                        "{kind} {name} is defined differently: {}",
-                        divergence(other, sql)
-                    ));
-                }
+        for (name, now) in &self.now.objects {
+            if self
+                .was
+                .objects
+                .get(name)
+                .is_none_or(|o| o.kind != now.kind)
+            {
+                out.push(format!("{} {name} is left behind by down", now.kind));
             }
         }
         out
     }
 
-    /// Tables and columns of `self` (before up) that `after` (after up) no longer has.
-    /// A column replaced at the same position by one of the same type is a rename, and
-    /// a table replaced by one with the same columns is a rename: neither loses data.
-    pub fn removed_by(&self, after: &Schema) -> Vec<String> {
+    /// Read as "up": the tables and columns before up that are gone after it. A column
+    /// replaced at the same position by one of the same type is a rename, and a table
+    /// replaced by one with the same columns is a rename: neither loses data.
+    pub fn removed(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (table, before) in &self.columns {
-            match after.columns.get(table) {
-                None => {
-                    let renamed = after
-                        .columns
-                        .iter()
-                        .any(|(t, cs)| !self.columns.contains_key(t) && same_shape(cs, before));
-                    if !renamed {
-                        out.push(format!("table {table}"));
-                    }
-                }
+        for (table, sql) in self.was.tables() {
+            match self.now.table_sql(table) {
+                Some(now) if now == sql => {}
                 Some(now) => {
+                    let (Some(before), Some(now)) = (columns(table, sql), columns(table, now))
+                    else {
+                        continue;
+                    };
                     for (i, c) in before.iter().enumerate() {
-                        if after.column(table, &c.name).is_some() {
+                        if now.iter().any(|d| d.name == c.name) {
                             continue;
                         }
                         let renamed = now.get(i).is_some_and(|d| {
-                            d.decl_type == c.decl_type && self.column(table, &d.name).is_none()
+                            d.decl_type == c.decl_type && !before.iter().any(|b| b.name == d.name)
                         });
                         if !renamed {
                             out.push(format!("column {table}.{}", c.name));
                         }
                     }
                 }
+                None => {
+                    let before = columns(table, sql);
+                    let renamed = before.is_some()
+                        && self.now.tables().any(|(t, now)| {
+                            self.was.table_sql(t).is_none() && columns(t, now) == before
+                        });
+                    if !renamed {
+                        out.push(format!("table {table}"));
+                    }
+                }
             }
         }
         out
     }
 }
 
-fn same_shape(a: &[Column], b: &[Column]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| x.name == y.name && x.decl_type == y.decl_type)
-}
-
-fn column_differences(table: &str, before: &Column, after: &Column) -> Vec<String> {
-    let name = &before.name;
+/// Column by column, what differs between a table before up and after down.
+fn column_differences(table: &str, before: &[Column], after: &[Column]) -> Vec<String> {
     let mut out = Vec::new();
-    let shown = |t: &str| {
-        if t.is_empty() {
-            "no type".to_owned()
-        } else {
-            t.to_owned()
+    for c in before {
+        let Some(d) = after.iter().find(|d| d.name == c.name) else {
+            out.push(format!("column {table}.{} is missing after down", c.name));
+            continue;
+        };
+        let name = &c.name;
+        let shown = |t: &str| {
+            if t.is_empty() {
+                "no type".to_owned()
+            } else {
+                t.to_owned()
+            }
+        };
+        if c.decl_type != d.decl_type {
+            out.push(format!(
+                "column {table}.{name} has type {} after down, {} before",
+                shown(&d.decl_type),
+                shown(&c.decl_type)
+            ));
         }
-    };
-    if before.decl_type != after.decl_type {
-        out.push(format!(
-            "column {table}.{name} has type {} after down, {} before",
-            shown(&after.decl_type),
-            shown(&before.decl_type)
-        ));
+        if c.not_null != d.not_null {
+            let says = |n: bool| if n { "NOT NULL" } else { "nullable" };
+            out.push(format!(
+                "column {table}.{name} is {} after down, {} before",
+                says(d.not_null),
+                says(c.not_null)
+            ));
+        }
+        if c.default != d.default {
+            let says = |v: &Option<String>| v.clone().unwrap_or_else(|| "no default".into());
+            out.push(format!(
+                "column {table}.{name} has default {} after down, {} before",
+                says(&d.default),
+                says(&c.default)
+            ));
+        }
+        if c.primary_key != d.primary_key {
+            out.push(format!(
+                "column {table}.{name} changed its primary key part after down"
+            ));
+        }
     }
-    if before.not_null != after.not_null {
-        let says = |n: bool| if n { "NOT NULL" } else { "nullable" };
-        out.push(format!(
-            "column {table}.{name} is {} after down, {} before",
-            says(after.not_null),
-            says(before.not_null)
-        ));
+    for d in after {
+        if !before.iter().any(|c| c.name == d.name) {
+            out.push(format!("column {table}.{} is left behind by down", d.name));
+        }
     }
-    if before.default != after.default {
-        let says = |d: &Option<String>| d.clone().unwrap_or_else(|| "no default".into());
+    let order = |cs: &[Column]| cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    if out.is_empty() && order(before) != order(after) {
         out.push(format!(
-            "column {table}.{name} has default {} after down, {} before",
-            says(&after.default),
-            says(&before.default)
-        ));
-    }
-    if before.primary_key != after.primary_key {
-        out.push(format!(
-            "column {table}.{name} changed its primary key part after down"
+            "table {table} has its columns in another order after down: {}, before: {}",
+            order(after).join(", "),
+            order(before).join(", ")
         ));
     }
     out
@@ -319,10 +390,14 @@ pub fn cut(sql: &str) -> String {
 mod tests {
     use super::*;
 
-    fn schema(sql: &str) -> Schema {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(sql).unwrap();
-        Schema::read(&conn).unwrap()
+    /// The change from the schema `before` creates to the one `after` creates.
+    fn change(before: &str, after: &str) -> Change {
+        let old = Connection::open_in_memory().unwrap();
+        old.execute_batch(before).unwrap();
+        let snapshot = Schema::read(&old).unwrap();
+        let new = Connection::open_in_memory().unwrap();
+        new.execute_batch(after).unwrap();
+        snapshot.changes(&new).unwrap()
     }
 
     #[test]
@@ -358,17 +433,18 @@ mod tests {
         conn.execute_batch("ALTER TABLE t ADD COLUMN risk REAL; ALTER TABLE t DROP COLUMN risk;")
             .unwrap();
         assert_eq!(
-            before.differences(&Schema::read(&conn).unwrap()),
+            before.changes(&conn).unwrap().differences(),
             Vec::<String>::new()
         );
     }
 
     #[test]
     fn differences_name_the_objects() {
-        let before = schema("CREATE TABLE t (a INTEGER, lum TEXT);");
-        let after =
-            schema("CREATE TABLE t (a INTEGER, lum INTEGER); CREATE INDEX ix_risk ON t(a);");
-        let d = before.differences(&after);
+        let d = change(
+            "CREATE TABLE t (a INTEGER, lum TEXT);",
+            "CREATE TABLE t (a INTEGER, lum INTEGER); CREATE INDEX ix_risk ON t(a);",
+        )
+        .differences();
         assert!(
             d.contains(&"index ix_risk is left behind by down".to_owned()),
             "{d:?}"
@@ -377,21 +453,67 @@ mod tests {
             d.contains(&"column t.lum has type INTEGER after down, TEXT before".to_owned()),
             "{d:?}"
         );
+        assert_eq!(d.len(), 2, "{d:?}");
+    }
+
+    #[test]
+    fn missing_columns_and_objects_are_named() {
+        let d = change(
+            "CREATE TABLE t (a INTEGER, b TEXT NOT NULL); CREATE TABLE u (x);",
+            "CREATE TABLE t (a INTEGER, b TEXT, c REAL);",
+        )
+        .differences();
+        assert!(
+            d.contains(&"table u is missing after down".to_owned()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"column t.b is nullable after down, NOT NULL before".to_owned()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"column t.c is left behind by down".to_owned()),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn a_changed_constraint_is_a_difference() {
-        let before = schema("CREATE TABLE t (a INTEGER CHECK (a > 0));");
-        let after = schema("CREATE TABLE t (a INTEGER);");
-        assert_eq!(before.differences(&after).len(), 1);
+        let d = change(
+            "CREATE TABLE t (a INTEGER CHECK (a > 0));",
+            "CREATE TABLE t (a INTEGER);",
+        )
+        .differences();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].starts_with("table t is defined differently"), "{d:?}");
     }
 
     #[test]
     fn removals_are_found_and_renames_are_not() {
-        let before = schema("CREATE TABLE t (a INTEGER, b TEXT); CREATE TABLE u (x);");
-        let dropped = schema("CREATE TABLE t (a INTEGER);");
-        assert_eq!(before.removed_by(&dropped), vec!["column t.b", "table u"]);
-        let renamed = schema("CREATE TABLE t (a INTEGER, c TEXT); CREATE TABLE v (x);");
-        assert_eq!(before.removed_by(&renamed), Vec::<String>::new());
+        let before = "CREATE TABLE t (a INTEGER, b TEXT); CREATE TABLE u (x);";
+        let dropped = change(before, "CREATE TABLE t (a INTEGER);").removed();
+        assert_eq!(dropped, vec!["column t.b", "table u"]);
+        let renamed = change(
+            before,
+            "CREATE TABLE t (a INTEGER, c TEXT); CREATE TABLE v (x);",
+        )
+        .removed();
+        assert_eq!(renamed, Vec::<String>::new());
+    }
+
+    #[test]
+    fn applying_a_change_brings_the_snapshot_up_to_date() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (a); CREATE TABLE u (b); CREATE INDEX i ON t(a);")
+            .unwrap();
+        let mut snapshot = Schema::read(&conn).unwrap();
+        conn.execute_batch("DROP INDEX i; ALTER TABLE u ADD COLUMN c; CREATE TABLE v (d);")
+            .unwrap();
+        let change = snapshot.changes(&conn).unwrap();
+        assert_eq!(change.was.objects.keys().collect::<Vec<_>>(), ["i", "u"]);
+        assert_eq!(change.now.objects.keys().collect::<Vec<_>>(), ["u", "v"]);
+        snapshot.apply(&change);
+        assert_eq!(snapshot, Schema::read(&conn).unwrap());
+        assert_eq!(snapshot.changes(&conn).unwrap(), Change::default());
     }
 }
