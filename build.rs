@@ -11,6 +11,11 @@ mod chain;
 mod codegen;
 #[path = "src/config.rs"]
 mod config;
+// Only the pure column flow of `data` is needed here.
+#[path = "src/data"]
+mod data {
+    pub mod flow;
+}
 #[path = "src/diagnostic.rs"]
 mod diagnostic;
 #[path = "src/fk_check.rs"]

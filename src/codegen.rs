@@ -3,7 +3,9 @@
 //! prettyplease; the runtime never sees TOML.
 
 use crate::config::Config;
-use crate::model::{Check, Expect, Migration, Scalar, SemVer, SqlText, Step};
+use crate::model::{
+    Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Migration, Scalar, SemVer, Source, SqlText, Step,
+};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
@@ -114,7 +116,125 @@ fn step(s: &Step) -> TokenStream {
             let t = sql(text);
             quote!(::semigrate::model::Step::Sql(#t))
         }
+        Step::Csv(c) => {
+            let c = csv_step(c);
+            quote!(::semigrate::model::Step::Csv(#c))
+        }
     }
+}
+
+fn texts(items: &[std::borrow::Cow<'static, str>]) -> TokenStream {
+    list(items.iter().map(|t| text(t)))
+}
+
+fn csv_step(c: &CsvStep) -> TokenStream {
+    let (path, delimiter, header) = (text(&c.path), c.delimiter, texts(&c.header));
+    let ops = list(c.ops.iter().map(csv_op));
+    quote!(::semigrate::model::CsvStep { path: #path, delimiter: #delimiter, header: #header, ops: #ops })
+}
+
+fn csv_op(op: &CsvOp) -> TokenStream {
+    let m = quote!(::semigrate::model);
+    match op {
+        CsvOp::Create { columns, seed } => {
+            let columns = texts(columns);
+            let seed = match seed {
+                Some(bytes) => {
+                    let bytes = Literal::byte_string(bytes);
+                    quote!(::core::option::Option::Some(::std::borrow::Cow::Borrowed(#bytes)))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(#m::CsvOp::Create { columns: #columns, seed: #seed })
+        }
+        CsvOp::Delete => quote!(#m::CsvOp::Delete),
+        CsvOp::Rename { from, to } => {
+            let (from, to) = (text(from), text(to));
+            quote!(#m::CsvOp::Rename { from: #from, to: #to })
+        }
+        CsvOp::Add { column, value } => {
+            let column = text(column);
+            let value = match value {
+                Source::Value(v) => {
+                    let v = text(v);
+                    quote!(#m::Source::Value(#v))
+                }
+                Source::Copy(v) => {
+                    let v = text(v);
+                    quote!(#m::Source::Copy(#v))
+                }
+                Source::Template(v) => {
+                    let v = text(v);
+                    quote!(#m::Source::Template(#v))
+                }
+            };
+            quote!(#m::CsvOp::Add { column: #column, value: #value })
+        }
+        CsvOp::Drop { column } => {
+            let column = text(column);
+            quote!(#m::CsvOp::Drop { column: #column })
+        }
+        CsvOp::Map {
+            column,
+            values,
+            default,
+        } => {
+            let column = text(column);
+            let values = list(values.iter().map(|(a, b)| {
+                let (a, b) = (text(a), text(b));
+                quote!((#a, #b))
+            }));
+            let default = optional_text(default);
+            quote!(#m::CsvOp::Map { column: #column, values: #values, default: #default })
+        }
+        CsvOp::Convert { column, to } => {
+            let column = text(column);
+            let to = match to {
+                Case::Upper => quote!(#m::Case::Upper),
+                Case::Lower => quote!(#m::Case::Lower),
+                Case::Trim => quote!(#m::Case::Trim),
+            };
+            quote!(#m::CsvOp::Convert { column: #column, to: #to })
+        }
+        CsvOp::Reorder { columns } => {
+            let columns = texts(columns);
+            quote!(#m::CsvOp::Reorder { columns: #columns })
+        }
+        CsvOp::Fill { column, value } => {
+            let (column, value) = (text(column), text(value));
+            quote!(#m::CsvOp::Fill { column: #column, value: #value })
+        }
+    }
+}
+
+fn csv_check(c: &CsvCheck) -> TokenStream {
+    let (path, delimiter) = (text(&c.path), c.delimiter);
+    let columns = match &c.columns {
+        Some(cs) => {
+            let cs = texts(cs);
+            quote!(::core::option::Option::Some(#cs))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let columns_include = texts(&c.columns_include);
+    let not_empty = c.not_empty;
+    let unique = optional_text(&c.unique);
+    let values_in = match &c.values_in {
+        Some((column, values)) => {
+            let (column, values) = (text(column), texts(values));
+            quote!(::core::option::Option::Some((#column, #values)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    quote!(::semigrate::model::CsvCheck {
+        path: #path,
+        delimiter: #delimiter,
+        columns: #columns,
+        columns_include: #columns_include,
+        not_empty: #not_empty,
+        unique: #unique,
+        values_in: #values_in,
+    })
 }
 
 fn check(c: &Check) -> TokenStream {
@@ -129,6 +249,10 @@ fn check(c: &Check) -> TokenStream {
                 }
             };
             quote!(::semigrate::model::Check::Sql { sql: #t, expect: #e })
+        }
+        Check::Csv(c) => {
+            let c = csv_check(c);
+            quote!(::semigrate::model::Check::Csv(#c))
         }
     }
 }

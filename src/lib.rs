@@ -12,6 +12,7 @@ pub mod chain;
 pub mod cli;
 pub mod compiled;
 pub mod config;
+pub mod data;
 pub mod diagnostic;
 pub mod engine;
 pub mod error;

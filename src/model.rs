@@ -169,6 +169,99 @@ impl Migration {
 #[serde(rename_all = "lowercase")]
 pub enum Step {
     Sql(SqlText),
+    Csv(CsvStep),
+}
+
+/// Operations on one CSV file, streamed row by row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CsvStep {
+    /// Relative to the data folder; never absolute, never `..`.
+    pub path: Text,
+    pub delimiter: u8,
+    /// The header the file has before this step (from the build's column flow); empty
+    /// when the step creates the file. Checked against the real file before writing.
+    pub header: List<Text>,
+    pub ops: List<CsvOp>,
+}
+
+/// One operation of a CSV step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum CsvOp {
+    /// Creates the file with a header, and the rows of a seed embedded at build time.
+    Create {
+        columns: List<Text>,
+        seed: Option<Cow<'static, [u8]>>,
+    },
+    /// Deletes the file (the inverse of `create`).
+    Delete,
+    Rename {
+        from: Text,
+        to: Text,
+    },
+    Add {
+        column: Text,
+        value: Source,
+    },
+    Drop {
+        column: Text,
+    },
+    /// Replaces each value by its image; an unmapped value takes `default`, or is an error.
+    Map {
+        column: Text,
+        values: List<(Text, Text)>,
+        default: Option<Text>,
+    },
+    Convert {
+        column: Text,
+        to: Case,
+    },
+    Reorder {
+        columns: List<Text>,
+    },
+    /// Fills the empty cells of a column.
+    Fill {
+        column: Text,
+        value: Text,
+    },
+}
+
+/// Where an added column's values come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The same value on every row.
+    Value(Text),
+    /// A copy of another column.
+    Copy(Text),
+    /// Other columns spliced into a pattern: `"{dep}-{com}"`.
+    Template(Text),
+}
+
+/// What `convert` does to a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Case {
+    Upper,
+    Lower,
+    Trim,
+}
+
+/// The rules a CSV validation holds a file to; each one given is checked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CsvCheck {
+    pub path: Text,
+    pub delimiter: u8,
+    /// The exact header.
+    pub columns: Option<List<Text>>,
+    /// Columns the header must contain.
+    pub columns_include: List<Text>,
+    /// At least one row besides the header.
+    pub not_empty: bool,
+    /// A column whose values are all different.
+    pub unique: Option<Text>,
+    /// A column whose values all belong to a set.
+    pub values_in: Option<(Text, List<Text>)>,
 }
 
 /// SQL with optional per-engine text: `sql = "..."` in a spec fills both.
@@ -202,6 +295,7 @@ impl SqlText {
 #[serde(rename_all = "lowercase")]
 pub enum Check {
     Sql { sql: SqlText, expect: Expect },
+    Csv(CsvCheck),
 }
 
 /// What a SQL check's query must return.

@@ -3,10 +3,10 @@
 use super::Context;
 use crate::compiled::MIGRATIONS;
 use crate::engine::plan::{self, Plan};
-use crate::engine::run::{Done, run};
+use crate::engine::run::{Done, recover, run};
 use crate::engine::{state_file, status};
 use crate::error::Result;
-use crate::model::{Check, Expect, SemVer, Step};
+use crate::model::{Check, CsvOp, Expect, SemVer, Source, Step};
 use crate::store::Store;
 use std::fmt::Write;
 
@@ -35,6 +35,7 @@ fn migrate(
         return Ok(dry_run_text(&store, command, &plan));
     }
     let mut store = context.open()?;
+    recover(&mut store, MIGRATIONS, &context.data_dir)?;
     let history = store.history()?;
     let plan = make_plan(&history)?;
     if plan.items.is_empty() {
@@ -56,7 +57,7 @@ fn migrate(
     ));
     let descriptions: Vec<&str> = plan.items.iter().map(|i| i.description).collect();
     let mut n = 0;
-    let result = run(&mut store, &plan, command, |d: &Done| {
+    let result = run(&mut store, &context.data_dir, &plan, command, |d: &Done| {
         context.say(format!(
             "  {:<8} {:<4} {:>6} ms  {}",
             d.version.to_string(),
@@ -118,28 +119,89 @@ fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
             let _ = writeln!(out, "-- (no statements)");
         }
         for step in item.steps {
-            let Step::Sql(sql) = step;
-            let text = sql
-                .for_engine(engine)
-                .unwrap_or("-- (no SQL for this engine)");
-            let _ = writeln!(out, "{}", text.trim_end());
+            match step {
+                Step::Sql(sql) => {
+                    let text = sql
+                        .for_engine(engine)
+                        .unwrap_or("-- (no SQL for this engine)");
+                    let _ = writeln!(out, "{}", text.trim_end());
+                }
+                Step::Csv(csv) => {
+                    let _ = writeln!(out, "-- csv {}:", csv.path);
+                    for op in csv.ops.iter() {
+                        let _ = writeln!(out, "--   {}", describe_op(op));
+                    }
+                }
+            }
         }
         for (i, check) in item.checks.iter().enumerate() {
-            let Check::Sql { sql, expect } = check;
-            let expect = match expect {
-                Expect::Empty => "no row".to_owned(),
-                Expect::Value(v) => v.to_string(),
-            };
-            let _ = writeln!(
-                out,
-                "-- validation {} of {}, expects {expect}:",
-                i + 1,
-                item.lands_on
-            );
-            for line in sql.for_engine(engine).unwrap_or("").trim_end().lines() {
-                let _ = writeln!(out, "--   {line}");
+            match check {
+                Check::Sql { sql, expect } => {
+                    let expect = match expect {
+                        Expect::Empty => "no row".to_owned(),
+                        Expect::Value(v) => v.to_string(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "-- validation {} of {}, expects {expect}:",
+                        i + 1,
+                        item.lands_on
+                    );
+                    for line in sql.for_engine(engine).unwrap_or("").trim_end().lines() {
+                        let _ = writeln!(out, "--   {line}");
+                    }
+                }
+                Check::Csv(c) => {
+                    let _ = writeln!(
+                        out,
+                        "-- validation {} of {}: csv {}",
+                        i + 1,
+                        item.lands_on,
+                        c.path
+                    );
+                }
             }
         }
     }
     out
+}
+
+/// One CSV op as the dry run shows it.
+fn describe_op(op: &CsvOp) -> String {
+    match op {
+        CsvOp::Create { columns, seed } => format!(
+            "create with columns {}{}",
+            columns.join(", "),
+            if seed.is_some() {
+                " and the embedded seed rows"
+            } else {
+                ""
+            }
+        ),
+        CsvOp::Delete => "delete the file".into(),
+        CsvOp::Rename { from, to } => format!("rename {from} -> {to}"),
+        CsvOp::Add { column, value } => match value {
+            Source::Value(v) => format!("add {column} = {v:?}"),
+            Source::Copy(c) => format!("add {column} as a copy of {c}"),
+            Source::Template(t) => format!("add {column} from the template {t:?}"),
+        },
+        CsvOp::Drop { column } => format!("drop {column}"),
+        CsvOp::Map {
+            column,
+            values,
+            default,
+        } => {
+            let pairs: Vec<String> = values
+                .iter()
+                .map(|(a, b)| format!("{a:?} -> {b:?}"))
+                .collect();
+            let default = default
+                .as_ref()
+                .map_or(String::new(), |d| format!(", anything else -> {d:?}"));
+            format!("map {column}: {}{default}", pairs.join(", "))
+        }
+        CsvOp::Convert { column, to } => format!("convert {column} to {to:?}").to_lowercase(),
+        CsvOp::Reorder { columns } => format!("reorder to {}", columns.join(", ")),
+        CsvOp::Fill { column, value } => format!("fill the empty cells of {column} with {value:?}"),
+    }
 }

@@ -79,6 +79,8 @@ enum Command {
 /// What every command needs to know about where it works and how to speak.
 pub struct Context {
     pub database: String,
+    /// The folder CSV paths are relative to.
+    pub data_dir: PathBuf,
     pub json: bool,
     pub quiet: bool,
     pub verbose: bool,
@@ -159,6 +161,9 @@ pub fn main() -> i32 {
     };
     let context = Context {
         database: cli.database.unwrap_or_else(|| SETTINGS.database.to_owned()),
+        data_dir: cli
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(SETTINGS.data_dir)),
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,

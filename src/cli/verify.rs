@@ -2,6 +2,7 @@
 
 use super::Context;
 use crate::compiled::MIGRATIONS;
+use crate::data::swap::Staging;
 use crate::engine::plan::current;
 use crate::engine::run::validate;
 use crate::error::{Error, Result};
@@ -23,15 +24,16 @@ pub fn run(context: &Context) -> Result<String> {
             "the store is at {at}, which this binary does not know: its validations are not compiled in"
         )));
     };
+    let files = Staging::new(&context.data_dir);
     for (i, check) in m.validate.iter().enumerate() {
-        validate(&mut store, check).map_err(|reason| {
-            let Check::Sql { sql, .. } = check;
-            Error::Validation {
-                version: at,
-                number: i + 1,
-                sql: sql.for_engine(store.engine()).map(str::to_owned),
-                reason,
-            }
+        validate(&mut store, &files, check).map_err(|reason| Error::Validation {
+            version: at,
+            number: i + 1,
+            sql: match check {
+                Check::Sql { sql, .. } => sql.for_engine(store.engine()).map(str::to_owned),
+                Check::Csv(_) => None,
+            },
+            reason,
         })?;
     }
     Ok(format!(

@@ -1,9 +1,11 @@
 //! Carries out a plan on a store, one transaction per migration.
 
 use super::plan::{Direction, Item, Plan};
+use crate::data::swap::{self, Staging};
 use crate::error::{Error, Result};
-use crate::model::{Check, Expect, Scalar, SemVer, Step};
+use crate::model::{Check, Expect, Migration, Scalar, SemVer, Step};
 use crate::store::{Applied, LogEntry, RowCount, Store, Value};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// One migration that committed.
@@ -19,6 +21,7 @@ pub struct Done {
 /// rolled back and logged. `progress` hears of each migration as it commits.
 pub fn run(
     store: &mut dyn Store,
+    data_dir: &Path,
     plan: &Plan,
     command: &str,
     mut progress: impl FnMut(&Done),
@@ -26,7 +29,7 @@ pub fn run(
     let mut done = Vec::with_capacity(plan.items.len());
     for item in &plan.items {
         let started = Instant::now();
-        match apply(store, plan.direction, item, command, started) {
+        match apply(store, data_dir, plan.direction, item, command, started) {
             Ok(()) => {
                 let d = Done {
                     version: item.version,
@@ -49,6 +52,7 @@ pub fn run(
 
 fn apply(
     store: &mut dyn Store,
+    data_dir: &Path,
     direction: Direction,
     item: &Item,
     command: &str,
@@ -66,21 +70,34 @@ fn apply(
         store.begin(item.foreign_keys)?;
         expect_state(store, direction, item)?;
     }
+    // Dropped without `committed()` on any early return: its temp files go with it.
+    let mut files = Staging::new(data_dir);
     for (i, step) in item.steps.iter().enumerate() {
-        let Step::Sql(sql) = step;
         let what = format!("{} step {}", direction.as_str(), i + 1);
-        let engine = store.engine();
-        let text = sql.for_engine(engine).ok_or_else(|| {
-            failed(
-                what.clone(),
-                None,
-                format!("the step has no SQL for {engine}"),
-                item.transaction,
-            )
-        })?;
-        store
-            .execute(text)
-            .map_err(|reason| failed(what, Some(text), reason, item.transaction || i == 0))?;
+        // Until the commit, CSV steps only write temp files; without a transaction
+        // the SQL steps before this one stay applied.
+        let rolled_back = item.transaction || i == 0;
+        match step {
+            Step::Sql(sql) => {
+                let engine = store.engine();
+                let text = sql.for_engine(engine).ok_or_else(|| {
+                    failed(
+                        what.clone(),
+                        None,
+                        format!("the step has no SQL for {engine}"),
+                        rolled_back,
+                    )
+                })?;
+                store
+                    .execute(text)
+                    .map_err(|reason| failed(what, Some(text), reason, rolled_back))?;
+            }
+            Step::Csv(csv) => {
+                files
+                    .run(csv)
+                    .map_err(|reason| failed(what, None, reason, rolled_back))?;
+            }
+        }
     }
     if !item.transaction {
         // The steps ran on their own; the checks and the history row still commit
@@ -107,15 +124,13 @@ fn apply(
         }
     }
     for (i, check) in item.checks.iter().enumerate() {
-        validate(store, check).map_err(|reason| {
-            let Check::Sql { sql, .. } = check;
+        validate(store, &files, check).map_err(|reason| {
             let what = format!("validation {} of {}", i + 1, item.lands_on);
-            failed(
-                what,
-                sql.for_engine(store.engine()),
-                reason,
-                item.transaction,
-            )
+            let sql = match check {
+                Check::Sql { sql, .. } => sql.for_engine(store.engine()),
+                Check::Csv(_) => None,
+            };
+            failed(what, sql, reason, item.transaction)
         })?;
     }
     // The history row is written in the migration's own transaction: a crash between
@@ -146,7 +161,47 @@ fn apply(
         duration_ms: millis(started.elapsed()),
         error: None,
     })?;
+    store.record_swaps(&files.swaps())?;
+    store.commit()?;
+    let swaps = files.committed();
+    if swaps.is_empty() {
+        return Ok(());
+    }
+    finish_swaps(store, &swaps)
+}
+
+/// Renames committed temps over their targets, then clears the journal. If this is cut
+/// short, the journal stays and the next run finishes the swaps (see `recover`).
+fn finish_swaps(store: &mut dyn Store, swaps: &[swap::Swap]) -> Result<()> {
+    swap::finish(swaps).map_err(|e| Error::Io {
+        path: swaps[0].target.display().to_string(),
+        reason: format!(
+            "the migration committed, but a CSV swap failed ({e}); the next run completes it"
+        ),
+    })?;
+    store.begin(true)?;
+    store.clear_swaps()?;
     store.commit()
+}
+
+/// Before a run that may write: carries out the swaps a committed migration recorded
+/// but did not finish, and deletes the temps of migrations that never committed.
+pub fn recover(store: &mut dyn Store, chain: &[Migration], data_dir: &Path) -> Result<()> {
+    let swaps = store.swaps()?;
+    if !swaps.is_empty() {
+        finish_swaps(store, &swaps)?;
+    }
+    let files = Staging::new(data_dir);
+    let targets: Vec<_> = chain
+        .iter()
+        .flat_map(|m| m.up.iter().chain(m.down.iter()))
+        .filter_map(|s| match s {
+            Step::Csv(c) => Some(files.target(&c.path)),
+            Step::Sql(_) => None,
+        })
+        .collect();
+    swap::sweep(targets.iter().map(|t| t.as_path()));
+    Ok(())
 }
 
 /// Re-reads the history inside the write transaction: another run may have moved the
@@ -199,9 +254,17 @@ fn log_failure(
     }
 }
 
-/// Runs one validation; the error says what the query returned instead.
-pub fn validate(store: &mut dyn Store, check: &Check) -> std::result::Result<(), String> {
-    let Check::Sql { sql, expect } = check;
+/// Runs one validation against the store and the files as the migration leaves them;
+/// the error says what was found instead.
+pub fn validate(
+    store: &mut dyn Store,
+    files: &Staging,
+    check: &Check,
+) -> std::result::Result<(), String> {
+    let (sql, expect) = match check {
+        Check::Sql { sql, expect } => (sql, expect),
+        Check::Csv(c) => return crate::data::check::check(files.current(&c.path).as_deref(), c),
+    };
     let engine = store.engine();
     let text = sql
         .for_engine(engine)

@@ -4,9 +4,13 @@
 //! `toml::Spanned` wherever a later check needs to point at a key.
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{Check, Engine, Expect, List, Migration, Scalar, SemVer, SqlText, Step, Text};
+use crate::model::{
+    Case, Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, List, Migration, Scalar, SemVer, Source,
+    SqlText, Step, Text,
+};
 use serde::Deserialize;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
 use toml::Spanned;
 
 fn yes() -> bool {
@@ -33,16 +37,60 @@ struct Document {
     validate: Vec<Spanned<CheckDoc>>,
 }
 
-/// A step: `sql`, or per-engine `sqlite` / `postgres`.
+/// A step: `sql`, or per-engine `sqlite` / `postgres`, or `csv` with its `ops`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StepDoc {
     sql: Option<String>,
     sqlite: Option<String>,
     postgres: Option<String>,
+    csv: Option<String>,
+    delimiter: Option<String>,
+    columns: Option<Vec<String>>,
+    ops: Option<Vec<Spanned<OpDoc>>>,
 }
 
-/// A validation: a SQL query and what it must return.
+/// One CSV operation, tagged by `op`.
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+enum OpDoc {
+    Create {
+        columns: Option<Vec<String>>,
+        seed: Option<String>,
+    },
+    Delete {},
+    Rename {
+        from: String,
+        to: String,
+    },
+    Add {
+        column: String,
+        value: Option<String>,
+        copy: Option<String>,
+        template: Option<String>,
+    },
+    Drop {
+        column: String,
+    },
+    Map {
+        column: String,
+        values: BTreeMap<String, String>,
+        default: Option<String>,
+    },
+    Convert {
+        column: String,
+        to: Case,
+    },
+    Reorder {
+        columns: Vec<String>,
+    },
+    Fill {
+        column: String,
+        value: String,
+    },
+}
+
+/// A validation: a SQL query and what it must return, or a CSV file and its rules.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckDoc {
@@ -51,12 +99,28 @@ struct CheckDoc {
     postgres: Option<String>,
     expect: Option<toml::Value>,
     expect_empty: Option<bool>,
+    csv: Option<String>,
+    delimiter: Option<String>,
+    columns: Option<Vec<String>>,
+    columns_include: Option<Vec<String>>,
+    not_empty: Option<bool>,
+    unique: Option<String>,
+    values_in: Option<ValuesIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValuesIn {
+    column: String,
+    values: Vec<String>,
 }
 
 /// Where the errors of one file are collected, so that all of them are reported.
 struct Report<'a> {
     file: &'a Path,
     source: &'a str,
+    /// The migrations folder, where seeds are read from.
+    dir: &'a Path,
     errors: Vec<Diagnostic>,
 }
 
@@ -83,6 +147,7 @@ pub fn parse(
     version: SemVer,
     engines: &[Engine],
 ) -> Result<Parsed, Vec<Diagnostic>> {
+    let dir = file.parent().unwrap_or(Path::new("."));
     let doc: Document = toml::from_str(source).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         let mut d = Diagnostic::at(file, source, offset, e.message().trim_end().to_owned());
@@ -92,6 +157,7 @@ pub fn parse(
     let mut report = Report {
         file,
         source,
+        dir,
         errors: Vec::new(),
     };
     let file_name = file
@@ -147,9 +213,13 @@ pub fn parse(
         }
         (Some(down), false) => lower_steps(&mut report, "down", down.get_ref(), engines),
         (None, true) => Vec::new(),
+        // Every step CSV: the column flow derives the down.
+        (None, false) if !doc.up.is_empty() && doc.up.iter().all(|s| s.get_ref().csv.is_some()) => {
+            Vec::new()
+        }
         (None, false) => {
             report.at(0, "no `down`: this migration cannot be reverted").help = Some(
-                "add [[down]] steps that undo `up` (`down = []` if there is nothing to undo), or say `irreversible = true`".into(),
+                "add [[down]] steps that undo `up` (`down = []` if there is nothing to undo), or say `irreversible = true`; only CSV steps have a derived down".into(),
             );
             Vec::new()
         }
@@ -164,7 +234,7 @@ pub fn parse(
     if !report.errors.is_empty() {
         return Err(report.errors);
     }
-    let mut migration = Migration {
+    let migration = Migration {
         version,
         file: file_name.into(),
         description: doc.description.into_inner().trim().to_owned().into(),
@@ -177,7 +247,6 @@ pub fn parse(
         validate: List::Owned(validate),
         checksum: Text::Borrowed(""),
     };
-    migration.checksum = super::checksum::of(&migration).into();
     Ok(Parsed {
         migration,
         version_offset,
@@ -276,9 +345,27 @@ fn lower_steps(
         .filter_map(|(i, step)| {
             let s = step.get_ref();
             let what = format!("{list} step {}", i + 1);
+            let offset = step.span().start;
+            if s.csv.is_some() {
+                if s.sql.is_some() || s.sqlite.is_some() || s.postgres.is_some() {
+                    report.at(
+                        offset,
+                        format!("{what} gives both `csv` and SQL; make them two steps"),
+                    );
+                    return None;
+                }
+                return lower_csv(report, offset, &what, s).map(Step::Csv);
+            }
+            if s.ops.is_some() || s.columns.is_some() || s.delimiter.is_some() {
+                report.at(
+                    offset,
+                    format!("{what} has CSV keys but no `csv = \"file\"`"),
+                );
+                return None;
+            }
             lower_sql(
                 report,
-                step.span().start,
+                offset,
                 &what,
                 &s.sql,
                 &s.sqlite,
@@ -290,6 +377,248 @@ fn lower_steps(
         .collect()
 }
 
+/// A CSV path: relative to the data folder, and staying inside it.
+fn data_path(report: &mut Report, offset: usize, what: &str, path: &str) -> Option<Text> {
+    let p = Path::new(path);
+    let inside = !path.is_empty()
+        && p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !inside {
+        report
+            .at(
+                offset,
+                format!("{what}: the CSV path `{path}` leaves the data folder"),
+            )
+            .help = Some("CSV paths are relative to data_dir: no leading `/`, no `..`".into());
+        return None;
+    }
+    Some(Text::Owned(path.to_owned()))
+}
+
+fn delimiter(report: &mut Report, offset: usize, what: &str, given: &Option<String>) -> Option<u8> {
+    match given.as_deref() {
+        None => Some(b','),
+        Some(d) if d.len() == 1 && d.is_ascii() && !matches!(d, "\"" | "\n" | "\r") => {
+            Some(d.as_bytes()[0])
+        }
+        Some(d) => {
+            report.at(offset, format!("{what}: `delimiter = {d:?}` must be one ASCII character other than a quote or a line break"));
+            None
+        }
+    }
+}
+
+fn texts(list: &[String]) -> List<Text> {
+    List::Owned(list.iter().map(|c| Text::Owned(c.clone())).collect())
+}
+
+fn lower_csv(report: &mut Report, offset: usize, what: &str, s: &StepDoc) -> Option<CsvStep> {
+    let path = data_path(report, offset, what, s.csv.as_deref().unwrap_or_default());
+    let delimiter = delimiter(report, offset, what, &s.delimiter);
+    let ops_doc = s.ops.as_deref().unwrap_or_default();
+    if ops_doc.is_empty() {
+        report.at(offset, format!("{what} has no `ops`")).help =
+            Some("add [[up.ops]] tables, e.g. op = \"rename\", from = \"a\", to = \"b\"".into());
+    }
+    let mut ops = Vec::with_capacity(ops_doc.len());
+    for (n, op) in ops_doc.iter().enumerate() {
+        let at = op.span().start;
+        let what = format!("{what} op {}", n + 1);
+        if let Some(op) = lower_op(
+            report,
+            at,
+            &what,
+            n,
+            op.get_ref(),
+            delimiter.unwrap_or(b','),
+        ) {
+            ops.push(op);
+        }
+    }
+    if ops.len() != ops_doc.len() {
+        return None;
+    }
+    Some(CsvStep {
+        path: path?,
+        delimiter: delimiter?,
+        header: s.columns.as_deref().map(texts).unwrap_or_default(),
+        ops: List::Owned(ops),
+    })
+}
+
+fn lower_op(
+    report: &mut Report,
+    at: usize,
+    what: &str,
+    n: usize,
+    op: &OpDoc,
+    delimiter: u8,
+) -> Option<CsvOp> {
+    let t = |s: &String| Text::Owned(s.clone());
+    Some(match op {
+        OpDoc::Create { columns, seed } => {
+            if n != 0 {
+                report.at(
+                    at,
+                    format!("{what}: `create` must be the first op of its step"),
+                );
+                return None;
+            }
+            let seed = match seed {
+                Some(seed) => Some(read_seed(
+                    report,
+                    at,
+                    what,
+                    seed,
+                    columns.as_deref(),
+                    delimiter,
+                )?),
+                None => None,
+            };
+            let columns = match (columns, &seed) {
+                (Some(c), _) => texts(c),
+                (None, Some((header, _))) => texts(header),
+                (None, None) => {
+                    report.at(at, format!("{what}: `create` needs `columns` or a `seed`"));
+                    return None;
+                }
+            };
+            CsvOp::Create {
+                columns,
+                seed: seed.map(|(_, bytes)| std::borrow::Cow::Owned(bytes)),
+            }
+        }
+        OpDoc::Delete {} => CsvOp::Delete,
+        OpDoc::Rename { from, to } => CsvOp::Rename {
+            from: t(from),
+            to: t(to),
+        },
+        OpDoc::Add {
+            column,
+            value,
+            copy,
+            template,
+        } => {
+            let value = match (value, copy, template) {
+                (Some(v), None, None) => Source::Value(t(v)),
+                (None, Some(c), None) => Source::Copy(t(c)),
+                (None, None, Some(p)) => {
+                    if let Err(e) = crate::data::flow::template(p) {
+                        report.at(at, format!("{what}: {e}"));
+                        return None;
+                    }
+                    Source::Template(t(p))
+                }
+                _ => {
+                    report.at(
+                        at,
+                        format!("{what}: `add` takes exactly one of `value`, `copy` or `template`"),
+                    );
+                    return None;
+                }
+            };
+            CsvOp::Add {
+                column: t(column),
+                value,
+            }
+        }
+        OpDoc::Drop { column } => CsvOp::Drop { column: t(column) },
+        OpDoc::Map {
+            column,
+            values,
+            default,
+        } => CsvOp::Map {
+            column: t(column),
+            values: List::Owned(values.iter().map(|(a, b)| (t(a), t(b))).collect()),
+            default: default.as_ref().map(t),
+        },
+        OpDoc::Convert { column, to } => CsvOp::Convert {
+            column: t(column),
+            to: *to,
+        },
+        OpDoc::Reorder { columns } => CsvOp::Reorder {
+            columns: texts(columns),
+        },
+        OpDoc::Fill { column, value } => CsvOp::Fill {
+            column: t(column),
+            value: t(value),
+        },
+    })
+}
+
+/// Reads a seed CSV (relative to the migrations folder) to embed it: its header must
+/// agree with `columns` when both are given, and every row must have as many fields.
+fn read_seed(
+    report: &mut Report,
+    at: usize,
+    what: &str,
+    seed: &str,
+    columns: Option<&[String]>,
+    delimiter: u8,
+) -> Option<(Vec<String>, Vec<u8>)> {
+    let inside = Path::new(seed)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    if !inside || seed.is_empty() {
+        report.at(
+            at,
+            format!("{what}: the seed `{seed}` must be a path inside the migrations folder"),
+        );
+        return None;
+    }
+    let path = report.dir.join(seed);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            report.at(
+                at,
+                format!("{what}: cannot read the seed {}: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .from_reader(bytes.as_slice());
+    let mut header = Vec::new();
+    let mut record = ::csv::StringRecord::new();
+    let mut first = true;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) if first => {
+                header = record.iter().map(str::to_owned).collect();
+                first = false;
+            }
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                report.at(
+                    at,
+                    format!(
+                        "{what}: the seed {} is malformed at line {line}: {e}",
+                        path.display()
+                    ),
+                );
+                return None;
+            }
+        }
+    }
+    if let Some(columns) = columns.filter(|c| *c != header.as_slice()) {
+        report.at(
+            at,
+            format!(
+                "{what}: the seed's header is {}, but `columns` says {}",
+                header.join(", "),
+                columns.join(", ")
+            ),
+        );
+        return None;
+    }
+    Some((header, bytes))
+}
+
 fn lower_check(
     report: &mut Report,
     number: usize,
@@ -299,6 +628,9 @@ fn lower_check(
     let offset = check.span().start;
     let c = check.get_ref();
     let what = format!("validation {number}");
+    if let Some(path) = &c.csv {
+        return lower_csv_check(report, offset, &what, path, c);
+    }
     let sql = lower_sql(
         report,
         offset,
@@ -340,6 +672,50 @@ fn lower_check(
     })
 }
 
+fn lower_csv_check(
+    report: &mut Report,
+    offset: usize,
+    what: &str,
+    path: &str,
+    c: &CheckDoc,
+) -> Option<Check> {
+    if c.sql.is_some()
+        || c.sqlite.is_some()
+        || c.postgres.is_some()
+        || c.expect.is_some()
+        || c.expect_empty.is_some()
+    {
+        report.at(
+            offset,
+            format!("{what} gives both `csv` and SQL; make them two validations"),
+        );
+        return None;
+    }
+    let check = CsvCheck {
+        path: data_path(report, offset, what, path)?,
+        delimiter: delimiter(report, offset, what, &c.delimiter)?,
+        columns: c.columns.as_deref().map(texts),
+        columns_include: c.columns_include.as_deref().map(texts).unwrap_or_default(),
+        not_empty: c.not_empty.unwrap_or(false),
+        unique: c.unique.as_ref().map(|u| Text::Owned(u.clone())),
+        values_in: c
+            .values_in
+            .as_ref()
+            .map(|v| (Text::Owned(v.column.clone()), texts(&v.values))),
+    };
+    let says_something = check.columns.is_some()
+        || !check.columns_include.is_empty()
+        || check.not_empty
+        || check.unique.is_some()
+        || check.values_in.is_some();
+    if !says_something {
+        report.at(offset, format!("{what} checks nothing")).help =
+            Some("add `columns`, `columns_include`, `not_empty`, `unique` or `values_in`".into());
+        return None;
+    }
+    Some(Check::Csv(check))
+}
+
 fn scalar(value: &toml::Value) -> Option<Scalar> {
     Some(match value {
         toml::Value::Integer(i) => Scalar::Integer(*i),
@@ -358,7 +734,11 @@ mod tests {
 
     fn parse_ok(source: &str) -> Migration {
         match parse(Path::new("v1_1_0.toml"), source, V, &[Engine::Sqlite]) {
-            Ok(p) => p.migration,
+            Ok(p) => {
+                let mut m = p.migration;
+                m.checksum = crate::spec::checksum::of(&m).into();
+                m
+            }
             Err(e) => panic!("{e:?}"),
         }
     }

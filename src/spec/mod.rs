@@ -110,5 +110,14 @@ pub fn load(dir: &Path, engines: &[Engine]) -> Loaded {
         .links
         .sort_by(|a, b| (a.version, &a.file).cmp(&(b.version, &b.file)));
     loaded.migrations.sort_by_key(|m| m.version);
+    // The column flow runs over the chain in order; the checksums come after it, since
+    // the expected headers and the derived downs are part of what a migration does.
+    for (index, message) in crate::data::flow::resolve(&mut loaded.migrations) {
+        let file = dir.join(loaded.migrations[index].file.as_ref());
+        loaded.errors.push(Diagnostic::file(&file, message));
+    }
+    for m in &mut loaded.migrations {
+        m.checksum = checksum::of(m).into();
+    }
     loaded
 }

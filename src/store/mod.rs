@@ -3,6 +3,7 @@
 
 pub mod sqlite;
 
+use crate::data::swap::Swap;
 use crate::error::Result;
 use crate::model::{Engine, Revert, SemVer};
 use serde::Serialize;
@@ -95,4 +96,13 @@ pub trait Store {
 
     /// The current time as the store writes it into the history.
     fn now(&mut self) -> Result<String>;
+
+    /// Records the CSV swaps to carry out once the current transaction commits.
+    fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()>;
+
+    /// The swaps a committed migration recorded and that are not known to be done.
+    fn swaps(&mut self) -> Result<Vec<Swap>>;
+
+    /// Forgets the recorded swaps (inside the current transaction), once they are done.
+    fn clear_swaps(&mut self) -> Result<()>;
 }

@@ -1,6 +1,7 @@
 //! The SQLite store: one file, the history tables inside it.
 
 use super::{Applied, LogEntry, RowCount, Rows, Store, Value};
+use crate::data::swap::Swap;
 use crate::error::{Error, Result};
 use crate::fk_check;
 use crate::model::{Engine, SemVer};
@@ -27,6 +28,10 @@ CREATE TABLE IF NOT EXISTS semigrate_log (
     outcome     TEXT NOT NULL,
     duration_ms INTEGER NOT NULL,
     error       TEXT
+);
+CREATE TABLE IF NOT EXISTS semigrate_swaps (
+    target TEXT PRIMARY KEY,        -- a CSV file
+    temp   TEXT                     -- renamed over target after the commit; NULL: delete target
 );";
 
 pub struct SqliteStore {
@@ -81,11 +86,11 @@ impl SqliteStore {
         &self.conn
     }
 
-    fn has_history(&self) -> rusqlite::Result<bool> {
+    fn has_table(&self, name: &str) -> rusqlite::Result<bool> {
         self.conn
             .query_row(
-                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'semigrate_migrations'",
-                [],
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [name],
                 |_| Ok(()),
             )
             .optional()
@@ -133,7 +138,10 @@ impl Store for SqliteStore {
     }
 
     fn history(&mut self) -> Result<Vec<Applied>> {
-        if !self.has_history().map_err(|e| self.fail(e))? {
+        if !self
+            .has_table("semigrate_migrations")
+            .map_err(|e| self.fail(e))?
+        {
             return Ok(Vec::new());
         }
         let mut stmt = self
@@ -334,5 +342,64 @@ impl Store for SqliteStore {
                 r.get(0)
             })
             .map_err(|e| self.fail(sqlite_message(&e)))
+    }
+
+    fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()> {
+        for swap in swaps {
+            self.conn
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO semigrate_swaps (target, temp) VALUES (?1, ?2)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        swap.target.to_string_lossy(),
+                        swap.temp.as_ref().map(|t| t.to_string_lossy())
+                    ])
+                })
+                .map_err(|e| {
+                    self.fail(format!(
+                        "cannot record the CSV swaps: {}",
+                        sqlite_message(&e)
+                    ))
+                })?;
+        }
+        Ok(())
+    }
+
+    fn swaps(&mut self) -> Result<Vec<Swap>> {
+        if !self
+            .has_table("semigrate_swaps")
+            .map_err(|e| self.fail(e))?
+        {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT target, temp FROM semigrate_swaps ORDER BY target")
+            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        stmt.query_map([], |r| {
+            Ok(Swap {
+                target: PathBuf::from(r.get::<_, String>(0)?),
+                temp: r.get::<_, Option<String>>(1)?.map(PathBuf::from),
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| {
+            store_error(
+                &self.path,
+                format!("cannot read semigrate_swaps: {}", sqlite_message(&e)),
+            )
+        })
+    }
+
+    fn clear_swaps(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("DELETE FROM semigrate_swaps;")
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot clear the CSV swaps: {}",
+                    sqlite_message(&e)
+                ))
+            })
     }
 }

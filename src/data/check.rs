@@ -1,0 +1,90 @@
+//! CSV validations: one streaming pass over the file as the migration leaves it.
+
+use crate::model::CsvCheck;
+use ::csv::{ByteRecord, ReaderBuilder};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// Checks `file` (None: it does not exist) against every rule `check` gives.
+pub fn check(file: Option<&Path>, check: &CsvCheck) -> Result<(), String> {
+    let path = &check.path;
+    let file = file.ok_or_else(|| format!("{path} does not exist"))?;
+    let mut reader = ReaderBuilder::new()
+        .delimiter(check.delimiter)
+        .has_headers(false)
+        .from_path(file)
+        .map_err(|e| format!("{path}: cannot read: {e}"))?;
+    let malformed = |e: ::csv::Error| format!("{path}: {e}");
+    let mut row = ByteRecord::new();
+    if !reader.read_byte_record(&mut row).map_err(malformed)? {
+        return Err(format!("{path} is empty"));
+    }
+    let header: Vec<String> = row
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let name = if i == 0 {
+                f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f)
+            } else {
+                f
+            };
+            String::from_utf8_lossy(name).into_owned()
+        })
+        .collect();
+    if let Some(columns) = &check.columns
+        && header.iter().ne(columns.iter().map(|c| c.as_ref()))
+    {
+        return Err(format!(
+            "{path} has the columns {}, expected exactly {}",
+            header.join(", "),
+            columns.join(", ")
+        ));
+    }
+    let at = |column: &str| {
+        header
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| format!("{path} has no column `{column}`"))
+    };
+    for column in check.columns_include.iter() {
+        at(column)?;
+    }
+    let unique = check
+        .unique
+        .as_deref()
+        .map(|c| at(c).map(|i| (c, i)))
+        .transpose()?;
+    let values_in = match &check.values_in {
+        Some((column, values)) => {
+            let allowed: HashSet<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
+            Some((column.as_ref(), at(column)?, allowed))
+        }
+        None => None,
+    };
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut rows = 0u64;
+    while reader.read_byte_record(&mut row).map_err(malformed)? {
+        rows += 1;
+        let line = row.position().map_or(0, |p| p.line());
+        if let Some((column, i)) = unique
+            && !seen.insert(row[i].to_vec())
+        {
+            return Err(format!(
+                "{path} line {line}: `{column}` repeats the value `{}`",
+                String::from_utf8_lossy(&row[i])
+            ));
+        }
+        if let Some((column, i, allowed)) = &values_in
+            && !allowed.contains(&row[*i])
+        {
+            return Err(format!(
+                "{path} line {line}: `{column}` has `{}`, which is not among the allowed values",
+                String::from_utf8_lossy(&row[*i])
+            ));
+        }
+    }
+    if check.not_empty && rows == 0 {
+        return Err(format!("{path} has a header but no rows"));
+    }
+    Ok(())
+}
