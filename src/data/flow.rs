@@ -32,8 +32,16 @@ pub fn template(pattern: &str) -> Result<Vec<Part>, String> {
                 text.push('}');
             }
             '{' => {
-                let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                if name.is_empty() || name.contains('{') {
+                let mut name = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    name.push(c);
+                }
+                if !closed || name.is_empty() || name.contains('{') {
                     return Err(format!(
                         "template `{pattern}` has an empty or unclosed {{…}}"
                     ));
@@ -392,5 +400,290 @@ pub fn op_name(op: &CsvOp) -> &'static str {
         CsvOp::Convert { .. } => "convert",
         CsvOp::Reorder { .. } => "reorder",
         CsvOp::Fill { .. } => "fill",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Case, SemVer};
+
+    fn t(s: &str) -> Text {
+        Text::Owned(s.to_owned())
+    }
+
+    fn header(cols: &[&str]) -> Header {
+        Some(cols.iter().map(|c| c.to_string()).collect())
+    }
+
+    fn rename(a: &str, b: &str) -> CsvOp {
+        CsvOp::Rename {
+            from: t(a),
+            to: t(b),
+        }
+    }
+
+    fn map(column: &str, pairs: &[(&str, &str)], default: Option<&str>) -> CsvOp {
+        CsvOp::Map {
+            column: t(column),
+            values: List::Owned(pairs.iter().map(|(a, b)| (t(a), t(b))).collect()),
+            default: default.map(t),
+        }
+    }
+
+    #[test]
+    fn templates_split_into_text_and_columns() {
+        assert_eq!(
+            template("{dep}-{com}").unwrap(),
+            [
+                Part::Column("dep".into()),
+                Part::Text("-".into()),
+                Part::Column("com".into())
+            ]
+        );
+        assert_eq!(template("{{x}}").unwrap(), [Part::Text("{x}".into())]);
+        assert!(template("{dep").is_err());
+        assert!(template("a}").is_err());
+    }
+
+    #[test]
+    fn ops_move_the_header_and_name_missing_or_existing_columns() {
+        let mut h = header(&["a", "b"]);
+        apply(&mut h, &rename("a", "x")).unwrap();
+        apply(
+            &mut h,
+            &CsvOp::Add {
+                column: t("c"),
+                value: Source::Template(t("{x}{b}")),
+            },
+        )
+        .unwrap();
+        apply(
+            &mut h,
+            &CsvOp::Reorder {
+                columns: List::Owned(vec![t("c"), t("b"), t("x")]),
+            },
+        )
+        .unwrap();
+        apply(&mut h, &CsvOp::Drop { column: t("b") }).unwrap();
+        assert_eq!(h, header(&["c", "x"]));
+        let e = apply(
+            &mut h,
+            &CsvOp::Fill {
+                column: t("grav"),
+                value: t("0"),
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("no column `grav`") && e.contains("c, x"), "{e}");
+        let e = apply(
+            &mut h,
+            &CsvOp::Add {
+                column: t("x"),
+                value: Source::Value(t("1")),
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("`x` exists already"), "{e}");
+        let e = apply(
+            &mut h,
+            &CsvOp::Add {
+                column: t("y"),
+                value: Source::Template(t("{nope}")),
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("no column `nope`"), "{e}");
+        assert!(
+            apply(
+                &mut h,
+                &CsvOp::Reorder {
+                    columns: List::Owned(vec![t("x")])
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            apply(
+                &mut h,
+                &CsvOp::Create {
+                    columns: List::Owned(vec![]),
+                    seed: None
+                }
+            )
+            .is_err()
+        );
+        apply(&mut h, &CsvOp::Delete).unwrap();
+        assert_eq!(h, None);
+        assert!(apply(&mut h, &rename("c", "d")).is_err());
+    }
+
+    #[test]
+    fn every_derivable_op_is_undone_by_its_inverse() {
+        let start = header(&["a", "b", "c"]);
+        for op in [
+            rename("a", "z"),
+            CsvOp::Add {
+                column: t("d"),
+                value: Source::Copy(t("a")),
+            },
+            CsvOp::Reorder {
+                columns: List::Owned(vec![t("c"), t("a"), t("b")]),
+            },
+            map("b", &[("1", "x"), ("2", "y")], None),
+        ] {
+            let inverse = invert(&start, &op).unwrap();
+            let mut h = start.clone();
+            apply(&mut h, &op).unwrap();
+            apply(&mut h, &inverse).unwrap();
+            assert_eq!(h, start, "{op:?}");
+        }
+        assert_eq!(
+            invert(&start, &map("b", &[("1", "x"), ("2", "y")], None)).unwrap(),
+            map("b", &[("x", "1"), ("y", "2")], None)
+        );
+        assert_eq!(
+            invert(
+                &None,
+                &CsvOp::Create {
+                    columns: List::Owned(vec![]),
+                    seed: None
+                }
+            )
+            .unwrap(),
+            CsvOp::Delete
+        );
+    }
+
+    #[test]
+    fn lossy_ops_have_no_inverse() {
+        let h = header(&["a"]);
+        for op in [
+            CsvOp::Drop { column: t("a") },
+            CsvOp::Convert {
+                column: t("a"),
+                to: Case::Upper,
+            },
+            CsvOp::Fill {
+                column: t("a"),
+                value: t("0"),
+            },
+            map("a", &[("1", "x"), ("2", "x")], None),
+            map("a", &[("1", "x")], Some("other")),
+            CsvOp::Delete,
+        ] {
+            assert!(invert(&h, &op).is_err(), "{op:?}");
+        }
+    }
+
+    fn migration(major: u64, up: Vec<Step>, down: Vec<Step>) -> Migration {
+        Migration {
+            version: SemVer::new(major, 0, 0),
+            file: t("f.toml"),
+            description: t("d"),
+            transaction: true,
+            foreign_keys: true,
+            irreversible: false,
+            destructive: false,
+            up: List::Owned(up),
+            down: List::Owned(down),
+            validate: List::Owned(vec![]),
+            checksum: t(""),
+        }
+    }
+
+    fn csv(columns: &[&str], ops: Vec<CsvOp>) -> Step {
+        Step::Csv(CsvStep {
+            path: t("a.csv"),
+            delimiter: b',',
+            header: List::Owned(columns.iter().map(|c| t(c)).collect()),
+            ops: List::Owned(ops),
+        })
+    }
+
+    #[test]
+    fn the_chain_pass_fills_headers_and_derives_downs() {
+        let mut chain = vec![
+            migration(
+                1,
+                vec![csv(
+                    &[],
+                    vec![CsvOp::Create {
+                        columns: List::Owned(vec![t("a"), t("b")]),
+                        seed: None,
+                    }],
+                )],
+                vec![],
+            ),
+            migration(
+                2,
+                vec![csv(
+                    &[],
+                    vec![rename("a", "x"), map("b", &[("1", "one")], None)],
+                )],
+                vec![],
+            ),
+        ];
+        assert_eq!(resolve(&mut chain), vec![]);
+        let Step::Csv(up) = &chain[1].up[0] else {
+            panic!()
+        };
+        assert_eq!(
+            up.header.as_ref(),
+            [t("a"), t("b")],
+            "the expected header is filled in"
+        );
+        let Step::Csv(down) = &chain[1].down[0] else {
+            panic!()
+        };
+        assert_eq!(down.header.as_ref(), [t("x"), t("b")]);
+        assert_eq!(
+            down.ops.as_ref(),
+            [map("b", &[("one", "1")], None), rename("x", "a")]
+        );
+        let Step::Csv(delete) = &chain[0].down[0] else {
+            panic!()
+        };
+        assert_eq!(delete.ops.as_ref(), [CsvOp::Delete]);
+    }
+
+    #[test]
+    fn the_chain_pass_reports_what_it_cannot_follow() {
+        // An unknown header, a lossy op with no written down, and an unacknowledged drop.
+        let mut chain = vec![migration(1, vec![csv(&[], vec![rename("a", "b")])], vec![])];
+        assert!(
+            resolve(&mut chain)[0]
+                .1
+                .contains("header of a.csv is not known here")
+        );
+        let mut chain = vec![migration(
+            1,
+            vec![csv(
+                &["a"],
+                vec![CsvOp::Convert {
+                    column: t("a"),
+                    to: Case::Trim,
+                }],
+            )],
+            vec![],
+        )];
+        let e = &resolve(&mut chain)[0].1;
+        assert!(
+            e.contains("`convert` of `a` loses") && e.contains("write the CSV part of `down`"),
+            "{e}"
+        );
+        let mut chain = vec![migration(
+            1,
+            vec![csv(&["a", "b"], vec![CsvOp::Drop { column: t("b") }])],
+            vec![],
+        )];
+        assert!(resolve(&mut chain)[0].1.contains("destructive = true"));
+        let mut chain = vec![migration(
+            1,
+            vec![csv(&["a"], vec![rename("a", "b")])],
+            vec![csv(&[], vec![rename("b", "c")])],
+        )];
+        let e = &resolve(&mut chain)[0].1;
+        assert!(e.contains("down does not undo up for a.csv: after down it has the columns c, before up it has the columns a"), "{e}");
     }
 }

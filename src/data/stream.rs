@@ -361,3 +361,199 @@ fn reason(e: &::csv::Error) -> String {
         _ => e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{List, Text};
+
+    fn t(s: &str) -> Text {
+        Text::Owned(s.to_owned())
+    }
+
+    fn step(header: &[&str], delimiter: u8, ops: Vec<CsvOp>) -> CsvStep {
+        CsvStep {
+            path: t("f.csv"),
+            delimiter,
+            header: List::Owned(header.iter().map(|c| t(c)).collect()),
+            ops: List::Owned(ops),
+        }
+    }
+
+    fn run(input: &[u8], s: &CsvStep) -> Result<Vec<u8>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+        std::fs::write(&src, input).unwrap();
+        transform(&src, &dst, s, "f.csv").map(|_| std::fs::read(&dst).unwrap())
+    }
+
+    const HOSTILE: &[u8] = "id;com;adr;grav\n1;01053;\"quai \"\"A\"\"; n°2\";1\n2;75056;\"deux\nlignes, virgule\";2\n3;2A004;;4\n4;09122;Prés fleuris;3\n".as_bytes();
+
+    #[test]
+    fn up_then_down_restores_every_byte() {
+        let labels = [
+            ("1", "indemne"),
+            ("2", "tue"),
+            ("3", "blesse_hospitalise"),
+            ("4", "blesse_leger"),
+        ];
+        let up = step(
+            &["id", "com", "adr", "grav"],
+            b';',
+            vec![
+                CsvOp::Map {
+                    column: t("grav"),
+                    values: List::Owned(labels.iter().map(|(a, b)| (t(a), t(b))).collect()),
+                    default: None,
+                },
+                CsvOp::Rename {
+                    from: t("grav"),
+                    to: t("gravite"),
+                },
+                CsvOp::Add {
+                    column: t("lieu"),
+                    value: Source::Template(t("{com}/{id}")),
+                },
+                CsvOp::Reorder {
+                    columns: List::Owned(vec![
+                        t("lieu"),
+                        t("gravite"),
+                        t("adr"),
+                        t("com"),
+                        t("id"),
+                    ]),
+                },
+            ],
+        );
+        let out = run(HOSTILE, &up).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.starts_with(
+                "lieu;gravite;adr;com;id\n01053/1;indemne;\"quai \"\"A\"\"; n°2\";01053;1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("\"deux\nlignes, virgule\""), "{text}");
+
+        let down = step(
+            &["lieu", "gravite", "adr", "com", "id"],
+            b';',
+            vec![
+                CsvOp::Reorder {
+                    columns: List::Owned(vec![
+                        t("id"),
+                        t("com"),
+                        t("adr"),
+                        t("gravite"),
+                        t("lieu"),
+                    ]),
+                },
+                CsvOp::Drop { column: t("lieu") },
+                CsvOp::Rename {
+                    from: t("gravite"),
+                    to: t("grav"),
+                },
+                CsvOp::Map {
+                    column: t("grav"),
+                    values: List::Owned(labels.iter().map(|(a, b)| (t(b), t(a))).collect()),
+                    default: None,
+                },
+            ],
+        );
+        assert_eq!(run(&out, &down).unwrap(), HOSTILE);
+    }
+
+    #[test]
+    fn a_bom_and_crlf_line_endings_are_kept() {
+        let input = b"\xEF\xBB\xBFa,b\r\n1,x\r\n2,y\r\n";
+        let s = step(
+            &["a", "b"],
+            b',',
+            vec![CsvOp::Rename {
+                from: t("b"),
+                to: t("c"),
+            }],
+        );
+        assert_eq!(
+            run(input, &s).unwrap(),
+            b"\xEF\xBB\xBFa,c\r\n1,x\r\n2,y\r\n"
+        );
+    }
+
+    #[test]
+    fn convert_fill_and_copy() {
+        let s = step(
+            &["a", "b"],
+            b',',
+            vec![
+                CsvOp::Convert {
+                    column: t("a"),
+                    to: Case::Upper,
+                },
+                CsvOp::Fill {
+                    column: t("b"),
+                    value: t("?"),
+                },
+                CsvOp::Add {
+                    column: t("c"),
+                    value: Source::Copy(t("b")),
+                },
+                CsvOp::Convert {
+                    column: t("c"),
+                    to: Case::Trim,
+                },
+            ],
+        );
+        assert_eq!(
+            run("a,b\nprés,\nx, y \n".as_bytes(), &s).unwrap(),
+            b"a,b,c\nPR\xC3\x89S,?,?\nX, y ,y\n"
+        );
+    }
+
+    #[test]
+    fn malformed_input_is_named_by_line() {
+        let s = step(
+            &["a", "b"],
+            b',',
+            vec![CsvOp::Rename {
+                from: t("a"),
+                to: t("z"),
+            }],
+        );
+        let e = run(b"a,b\n1,2\n3\n", &s).unwrap_err();
+        assert_eq!(e, "f.csv line 3: the row has 1 fields, the header 2");
+        let e = run(b"a,c\n1,2\n", &s).unwrap_err();
+        assert!(
+            e.contains("has the columns a, c, but the migration expects a, b"),
+            "{e}"
+        );
+        let e = run(b"", &s).unwrap_err();
+        assert!(e.contains("is empty"), "{e}");
+        let strict = step(
+            &["a"],
+            b',',
+            vec![CsvOp::Map {
+                column: t("a"),
+                values: List::Owned(vec![(t("1"), t("x"))]),
+                default: None,
+            }],
+        );
+        let e = run(b"a\n1\n7\n", &strict).unwrap_err();
+        assert!(
+            e.starts_with("f.csv line 3: `a` has the value `7`, which the map does not list"),
+            "{e}"
+        );
+        let upper = step(
+            &["a"],
+            b',',
+            vec![CsvOp::Convert {
+                column: t("a"),
+                to: Case::Upper,
+            }],
+        );
+        let e = run(b"a\n\xFF\n", &upper).unwrap_err();
+        assert!(e.contains("line 2") && e.contains("not valid UTF-8"), "{e}");
+        // Bytes pass through untouched where no op needs text.
+        assert_eq!(run(b"a,b\n\xFF,1\n", &s).unwrap(), b"z,b\n\xFF,1\n");
+    }
+}
