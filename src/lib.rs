@@ -16,6 +16,7 @@ pub mod data;
 pub mod diagnostic;
 pub mod engine;
 pub mod error;
+pub mod fault;
 pub mod fk_check;
 pub mod model;
 pub mod spec;

@@ -1,57 +1,11 @@
 //! `cargo build` as the gate: each fixture chain under tests/fixtures/ is built with
 //! SEMIGRATE_MIGRATIONS_DIR, and must fail naming the file and the cause, or build a
 //! binary that works.
-//!
-//! The builds share one target dir (target/fixture-builds) so that only the first one
-//! compiles the dependencies; a lock keeps them one at a time.
 
 mod common;
 
-use common::Sandbox;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Mutex;
-
-static CARGO_LOCK: Mutex<()> = Mutex::new(());
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    root().join("target").join("fixture-builds")
-}
-
-struct Build {
-    ok: bool,
-    output: String,
-    /// A copy of the built binary, safe from the next build.
-    binary: Option<(tempfile::TempDir, PathBuf)>,
-}
-
-/// Builds the crate with the chain of `dir`.
-fn build(dir: &Path) -> Build {
-    let _one_at_a_time = CARGO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(env!("CARGO"))
-        .args(["build", "--bin", "semigrate", "--color", "never"])
-        .current_dir(root())
-        .env("SEMIGRATE_MIGRATIONS_DIR", dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()
-        .unwrap();
-    let output = String::from_utf8_lossy(&out.stderr).into_owned();
-    let binary = out.status.success().then(|| {
-        let keep = tempfile::tempdir().unwrap();
-        let copy = keep.path().join("semigrate");
-        std::fs::copy(target_dir().join("debug").join("semigrate"), &copy).unwrap();
-        (keep, copy)
-    });
-    Build {
-        ok: out.status.success(),
-        output,
-        binary,
-    }
-}
+use common::{Build, Sandbox, build, root};
+use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
     root().join("tests").join("fixtures").join(name)
@@ -59,7 +13,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The fixture must fail to build, with every fragment in the build's errors.
 fn fails(name: &str, fragments: &[&str]) {
-    let b = build(&fixture(name));
+    let b = build(Some(&fixture(name)), &[]);
     assert!(!b.ok, "{name} built");
     let errors: Vec<&str> = b
         .output
@@ -209,9 +163,63 @@ fn the_replay_catches_what_would_fail_in_production() {
 }
 
 #[test]
+fn csv_flow_errors_fail_the_build() {
+    fails(
+        "csv_typo_column",
+        &[
+            "csv_typo_column/v1_0_0.toml",
+            "up step 1 (people.csv) op 1 (`rename`): no column `nmae`",
+            "id, name",
+        ],
+    );
+    fails(
+        "csv_lossy_without_down",
+        &[
+            "csv_lossy_without_down/v1_0_0.toml",
+            "`convert` of `name` loses the original text",
+            "write the CSV part of `down`",
+        ],
+    );
+    fails(
+        "csv_add_existing",
+        &[
+            "csv_add_existing/v1_0_0.toml",
+            "column `name` exists already",
+        ],
+    );
+    fails(
+        "csv_path_traversal",
+        &[
+            "csv_path_traversal/v1_0_0.toml:3:1",
+            "the CSV path `../../etc/people.csv` leaves the data folder",
+            "the CSV path `/etc/passwd` leaves the data folder",
+        ],
+    );
+}
+
+#[test]
 fn good_chains_build_and_run() {
+    // A CSV-only chain: its down is derived.
+    let b = build(Some(&fixture("good_csv")), &[]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let s = Sandbox::with_binary(binary);
+    s.ok(&["upgrade"]);
+    let csv = s.dir.path().join("var/data/people.csv");
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        "id;name;dep;tag\n1;Ana;Ain;1:Ana\n2;Bo;Corse-du-Sud;2:Bo\n3;Cé;Paris;3:Cé\n"
+    );
+    s.ok(&["downgrade"]);
+    assert_eq!(
+        std::fs::read(&csv).unwrap(),
+        std::fs::read(fixture("good_csv").join("people.csv")).unwrap()
+    );
+    s.ok(&["downgrade"]);
+    assert!(!csv.exists());
+
     // destructive = true acknowledges the DROP COLUMN.
-    let b = build(&fixture("good_destructive"));
+    let b = build(Some(&fixture("good_destructive")), &[]);
     assert!(b.ok, "{}", b.output);
     let (_keep, binary) = b.binary.unwrap();
     let s = Sandbox::with_binary(binary);
@@ -220,7 +228,7 @@ fn good_chains_build_and_run() {
     s.ok(&["downgrade", "--version", "0.0.0"]);
 
     // A foreign-key-off rebuild keeps every child row.
-    let b = build(&fixture("good_fk_rebuild"));
+    let b = build(Some(&fixture("good_fk_rebuild")), &[]);
     assert!(b.ok, "{}", b.output);
     let (_keep, binary) = b.binary.unwrap();
     let s = Sandbox::with_binary(binary);
@@ -239,7 +247,7 @@ fn good_chains_build_and_run() {
     assert_eq!(n, 3);
 
     // An irreversible migration: the way down stops above it, before anything runs.
-    let b = build(&fixture("good_irreversible"));
+    let b = build(Some(&fixture("good_irreversible")), &[]);
     assert!(b.ok, "{}", b.output);
     let (_keep, binary) = b.binary.unwrap();
     let s = Sandbox::with_binary(binary);
@@ -268,7 +276,7 @@ fn a_new_spec_file_triggers_a_rebuild() {
         chain.join("v1_0_0.toml"),
     )
     .unwrap();
-    let b = build(&chain);
+    let b = build(Some(&chain), &[]);
     assert!(b.ok, "{}", b.output);
     let list = |b: Build| {
         let (_keep, binary) = b.binary.unwrap();
@@ -281,7 +289,7 @@ fn a_new_spec_file_triggers_a_rebuild() {
         "description = \"Index t\"\n[[up]]\nsql = \"CREATE INDEX ix ON t (name);\"\n[[down]]\nsql = \"DROP INDEX ix;\"\n",
     )
     .unwrap();
-    let b = build(&chain);
+    let b = build(Some(&chain), &[]);
     assert!(b.ok, "{}", b.output);
     let listed = list(b);
     assert_eq!(listed.lines().count(), 2, "{listed}");

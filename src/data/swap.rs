@@ -155,6 +155,7 @@ pub fn finish(swaps: &[Swap]) -> std::io::Result<()> {
         {
             folders.push(dir);
         }
+        crate::fault::point("between-swaps");
     }
     for dir in folders {
         std::fs::File::open(dir)?.sync_all()?;

@@ -98,6 +98,7 @@ fn apply(
                     .map_err(|reason| failed(what, None, reason, rolled_back))?;
             }
         }
+        crate::fault::point("after-step");
     }
     if !item.transaction {
         // The steps ran on their own; the checks and the history row still commit
@@ -162,7 +163,9 @@ fn apply(
         error: None,
     })?;
     store.record_swaps(&files.swaps())?;
+    crate::fault::point("before-commit");
     store.commit()?;
+    crate::fault::point("after-commit");
     let swaps = files.committed();
     if swaps.is_empty() {
         return Ok(());
@@ -179,6 +182,7 @@ fn finish_swaps(store: &mut dyn Store, swaps: &[swap::Swap]) -> Result<()> {
             "the migration committed, but a CSV swap failed ({e}); the next run completes it"
         ),
     })?;
+    crate::fault::point("after-swaps");
     store.begin(true)?;
     store.clear_swaps()?;
     store.commit()

@@ -134,3 +134,50 @@ pub fn history(conn: &Connection) -> Vec<String> {
     v.sort_by_key(|s| semigrate::model::SemVer::parse(s).unwrap());
     v
 }
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What building the crate with another chain or other features gave.
+pub struct Build {
+    pub ok: bool,
+    pub output: String,
+    /// A copy of the built binary, safe from the next build.
+    pub binary: Option<(tempfile::TempDir, PathBuf)>,
+}
+
+/// Builds the binary with the chain of `chain` (default: migrations/) and `features`,
+/// in target/fixture-builds, shared by every test so that only the first build compiles
+/// the dependencies. A file lock keeps build-and-copy one at a time across test
+/// binaries.
+pub fn build(chain: Option<&Path>, features: &[&str]) -> Build {
+    let target = root().join("target").join("fixture-builds");
+    std::fs::create_dir_all(&target).unwrap();
+    let lock = std::fs::File::create(target.join("semigrate-tests.lock")).unwrap();
+    lock.lock().unwrap();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--bin", "semigrate", "--color", "never"])
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("SEMIGRATE_MIGRATIONS_DIR");
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
+    }
+    if let Some(chain) = chain {
+        cargo.env("SEMIGRATE_MIGRATIONS_DIR", chain);
+    }
+    let out = cargo.output().unwrap();
+    let binary = out.status.success().then(|| {
+        let keep = tempfile::tempdir().unwrap();
+        let copy = keep.path().join("semigrate");
+        std::fs::copy(target.join("debug").join("semigrate"), &copy).unwrap();
+        (keep, copy)
+    });
+    Build {
+        ok: out.status.success(),
+        output: String::from_utf8_lossy(&out.stderr).into_owned(),
+        binary,
+    }
+}

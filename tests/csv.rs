@@ -1,0 +1,310 @@
+//! CSV data migrations run by the binary: the example chain's accidents.csv, failures
+//! that must leave file and store untouched, and crashes around the swaps.
+
+mod common;
+
+use common::{Sandbox, build, history, root};
+use std::path::PathBuf;
+
+fn csv_path(s: &Sandbox) -> PathBuf {
+    s.dir.path().join("var/data/accidents.csv")
+}
+
+fn seed() -> Vec<u8> {
+    std::fs::read(root().join("migrations/seeds/accidents.csv")).unwrap()
+}
+
+/// Every file in the data folder: a run must leave no temp file behind.
+fn data_files(s: &Sandbox) -> Vec<String> {
+    let dir = s.dir.path().join("var/data");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_example_chain_transforms_accidents_csv_and_takes_it_back() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    assert_eq!(
+        std::fs::read(csv_path(&s)).unwrap(),
+        seed(),
+        "created from the seed"
+    );
+    s.ok(&["upgrade"]);
+    let text = std::fs::read_to_string(csv_path(&s)).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "Num_Acc;an;mois;jour;hrmn;dep;com;lieu;adr;lat;long;gravite;lum;agg;int;atm;col"
+    );
+    assert!(
+        text.contains(";01;01053;01-01053;"),
+        "leading zeros kept, template applied"
+    );
+    assert!(
+        text.contains("\"RUE NATIONALE; face au n°37\""),
+        "the delimiter inside a field stays quoted"
+    );
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes());
+    let at = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|c| c == "gravite")
+        .unwrap();
+    let labels = ["indemne", "tue", "blesse_hospitalise", "blesse_leger"];
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 300);
+    assert!(
+        rows.iter().all(|r| labels.contains(&&r[at])),
+        "severities are labels"
+    );
+    assert_eq!(data_files(&s), ["accidents.csv"]);
+
+    s.ok(&["downgrade", "--version", "1.0.1"]);
+    assert_eq!(
+        std::fs::read(csv_path(&s)).unwrap(),
+        seed(),
+        "the derived downs restore every byte"
+    );
+    s.ok(&["downgrade", "--version", "0.0.0"]);
+    assert_eq!(
+        data_files(&s),
+        Vec::<String>::new(),
+        "the down of create deletes the file"
+    );
+}
+
+#[test]
+fn the_data_folder_follows_the_flag() {
+    let s = Sandbox::new();
+    let elsewhere = s.dir.path().join("elsewhere");
+    s.ok(&[
+        "--data-dir",
+        elsewhere.to_str().unwrap(),
+        "upgrade",
+        "--version",
+        "0.8.0",
+    ]);
+    assert_eq!(
+        std::fs::read(elsewhere.join("accidents.csv")).unwrap(),
+        seed()
+    );
+    assert!(!csv_path(&s).exists());
+}
+
+/// Runs an upgrade that must fail at 1.1.0, and checks that nothing changed.
+fn fails_and_changes_nothing(s: &Sandbox, expected: &[&str]) {
+    let db = s.bytes();
+    let file = std::fs::read(csv_path(s)).ok();
+    let r = s.run(&["upgrade"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for fragment in expected {
+        assert!(
+            r.stderr.contains(fragment),
+            "no {fragment:?} in:\n{}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read(csv_path(s)).ok(),
+        file,
+        "the CSV file is byte-identical"
+    );
+    assert_eq!(history(&s.conn()).last().unwrap(), "1.0.1");
+    assert!(
+        !common::columns(&s.conn(), "accidents")
+            .iter()
+            .any(|(c, _)| c == "risk_score"),
+        "the SQL part was rolled back"
+    );
+    assert!(
+        data_files(s).iter().all(|f| f == "accidents.csv"),
+        "temp files left: {:?}",
+        data_files(s)
+    );
+    let _ = db;
+}
+
+#[test]
+fn a_ragged_row_stops_the_migration() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(csv_path(&s))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"202199999999;1;1;2021\n").unwrap();
+    fails_and_changes_nothing(
+        &s,
+        &[
+            "migration 1.1.0 failed at up step 3",
+            "accidents.csv line 302: the row has 4 fields, the header 16",
+            "rolled back",
+        ],
+    );
+}
+
+#[test]
+fn a_header_that_is_not_the_expected_one_stops_the_migration() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    let text = std::fs::read_to_string(csv_path(&s))
+        .unwrap()
+        .replacen("Num_Acc;", "num_acc;", 1);
+    std::fs::write(csv_path(&s), text).unwrap();
+    fails_and_changes_nothing(
+        &s,
+        &[
+            "accidents.csv has the columns num_acc, jour",
+            "but the migration expects Num_Acc, jour",
+        ],
+    );
+}
+
+#[test]
+fn a_missing_file_stops_the_migration() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    std::fs::remove_file(csv_path(&s)).unwrap();
+    fails_and_changes_nothing(&s, &["accidents.csv does not exist"]);
+}
+
+#[test]
+fn an_unmapped_value_stops_the_migration() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    let text = std::fs::read_to_string(csv_path(&s)).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let changed = format!(
+        "{}9",
+        lines[5].strip_suffix(|c: char| c.is_ascii_digit()).unwrap()
+    );
+    lines[5] = &changed;
+    std::fs::write(csv_path(&s), lines.join("\n") + "\n").unwrap();
+    fails_and_changes_nothing(
+        &s,
+        &["accidents.csv line 6: `grav` has the value `9`, which the map does not list"],
+    );
+}
+
+#[test]
+fn a_failing_csv_validation_rolls_the_downgrade_back() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "0.9.0"]);
+    let mut text = std::fs::read_to_string(csv_path(&s)).unwrap();
+    let second = text.lines().nth(1).unwrap().to_owned();
+    text.push_str(&second);
+    text.push('\n');
+    std::fs::write(csv_path(&s), &text).unwrap();
+    let r = s.run(&["downgrade"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("validation 3 of 0.8.0"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("`Num_Acc` repeats the value `202100000001`"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.current(), "0.9.0");
+}
+
+#[test]
+fn committed_swaps_are_finished_and_stray_temps_deleted_by_the_next_run() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    let target = std::path::absolute(csv_path(&s)).unwrap();
+    // A committed migration whose rename did not happen: the journal names the temp.
+    let temp = target.with_file_name("accidents.csv.semigrate-tmp1");
+    std::fs::write(&temp, b"new content\n").unwrap();
+    s.conn()
+        .execute(
+            "INSERT INTO semigrate_swaps (target, temp) VALUES (?1, ?2)",
+            [target.to_str().unwrap(), temp.to_str().unwrap()],
+        )
+        .unwrap();
+    // And a temp of a run that never committed.
+    let stray = target.with_file_name("accidents.csv.semigrate-tmp7");
+    std::fs::write(&stray, b"half written").unwrap();
+
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    assert_eq!(std::fs::read(&target).unwrap(), b"new content\n");
+    assert!(!temp.exists() && !stray.exists());
+    let left: i64 = s
+        .conn()
+        .query_row("SELECT count(*) FROM semigrate_swaps", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+/// What a store and its data folder hold, to compare a crashed-then-rerun store with
+/// a clean one.
+#[derive(Debug, PartialEq)]
+struct State {
+    history: Vec<String>,
+    schema: Vec<(String, String)>,
+    csv: Option<Vec<u8>>,
+    files: Vec<String>,
+}
+
+fn state(s: &Sandbox) -> State {
+    State {
+        history: history(&s.conn()),
+        schema: common::user_schema(&s.db()),
+        csv: std::fs::read(csv_path(s)).ok(),
+        files: data_files(s),
+    }
+}
+
+#[test]
+fn a_crash_at_any_fault_point_converges_on_the_next_run() {
+    let b = build(None, &["fault-injection"]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    // Up from 1.0.1 and down from 2.0.0 both cross the two CSV migrations.
+    let start = |from: &str| {
+        let s = Sandbox::with_binary(binary.clone());
+        s.ok(&["upgrade", "--version", from]);
+        s
+    };
+    let up: (&str, &[&str]) = ("1.0.1", &["upgrade"]);
+    let down: (&str, &[&str]) = ("2.0.0", &["downgrade", "--version", "1.0.1"]);
+    for (from, args) in [up, down] {
+        let clean = start(from);
+        clean.ok(args);
+        let expected = state(&clean);
+        for point in [
+            "after-step",
+            "before-commit",
+            "after-commit",
+            "between-swaps",
+            "after-swaps",
+        ] {
+            let s = start(from);
+            let db = s.db();
+            let crashed = s
+                .command()
+                .args(["--database", db.to_str().unwrap()])
+                .args(args)
+                .env("SEMIGRATE_FAULT", point)
+                .output()
+                .unwrap();
+            assert!(!crashed.status.success(), "{point} {args:?} did not crash");
+            s.ok(args);
+            assert_eq!(
+                state(&s),
+                expected,
+                "after a crash at {point} during {args:?} and a rerun"
+            );
+        }
+    }
+}
