@@ -65,6 +65,12 @@ fn migrate(
             d.elapsed.as_millis(),
             descriptions[n]
         ));
+        for (path, rows, elapsed) in &d.files {
+            context.say(format!(
+                "                  {path}: {rows} rows in {:.3} s",
+                elapsed.as_secs_f64()
+            ));
+        }
         n += 1;
     });
     let state = write_state(&mut store);

@@ -15,6 +15,8 @@ pub struct Done {
     pub direction: Direction,
     pub lands_on: SemVer,
     pub elapsed: Duration,
+    /// Each CSV step: its file, the rows it wrote, and how long it took.
+    pub files: Vec<(String, u64, Duration)>,
 }
 
 /// Runs every item of the plan in order and stops at the first failure, which is
@@ -30,12 +32,13 @@ pub fn run(
     for item in &plan.items {
         let started = Instant::now();
         match apply(store, data_dir, plan.direction, item, command, started) {
-            Ok(()) => {
+            Ok(files) => {
                 let d = Done {
                     version: item.version,
                     direction: plan.direction,
                     lands_on: item.lands_on,
                     elapsed: started.elapsed(),
+                    files,
                 };
                 progress(&d);
                 done.push(d);
@@ -57,7 +60,7 @@ fn apply(
     item: &Item,
     command: &str,
     started: Instant,
-) -> Result<()> {
+) -> Result<Vec<(String, u64, Duration)>> {
     let failed =
         |what: String, sql: Option<&str>, reason: String, rolled_back: bool| Error::Migration {
             version: item.version,
@@ -72,6 +75,7 @@ fn apply(
     }
     // Dropped without `committed()` on any early return: its temp files go with it.
     let mut files = Staging::new(data_dir);
+    let mut written = Vec::new();
     for (i, step) in item.steps.iter().enumerate() {
         let what = format!("{} step {}", direction.as_str(), i + 1);
         // Until the commit, CSV steps only write temp files; without a transaction
@@ -93,9 +97,11 @@ fn apply(
                     .map_err(|reason| failed(what, Some(text), reason, rolled_back))?;
             }
             Step::Csv(csv) => {
-                files
+                let step_started = Instant::now();
+                let stats = files
                     .run(csv)
                     .map_err(|reason| failed(what, None, reason, rolled_back))?;
+                written.push((csv.path.to_string(), stats.rows, step_started.elapsed()));
             }
         }
         crate::fault::point("after-step");
@@ -167,10 +173,10 @@ fn apply(
     store.commit()?;
     crate::fault::point("after-commit");
     let swaps = files.committed();
-    if swaps.is_empty() {
-        return Ok(());
+    if !swaps.is_empty() {
+        finish_swaps(store, &swaps)?;
     }
-    finish_swaps(store, &swaps)
+    Ok(written)
 }
 
 /// Renames committed temps over their targets, then clears the journal. If this is cut
