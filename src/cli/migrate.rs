@@ -3,7 +3,7 @@
 use super::Context;
 use crate::compiled::MIGRATIONS;
 use crate::engine::plan::{self, Plan};
-use crate::engine::run::{Done, recover, run};
+use crate::engine::run::{Done, Progress, recover, run};
 use crate::engine::{state_file, status};
 use crate::error::Result;
 use crate::model::{Check, CsvOp, Expect, SemVer, Source, Step};
@@ -55,24 +55,8 @@ fn migrate(
         plan.items.len(),
         if plan.items.len() == 1 { "" } else { "s" }
     ));
-    let descriptions: Vec<&str> = plan.items.iter().map(|i| i.description).collect();
-    let mut n = 0;
-    let result = run(&mut store, &context.data_dir, &plan, command, |d: &Done| {
-        context.say(format!(
-            "  {:<8} {:<4} {:>6} ms  {}",
-            d.version.to_string(),
-            d.direction.as_str(),
-            d.elapsed.as_millis(),
-            descriptions[n]
-        ));
-        for (path, rows, elapsed) in &d.files {
-            context.say(format!(
-                "                  {path}: {rows} rows in {:.3} s",
-                elapsed.as_secs_f64()
-            ));
-        }
-        n += 1;
-    });
+    let mut report = Report::new(context, &plan);
+    let result = run(&mut store, &context.data_dir, &plan, command, &mut report);
     let state = write_state(&mut store);
     let done = result?;
     state?;
@@ -209,5 +193,77 @@ fn describe_op(op: &CsvOp) -> String {
         CsvOp::Convert { column, to } => format!("convert {column} to {to:?}").to_lowercase(),
         CsvOp::Reorder { columns } => format!("reorder to {}", columns.join(", ")),
         CsvOp::Fill { column, value } => format!("fill the empty cells of {column} with {value:?}"),
+    }
+}
+
+/// Prints each migration as it commits, and a progress bar while a large CSV file
+/// streams, on a terminal only.
+struct Report<'a> {
+    context: &'a Context,
+    descriptions: Vec<&'a str>,
+    /// The migration the next `done` reports.
+    next: usize,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+/// Files smaller than this stream too fast for a bar to help.
+const BAR_FROM: u64 = 8 << 20;
+
+impl<'a> Report<'a> {
+    fn new(context: &'a Context, plan: &'a Plan) -> Self {
+        Report {
+            context,
+            descriptions: plan.items.iter().map(|i| i.description).collect(),
+            next: 0,
+            bar: None,
+        }
+    }
+}
+
+impl Progress for Report<'_> {
+    fn reading(&mut self, path: &str, read: u64, total: u64) {
+        use std::io::IsTerminal;
+        if self.bar.is_none()
+            && total >= BAR_FROM
+            && !self.context.quiet
+            && std::io::stderr().is_terminal()
+        {
+            let bar = indicatif::ProgressBar::new(total).with_message(path.to_owned());
+            let style = indicatif::ProgressStyle::with_template(
+                "  {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> ");
+            bar.set_style(style);
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(read);
+            if read >= total {
+                bar.finish_and_clear();
+                self.bar = None;
+            }
+        }
+    }
+
+    fn done(&mut self, d: &Done) {
+        let description = self
+            .descriptions
+            .get(self.next)
+            .copied()
+            .unwrap_or_default();
+        self.next += 1;
+        self.context.say(format!(
+            "  {:<8} {:<4} {:>6} ms  {description}",
+            d.version.to_string(),
+            d.direction.as_str(),
+            d.elapsed.as_millis(),
+        ));
+        for (path, rows, elapsed) in &d.files {
+            self.context.say(format!(
+                "                  {path}: {rows} rows in {:.3} s",
+                elapsed.as_secs_f64()
+            ));
+        }
     }
 }

@@ -248,12 +248,24 @@ fn open(path: &Path) -> std::io::Result<(BufReader<File>, Dialect)> {
     Ok((reader, Dialect { bom, terminator }))
 }
 
+/// Rows between two progress reports: often enough for a bar, rare enough to cost
+/// nothing in the loop.
+const REPORT_EVERY: u64 = 1 << 16;
+
 /// Streams `src` through the ops of `step` into `dst`, after checking that the real
-/// header is the one the chain expects. `shown` names the file in errors.
-pub fn transform(src: &Path, dst: &Path, step: &CsvStep, shown: &str) -> Result<Stats, String> {
+/// header is the one the chain expects. `shown` names the file in errors; `progress`
+/// hears now and then how many of the file's bytes have been read.
+pub fn transform(
+    src: &Path,
+    dst: &Path,
+    step: &CsvStep,
+    shown: &str,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Stats, String> {
     let expected: Vec<String> = step.header.iter().map(|c| c.to_string()).collect();
     let program = compile(&expected, &step.ops).map_err(|e| format!("{shown}: {e}"))?;
     let (input, dialect) = open(src).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let total = input.get_ref().metadata().map_or(0, |m| m.len());
     let mut reader = ReaderBuilder::new()
         .delimiter(step.delimiter)
         .has_headers(false)
@@ -311,7 +323,11 @@ pub fn transform(src: &Path, dst: &Path, step: &CsvStep, shown: &str) -> Result<
             .write_byte_record(&row)
             .map_err(|e| write_error(&e))?;
         stats.rows += 1;
+        if stats.rows % REPORT_EVERY == 0 {
+            progress(reader.position().byte(), total);
+        }
     }
+    progress(total, total);
     let file = writer.into_inner().map_err(|e| write_error(&e.error()))?;
     file.sync_all().map_err(|e| write_error(&e))?;
     Ok(stats)
@@ -384,7 +400,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (src, dst) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
         std::fs::write(&src, input).unwrap();
-        transform(&src, &dst, s, "f.csv").map(|_| std::fs::read(&dst).unwrap())
+        transform(&src, &dst, s, "f.csv", &mut |_, _| {}).map(|_| std::fs::read(&dst).unwrap())
     }
 
     const HOSTILE: &[u8] = "id;com;adr;grav\n1;01053;\"quai \"\"A\"\"; n°2\";1\n2;75056;\"deux\nlignes, virgule\";2\n3;2A004;;4\n4;09122;Prés fleuris;3\n".as_bytes();

@@ -55,8 +55,13 @@ impl Staging {
         }
     }
 
-    /// Runs one CSV step into a new temp file and stages it.
-    pub fn run(&mut self, step: &CsvStep) -> Result<Stats, String> {
+    /// Runs one CSV step into a new temp file and stages it; `progress` hears of the
+    /// bytes read, as `stream::transform` reports them.
+    pub fn run(
+        &mut self,
+        step: &CsvStep,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Stats, String> {
         let target = self.target(&step.path);
         let shown = step.path.to_string();
         let source = self.current(&step.path);
@@ -86,7 +91,10 @@ impl Staging {
                     format!("{shown} does not exist (in {})", self.data_dir.display())
                 })?;
                 let temp = self.temp_for(&target);
-                (stream::transform(&source, &temp, step, &shown), Some(temp))
+                (
+                    stream::transform(&source, &temp, step, &shown, progress),
+                    Some(temp),
+                )
             }
         };
         if let (Err(_), Some(temp)) = (&stats, &staged) {

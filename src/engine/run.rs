@@ -19,19 +19,35 @@ pub struct Done {
     pub files: Vec<(String, u64, Duration)>,
 }
 
+/// What a run tells its caller as it goes.
+pub trait Progress {
+    /// A CSV step has read `read` of the `total` bytes of `path`.
+    fn reading(&mut self, path: &str, read: u64, total: u64);
+    /// A migration committed.
+    fn done(&mut self, done: &Done);
+}
+
 /// Runs every item of the plan in order and stops at the first failure, which is
-/// rolled back and logged. `progress` hears of each migration as it commits.
+/// rolled back and logged.
 pub fn run(
     store: &mut dyn Store,
     data_dir: &Path,
     plan: &Plan,
     command: &str,
-    mut progress: impl FnMut(&Done),
+    progress: &mut dyn Progress,
 ) -> Result<Vec<Done>> {
     let mut done = Vec::with_capacity(plan.items.len());
     for item in &plan.items {
         let started = Instant::now();
-        match apply(store, data_dir, plan.direction, item, command, started) {
+        match apply(
+            store,
+            data_dir,
+            plan.direction,
+            item,
+            command,
+            started,
+            progress,
+        ) {
             Ok(files) => {
                 let d = Done {
                     version: item.version,
@@ -40,7 +56,7 @@ pub fn run(
                     elapsed: started.elapsed(),
                     files,
                 };
-                progress(&d);
+                progress.done(&d);
                 done.push(d);
             }
             Err(e) => {
@@ -60,6 +76,7 @@ fn apply(
     item: &Item,
     command: &str,
     started: Instant,
+    progress: &mut dyn Progress,
 ) -> Result<Vec<(String, u64, Duration)>> {
     let failed =
         |what: String, sql: Option<&str>, reason: String, rolled_back: bool| Error::Migration {
@@ -98,8 +115,9 @@ fn apply(
             }
             Step::Csv(csv) => {
                 let step_started = Instant::now();
+                let mut reading = |read, total| progress.reading(&csv.path, read, total);
                 let stats = files
-                    .run(csv)
+                    .run(csv, &mut reading)
                     .map_err(|reason| failed(what, None, reason, rolled_back))?;
                 written.push((csv.path.to_string(), stats.rows, step_started.elapsed()));
             }
