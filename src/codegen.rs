@@ -23,6 +23,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
     };
     let table = migrations.iter().map(migration);
     let (database, data_dir, backup_dir) = (&config.database, &config.data_dir, &config.backup_dir);
+    let backup_keep = Literal::usize_unsuffixed(config.backup_keep);
 
     let tokens = quote! {
         /// The versions this binary knows, oldest first.
@@ -54,6 +55,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
             database: #database,
             data_dir: #data_dir,
             backup_dir: #backup_dir,
+            backup_keep: #backup_keep,
         };
     };
     let file: syn::File = syn::parse2(tokens).expect("codegen produces valid Rust");

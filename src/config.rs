@@ -25,6 +25,8 @@ pub struct Config {
     pub data_dir: String,
     /// Where backups go.
     pub backup_dir: String,
+    /// How many backups of a store to keep.
+    pub backup_keep: usize,
     pub gaps: Gaps,
     /// Replay the chain on an in-memory SQLite at build time.
     pub verify: bool,
@@ -39,6 +41,7 @@ impl Default for Config {
             database: "var/semigrate.db".into(),
             data_dir: "var/data".into(),
             backup_dir: "var/backups".into(),
+            backup_keep: 10,
             gaps: Gaps::Deny,
             verify: true,
             engines: vec![Engine::Sqlite],

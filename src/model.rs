@@ -116,6 +116,8 @@ pub struct Settings {
     pub data_dir: &'static str,
     /// Where backups go.
     pub backup_dir: &'static str,
+    /// How many backups of a store to keep.
+    pub backup_keep: usize,
 }
 
 /// One migration, as compiled in.

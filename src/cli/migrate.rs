@@ -1,10 +1,12 @@
 //! `semigrate upgrade` and `semigrate downgrade`: plan, then run or print the plan.
 
 use super::Context;
-use crate::compiled::MIGRATIONS;
+use crate::compiled::{MIGRATIONS, SETTINGS};
+use crate::data::swap::Staging;
+use crate::engine::backup;
 use crate::engine::plan::{self, Plan};
 use crate::engine::run::{Done, Progress, recover, run};
-use crate::engine::{state_file, status};
+use crate::engine::state_file;
 use crate::error::Result;
 use crate::model::{Check, CsvOp, Expect, SemVer, Source, Step};
 use crate::store::Store;
@@ -35,6 +37,9 @@ fn migrate(
         return Ok(dry_run_text(&store, command, &plan));
     }
     let mut store = context.open()?;
+    // Under the lock from here on: the history read, the plan and the run belong to
+    // this process alone, so a second run waits and then finds what this one did.
+    store.lock(context.lock_timeout)?;
     recover(&mut store, MIGRATIONS, &context.data_dir)?;
     let history = store.history()?;
     let plan = make_plan(&history)?;
@@ -44,8 +49,23 @@ fn migrate(
             store.describe(),
             plan.from
         ));
-        write_state(&mut store)?;
+        write_state(context, &mut store)?;
         return Ok(String::new());
+    }
+    if !context.no_backup {
+        let files = Staging::new(&context.data_dir);
+        let b = backup::write(
+            &mut store,
+            &context.sqlite_path()?,
+            &plan,
+            &files,
+            &context.backup_dir,
+            SETTINGS.backup_keep,
+        )?;
+        context.say(format!("backup: {}", b.database.display()));
+        if let Some(folder) = &b.files {
+            context.say(format!("backup of the CSV files: {}", folder.display()));
+        }
     }
     context.say(format!(
         "{command} {}: {} -> {}, {} migration{}",
@@ -57,7 +77,7 @@ fn migrate(
     ));
     let mut report = Report::new(context, &plan);
     let result = run(&mut store, &context.data_dir, &plan, command, &mut report);
-    let state = write_state(&mut store);
+    let state = write_state(context, &mut store);
     let done = result?;
     state?;
     let at = done.last().map_or(plan.from, |d| d.lands_on);
@@ -66,15 +86,9 @@ fn migrate(
 }
 
 /// Rewrites `migration_state.json` with the store as it now stands.
-fn write_state(store: &mut dyn Store) -> Result<()> {
-    let history = store.history()?;
-    let s = status::status(
-        store.describe(),
-        store.engine().to_string(),
-        MIGRATIONS,
-        &history,
-    );
-    state_file::write(&state_file::path_for(std::path::Path::new(&s.database)), &s)
+fn write_state(context: &Context, store: &mut dyn Store) -> Result<()> {
+    let s = context.status(store)?;
+    state_file::write(&state_file::path_for(&context.sqlite_path()?), &s)
 }
 
 /// The exact SQL the run would execute, in order, as a script a person can read.

@@ -30,6 +30,9 @@ pub struct Cli {
     /// Do not back up before changing the store.
     #[arg(long, global = true)]
     no_backup: bool,
+    /// Seconds to wait for another run on the same store to finish.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    lock_timeout: u64,
     /// Print machine-readable JSON (status, list).
     #[arg(long, global = true)]
     json: bool,
@@ -81,6 +84,9 @@ pub struct Context {
     pub database: String,
     /// The folder CSV paths are relative to.
     pub data_dir: PathBuf,
+    pub backup_dir: PathBuf,
+    pub no_backup: bool,
+    pub lock_timeout: std::time::Duration,
     pub json: bool,
     pub quiet: bool,
     pub verbose: bool,
@@ -108,6 +114,20 @@ impl Context {
             return Err(Error::Usage("--database is empty".into()));
         }
         Ok(PathBuf::from(&self.database))
+    }
+
+    /// Where the store stands, with its newest backup.
+    pub fn status(&self, store: &mut dyn crate::store::Store) -> Result<crate::engine::Status> {
+        let history = store.history()?;
+        let mut s = crate::engine::status::status(
+            store.describe(),
+            store.engine().to_string(),
+            crate::compiled::MIGRATIONS,
+            &history,
+        );
+        s.backup = crate::engine::backup::latest(&self.backup_dir, &self.sqlite_path()?)
+            .map(|p| p.display().to_string());
+        Ok(s)
     }
 
     /// A line of progress on stderr, unless `-q`.
@@ -164,6 +184,11 @@ pub fn main() -> i32 {
         data_dir: cli
             .data_dir
             .unwrap_or_else(|| PathBuf::from(SETTINGS.data_dir)),
+        backup_dir: cli
+            .backup_dir
+            .unwrap_or_else(|| PathBuf::from(SETTINGS.backup_dir)),
+        no_backup: cli.no_backup,
+        lock_timeout: std::time::Duration::from_secs(cli.lock_timeout),
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,

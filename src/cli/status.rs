@@ -1,22 +1,14 @@
 //! `semigrate status`: the store's version and each migration's state.
 
 use super::Context;
-use crate::compiled::MIGRATIONS;
-use crate::engine::status::{Status, status};
+use crate::engine::status::Status;
 use crate::error::Result;
-use crate::store::Store;
 use std::fmt::Write;
 
 /// Reads the store (without creating it) and compares it with the chain.
 pub fn read(context: &Context) -> Result<Status> {
     let mut store = context.open_read_only()?;
-    let history = store.history()?;
-    Ok(status(
-        store.describe(),
-        store.engine().to_string(),
-        MIGRATIONS,
-        &history,
-    ))
+    context.status(&mut store)
 }
 
 pub fn run(context: &Context) -> Result<String> {
@@ -37,6 +29,9 @@ pub fn render(s: &Status) -> String {
         (false, n) => format!("{n} pending, latest {}", s.latest),
     };
     let _ = writeln!(out, "version   {} ({standing})", s.current);
+    if let Some(backup) = &s.backup {
+        let _ = writeln!(out, "backup    {backup}");
+    }
     if s.migrations.is_empty() {
         return out;
     }

@@ -1,6 +1,7 @@
 //! The runtime: plan a command against the history, run it on a store, report where
 //! the store stands.
 
+pub mod backup;
 pub mod plan;
 pub mod run;
 pub mod state_file;

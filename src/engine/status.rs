@@ -49,6 +49,8 @@ pub struct Status {
     /// The newest version this binary knows.
     pub latest: SemVer,
     pub pending: usize,
+    /// The newest backup of this store, when there is one.
+    pub backup: Option<String>,
     pub migrations: Vec<Entry>,
 }
 
@@ -100,6 +102,7 @@ pub fn status(
             .iter()
             .filter(|e| e.state == State::Pending)
             .count(),
+        backup: None,
         migrations,
     }
 }

@@ -97,6 +97,14 @@ pub trait Store {
     /// The current time as the store writes it into the history.
     fn now(&mut self) -> Result<String>;
 
+    /// Takes the store's lock for the whole run, waiting up to `timeout` for another
+    /// run to release it. Released when the store is dropped or the process dies.
+    fn lock(&mut self, timeout: std::time::Duration) -> Result<()>;
+
+    /// Writes a consistent copy of the database to `to`, a file that exists, empty,
+    /// with the permissions the copy must have.
+    fn backup(&mut self, to: &std::path::Path) -> Result<()>;
+
     /// Records the CSV swaps to carry out once the current transaction commits.
     fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()>;
 

@@ -7,6 +7,7 @@ use crate::fk_check;
 use crate::model::{Engine, SemVer};
 use crate::sqlite_error::message as sqlite_message;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ CREATE TABLE IF NOT EXISTS semigrate_swaps (
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// `<database>.lock`, held exclusively while this run may write.
+    lock: Option<std::fs::File>,
     /// `begin` switched foreign keys off; `commit`/`rollback` switch them back on.
     foreign_keys_off: bool,
 }
@@ -77,6 +80,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
+            lock: None,
             foreign_keys_off: false,
         })
     }
@@ -400,6 +404,67 @@ impl Store for SqliteStore {
                     "cannot clear the CSV swaps: {}",
                     sqlite_message(&e)
                 ))
+            })
+    }
+
+    fn lock(&mut self, timeout: Duration) -> Result<()> {
+        // An OS lock on a file beside the database: the kernel releases it when the
+        // process ends, however it ends, so a killed run never leaves a stale lock.
+        // (SQLite's own locks last one transaction; a run spans many.)
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot open the lock file {}: {e}", path.display()),
+                )
+            })?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    self.lock = Some(file);
+                    return Ok(());
+                }
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Refused(format!(
+                        "another semigrate run holds the lock on {} (waited {} s; --lock-timeout sets how long)",
+                        self.path.display(),
+                        timeout.as_secs()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(store_error(
+                        &self.path,
+                        format!("cannot lock {}: {e}", path.display()),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn backup(&mut self, to: &Path) -> Result<()> {
+        self.conn
+            .backup(
+                rusqlite::MAIN_DB,
+                to,
+                None::<fn(rusqlite::backup::Progress)>,
+            )
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot back up to {}: {}", to.display(), sqlite_message(&e)),
+                )
             })
     }
 }

@@ -1081,4 +1081,5 @@ pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings 
     database: "var/semigrate.db",
     data_dir: "var/data",
     backup_dir: "var/backups",
+    backup_keep: 10,
 };

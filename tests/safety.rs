@@ -1,0 +1,147 @@
+//! Production safety: backups before a run that changes something, and one runner at
+//! a time on a store.
+
+mod common;
+
+use common::{Sandbox, history};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+fn backups(s: &Sandbox) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(s.dir.path().join("var/backups"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_backup_holds_the_store_and_files_as_they_were_before_the_run() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    let db_before = common::user_schema(&s.db());
+    let csv_before = std::fs::read(s.dir.path().join("var/data/accidents.csv")).unwrap();
+    let r = s.ok(&["upgrade"]);
+    let db_copy = backups(&s)
+        .into_iter()
+        .find(|p| {
+            p.to_string_lossy().contains("app-1.0.1-") && p.extension().is_some_and(|e| e == "db")
+        })
+        .unwrap();
+    let name = db_copy.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        r.stderr.contains(&format!("backup: var/backups/{name}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(mode(&db_copy), 0o600);
+    assert_eq!(common::user_schema(&db_copy), db_before);
+    assert_eq!(
+        history(&rusqlite::Connection::open(&db_copy).unwrap())
+            .last()
+            .unwrap(),
+        "1.0.1"
+    );
+    let folder = db_copy.with_extension("");
+    assert_eq!(mode(&folder), 0o700);
+    assert_eq!(mode(&s.dir.path().join("var/backups")), 0o700);
+    assert_eq!(
+        std::fs::read(folder.join("accidents.csv")).unwrap(),
+        csv_before
+    );
+    assert_eq!(mode(&folder.join("accidents.csv")), 0o600);
+    assert!(
+        s.ok(&["status"])
+            .stdout
+            .contains(&format!("backup    var/backups/{name}"))
+    );
+}
+
+#[test]
+fn no_backup_for_a_dry_run_a_no_op_or_with_no_backup() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--dry-run"]);
+    s.ok(&["--no-backup", "upgrade"]);
+    s.ok(&["upgrade"]);
+    assert_eq!(backups(&s), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn only_the_newest_backups_are_kept() {
+    let s = Sandbox::new();
+    for _ in 0..6 {
+        s.ok(&["upgrade"]);
+        s.ok(&["downgrade", "--version", "0.0.0"]);
+    }
+    let dbs: Vec<PathBuf> = backups(&s)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "db"))
+        .collect();
+    assert_eq!(dbs.len(), 10, "{dbs:?}");
+    // Every kept backup keeps its CSV folder, and no folder outlives its backup.
+    let folders = backups(&s).into_iter().filter(|p| p.is_dir()).count();
+    assert!(folders <= 10);
+}
+
+#[test]
+fn concurrent_upgrades_apply_each_migration_once() {
+    let s = Sandbox::new();
+    let db = s.db();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            s.command()
+                .args(["--database", db.to_str().unwrap(), "--no-backup", "upgrade"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(history(&s.conn()).len(), 6);
+    let applied: i64 = s
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM semigrate_log WHERE direction = 'up' AND outcome = 'ok'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(applied, 6, "each migration applied exactly once");
+}
+
+#[test]
+fn a_held_lock_makes_a_second_run_wait_then_refuse() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "0.8.0"]);
+    let mut lock_path = s.db().into_os_string();
+    lock_path.push(".lock");
+    let lock = std::fs::File::open(&lock_path).unwrap();
+    lock.lock().unwrap();
+    let before = s.bytes();
+    let r = s.run(&["--lock-timeout", "1", "upgrade"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("another semigrate run holds the lock on"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.bytes(), before);
+    // Reading needs no lock.
+    s.ok(&["status"]);
+    drop(lock);
+    s.ok(&["--lock-timeout", "0", "upgrade"]);
+    assert_eq!(s.current(), "2.0.0");
+}
