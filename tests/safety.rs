@@ -145,3 +145,142 @@ fn a_held_lock_makes_a_second_run_wait_then_refuse() {
     s.ok(&["--lock-timeout", "0", "upgrade"]);
     assert_eq!(s.current(), "2.0.0");
 }
+
+#[test]
+fn history_lists_every_attempt_with_its_outcome() {
+    let s = Sandbox::new();
+    assert!(s.ok(&["history"]).stdout.contains("no run recorded"));
+    s.ok(&["upgrade", "--version", "0.9.0"]);
+    s.ok(&["downgrade"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&s.ok(&["--json", "history"]).stdout).unwrap();
+    let rows = json.as_array().unwrap();
+    let seen: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            let f = |k: &str| r[k].as_str().unwrap().to_owned();
+            (f("version"), f("direction"), f("outcome"))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("0.8.0".into(), "up".into(), "ok".into()),
+            ("0.9.0".into(), "up".into(), "ok".into()),
+            ("0.9.0".into(), "down".into(), "ok".into())
+        ]
+    );
+    assert_eq!(rows[2]["command"], "downgrade");
+    let table = s.ok(&["history"]).stdout;
+    assert!(table.lines().next().unwrap().starts_with("AT "), "{table}");
+    assert_eq!(table.lines().count(), 4);
+}
+
+#[test]
+fn baseline_adopts_a_store_that_has_no_history() {
+    let s = Sandbox::new();
+    // A store built by hand, as 1.0.0 would have left it, before semigrate.
+    let other = Sandbox::new();
+    other.ok(&["upgrade", "--version", "1.0.0"]);
+    std::fs::create_dir_all(s.db().parent().unwrap()).unwrap();
+    let conn = rusqlite::Connection::open(other.db()).unwrap();
+    conn.execute_batch(
+        "DROP TABLE semigrate_migrations; DROP TABLE semigrate_log; DROP TABLE semigrate_swaps;",
+    )
+    .unwrap();
+    drop(conn);
+    std::fs::copy(other.db(), s.db()).unwrap();
+    let schema = common::user_schema(&s.db());
+
+    s.ok(&["baseline", "--version", "1.0.0"]);
+    assert_eq!(history(&s.conn()), ["0.8.0", "0.9.0", "1.0.0"]);
+    assert_eq!(common::user_schema(&s.db()), schema, "nothing was run");
+    let r = s.run(&["baseline", "--version", "1.0.0"]);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("already has a history"), "{}", r.stderr);
+    assert!(s.ok(&["history"]).stdout.contains("baselined"));
+    assert_eq!(s.run(&["baseline", "--version", "1.0.7"]).code, 2);
+}
+
+#[test]
+fn drift_against_a_binary_built_from_an_edited_chain_and_its_repair() {
+    // The chain as applied, then the same chain with one spec edited.
+    let chain = tempfile::tempdir().unwrap();
+    let spec = common::root().join("tests/fixtures/good_destructive");
+    for f in ["v1_0_0.toml", "v1_1_0.toml"] {
+        std::fs::copy(spec.join(f), chain.path().join(f)).unwrap();
+    }
+    let first = common::build(Some(chain.path()), &[]);
+    assert!(first.ok, "{}", first.output);
+    let (_k1, applied_bin) = first.binary.unwrap();
+    let edited = std::fs::read_to_string(chain.path().join("v1_0_0.toml")).unwrap()
+        + "
+[[validate]]
+sql = \"SELECT count(*) FROM t\"
+expect = 0
+";
+    std::fs::write(chain.path().join("v1_0_0.toml"), edited).unwrap();
+    let second = common::build(Some(chain.path()), &[]);
+    assert!(second.ok, "{}", second.output);
+    let (_k2, edited_bin) = second.binary.unwrap();
+
+    let s = Sandbox::with_binary(applied_bin);
+    s.ok(&["upgrade"]);
+    let s = Sandbox {
+        dir: s.dir,
+        binary: edited_bin,
+    };
+    assert_eq!(s.status()["migrations"][0]["state"], "drifted");
+    let before = s.bytes();
+    for args in [&["upgrade"][..], &["downgrade"]] {
+        let r = s.run(args);
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("the spec of 1.0.0 changed after it was applied"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(s.bytes(), before);
+
+    s.ok(&["repair", "--accept-checksum", "1.0.0"]);
+    assert_eq!(s.status()["migrations"][0]["state"], "applied");
+    assert!(s.ok(&["history"]).stdout.contains("accept-checksum"));
+    s.ok(&["downgrade"]);
+    assert_eq!(s.current(), "1.0.0");
+}
+
+#[test]
+fn a_shorter_binary_takes_a_newer_store_back_down() {
+    let chain = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::root().join("tests/fixtures/good_destructive/v1_0_0.toml"),
+        chain.path().join("v1_0_0.toml"),
+    )
+    .unwrap();
+    let short = common::build(Some(chain.path()), &[]);
+    assert!(short.ok, "{}", short.output);
+    let (_k1, short_bin) = short.binary.unwrap();
+    let full = common::build(
+        Some(&common::root().join("tests/fixtures/good_destructive")),
+        &[],
+    );
+    let (_k2, full_bin) = full.binary.unwrap();
+
+    let s = Sandbox::with_binary(full_bin);
+    s.ok(&["upgrade"]);
+    let s = Sandbox {
+        dir: s.dir,
+        binary: short_bin,
+    };
+    assert_eq!(s.status()["migrations"][1]["state"], "ahead");
+    assert_eq!(s.run(&["upgrade"]).code, 3);
+    s.ok(&["downgrade", "--version", "1.0.0"]);
+    assert_eq!(s.current(), "1.0.0");
+    let columns = common::columns(&s.conn(), "t");
+    assert!(
+        columns.iter().any(|(c, _)| c == "name"),
+        "the stored down of 1.1.0 ran: {columns:?}"
+    );
+}

@@ -86,7 +86,7 @@ fn migrate(
 }
 
 /// Rewrites `migration_state.json` with the store as it now stands.
-fn write_state(context: &Context, store: &mut dyn Store) -> Result<()> {
+pub(super) fn write_state(context: &Context, store: &mut dyn Store) -> Result<()> {
     let s = context.status(store)?;
     state_file::write(&state_file::path_for(&context.sqlite_path()?), &s)
 }

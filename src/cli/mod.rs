@@ -1,8 +1,11 @@
 //! The command line: clap definitions, the store to open, and the mapping of errors
 //! to exit codes. Each command is a module with a `run` that returns its output.
 
+mod baseline;
+mod history;
 mod list;
 mod migrate;
+mod repair;
 mod status;
 mod verify;
 
@@ -77,6 +80,23 @@ enum Command {
     /// Run the validations of the store's current version.
     #[command(after_help = "Example:\n  semigrate verify")]
     Verify,
+    /// Record a store that predates semigrate as being at a version, running nothing.
+    #[command(after_help = "Example:\n  semigrate baseline --version 1.0.0")]
+    Baseline {
+        /// The version the store already is at.
+        #[arg(long, value_name = "X.Y.Z", value_parser = known_version)]
+        version: SemVer,
+    },
+    /// Print the run log: every migration attempted, with its outcome.
+    #[command(after_help = "Example:\n  semigrate history --json")]
+    History,
+    /// Accept an edited spec of an applied migration (checksum drift), on record.
+    #[command(after_help = "Example:\n  semigrate repair --accept-checksum 1.1.0")]
+    Repair {
+        /// The applied version whose compiled spec becomes the applied one.
+        #[arg(long, value_name = "X.Y.Z", value_parser = known_version)]
+        accept_checksum: SemVer,
+    },
 }
 
 /// What every command needs to know about where it works and how to speak.
@@ -199,6 +219,9 @@ pub fn main() -> i32 {
         Command::Status => status::run(&context),
         Command::List => list::run(&context),
         Command::Verify => verify::run(&context),
+        Command::Baseline { version } => baseline::run(&context, version),
+        Command::History => history::run(&context),
+        Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
     };
     match output {
         Ok(text) => {

@@ -181,8 +181,8 @@ fn apply(
     store.log(&LogEntry {
         command: command.to_owned(),
         version: item.version,
-        direction: direction.as_str(),
-        outcome: "ok",
+        direction: direction.as_str().to_owned(),
+        outcome: "ok".to_owned(),
         duration_ms: millis(started.elapsed()),
         error: None,
     })?;
@@ -267,8 +267,8 @@ fn log_failure(
     let entry = LogEntry {
         command: command.to_owned(),
         version: item.version,
-        direction: direction.as_str(),
-        outcome: "failed",
+        direction: direction.as_str().to_owned(),
+        outcome: "failed".to_owned(),
         duration_ms: millis(started.elapsed()),
         error: Some(e.to_string()),
     };

@@ -46,13 +46,21 @@ pub struct Applied {
     pub revert: Revert,
 }
 
+/// A row of `semigrate_log` as `history` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Logged {
+    pub at: String,
+    #[serde(flatten)]
+    pub entry: LogEntry,
+}
+
 /// One row of `semigrate_log`: one migration attempted by one command.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LogEntry {
     pub command: String,
     pub version: SemVer,
-    pub direction: &'static str,
-    pub outcome: &'static str,
+    pub direction: String,
+    pub outcome: String,
     pub duration_ms: i64,
     pub error: Option<String>,
 }
@@ -93,6 +101,13 @@ pub trait Store {
 
     /// Appends to the run log (inside the current transaction).
     fn log(&mut self, entry: &LogEntry) -> Result<()>;
+
+    /// The run log, oldest first; empty when the store has none.
+    fn logged(&mut self) -> Result<Vec<Logged>>;
+
+    /// Replaces the checksum and down steps stored for an applied version (inside the
+    /// current transaction): `repair --accept-checksum`.
+    fn accept(&mut self, applied: &Applied) -> Result<()>;
 
     /// The current time as the store writes it into the history.
     fn now(&mut self) -> Result<String>;

@@ -1,6 +1,6 @@
 //! The SQLite store: one file, the history tables inside it.
 
-use super::{Applied, LogEntry, RowCount, Rows, Store, Value};
+use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
 use crate::data::swap::Swap;
 use crate::error::{Error, Result};
 use crate::fk_check;
@@ -465,6 +465,78 @@ impl Store for SqliteStore {
                     &self.path,
                     format!("cannot back up to {}: {}", to.display(), sqlite_message(&e)),
                 )
+            })
+    }
+
+    fn logged(&mut self) -> Result<Vec<Logged>> {
+        if !self.has_table("semigrate_log").map_err(|e| self.fail(e))? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at, command, version, direction, outcome, duration_ms, error \
+                 FROM semigrate_log ORDER BY id",
+            )
+            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot read semigrate_log: {}", sqlite_message(&e)),
+                )
+            })?;
+        rows.into_iter()
+            .map(
+                |(at, command, version, direction, outcome, duration_ms, error)| {
+                    let version = SemVer::parse(&version).map_err(|why| {
+                        store_error(
+                            &self.path,
+                            format!("semigrate_log has a row semigrate did not write: {why}"),
+                        )
+                    })?;
+                    Ok(Logged {
+                        at,
+                        entry: LogEntry {
+                            command,
+                            version,
+                            direction,
+                            outcome,
+                            duration_ms,
+                            error,
+                        },
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn accept(&mut self, a: &Applied) -> Result<()> {
+        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        self.conn
+            .prepare_cached(
+                "UPDATE semigrate_migrations SET checksum = ?1, revert = ?2 WHERE version = ?3",
+            )
+            .and_then(|mut s| s.execute(params![a.checksum, revert, a.version.to_string()]))
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot update {}: {}",
+                    a.version,
+                    sqlite_message(&e)
+                ))
             })
     }
 }

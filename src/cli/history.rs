@@ -1,0 +1,39 @@
+//! `semigrate history`: the run log, oldest first.
+
+use super::Context;
+use crate::error::Result;
+use crate::store::Store;
+use std::fmt::Write;
+
+pub fn run(context: &Context) -> Result<String> {
+    let mut store = context.open_read_only()?;
+    let logged = store.logged()?;
+    if context.json {
+        return Ok(serde_json::to_string_pretty(&logged).expect("serializes") + "\n");
+    }
+    let mut out = String::new();
+    if logged.is_empty() {
+        let _ = writeln!(out, "{}: no run recorded", store.describe());
+        return Ok(out);
+    }
+    let _ = writeln!(
+        out,
+        "{:<24} {:<9} {:<8} {:<15} {:<8} {:>8}  ERROR",
+        "AT", "COMMAND", "VERSION", "DIRECTION", "OUTCOME", "MS"
+    );
+    for l in &logged {
+        let e = &l.entry;
+        let _ = writeln!(
+            out,
+            "{:<24} {:<9} {:<8} {:<15} {:<8} {:>8}  {}",
+            l.at,
+            e.command,
+            e.version.to_string(),
+            e.direction,
+            e.outcome,
+            e.duration_ms,
+            e.error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(out)
+}
