@@ -284,3 +284,85 @@ fn a_shorter_binary_takes_a_newer_store_back_down() {
         "the stored down of 1.1.0 ran: {columns:?}"
     );
 }
+
+#[test]
+fn an_atomic_upgrade_lands_whole_or_not_at_all() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    // 2.0.0 will find an orphan usager: the run fails at its last migration.
+    s.conn()
+        .execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO usagers (Num_Acc, catu, grav) VALUES ('209900000000', 1, 1);")
+        .unwrap();
+    let csv = s.dir.path().join("var/data/accidents.csv");
+    let csv_before = std::fs::read(&csv).unwrap();
+    let schema = common::user_schema(&s.db());
+    let r = s.run(&["--no-backup", "upgrade", "--atomic"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("migration 2.0.0 failed at the foreign key check"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        history(&s.conn()).last().unwrap(),
+        "1.0.1",
+        "1.1.0 was rolled back with 2.0.0"
+    );
+    assert_eq!(common::user_schema(&s.db()), schema);
+    assert!(
+        !common::columns(&s.conn(), "accidents")
+            .iter()
+            .any(|(c, _)| c == "risk_score")
+    );
+    assert_eq!(
+        std::fs::read(&csv).unwrap(),
+        csv_before,
+        "1.1.0's CSV change was not swapped in"
+    );
+    let files: Vec<_> = std::fs::read_dir(csv.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(files.len(), 1, "no temp file left");
+
+    // Without the orphan the same atomic run lands both, as the stepwise run would.
+    s.conn()
+        .execute_batch("DELETE FROM usagers WHERE Num_Acc = '209900000000';")
+        .unwrap();
+    s.ok(&["--no-backup", "upgrade", "--atomic"]);
+    let stepwise = Sandbox::new();
+    stepwise.ok(&["upgrade"]);
+    assert_eq!(history(&s.conn()), history(&stepwise.conn()));
+    assert_eq!(
+        common::user_schema(&s.db()),
+        common::user_schema(&stepwise.db())
+    );
+    assert_eq!(
+        std::fs::read(&csv).unwrap(),
+        std::fs::read(stepwise.dir.path().join("var/data/accidents.csv")).unwrap()
+    );
+}
+
+#[test]
+fn atomic_refuses_a_plan_with_a_migration_outside_transactions() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "0.9.0"]);
+    let before = s.bytes();
+    for args in [
+        &["upgrade", "--atomic"][..],
+        &["upgrade", "--atomic", "--dry-run"],
+    ] {
+        let r = s.run(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("--atomic cannot include 1.0.1"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(s.bytes(), before);
+    assert_eq!(backups(&s).len(), 1, "only the backup of the first upgrade");
+    s.ok(&["upgrade", "--atomic", "--version", "1.0.0"]);
+    assert_eq!(s.current(), "1.0.0");
+}

@@ -5,21 +5,26 @@ use crate::compiled::{MIGRATIONS, SETTINGS};
 use crate::data::swap::Staging;
 use crate::engine::backup;
 use crate::engine::plan::{self, Plan};
-use crate::engine::run::{Done, Progress, recover, run};
+use crate::engine::run::{Done, Progress, recover, run, run_atomic};
 use crate::engine::state_file;
 use crate::error::Result;
 use crate::model::{Check, CsvOp, Expect, SemVer, Source, Step};
 use crate::store::Store;
 use std::fmt::Write;
 
-pub fn upgrade(context: &Context, target: Option<SemVer>, dry_run: bool) -> Result<String> {
-    migrate(context, "upgrade", dry_run, |history| {
+pub fn upgrade(
+    context: &Context,
+    target: Option<SemVer>,
+    dry_run: bool,
+    atomic: bool,
+) -> Result<String> {
+    migrate(context, "upgrade", dry_run, atomic, |history| {
         plan::upgrade(MIGRATIONS, history, target)
     })
 }
 
 pub fn downgrade(context: &Context, target: Option<SemVer>, dry_run: bool) -> Result<String> {
-    migrate(context, "downgrade", dry_run, |history| {
+    migrate(context, "downgrade", dry_run, false, |history| {
         plan::downgrade(MIGRATIONS, history, target)
     })
 }
@@ -28,12 +33,16 @@ fn migrate(
     context: &Context,
     command: &str,
     dry_run: bool,
+    atomic: bool,
     make_plan: impl for<'a> Fn(&'a [crate::store::Applied]) -> Result<Plan<'a>>,
 ) -> Result<String> {
     if dry_run {
         let mut store = context.open_read_only()?;
         let history = store.history()?;
         let plan = make_plan(&history)?;
+        if atomic {
+            plan.fits_one_transaction()?;
+        }
         return Ok(dry_run_text(&store, command, &plan));
     }
     let mut store = context.open()?;
@@ -43,6 +52,9 @@ fn migrate(
     recover(&mut store, MIGRATIONS, &context.data_dir)?;
     let history = store.history()?;
     let plan = make_plan(&history)?;
+    if atomic {
+        plan.fits_one_transaction()?;
+    }
     if plan.items.is_empty() {
         context.say(format!(
             "{}: already at {}, nothing to do",
@@ -76,7 +88,11 @@ fn migrate(
         if plan.items.len() == 1 { "" } else { "s" }
     ));
     let mut report = Report::new(context, &plan);
-    let result = run(&mut store, &context.data_dir, &plan, command, &mut report);
+    let result = if atomic {
+        run_atomic(&mut store, &context.data_dir, &plan, command, &mut report)
+    } else {
+        run(&mut store, &context.data_dir, &plan, command, &mut report)
+    };
     let state = write_state(context, &mut store);
     let done = result?;
     state?;

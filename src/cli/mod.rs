@@ -52,7 +52,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Apply pending migrations up to a version (default: the latest).
-    #[command(after_help = "Example:\n  semigrate upgrade --version 1.1.0 --dry-run")]
+    #[command(
+        after_help = "Examples:\n  semigrate upgrade --version 1.1.0 --dry-run\n  semigrate upgrade --atomic"
+    )]
     Upgrade {
         /// The version to reach; one this binary knows.
         #[arg(long, value_name = "X.Y.Z", value_parser = known_version)]
@@ -60,6 +62,9 @@ enum Command {
         /// Print the SQL that would run, in order, and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Run the whole upgrade in one transaction: all of it lands, or none.
+        #[arg(long)]
+        atomic: bool,
     },
     /// Revert migrations down to a version (default: one step; 0.0.0: all of them).
     #[command(after_help = "Example:\n  semigrate downgrade --version 1.0.0")]
@@ -214,7 +219,11 @@ pub fn main() -> i32 {
         verbose: cli.verbose,
     };
     let output = match cli.command {
-        Command::Upgrade { version, dry_run } => migrate::upgrade(&context, version, dry_run),
+        Command::Upgrade {
+            version,
+            dry_run,
+            atomic,
+        } => migrate::upgrade(&context, version, dry_run, atomic),
         Command::Downgrade { version, dry_run } => migrate::downgrade(&context, version, dry_run),
         Command::Status => status::run(&context),
         Command::List => list::run(&context),

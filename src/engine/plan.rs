@@ -48,6 +48,21 @@ pub struct Plan<'a> {
     pub items: Vec<Item<'a>>,
 }
 
+impl Plan<'_> {
+    /// Whether the whole plan can run in one transaction (`--atomic`): not when a
+    /// migration must run outside one.
+    pub fn fits_one_transaction(&self) -> Result<()> {
+        match self.items.iter().find(|i| !i.transaction) {
+            None => Ok(()),
+            Some(item) => Err(Error::Usage(format!(
+                "--atomic cannot include {}, which runs outside a transaction (`transaction = false`); \
+                 upgrade to the version before it, then without --atomic",
+                item.version
+            ))),
+        }
+    }
+}
+
 /// The version a store is at: its newest applied migration.
 pub fn current(history: &[Applied]) -> SemVer {
     history.last().map_or(SemVer::ZERO, |a| a.version)

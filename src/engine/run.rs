@@ -27,8 +27,11 @@ pub trait Progress {
     fn done(&mut self, done: &Done);
 }
 
-/// Runs every item of the plan in order and stops at the first failure, which is
-/// rolled back and logged.
+/// Each CSV step of a migration: its file, the rows it wrote, and how long it took.
+type Written = Vec<(String, u64, Duration)>;
+
+/// Runs every item of the plan in order, one transaction each, and stops at the first
+/// failure, which is rolled back and logged.
 pub fn run(
     store: &mut dyn Store,
     data_dir: &Path,
@@ -69,6 +72,78 @@ pub fn run(
     Ok(done)
 }
 
+/// Runs the whole plan in one transaction (`upgrade --atomic`): every migration lands,
+/// or none does. Foreign keys are off for the whole transaction if any migration asks,
+/// and checked before the commit.
+pub fn run_atomic(
+    store: &mut dyn Store,
+    data_dir: &Path,
+    plan: &Plan,
+    command: &str,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Done>> {
+    plan.fits_one_transaction()?;
+    let foreign_keys = plan.items.iter().all(|i| i.foreign_keys);
+    let mut files = Staging::new(data_dir);
+    let mut done = Vec::with_capacity(plan.items.len());
+    store.begin(foreign_keys)?;
+    for item in &plan.items {
+        let started = Instant::now();
+        let result = expect_state(store, plan.direction, item)
+            .and_then(|()| steps(store, &mut files, plan.direction, item, progress))
+            .and_then(|written| {
+                settle(store, &files, plan.direction, item, command, started).map(|()| written)
+            });
+        match result {
+            Ok(written) => done.push(Done {
+                version: item.version,
+                direction: plan.direction,
+                lands_on: item.lands_on,
+                elapsed: started.elapsed(),
+                files: written,
+            }),
+            Err(e) => {
+                store.rollback();
+                log_failure(store, plan.direction, item, command, started, &e);
+                return Err(e);
+            }
+        }
+    }
+    if !foreign_keys && let Some(last) = plan.items.last() {
+        let checked = foreign_key_check(store, last, true);
+        if let Err(e) = checked {
+            store.rollback();
+            return Err(e);
+        }
+    }
+    if let Err(e) = commit(store, files) {
+        store.rollback();
+        return Err(e);
+    }
+    for d in &done {
+        progress.done(d);
+    }
+    Ok(done)
+}
+
+fn failed(
+    item: &Item,
+    what: String,
+    sql: Option<&str>,
+    reason: String,
+    rolled_back: bool,
+) -> Error {
+    Error::Migration {
+        version: item.version,
+        what,
+        sql: sql.map(str::to_owned),
+        reason,
+        rolled_back,
+    }
+}
+
+/// One migration in its own transaction (or, with `transaction = false`, its steps on
+/// their own and the rest in a transaction).
 fn apply(
     store: &mut dyn Store,
     data_dir: &Path,
@@ -77,21 +152,33 @@ fn apply(
     command: &str,
     started: Instant,
     progress: &mut dyn Progress,
-) -> Result<Vec<(String, u64, Duration)>> {
-    let failed =
-        |what: String, sql: Option<&str>, reason: String, rolled_back: bool| Error::Migration {
-            version: item.version,
-            what,
-            sql: sql.map(str::to_owned),
-            reason,
-            rolled_back,
-        };
+) -> Result<Written> {
     if item.transaction {
         store.begin(item.foreign_keys)?;
         expect_state(store, direction, item)?;
     }
     // Dropped without `committed()` on any early return: its temp files go with it.
     let mut files = Staging::new(data_dir);
+    let written = steps(store, &mut files, direction, item, progress)?;
+    if !item.transaction {
+        // The steps ran on their own; the checks and the history row still commit
+        // together, so the history never claims a version whose checks failed.
+        store.begin(true)?;
+        expect_state(store, direction, item)?;
+    }
+    settle(store, &files, direction, item, command, started)?;
+    commit(store, files)?;
+    Ok(written)
+}
+
+/// Runs the steps of one migration: SQL on the store, CSV into staged temp files.
+fn steps(
+    store: &mut dyn Store,
+    files: &mut Staging,
+    direction: Direction,
+    item: &Item,
+    progress: &mut dyn Progress,
+) -> Result<Written> {
     let mut written = Vec::new();
     for (i, step) in item.steps.iter().enumerate() {
         let what = format!("{} step {}", direction.as_str(), i + 1);
@@ -103,6 +190,7 @@ fn apply(
                 let engine = store.engine();
                 let text = sql.for_engine(engine).ok_or_else(|| {
                     failed(
+                        item,
                         what.clone(),
                         None,
                         format!("the step has no SQL for {engine}"),
@@ -111,51 +199,62 @@ fn apply(
                 })?;
                 store
                     .execute(text)
-                    .map_err(|reason| failed(what, Some(text), reason, rolled_back))?;
+                    .map_err(|reason| failed(item, what, Some(text), reason, rolled_back))?;
             }
             Step::Csv(csv) => {
                 let step_started = Instant::now();
                 let mut reading = |read, total| progress.reading(&csv.path, read, total);
                 let stats = files
                     .run(csv, &mut reading)
-                    .map_err(|reason| failed(what, None, reason, rolled_back))?;
+                    .map_err(|reason| failed(item, what, None, reason, rolled_back))?;
                 written.push((csv.path.to_string(), stats.rows, step_started.elapsed()));
             }
         }
         crate::fault::point("after-step");
     }
-    if !item.transaction {
-        // The steps ran on their own; the checks and the history row still commit
-        // together, so the history never claims a version whose checks failed.
-        store.begin(true)?;
-        expect_state(store, direction, item)?;
+    Ok(written)
+}
+
+/// `PRAGMA foreign_key_check` must find nothing before a migration that switched
+/// enforcement off may commit.
+fn foreign_key_check(store: &mut dyn Store, item: &Item, rolled_back: bool) -> Result<()> {
+    let what = || "the foreign key check".to_owned();
+    let violations = store
+        .foreign_key_violations()
+        .map_err(|reason| failed(item, what(), None, reason, rolled_back))?;
+    if violations.is_empty() {
+        return Ok(());
     }
+    Err(failed(
+        item,
+        what(),
+        None,
+        format!("foreign keys are broken: {}", violations.join("; ")),
+        rolled_back,
+    ))
+}
+
+/// What follows the steps inside the transaction: the foreign key check, the
+/// validations of the version the store lands on, the history row and the log.
+fn settle(
+    store: &mut dyn Store,
+    files: &Staging,
+    direction: Direction,
+    item: &Item,
+    command: &str,
+    started: Instant,
+) -> Result<()> {
     if !item.foreign_keys {
-        let violations = store.foreign_key_violations().map_err(|reason| {
-            failed(
-                "the foreign key check".into(),
-                None,
-                reason,
-                item.transaction,
-            )
-        })?;
-        if !violations.is_empty() {
-            return Err(failed(
-                "the foreign key check".into(),
-                None,
-                format!("foreign keys are broken: {}", violations.join("; ")),
-                item.transaction,
-            ));
-        }
+        foreign_key_check(store, item, item.transaction)?;
     }
     for (i, check) in item.checks.iter().enumerate() {
-        validate(store, &files, check).map_err(|reason| {
+        validate(store, files, check).map_err(|reason| {
             let what = format!("validation {} of {}", i + 1, item.lands_on);
             let sql = match check {
                 Check::Sql { sql, .. } => sql.for_engine(store.engine()),
                 Check::Csv(_) => None,
             };
-            failed(what, sql, reason, item.transaction)
+            failed(item, what, sql, reason, item.transaction)
         })?;
     }
     // The history row is written in the migration's own transaction: a crash between
@@ -185,16 +284,20 @@ fn apply(
         outcome: "ok".to_owned(),
         duration_ms: millis(started.elapsed()),
         error: None,
-    })?;
+    })
+}
+
+/// Records the staged CSV swaps in the journal, commits, and carries the swaps out.
+fn commit(store: &mut dyn Store, files: Staging) -> Result<()> {
     store.record_swaps(&files.swaps())?;
     crate::fault::point("before-commit");
     store.commit()?;
     crate::fault::point("after-commit");
     let swaps = files.committed();
-    if !swaps.is_empty() {
-        finish_swaps(store, &swaps)?;
+    if swaps.is_empty() {
+        return Ok(());
     }
-    Ok(written)
+    finish_swaps(store, &swaps)
 }
 
 /// Renames committed temps over their targets, then clears the journal. If this is cut
