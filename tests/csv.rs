@@ -299,7 +299,8 @@ fn a_crash_at_any_fault_point_converges_on_the_next_run() {
                 .output()
                 .unwrap();
             assert!(!crashed.status.success(), "{point} {args:?} did not crash");
-            s.ok(args);
+            // The dead run's lock died with it: the rerun must not wait at all.
+            s.ok(&[&["--lock-timeout", "0"][..], args].concat());
             assert_eq!(
                 state(&s),
                 expected,
