@@ -6,7 +6,7 @@ use super::migrate::write_state;
 use crate::compiled::MIGRATIONS;
 use crate::error::{Error, Result};
 use crate::model::SemVer;
-use crate::store::{Applied, LogEntry, Store};
+use crate::store::{Applied, LogEntry, Store, transaction};
 
 pub fn run(context: &Context, version: SemVer) -> Result<String> {
     let mut store = context.open()?;
@@ -19,15 +19,7 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
             top.version
         )));
     }
-    store.begin(true)?;
-    let recorded = record(&mut store, version);
-    match recorded {
-        Ok(()) => store.commit()?,
-        Err(e) => {
-            store.rollback();
-            return Err(e);
-        }
-    }
+    transaction(&mut store, |s| record(s, version))?;
     write_state(context, &mut store)?;
     context.say(format!(
         "{} is recorded at {version}; nothing was run",

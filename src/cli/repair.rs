@@ -7,7 +7,7 @@ use super::migrate::write_state;
 use crate::compiled::MIGRATIONS;
 use crate::error::{Error, Result};
 use crate::model::SemVer;
-use crate::store::{Applied, LogEntry, Store};
+use crate::store::{Applied, LogEntry, Store, transaction};
 
 pub fn run(context: &Context, version: SemVer) -> Result<String> {
     let mut store = context.open()?;
@@ -43,15 +43,9 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
             applied.checksum, m.checksum
         )),
     };
-    store.begin(true)?;
-    let done = store.accept(&accepted).and_then(|()| store.log(&entry));
-    match done {
-        Ok(()) => store.commit()?,
-        Err(e) => {
-            store.rollback();
-            return Err(e);
-        }
-    }
+    transaction(&mut store, |s| {
+        s.accept(&accepted).and_then(|()| s.log(&entry))
+    })?;
     write_state(context, &mut store)?;
     context.say(format!(
         "{version}: the compiled spec is now the applied one"

@@ -4,7 +4,7 @@ use super::plan::{Direction, Item, Plan};
 use crate::data::swap::{self, Staging};
 use crate::error::{Error, Result};
 use crate::model::{Check, Expect, Migration, Scalar, SemVer, Step};
-use crate::store::{Applied, LogEntry, RowCount, Store, Value};
+use crate::store::{Applied, LogEntry, RowCount, Store, Value, transaction};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -310,9 +310,7 @@ fn finish_swaps(store: &mut dyn Store, swaps: &[swap::Swap]) -> Result<()> {
         ),
     })?;
     crate::fault::point("after-swaps");
-    store.begin(true)?;
-    store.clear_swaps()?;
-    store.commit()
+    transaction(store, |s| s.clear_swaps())
 }
 
 /// Before a run that may write: carries out the swaps a committed migration recorded
@@ -375,14 +373,7 @@ fn log_failure(
         duration_ms: millis(started.elapsed()),
         error: Some(e.to_string()),
     };
-    if store
-        .begin(true)
-        .and_then(|()| store.log(&entry))
-        .and_then(|()| store.commit())
-        .is_err()
-    {
-        store.rollback();
-    }
+    let _ = transaction(store, |s| s.log(&entry));
 }
 
 /// Runs one validation against the store and the files as the migration leaves them;

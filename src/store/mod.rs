@@ -129,3 +129,19 @@ pub trait Store {
     /// Forgets the recorded swaps (inside the current transaction), once they are done.
     fn clear_swaps(&mut self) -> Result<()>;
 }
+
+/// Runs `work` in a transaction of its own (foreign keys on): committed if it succeeds,
+/// rolled back if it fails.
+pub fn transaction(
+    store: &mut dyn Store,
+    work: impl FnOnce(&mut dyn Store) -> Result<()>,
+) -> Result<()> {
+    store.begin(true)?;
+    match work(&mut *store).and_then(|()| store.commit()) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            store.rollback();
+            Err(e)
+        }
+    }
+}

@@ -181,3 +181,16 @@ pub fn build(chain: Option<&Path>, features: &[&str]) -> Build {
         binary,
     }
 }
+
+/// `upgrade` and `downgrade` both refuse a drifted store with exit 3, naming the
+/// version, and change nothing.
+pub fn assert_refused_for_drift(s: &Sandbox, version: &str) {
+    let before = s.bytes();
+    for args in [&["upgrade"][..], &["downgrade"]] {
+        let r = s.run(args);
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
+        let named = format!("the spec of {version} changed after it was applied");
+        assert!(r.stderr.contains(&named), "{}", r.stderr);
+    }
+    assert_eq!(s.bytes(), before);
+}
