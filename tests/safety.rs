@@ -355,3 +355,47 @@ fn atomic_refuses_a_plan_with_a_migration_outside_transactions() {
     s.ok(&["upgrade", "--atomic", "--version", "1.0.0"]);
     assert_eq!(s.current(), "1.0.0");
 }
+
+#[test]
+fn a_version_merged_below_the_store_is_refused_not_applied() {
+    // Applied: 1.0.0 and 1.1.0. Then a hotfix 1.0.1 lands in the chain between them.
+    let chain = tempfile::tempdir().unwrap();
+    let fixture = common::root().join("tests/fixtures/good_irreversible");
+    std::fs::copy(
+        fixture.join("v1_0_0.toml"),
+        chain.path().join("v1_0_0.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        chain.path().join("v1_1_0.toml"),
+        "description = \"Index t\"\n[[up]]\nsql = \"CREATE INDEX ix_t ON t (id);\"\n[[down]]\nsql = \"DROP INDEX ix_t;\"\n",
+    )
+    .unwrap();
+    let before = common::build(Some(chain.path()), &[]);
+    let (_k1, before_bin) = before.binary.expect("the chain builds");
+    std::fs::write(
+        chain.path().join("v1_0_1__hotfix.toml"),
+        "description = \"Hotfix\"\n[[up]]\nsql = \"CREATE TABLE hotfix (id INTEGER);\"\n[[down]]\nsql = \"DROP TABLE hotfix;\"\n",
+    )
+    .unwrap();
+    let after = common::build(Some(chain.path()), &[]);
+    let (_k2, after_bin) = after.binary.expect("the chain with the hotfix builds");
+
+    let s = Sandbox::with_binary(before_bin);
+    s.ok(&["upgrade"]);
+    let s = Sandbox {
+        dir: s.dir,
+        binary: after_bin,
+    };
+    let bytes = s.bytes();
+    let r = s.run(&["upgrade"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("1.0.1 is not applied, but the store is already at 1.1.0"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.bytes(), bytes);
+    assert_eq!(s.status()["migrations"][1]["state"], "pending");
+}
