@@ -448,3 +448,22 @@ fn a_broken_pipe_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn verbose_prints_each_statement_and_quiet_prints_nothing() {
+    let s = Sandbox::new();
+    let r = s.ok(&["-v", "upgrade", "--version", "1.0.0"]);
+    assert!(
+        r.stderr
+            .contains("-- 1.0.0 up step 1:\nCREATE INDEX ix_accidents_dep_com"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("-- 0.8.0 up step 3:\naccidents.csv"),
+        "{}",
+        r.stderr
+    );
+    let r = s.ok(&["-q", "upgrade"]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""));
+}

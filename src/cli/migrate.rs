@@ -251,6 +251,12 @@ impl<'a> Report<'a> {
 }
 
 impl Progress for Report<'_> {
+    fn step(&mut self, version: SemVer, what: &str, text: &str) {
+        if self.context.verbose {
+            eprintln!("  -- {version} {what}:\n{}", text.trim_end());
+        }
+    }
+
     fn reading(&mut self, path: &str, read: u64, total: u64) {
         use std::io::IsTerminal;
         if self.bar.is_none()

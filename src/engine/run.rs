@@ -21,6 +21,8 @@ pub struct Done {
 
 /// What a run tells its caller as it goes.
 pub trait Progress {
+    /// A step of migration `version` starts; `text` is its SQL, or its CSV file.
+    fn step(&mut self, version: SemVer, what: &str, text: &str);
     /// A CSV step has read `read` of the `total` bytes of `path`.
     fn reading(&mut self, path: &str, read: u64, total: u64);
     /// A migration committed.
@@ -197,11 +199,13 @@ fn steps(
                         rolled_back,
                     )
                 })?;
+                progress.step(item.version, &what, text);
                 store
                     .execute(text)
                     .map_err(|reason| failed(item, what, Some(text), reason, rolled_back))?;
             }
             Step::Csv(csv) => {
+                progress.step(item.version, &what, &csv.path);
                 let step_started = Instant::now();
                 let mut reading = |read, total| progress.reading(&csv.path, read, total);
                 let stats = files
