@@ -254,6 +254,9 @@ struct State {
     schema: Vec<(String, String)>,
     csv: Option<Vec<u8>>,
     files: Vec<String>,
+    /// Beside the database: the state file, the lock, and no temp file.
+    store_files: Vec<String>,
+    state_file: serde_json::Value,
 }
 
 fn state(s: &Sandbox) -> State {
@@ -262,6 +265,28 @@ fn state(s: &Sandbox) -> State {
         schema: common::user_schema(&s.db()),
         csv: std::fs::read(csv_path(s)).ok(),
         files: data_files(s),
+        store_files: {
+            let mut names: Vec<String> = std::fs::read_dir(s.db().parent().unwrap())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        },
+        state_file: {
+            let mut v: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(s.db().with_file_name("migration_state.json")).unwrap(),
+            )
+            .unwrap();
+            // Times differ from run to run; what the file says of the store must not.
+            for m in v["migrations"].as_array_mut().unwrap() {
+                m["applied_at"] = serde_json::Value::Null;
+            }
+            v["database"] = serde_json::Value::Null;
+            v["backup"] = serde_json::Value::Null;
+            v
+        },
     }
 }
 

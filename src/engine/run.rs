@@ -155,6 +155,7 @@ fn apply(
     started: Instant,
     progress: &mut dyn Progress,
 ) -> Result<Written> {
+    crate::fault::point("before-begin");
     if item.transaction {
         store.begin(item.foreign_keys)?;
         expect_state(store, direction, item)?;

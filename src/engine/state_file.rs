@@ -8,6 +8,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const FILE_NAME: &str = "migration_state.json";
+const TEMP_PREFIX: &str = ".migration_state.";
+
+/// Deletes the temp files of writes that a crash cut short. Only runs that hold the
+/// store's lock write the state file, so none of these belongs to a live writer.
+fn sweep(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(TEMP_PREFIX) && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
 
 /// Where the state file of a SQLite store lives.
 pub fn path_for(database: &Path) -> PathBuf {
@@ -27,13 +40,15 @@ pub fn write(path: &Path, status: &Status) -> Result<()> {
     };
     let mut text = serde_json::to_vec_pretty(status).expect("status always serializes");
     text.push(b'\n');
+    sweep(dir);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".migration_state.")
+        .prefix(TEMP_PREFIX)
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(io)?;
     tmp.write_all(&text).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
+    crate::fault::point("state-file");
     tmp.persist(path).map_err(|e| io(e.error))?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
