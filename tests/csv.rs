@@ -308,11 +308,13 @@ fn a_crash_at_any_fault_point_converges_on_the_next_run() {
         clean.ok(args);
         let expected = state(&clean);
         for point in [
+            "before-begin",
             "after-step",
             "before-commit",
             "after-commit",
             "between-swaps",
             "after-swaps",
+            "state-file",
         ] {
             let s = start(from);
             let db = s.db();
