@@ -360,8 +360,8 @@ fn a_kill_at_any_instant_converges_on_the_next_run() {
         clean.ok(args);
         let expected = state(&clean);
         for i in 0..runs / 2 {
-            // Spread the kills over the run's length (about 40 ms here), reproducibly.
-            let delay = std::time::Duration::from_micros((i * 7919) % 45_000);
+            // Spread the kills over the run's length (about 25 ms here), reproducibly.
+            let delay = std::time::Duration::from_micros((i * 7919) % 25_000);
             let s = start(from);
             let db = s.db();
             let mut child = s
