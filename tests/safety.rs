@@ -171,8 +171,20 @@ fn history_lists_every_attempt_with_its_outcome() {
         ]
     );
     assert_eq!(rows[2]["command"], "downgrade");
+    let steps: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["from"].as_str().unwrap(), r["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [("0.0.0", "0.8.0"), ("0.8.0", "0.9.0"), ("0.9.0", "0.8.0")]
+    );
     let table = s.ok(&["history"]).stdout;
     assert!(table.lines().next().unwrap().starts_with("AT "), "{table}");
+    assert!(
+        table.lines().nth(3).unwrap().contains("0.9.0 -> 0.8.0"),
+        "{table}"
+    );
     assert_eq!(table.lines().count(), 4);
 }
 

@@ -44,6 +44,8 @@ fn record(store: &mut dyn Store, version: SemVer) -> Result<()> {
             command: "baseline".into(),
             version: m.version,
             direction: "baselined".into(),
+            from: SemVer::ZERO,
+            to: m.version,
             outcome: "ok".into(),
             duration_ms: 0,
             error: None,

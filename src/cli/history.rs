@@ -18,17 +18,17 @@ pub fn run(context: &Context) -> Result<String> {
     }
     let _ = writeln!(
         out,
-        "{:<24} {:<9} {:<8} {:<15} {:<8} {:>8}  ERROR",
-        "AT", "COMMAND", "VERSION", "DIRECTION", "OUTCOME", "MS"
+        "{:<24} {:<9} {:<17} {:<15} {:<8} {:>8}  ERROR",
+        "AT", "COMMAND", "FROM -> TO", "DIRECTION", "OUTCOME", "MS"
     );
     for l in &logged {
         let e = &l.entry;
         let _ = writeln!(
             out,
-            "{:<24} {:<9} {:<8} {:<15} {:<8} {:>8}  {}",
+            "{:<24} {:<9} {:<17} {:<15} {:<8} {:>8}  {}",
             l.at,
             e.command,
-            e.version.to_string(),
+            format!("{} -> {}", e.from, e.to),
             e.direction,
             e.outcome,
             e.duration_ms,

@@ -36,6 +36,8 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
         command: "repair".into(),
         version,
         direction: "accept-checksum".into(),
+        from: version,
+        to: version,
         outcome: "ok".into(),
         duration_ms: 0,
         error: Some(format!(

@@ -30,6 +30,8 @@ pub struct Item<'a> {
     pub steps: &'a [Step],
     pub transaction: bool,
     pub foreign_keys: bool,
+    /// The version the store is at before this item.
+    pub starts_at: SemVer,
     /// The version the store is at once this item commits.
     pub lands_on: SemVer,
     /// The validations of `lands_on` (none when it is 0.0.0 or unknown to this binary).
@@ -143,6 +145,7 @@ pub fn upgrade<'a>(
             if skipped.len() == 1 { "is" } else { "are" }
         )));
     }
+    let mut starts_at = from;
     let items = chain
         .iter()
         .filter(|m| m.version > from && m.version <= to)
@@ -152,6 +155,7 @@ pub fn upgrade<'a>(
             steps: &m.up,
             transaction: m.transaction,
             foreign_keys: m.foreign_keys,
+            starts_at: std::mem::replace(&mut starts_at, m.version),
             lands_on: m.version,
             checks: &m.validate,
             migration: Some(m),
@@ -203,6 +207,7 @@ pub fn downgrade<'a>(
                     steps: &m.down,
                     transaction: m.transaction,
                     foreign_keys: m.foreign_keys,
+                    starts_at: m.version,
                     lands_on,
                     checks,
                     migration: Some(m),
@@ -219,6 +224,7 @@ pub fn downgrade<'a>(
                     steps: &r.steps,
                     transaction: r.transaction,
                     foreign_keys: r.foreign_keys,
+                    starts_at: applied.version,
                     lands_on,
                     checks,
                     migration: None,
@@ -298,6 +304,13 @@ mod tests {
         let h = history(&c, 1);
         let plan = upgrade(&c, &h, None).unwrap();
         assert_eq!(versions_of(&plan), ["1.0.1", "1.1.0", "2.0.0"]);
+        let steps: Vec<(SemVer, SemVer)> = plan
+            .items
+            .iter()
+            .map(|i| (i.starts_at, i.lands_on))
+            .collect();
+        assert_eq!(steps[0], (SemVer::new(1, 0, 0), SemVer::new(1, 0, 1)));
+        assert_eq!(steps[2], (SemVer::new(1, 1, 0), SemVer::new(2, 0, 0)));
         assert_eq!(
             (plan.from, plan.to),
             (SemVer::new(1, 0, 0), SemVer::new(2, 0, 0))
@@ -327,6 +340,7 @@ mod tests {
         let plan = downgrade(&c, &h, None).unwrap();
         assert_eq!(versions_of(&plan), ["2.0.0"]);
         assert_eq!(plan.items[0].lands_on, SemVer::new(1, 1, 0));
+        assert_eq!(plan.items[0].starts_at, SemVer::new(2, 0, 0));
         assert_eq!(plan.items[0].checks, &c[2].validate[..]);
         assert_eq!(plan.items[0].steps, &c[3].down[..]);
         let plan = downgrade(&c, &h, Some(SemVer::ZERO)).unwrap();

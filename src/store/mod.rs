@@ -60,6 +60,9 @@ pub struct LogEntry {
     pub command: String,
     pub version: SemVer,
     pub direction: String,
+    /// Where the store stood before, and where the entry took it (or would have).
+    pub from: SemVer,
+    pub to: SemVer,
     pub outcome: String,
     pub duration_ms: i64,
     pub error: Option<String>,

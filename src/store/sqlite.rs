@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS semigrate_log (
     command     TEXT NOT NULL,
     version     TEXT NOT NULL,
     direction   TEXT NOT NULL,
+    from_version TEXT NOT NULL,
+    to_version  TEXT NOT NULL,
     outcome     TEXT NOT NULL,
     duration_ms INTEGER NOT NULL,
     error       TEXT
@@ -323,14 +325,17 @@ impl Store for SqliteStore {
     fn log(&mut self, e: &LogEntry) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO semigrate_log (command, version, direction, outcome, duration_ms, error) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO semigrate_log \
+                 (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut s| {
                 s.execute(params![
                     e.command,
                     e.version.to_string(),
                     e.direction,
+                    e.from.to_string(),
+                    e.to.to_string(),
                     e.outcome,
                     e.duration_ms,
                     e.error
@@ -475,20 +480,21 @@ impl Store for SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT at, command, version, direction, outcome, duration_ms, error \
+                "SELECT at, command, version, direction, from_version, to_version, outcome, duration_ms, error \
                  FROM semigrate_log ORDER BY id",
             )
             .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
         let rows = stmt
             .query_map([], |r| {
+                let versions = [r.get::<_, String>(2)?, r.get(4)?, r.get(5)?];
                 Ok((
                     r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, Option<String>>(6)?,
+                    versions,
+                    r.get(1)?,
+                    r.get(3)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
                 ))
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -498,29 +504,30 @@ impl Store for SqliteStore {
                     format!("cannot read semigrate_log: {}", sqlite_message(&e)),
                 )
             })?;
-        rows.into_iter()
-            .map(
-                |(at, command, version, direction, outcome, duration_ms, error)| {
-                    let version = SemVer::parse(&version).map_err(|why| {
-                        store_error(
-                            &self.path,
-                            format!("semigrate_log has a row semigrate did not write: {why}"),
-                        )
-                    })?;
-                    Ok(Logged {
-                        at,
-                        entry: LogEntry {
-                            command,
-                            version,
-                            direction,
-                            outcome,
-                            duration_ms,
-                            error,
-                        },
-                    })
+        let mut logged = Vec::with_capacity(rows.len());
+        for (at, versions, command, direction, outcome, duration_ms, error) in rows {
+            let [version, from, to] = versions.map(|v| SemVer::parse(&v));
+            let (Ok(version), Ok(from), Ok(to)) = (version, from, to) else {
+                return Err(store_error(
+                    &self.path,
+                    "semigrate_log has a row semigrate did not write".into(),
+                ));
+            };
+            logged.push(Logged {
+                at,
+                entry: LogEntry {
+                    command,
+                    version,
+                    direction,
+                    from,
+                    to,
+                    outcome,
+                    duration_ms,
+                    error,
                 },
-            )
-            .collect()
+            });
+        }
+        Ok(logged)
     }
 
     fn accept(&mut self, a: &Applied) -> Result<()> {
