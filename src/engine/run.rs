@@ -19,6 +19,18 @@ pub struct Done {
     pub files: Vec<(String, u64, Duration)>,
 }
 
+impl Done {
+    fn of(item: &Item, direction: Direction, started: Instant, files: Written) -> Done {
+        Done {
+            version: item.version,
+            direction,
+            lands_on: item.lands_on,
+            elapsed: started.elapsed(),
+            files,
+        }
+    }
+}
+
 /// What a run tells its caller as it goes.
 pub trait Progress {
     /// A step of migration `version` starts; `text` is its SQL, or its CSV file.
@@ -54,13 +66,7 @@ pub fn run(
             progress,
         ) {
             Ok(files) => {
-                let d = Done {
-                    version: item.version,
-                    direction: plan.direction,
-                    lands_on: item.lands_on,
-                    elapsed: started.elapsed(),
-                    files,
-                };
+                let d = Done::of(item, plan.direction, started, files);
                 progress.done(&d);
                 done.push(d);
             }
@@ -97,13 +103,7 @@ pub fn run_atomic(
                 settle(store, &files, plan.direction, item, command, started).map(|()| written)
             });
         match result {
-            Ok(written) => done.push(Done {
-                version: item.version,
-                direction: plan.direction,
-                lands_on: item.lands_on,
-                elapsed: started.elapsed(),
-                files: written,
-            }),
+            Ok(written) => done.push(Done::of(item, plan.direction, started, written)),
             Err(e) => {
                 store.rollback();
                 log_failure(store, plan.direction, item, command, started, &e);
