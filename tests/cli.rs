@@ -229,9 +229,7 @@ fn a_foreign_key_off_rebuild_that_breaks_a_key_is_rolled_back() {
     let s = Sandbox::new();
     s.ok(&["upgrade", "--version", "1.1.0"]);
     // An orphan written behind semigrate's back, with enforcement off.
-    s.conn()
-        .execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO usagers (Num_Acc, catu, grav) VALUES ('209900000000', 1, 1);")
-        .unwrap();
+    common::plant_orphan_usager(&s);
     let r = s.run(&["upgrade"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
@@ -319,9 +317,7 @@ fn verify_runs_the_current_validations_and_changes_nothing() {
             .stdout
             .contains("the 2 validations of 2.0.0 pass")
     );
-    s.conn()
-        .execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO usagers (Num_Acc, catu, grav) VALUES ('209900000000', 1, 1);")
-        .unwrap();
+    common::plant_orphan_usager(&s);
     let before = s.bytes();
     let r = s.run(&["verify"]);
     assert_eq!(r.code, 1);

@@ -291,9 +291,7 @@ fn an_atomic_upgrade_lands_whole_or_not_at_all() {
     let s = Sandbox::new();
     s.ok(&["upgrade", "--version", "1.0.1"]);
     // 2.0.0 will find an orphan usager: the run fails at its last migration.
-    s.conn()
-        .execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO usagers (Num_Acc, catu, grav) VALUES ('209900000000', 1, 1);")
-        .unwrap();
+    common::plant_orphan_usager(&s);
     let csv = s.dir.path().join("var/data/accidents.csv");
     let csv_before = std::fs::read(&csv).unwrap();
     let schema = common::user_schema(&s.db());

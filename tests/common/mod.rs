@@ -194,3 +194,14 @@ pub fn assert_refused_for_drift(s: &Sandbox, version: &str) {
     }
     assert_eq!(s.bytes(), before);
 }
+
+/// Writes a usager whose accident does not exist, behind semigrate's back and with
+/// enforcement off: the example chain's 2.0.0 foreign key check must catch it.
+pub fn plant_orphan_usager(s: &Sandbox) {
+    s.conn()
+        .execute_batch(
+            "PRAGMA foreign_keys = OFF; \
+             INSERT INTO usagers (Num_Acc, catu, grav) VALUES ('209900000000', 1, 1);",
+        )
+        .unwrap();
+}
