@@ -34,10 +34,13 @@ python3 bench/gen_csv.py "$rows" "$work/data/accidents.csv"
 size=$(stat -c %s "$work/data/accidents.csv")
 CARGO_TARGET_DIR=target/bench SEMIGRATE_MIGRATIONS_DIR="$work/migrations" cargo build -q --release
 bin=target/bench/release/semigrate
-run() { "$bin" -q --database "$work/store.db" --data-dir "$work/data" "$@"; }
+# The transform alone: the default backup of the data file is a second durable copy,
+# timed on its own below.
+run() { "$bin" -q --no-backup --database "$work/store.db" --data-dir "$work/data" "$@"; }
+backed() { "$bin" -q --backup-dir "$work/backups" --database "$work/store.db" --data-dir "$work/data" "$@"; }
 
 secs() { local t0 t1; t0=$(date +%s%N); "$@"; t1=$(date +%s%N); echo "scale=3; ($t1 - $t0) / 1000000000" | bc; }
-cat_times=(); dd_times=(); up_times=(); down_times=()
+cat_times=(); dd_times=(); up_times=(); down_times=(); backed_times=()
 for _ in $(seq "$pairs"); do
   cat_times+=("$(secs bash -c "cat '$work/data/accidents.csv' > '$work/copy.csv'")")
   rm -f "$work/copy.csv"
@@ -46,10 +49,13 @@ for _ in $(seq "$pairs"); do
   rm -f "$work/copy.csv"
   up_times+=("$(secs run upgrade)")
   down_times+=("$(secs run downgrade --version 0.0.0)")
+  backed_times+=("$(secs backed upgrade)")
+  run downgrade --version 0.0.0
+  rm -rf "$work/backups"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-mc=$(median "${cat_times[@]}"); mdd=$(median "${dd_times[@]}"); mu=$(median "${up_times[@]}"); md=$(median "${down_times[@]}")
-rss=$( { /usr/bin/time -f %M "$bin" -q --database "$work/store.db" --data-dir "$work/data" upgrade; } 2>&1 | tail -1)
+mc=$(median "${cat_times[@]}"); mdd=$(median "${dd_times[@]}"); mu=$(median "${up_times[@]}"); md=$(median "${down_times[@]}"); mb=$(median "${backed_times[@]}")
+rss=$( { /usr/bin/time -f %M "$bin" -q --no-backup --database "$work/store.db" --data-dir "$work/data" upgrade; } 2>&1 | tail -1)
 run downgrade --version 0.0.0
 
 echo "file: $rows rows, $size bytes"
@@ -57,6 +63,7 @@ echo "cat:       ${cat_times[*]} s (median $mc)"
 echo "dd fsync:  ${dd_times[*]} s (median $mdd)"
 echo "upgrade:   ${up_times[*]} s (median $mu, $(echo "scale=2; $mu / $mc" | bc)x cat, $(echo "scale=2; $mu / $mdd" | bc)x dd fsync)"
 echo "downgrade: ${down_times[*]} s (median $md, $(echo "scale=2; $md / $mc" | bc)x cat)"
+echo "upgrade with its backup: ${backed_times[*]} s (median $mb, $(echo "scale=2; $mb / $mc" | bc)x cat, $(echo "scale=2; $mb / $mdd" | bc)x dd fsync)"
 echo "peak RSS of the upgrade: $rss KiB"
 if python3 -c 'import pandas' 2>/dev/null; then
   pt=$(secs python3 - "$work/data/accidents.csv" "$work/pandas.csv" <<'PY'

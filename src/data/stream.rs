@@ -1,17 +1,21 @@
-//! The streaming transformer: one pass over a CSV file, its ops compiled once into
-//! instructions over column positions, two `ByteRecord`s reused for every row (and a
-//! scratch buffer for computed cells), so memory stays constant whatever the size.
+//! The streaming transformer: one pass over a CSV file. The ops of a step are compiled
+//! once into one expression per output column over the cells of the input row, so a
+//! step costs one pass whatever its number of ops. A cell that no op touches is copied
+//! as the raw bytes it had in the input, quotes and all; only computed cells are
+//! unescaped and quoted again where the format needs it. Memory stays constant
+//! whatever the size: the reader's buffer, one output line and a scratch buffer.
 //! Cells are bytes; UTF-8 is decoded only by `convert` to upper or lower case.
 
 use super::flow::{self, Header, Part};
 use crate::model::{Case, CsvOp, CsvStep, Source};
-use ::csv::{ByteRecord, ReaderBuilder, Terminator, WriterBuilder};
+use simd_csv::{ErrorKind, ZeroCopyByteRecord, ZeroCopyReaderBuilder};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+const QUOTE: u8 = b'"';
 const BUFFER: usize = 1 << 20;
 
 /// What a pass wrote.
@@ -20,37 +24,28 @@ pub struct Stats {
     pub rows: u64,
 }
 
-/// One op, resolved against the header at its place in the step.
-enum Instruction {
-    Append(Cell),
-    Remove(usize),
+/// The value of one column after the step's ops, in terms of the input row.
+#[derive(Clone)]
+enum Expr {
+    /// An input cell as it is: the one case copied raw.
+    Input(usize),
+    Text(Vec<u8>),
+    Concat(Vec<Expr>),
     Map {
-        at: usize,
+        of: Box<Expr>,
         column: String,
         images: HashMap<Vec<u8>, Vec<u8>>,
         default: Option<Vec<u8>>,
     },
+    Fill {
+        of: Box<Expr>,
+        value: Vec<u8>,
+    },
     Convert {
-        at: usize,
+        of: Box<Expr>,
         column: String,
         case: Case,
     },
-    Fill {
-        at: usize,
-        value: Vec<u8>,
-    },
-    Reorder(Vec<usize>),
-}
-
-enum Cell {
-    Value(Vec<u8>),
-    Copy(usize),
-    Template(Vec<Piece>),
-}
-
-enum Piece {
-    Text(Vec<u8>),
-    Column(usize),
 }
 
 fn index(header: &[String], column: &str) -> Result<usize, String> {
@@ -60,192 +55,267 @@ fn index(header: &[String], column: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("no column `{column}`"))
 }
 
-/// Compiles the ops of a step that starts from `header`.
-fn compile(header: &[String], ops: &[CsvOp]) -> Result<Vec<Instruction>, String> {
+/// Compiles the ops of a step that starts from `header` into the output columns.
+fn compile(header: &[String], ops: &[CsvOp]) -> Result<Vec<Expr>, String> {
     let mut h: Header = Some(header.to_vec());
-    let mut program = Vec::new();
+    let mut columns: Vec<Expr> = (0..header.len()).map(Expr::Input).collect();
     for op in ops {
         let now = h.as_deref().unwrap_or_default();
-        let instruction = match op {
-            CsvOp::Rename { .. } => None,
-            CsvOp::Add { value, .. } => Some(Instruction::Append(match value {
-                Source::Value(v) => Cell::Value(v.as_bytes().to_vec()),
-                Source::Copy(c) => Cell::Copy(index(now, c)?),
-                Source::Template(p) => Cell::Template(
-                    flow::template(p)?
-                        .into_iter()
-                        .map(|part| match part {
-                            Part::Text(t) => Ok(Piece::Text(t.into_bytes())),
-                            Part::Column(c) => index(now, &c).map(Piece::Column),
-                        })
-                        .collect::<Result<_, String>>()?,
-                ),
-            })),
-            CsvOp::Drop { column } => Some(Instruction::Remove(index(now, column)?)),
+        let at = |column: &str| index(now, column);
+        // The column an op rewrites, taken out to be wrapped.
+        let mut take = |column: &str| -> Result<(usize, Box<Expr>), String> {
+            let i = at(column)?;
+            Ok((
+                i,
+                Box::new(std::mem::replace(&mut columns[i], Expr::Input(i))),
+            ))
+        };
+        match op {
+            CsvOp::Rename { .. } => {}
+            CsvOp::Add { value, .. } => {
+                let added = match value {
+                    Source::Value(v) => Expr::Text(v.as_bytes().to_vec()),
+                    Source::Copy(c) => columns[at(c)?].clone(),
+                    Source::Template(p) => Expr::Concat(
+                        flow::template(p)?
+                            .into_iter()
+                            .map(|part| match part {
+                                Part::Text(t) => Ok(Expr::Text(t.into_bytes())),
+                                Part::Column(c) => at(&c).map(|i| columns[i].clone()),
+                            })
+                            .collect::<Result<_, String>>()?,
+                    ),
+                };
+                columns.push(added);
+            }
+            CsvOp::Drop { column } => {
+                columns.remove(at(column)?);
+            }
             CsvOp::Map {
                 column,
                 values,
                 default,
-            } => Some(Instruction::Map {
-                at: index(now, column)?,
-                column: column.to_string(),
-                images: values
+            } => {
+                let (i, of) = take(column)?;
+                columns[i] = Expr::Map {
+                    of,
+                    column: column.to_string(),
+                    images: values
+                        .iter()
+                        .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
+                        .collect(),
+                    default: default.as_ref().map(|d| d.as_bytes().to_vec()),
+                };
+            }
+            CsvOp::Convert { column, to } => {
+                let (i, of) = take(column)?;
+                columns[i] = Expr::Convert {
+                    of,
+                    column: column.to_string(),
+                    case: *to,
+                };
+            }
+            CsvOp::Fill { column, value } => {
+                let (i, of) = take(column)?;
+                columns[i] = Expr::Fill {
+                    of,
+                    value: value.as_bytes().to_vec(),
+                };
+            }
+            CsvOp::Reorder { columns: order } => {
+                columns = order
                     .iter()
-                    .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
-                    .collect(),
-                default: default.as_ref().map(|d| d.as_bytes().to_vec()),
-            }),
-            CsvOp::Convert { column, to } => Some(Instruction::Convert {
-                at: index(now, column)?,
-                column: column.to_string(),
-                case: *to,
-            }),
-            CsvOp::Fill { column, value } => Some(Instruction::Fill {
-                at: index(now, column)?,
-                value: value.as_bytes().to_vec(),
-            }),
-            CsvOp::Reorder { columns } => Some(Instruction::Reorder(
-                columns
-                    .iter()
-                    .map(|c| index(now, c))
-                    .collect::<Result<_, _>>()?,
-            )),
+                    .map(|c| at(c).map(|i| columns[i].clone()))
+                    .collect::<Result<_, _>>()?;
+            }
             CsvOp::Create { .. } | CsvOp::Delete => {
                 return Err(format!("`{}` must be alone in its step", flow::op_name(op)));
             }
-        };
-        program.extend(instruction);
+        }
         flow::apply(&mut h, op)?;
     }
-    Ok(program)
+    Ok(columns)
 }
 
-impl Instruction {
-    /// Applies the instruction to `row`, using `next` and `scratch` as working space.
-    fn run(
-        &self,
-        row: &mut ByteRecord,
-        next: &mut ByteRecord,
-        scratch: &mut Vec<u8>,
-    ) -> Result<(), String> {
-        next.clear();
+impl Expr {
+    /// Appends the unescaped value of the expression for `row` to `out`.
+    fn eval(&self, row: &ZeroCopyByteRecord, out: &mut Vec<u8>) -> Result<(), String> {
+        let start = out.len();
         match self {
-            Instruction::Append(cell) => {
-                scratch.clear();
-                match cell {
-                    Cell::Value(v) => scratch.extend_from_slice(v),
-                    Cell::Copy(i) => scratch.extend_from_slice(&row[*i]),
-                    Cell::Template(pieces) => {
-                        for piece in pieces {
-                            match piece {
-                                Piece::Text(t) => scratch.extend_from_slice(t),
-                                Piece::Column(i) => scratch.extend_from_slice(&row[*i]),
-                            }
-                        }
-                    }
-                }
-                row.push_field(scratch);
-                return Ok(());
-            }
-            Instruction::Remove(at) => {
-                for (i, field) in row.iter().enumerate() {
-                    if i != *at {
-                        next.push_field(field);
-                    }
+            Expr::Input(i) => out.extend_from_slice(&row.unescape(*i).unwrap_or_default()),
+            Expr::Text(t) => out.extend_from_slice(t),
+            Expr::Concat(parts) => {
+                for part in parts {
+                    part.eval(row, out)?;
                 }
             }
-            Instruction::Reorder(order) => {
-                for &i in order {
-                    next.push_field(&row[i]);
-                }
-            }
-            Instruction::Map {
-                at,
+            Expr::Map {
+                of,
                 column,
                 images,
                 default,
             } => {
-                let value = &row[*at];
-                let image = match (images.get(value), default) {
-                    (Some(image), _) => image.as_slice(),
-                    (None, Some(d)) => d.as_slice(),
+                of.eval(row, out)?;
+                let image = match (images.get(&out[start..]), default) {
+                    (Some(image), _) => image,
+                    (None, Some(d)) => d,
                     (None, None) => {
                         return Err(format!(
                             "`{column}` has the value `{}`, which the map does not list (and it has no `default`)",
-                            String::from_utf8_lossy(value)
+                            String::from_utf8_lossy(&out[start..])
                         ));
                     }
                 };
-                replace(row, next, *at, image);
+                out.truncate(start);
+                out.extend_from_slice(image);
             }
-            Instruction::Fill { at, value } => {
-                if !row[*at].is_empty() {
-                    return Ok(());
+            Expr::Fill { of, value } => {
+                of.eval(row, out)?;
+                if out.len() == start {
+                    out.extend_from_slice(value);
                 }
-                replace(row, next, *at, value);
             }
-            Instruction::Convert { at, column, case } => {
-                scratch.clear();
-                let cell = &row[*at];
+            Expr::Convert { of, column, case } => {
+                of.eval(row, out)?;
+                let cell = &mut out[start..];
                 match case {
-                    Case::Trim => scratch.extend_from_slice(cell.trim_ascii()),
+                    Case::Trim => {
+                        let trimmed = cell.trim_ascii();
+                        let (from, len) = (
+                            trimmed.as_ptr() as usize - cell.as_ptr() as usize,
+                            trimmed.len(),
+                        );
+                        out.copy_within(start + from..start + from + len, start);
+                        out.truncate(start + len);
+                    }
+                    Case::Upper | Case::Lower if cell.is_ascii() => {
+                        if *case == Case::Upper {
+                            cell.make_ascii_uppercase();
+                        } else {
+                            cell.make_ascii_lowercase();
+                        }
+                    }
                     Case::Upper | Case::Lower => {
                         let text = std::str::from_utf8(cell).map_err(|_| {
                             format!("`{column}` is not valid UTF-8, which `convert` needs")
                         })?;
-                        let mut buf = [0u8; 4];
-                        for c in text.chars() {
-                            if *case == Case::Upper {
-                                c.to_uppercase().for_each(|u| {
-                                    scratch.extend_from_slice(u.encode_utf8(&mut buf).as_bytes())
-                                });
-                            } else {
-                                c.to_lowercase().for_each(|u| {
-                                    scratch.extend_from_slice(u.encode_utf8(&mut buf).as_bytes())
-                                });
-                            }
-                        }
+                        let converted = if *case == Case::Upper {
+                            text.to_uppercase()
+                        } else {
+                            text.to_lowercase()
+                        };
+                        out.truncate(start);
+                        out.extend_from_slice(converted.as_bytes());
                     }
                 }
-                replace(row, next, *at, scratch);
             }
         }
-        std::mem::swap(row, next);
         Ok(())
     }
 }
 
-/// `next` becomes `row` with the cell at `at` replaced by `value`.
-fn replace(row: &ByteRecord, next: &mut ByteRecord, at: usize, value: &[u8]) {
-    for (i, field) in row.iter().enumerate() {
-        next.push_field(if i == at { value } else { field });
+/// Writes rows in the file's own dialect: its delimiter and line ending, and quotes
+/// only around the computed cells that need them (the csv crate's rule).
+struct Line {
+    rules: ::csv_core::Writer,
+    delimiter: u8,
+    terminator: &'static [u8],
+    bytes: Vec<u8>,
+}
+
+impl Line {
+    fn new(delimiter: u8, crlf: bool) -> Line {
+        let terminator: &'static [u8] = if crlf { b"\r\n" } else { b"\n" };
+        let rules = ::csv_core::WriterBuilder::new()
+            .delimiter(delimiter)
+            .terminator(if crlf {
+                ::csv_core::Terminator::CRLF
+            } else {
+                ::csv_core::Terminator::Any(b'\n')
+            })
+            .build();
+        Line {
+            rules,
+            delimiter,
+            terminator,
+            bytes: Vec::new(),
+        }
+    }
+
+    /// Starts the next cell (the delimiter before all but the first).
+    fn next_cell(&mut self, first: bool) {
+        if !first {
+            self.bytes.push(self.delimiter);
+        }
+    }
+
+    /// Appends a cell already in CSV form.
+    fn raw(&mut self, cell: &[u8]) {
+        self.bytes.extend_from_slice(cell);
+    }
+
+    /// Appends a cell's value, quoted if the format needs it.
+    fn value(&mut self, cell: &[u8]) {
+        if !self.rules.should_quote(cell) {
+            return self.raw(cell);
+        }
+        self.bytes.push(QUOTE);
+        let start = self.bytes.len();
+        // Quoting at most doubles the bytes.
+        self.bytes.resize(start + 2 * cell.len(), 0);
+        let (_, _, written) = ::csv_core::quote(cell, &mut self.bytes[start..], QUOTE, b'\\', true);
+        self.bytes.truncate(start + written);
+        self.bytes.push(QUOTE);
+    }
+
+    /// Ends the row and writes it out. A row of one empty cell is written `""`, as
+    /// a blank line would be skipped on reading.
+    fn end(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        if self.bytes.is_empty() {
+            self.bytes.extend_from_slice(&[QUOTE, QUOTE]);
+        }
+        self.bytes.extend_from_slice(self.terminator);
+        out.write_all(&self.bytes)?;
+        self.bytes.clear();
+        Ok(())
     }
 }
 
-/// How a file's bytes are laid out: kept as they were.
-struct Dialect {
-    bom: bool,
-    terminator: Terminator,
-}
-
-/// Opens a CSV file, noting its BOM (skipped) and its line ending.
-fn open(path: &Path) -> std::io::Result<(BufReader<File>, Dialect)> {
-    let mut reader = BufReader::with_capacity(BUFFER, File::open(path)?);
-    let start = reader.fill_buf()?;
+/// Reads the start of a file to learn its layout: a BOM (kept) and CRLF line endings.
+fn dialect(path: &Path) -> std::io::Result<(bool, bool)> {
+    let mut start = Vec::with_capacity(1 << 16);
+    File::open(path)?.take(1 << 16).read_to_end(&mut start)?;
     let bom = start.starts_with(BOM);
     let crlf = start
         .iter()
         .position(|&b| b == b'\n')
         .is_some_and(|i| i > 0 && start[i - 1] == b'\r');
-    if bom {
-        reader.consume(BOM.len());
+    Ok((bom, crlf))
+}
+
+/// The line at which the byte `offset` of the file falls, for error messages.
+fn line_at(path: &Path, offset: u64) -> u64 {
+    let Ok(file) = File::open(path) else { return 0 };
+    let mut reader = BufReader::with_capacity(BUFFER, file.take(offset));
+    let mut lines = 1;
+    while let Ok(chunk) = reader.fill_buf() {
+        if chunk.is_empty() {
+            break;
+        }
+        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        let n = chunk.len();
+        reader.consume(n);
     }
-    let terminator = if crlf {
-        Terminator::CRLF
-    } else {
-        Terminator::Any(b'\n')
-    };
-    Ok((reader, Dialect { bom, terminator }))
+    lines
+}
+
+/// Whether a raw cell opens a quote that it never closes: the parser then read to
+/// the end of the file, so only the last cell of the file can show it.
+fn unclosed(cell: &[u8]) -> bool {
+    match cell.strip_prefix(&[QUOTE]) {
+        Some(rest) => rest.iter().rev().take_while(|&&b| b == QUOTE).count() % 2 == 0,
+        None => false,
+    }
 }
 
 /// Rows between two progress reports: often enough for a bar, rare enough to cost
@@ -263,72 +333,91 @@ pub fn transform(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Stats, String> {
     let expected: Vec<String> = step.header.iter().map(|c| c.to_string()).collect();
-    let program = compile(&expected, &step.ops).map_err(|e| format!("{shown}: {e}"))?;
-    let (input, dialect) = open(src).map_err(|e| format!("{shown}: cannot read: {e}"))?;
-    let total = input.get_ref().metadata().map_or(0, |m| m.len());
-    let mut reader = ReaderBuilder::new()
+    let columns = compile(&expected, &step.ops).map_err(|e| format!("{shown}: {e}"))?;
+    let cannot_read = |e: &dyn std::fmt::Display| format!("{shown}: cannot read: {e}");
+    let (bom, crlf) = dialect(src).map_err(|e| cannot_read(&e))?;
+    let input = File::open(src).map_err(|e| cannot_read(&e))?;
+    let total = input.metadata().map_or(0, |m| m.len());
+    let mut reader = ZeroCopyReaderBuilder::new()
         .delimiter(step.delimiter)
         .has_headers(false)
         .buffer_capacity(BUFFER)
         .from_reader(input);
-    let malformed = |e: ::csv::Error| match e.position() {
-        Some(p) => format!("{shown} line {}: {}", p.line(), reason(&e)),
-        None => format!("{shown}: {}", reason(&e)),
+    let malformed = |e: simd_csv::Error| match e.kind() {
+        ErrorKind::UnequalLengths {
+            expected_len,
+            len,
+            pos,
+        } => format!(
+            "{shown} line {}: the row has {len} fields, the header {expected_len}",
+            pos.map_or(0, |(byte, _)| line_at(src, byte))
+        ),
+        _ => cannot_read(&e),
     };
-    let mut row = ByteRecord::new();
-    if !reader.read_byte_record(&mut row).map_err(malformed)? {
-        return Err(format!("{shown} is empty: it has no header line"));
-    }
-    if row.iter().ne(expected.iter().map(String::as_bytes)) {
-        let found: Vec<String> = row
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect();
+    let found: Vec<String> = match reader.read_byte_record().map_err(malformed)? {
+        Some(row) => row
+            .unescaped_iter()
+            .map(|f| String::from_utf8_lossy(&f).into_owned())
+            .collect(),
+        None => return Err(format!("{shown} is empty: it has no header line")),
+    };
+    if found != expected {
         return Err(format!(
             "{shown} has the columns {}, but the migration expects {}",
             found.join(", "),
             expected.join(", ")
         ));
     }
-    let mut output =
-        File::create(dst).map_err(|e| format!("{}: cannot write: {e}", dst.display()))?;
     let write_error = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", dst.display());
-    if dialect.bom {
+    let mut output =
+        BufWriter::with_capacity(BUFFER, File::create(dst).map_err(|e| write_error(&e))?);
+    if bom {
         output.write_all(BOM).map_err(|e| write_error(&e))?;
     }
-    let mut writer = WriterBuilder::new()
-        .delimiter(step.delimiter)
-        .terminator(dialect.terminator)
-        .buffer_capacity(BUFFER)
-        .from_writer(output);
-    let mut next = ByteRecord::new();
-    let mut scratch = Vec::new();
-    // The header goes through the same instructions as the rows, with the names given.
+    let mut line = Line::new(step.delimiter, crlf);
+    // The header goes out with the names the ops give it.
     let mut header: Header = Some(expected);
     for op in step.ops.iter() {
         flow::apply(&mut header, op).map_err(|e| format!("{shown}: {e}"))?;
     }
-    writer
-        .write_record(header.iter().flatten())
-        .map_err(|e| write_error(&e))?;
+    for (i, name) in header.iter().flatten().enumerate() {
+        line.next_cell(i == 0);
+        line.value(name.as_bytes());
+    }
+    line.end(&mut output).map_err(|e| write_error(&e))?;
     let mut stats = Stats::default();
-    while reader.read_byte_record(&mut row).map_err(malformed)? {
-        let line = row.position().map_or(0, |p| p.line());
-        for instruction in &program {
-            instruction
-                .run(&mut row, &mut next, &mut scratch)
-                .map_err(|e| format!("{shown} line {line}: {e}"))?;
+    let mut scratch = Vec::new();
+    loop {
+        let at = reader.position();
+        let Some(row) = reader.read_byte_record().map_err(malformed)? else {
+            break;
+        };
+        for (i, column) in columns.iter().enumerate() {
+            line.next_cell(i == 0);
+            if let Expr::Input(cell) = column {
+                line.raw(&row[*cell]);
+            } else {
+                scratch.clear();
+                column
+                    .eval(&row, &mut scratch)
+                    .map_err(|e| format!("{shown} line {}: {e}", line_at(src, at)))?;
+                line.value(&scratch);
+            }
         }
-        writer
-            .write_byte_record(&row)
-            .map_err(|e| write_error(&e))?;
+        if row.iter().next_back().is_some_and(unclosed) {
+            return Err(format!(
+                "{shown} line {}: a quoted field is never closed",
+                line_at(src, at)
+            ));
+        }
+        line.end(&mut output).map_err(|e| write_error(&e))?;
         stats.rows += 1;
         if stats.rows % REPORT_EVERY == 0 {
-            progress(reader.position().byte(), total);
+            progress(reader.position(), total);
         }
     }
     progress(total, total);
-    let file = writer.into_inner().map_err(|e| write_error(&e.error()))?;
+    let file = output.into_inner().map_err(|e| write_error(e.error()))?;
     file.sync_all().map_err(|e| write_error(&e))?;
     Ok(stats)
 }
@@ -352,30 +441,17 @@ pub fn create(
                 .saturating_sub(1) as u64
         }
         None => {
-            let mut writer = WriterBuilder::new()
-                .delimiter(delimiter)
-                .from_writer(&mut file);
-            writer
-                .write_record(columns.iter().map(|c| c.as_bytes()))
-                .map_err(|e| write_error(&e))?;
-            writer.flush().map_err(|e| write_error(&e))?;
+            let mut line = Line::new(delimiter, false);
+            for (i, name) in columns.iter().enumerate() {
+                line.next_cell(i == 0);
+                line.value(name.as_bytes());
+            }
+            line.end(&mut file).map_err(|e| write_error(&e))?;
             0
         }
     };
     file.sync_all().map_err(|e| write_error(&e))?;
     Ok(Stats { rows })
-}
-
-/// The csv crate's reason, without the position it also prints.
-fn reason(e: &::csv::Error) -> String {
-    match e.kind() {
-        ::csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            format!("the row has {len} fields, the header {expected_len}")
-        }
-        _ => e.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -571,5 +647,68 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("not valid UTF-8"), "{e}");
         // Bytes pass through untouched where no op needs text.
         assert_eq!(run(b"a,b\n\xFF,1\n", &s).unwrap(), b"z,b\n\xFF,1\n");
+    }
+
+    #[test]
+    fn untouched_cells_keep_their_bytes_and_computed_ones_are_quoted_as_needed() {
+        let s = step(
+            &["a", "b"],
+            b',',
+            vec![
+                CsvOp::Map {
+                    column: t("a"),
+                    values: List::Owned(vec![(t("x,y"), t("1")), (t("q"), t("say \"hi\""))]),
+                    default: None,
+                },
+                CsvOp::Add {
+                    column: t("c"),
+                    value: Source::Copy(t("a")),
+                },
+                CsvOp::Add {
+                    column: t("d"),
+                    value: Source::Template(t("{b}|{a}")),
+                },
+            ],
+        );
+        // `"b"` was quoted without need: it is copied as it was, not re-encoded.
+        let input = b"a,b\n\"x,y\",\"b\"\nq,\"l1\nl2\"\n";
+        assert_eq!(
+            run(input, &s).unwrap(),
+            b"a,b,c,d\n1,\"b\",1,b|1\n\"say \"\"hi\"\"\",\"l1\nl2\",\"say \"\"hi\"\"\",\"l1\nl2|say \"\"hi\"\"\"\n"
+        );
+    }
+
+    #[test]
+    fn a_row_of_one_empty_cell_stays_a_row() {
+        let s = step(
+            &["a"],
+            b',',
+            vec![CsvOp::Rename {
+                from: t("a"),
+                to: t("b"),
+            }],
+        );
+        assert_eq!(run(b"a\n\"\"\nz\n", &s).unwrap(), b"b\n\"\"\nz\n");
+    }
+
+    #[test]
+    fn an_unclosed_quote_and_a_ragged_row_after_a_multiline_cell_are_named_by_line() {
+        let s = step(
+            &["a", "b"],
+            b',',
+            vec![CsvOp::Rename {
+                from: t("a"),
+                to: t("z"),
+            }],
+        );
+        let e = run(b"a,b\n1,\"two\nlines\"\n3,\"never closed\n4,5\n", &s).unwrap_err();
+        assert_eq!(e, "f.csv line 4: a quoted field is never closed");
+        let e = run(b"a,b\n1,\"two\nlines\"\n3,4,5\n", &s).unwrap_err();
+        assert_eq!(e, "f.csv line 4: the row has 3 fields, the header 2");
+        // A closed quote that ends in an escaped quote is fine.
+        assert_eq!(
+            run(b"a,b\n1,\"x\"\"\"\n", &s).unwrap(),
+            b"z,b\n1,\"x\"\"\"\n"
+        );
     }
 }
