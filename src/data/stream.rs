@@ -11,8 +11,10 @@ use crate::model::{Case, CsvOp, CsvStep, Source};
 use simd_csv::{ErrorKind, ZeroCopyByteRecord, ZeroCopyReaderBuilder};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 const QUOTE: u8 = b'"';
@@ -281,6 +283,99 @@ impl Line {
     }
 }
 
+/// A writer whose chunks are written, and at last fsynced, by a second thread: the
+/// kernel's copy of one chunk into the page cache overlaps the parsing of the next.
+/// Two chunks circulate, so memory stays at two buffers.
+struct Behind {
+    chunk: Vec<u8>,
+    full: Option<SyncSender<Vec<u8>>>,
+    empty: Receiver<Vec<u8>>,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Behind {
+    fn new(mut file: File) -> Behind {
+        let (full, chunks) = sync_channel::<Vec<u8>>(1);
+        let (recycle, empty) = sync_channel(2);
+        recycle
+            .send(Vec::with_capacity(BUFFER))
+            .expect("the channel has room");
+        let thread = std::thread::spawn(move || {
+            for mut chunk in chunks {
+                file.write_all(&chunk)?;
+                chunk.clear();
+                // The other side may have finished and gone: nothing to recycle for.
+                let _ = recycle.send(chunk);
+            }
+            file.sync_all()
+        });
+        Behind {
+            chunk: Vec::with_capacity(BUFFER),
+            full: Some(full),
+            empty,
+            thread: Some(thread),
+        }
+    }
+
+    /// Hands the chunk to the thread; an error is the thread's, once it has stopped.
+    fn ship(&mut self) -> std::io::Result<()> {
+        let next = self.empty.recv().ok();
+        let sent = self
+            .full
+            .as_ref()
+            .is_some_and(|full| full.send(std::mem::take(&mut self.chunk)).is_ok());
+        match next {
+            Some(next) if sent => {
+                self.chunk = next;
+                Ok(())
+            }
+            _ => Err(self
+                .stop()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the writing thread stopped"))),
+        }
+    }
+
+    /// Waits for the thread to stop, and returns what it met.
+    fn stop(&mut self) -> std::io::Result<()> {
+        self.full = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what is left, fsyncs, and waits for both.
+    fn finish(mut self) -> std::io::Result<()> {
+        if !self.chunk.is_empty() {
+            self.ship()?;
+        }
+        self.stop()
+    }
+}
+
+impl Write for Behind {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.chunk.extend_from_slice(bytes);
+        if self.chunk.len() >= BUFFER {
+            self.ship()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Behind {
+    /// An abandoned pass still waits for its thread, so no write outlives it.
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
 /// Reads the start of a file to learn its layout: a BOM (kept) and CRLF line endings.
 fn dialect(path: &Path) -> std::io::Result<(bool, bool)> {
     let mut start = Vec::with_capacity(1 << 16);
@@ -369,8 +464,7 @@ pub fn transform(
         ));
     }
     let write_error = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", dst.display());
-    let mut output =
-        BufWriter::with_capacity(BUFFER, File::create(dst).map_err(|e| write_error(&e))?);
+    let mut output = Behind::new(File::create(dst).map_err(|e| write_error(&e))?);
     if bom {
         output.write_all(BOM).map_err(|e| write_error(&e))?;
     }
@@ -417,8 +511,7 @@ pub fn transform(
         }
     }
     progress(total, total);
-    let file = output.into_inner().map_err(|e| write_error(e.error()))?;
-    file.sync_all().map_err(|e| write_error(&e))?;
+    output.finish().map_err(|e| write_error(&e))?;
     Ok(stats)
 }
 
