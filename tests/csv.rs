@@ -3,29 +3,10 @@
 
 mod common;
 
-use common::{Sandbox, build, history, root};
-use std::path::PathBuf;
-
-fn csv_path(s: &Sandbox) -> PathBuf {
-    s.dir.path().join("var/data/accidents.csv")
-}
+use common::{Sandbox, build, csv_path, data_files, history, root, state};
 
 fn seed() -> Vec<u8> {
     std::fs::read(root().join("migrations/seeds/accidents.csv")).unwrap()
-}
-
-/// Every file in the data folder: a run must leave no temp file behind.
-fn data_files(s: &Sandbox) -> Vec<String> {
-    let dir = s.dir.path().join("var/data");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 #[test]
@@ -244,50 +225,6 @@ fn committed_swaps_are_finished_and_stray_temps_deleted_by_the_next_run() {
         .query_row("SELECT count(*) FROM semigrate_swaps", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0);
-}
-
-/// What a store and its data folder hold, to compare a crashed-then-rerun store with
-/// a clean one.
-#[derive(Debug, PartialEq)]
-struct State {
-    history: Vec<String>,
-    schema: Vec<(String, String)>,
-    csv: Option<Vec<u8>>,
-    files: Vec<String>,
-    /// Beside the database: the state file, the lock, and no temp file.
-    store_files: Vec<String>,
-    state_file: serde_json::Value,
-}
-
-fn state(s: &Sandbox) -> State {
-    State {
-        history: history(&s.conn()),
-        schema: common::user_schema(&s.db()),
-        csv: std::fs::read(csv_path(s)).ok(),
-        files: data_files(s),
-        store_files: {
-            let mut names: Vec<String> = std::fs::read_dir(s.db().parent().unwrap())
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names
-        },
-        state_file: {
-            let mut v: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(s.db().with_file_name("migration_state.json")).unwrap(),
-            )
-            .unwrap();
-            // Times differ from run to run; what the file says of the store must not.
-            for m in v["migrations"].as_array_mut().unwrap() {
-                m["applied_at"] = serde_json::Value::Null;
-            }
-            v["database"] = serde_json::Value::Null;
-            v["backup"] = serde_json::Value::Null;
-            v
-        },
-    }
 }
 
 #[test]

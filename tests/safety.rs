@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{Sandbox, history};
+use common::{Sandbox, history, state};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 fn backups(s: &Sandbox) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(s.dir.path().join("var/backups"))
@@ -120,6 +120,99 @@ fn concurrent_upgrades_apply_each_migration_once() {
         )
         .unwrap();
     assert_eq!(applied, 6, "each migration applied exactly once");
+}
+
+/// The versions a racing runner aims at, 0.0.0 (nothing applied) included.
+const TARGETS: [&str; 7] = [
+    "0.0.0", "0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0",
+];
+
+#[test]
+fn eight_runners_going_up_and_down_at_once_leave_a_store_a_serial_run_would() {
+    let rounds: usize = std::env::var("SEMIGRATE_RACE_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4);
+    let s = Sandbox::new();
+    let db = s.db();
+    let runners: Vec<_> = (0..8)
+        .map(|k| {
+            let (binary, dir, db) = (s.binary.clone(), s.dir.path().to_owned(), db.clone());
+            std::thread::spawn(move || {
+                let mut refused = 0;
+                for j in 0..rounds {
+                    let target = TARGETS[(k * 3 + j * 5) % TARGETS.len()];
+                    let direction = if (k + j) % 2 == 0 && target != "0.0.0" {
+                        "upgrade"
+                    } else {
+                        "downgrade"
+                    };
+                    let out = Command::new(&binary)
+                        .current_dir(&dir)
+                        .env("NO_COLOR", "1")
+                        .args(["--database", db.to_str().unwrap(), "--no-backup", "-q"])
+                        .args([direction, "--version", target])
+                        .output()
+                        .unwrap();
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    match out.status.code() {
+                        Some(0) => {}
+                        // Another runner moved the store past the target first: the
+                        // command names the other direction and changes nothing.
+                        Some(2) if stderr.contains("use `") => refused += 1,
+                        code => panic!("{direction} {target} ended with {code:?}: {stderr}"),
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    let refused: usize = runners.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(refused < 8 * rounds, "some runs must have moved the store");
+
+    // Each successful step starts where the previous one landed, from 0.0.0: nothing
+    // was applied twice or reverted twice, and no step was lost.
+    let conn = s.conn();
+    let steps: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT from_version, to_version FROM semigrate_log \
+             WHERE outcome = 'ok' AND version IS NOT NULL ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!steps.is_empty());
+    let mut at = "0.0.0".to_owned();
+    for (from, to) in &steps {
+        assert_eq!(
+            from, &at,
+            "a step started away from the store's version: {steps:?}"
+        );
+        at = to.clone();
+    }
+    let current = s.current();
+    assert_eq!(at, current);
+    eprintln!(
+        "{} runs, {refused} sent the other way, {} migrations applied or reverted, ending at {current}",
+        8 * rounds,
+        steps.len()
+    );
+    let expected: Vec<String> = TARGETS[1..=TARGETS.iter().position(|v| *v == current).unwrap()]
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(history(&conn), expected);
+
+    let serial = Sandbox::new();
+    serial.ok(&["--no-backup", "upgrade", "--version", "0.8.0"]);
+    if current == "0.0.0" {
+        serial.ok(&["--no-backup", "downgrade", "--version", "0.0.0"]);
+    } else {
+        serial.ok(&["--no-backup", "upgrade", "--version", &current]);
+    }
+    assert_eq!(state(&s), state(&serial));
 }
 
 #[test]

@@ -205,3 +205,65 @@ pub fn plant_orphan_usager(s: &Sandbox) {
         )
         .unwrap();
 }
+
+pub fn csv_path(s: &Sandbox) -> PathBuf {
+    s.dir.path().join("var/data/accidents.csv")
+}
+
+/// Every file in the data folder: a run must leave no temp file behind.
+pub fn data_files(s: &Sandbox) -> Vec<String> {
+    let dir = s.dir.path().join("var/data");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// What a store and its data folder hold, to compare a crashed-then-rerun store with
+/// a clean one.
+#[derive(Debug, PartialEq)]
+pub struct State {
+    pub history: Vec<String>,
+    pub schema: Vec<(String, String)>,
+    pub csv: Option<Vec<u8>>,
+    pub files: Vec<String>,
+    /// Beside the database: the state file, the lock, and no temp file.
+    pub store_files: Vec<String>,
+    pub state_file: serde_json::Value,
+}
+
+pub fn state(s: &Sandbox) -> State {
+    State {
+        history: history(&s.conn()),
+        schema: user_schema(&s.db()),
+        csv: std::fs::read(csv_path(s)).ok(),
+        files: data_files(s),
+        store_files: {
+            let mut names: Vec<String> = std::fs::read_dir(s.db().parent().unwrap())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        },
+        state_file: {
+            let mut v: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(s.db().with_file_name("migration_state.json")).unwrap(),
+            )
+            .unwrap();
+            // Times differ from run to run; what the file says of the store must not.
+            for m in v["migrations"].as_array_mut().unwrap() {
+                m["applied_at"] = serde_json::Value::Null;
+            }
+            v["database"] = serde_json::Value::Null;
+            v["backup"] = serde_json::Value::Null;
+            v
+        },
+    }
+}
