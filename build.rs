@@ -58,31 +58,19 @@ fn main() {
             format!("package version: {why}"),
         )])
     });
-    let loaded = spec::load(&dir, &config.engines);
-    let mut errors = loaded.errors;
-    errors.extend(chain::check(&loaded.links, config.gaps, package));
-    if !errors.is_empty() {
-        fail(&errors);
-    }
-
-    if config.verify && config.engines.contains(&model::Engine::Sqlite) {
-        let started = Instant::now();
-        let errors = verify::replay(&dir, &loaded.migrations);
-        if std::env::var_os("SEMIGRATE_BUILD_TIMING").is_some_and(|v| v == "1") {
-            println!(
-                "cargo::warning=replayed {} migrations on SQLite in {:.3} s",
-                loaded.migrations.len(),
-                started.elapsed().as_secs_f64()
-            );
-        }
-        if !errors.is_empty() {
-            fail(&errors);
-        }
+    let started = Instant::now();
+    let migrations = spec::prove(&dir, &config, package).unwrap_or_else(|errors| fail(&errors));
+    if std::env::var_os("SEMIGRATE_BUILD_TIMING").is_some_and(|v| v == "1") {
+        println!(
+            "cargo::warning=proved {} migrations (parse, chain rules, replay on SQLite) in {:.3} s",
+            migrations.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
 
     let out =
         PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("migrations.rs");
-    write_if_changed(&out, &codegen::render(&loaded.migrations, &config));
+    write_if_changed(&out, &codegen::render(&migrations, &config));
 }
 
 /// Reports every error as a build error and stops the build.

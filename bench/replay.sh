@@ -14,7 +14,7 @@ cargo build -q --release 2>/dev/null || true   # dependencies, outside the timin
 ms() { date +%s%N | cut -c1-13; }
 touch "$work/migrations"
 t0=$(ms)
-replay=$(cargo build --release 2>&1 | grep -o 'replayed [0-9]* migrations on SQLite in [0-9.]* s')
+replay=$(cargo build --release 2>&1 | grep -o 'proved [0-9]* migrations.* in [0-9.]* s')
 t1=$(ms)
 python3 - "$n" "$work/migrations" <<'PY'
 import pathlib, sys

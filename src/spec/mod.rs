@@ -7,9 +7,31 @@ pub mod document;
 pub mod name;
 
 use crate::chain::Link;
+use crate::config::Config;
 use crate::diagnostic::{Diagnostic, line_column};
-use crate::model::{Engine, Migration};
+use crate::model::{Engine, Migration, SemVer};
 use std::path::{Path, PathBuf};
+
+/// Everything the build proves of the chain in `dir`: each spec parses, the chain
+/// rules hold for a package at `package`, and, when the configuration asks for it,
+/// the replay on SQLite passes. The build script and the tests call this one function.
+pub fn prove(
+    dir: &Path,
+    config: &Config,
+    package: SemVer,
+) -> Result<Vec<Migration>, Vec<Diagnostic>> {
+    let loaded = load(dir, &config.engines);
+    let mut errors = loaded.errors;
+    errors.extend(crate::chain::check(&loaded.links, config.gaps, package));
+    if errors.is_empty() && config.verify && config.engines.contains(&Engine::Sqlite) {
+        errors = crate::verify::replay(dir, &loaded.migrations);
+    }
+    if errors.is_empty() {
+        Ok(loaded.migrations)
+    } else {
+        Err(errors)
+    }
+}
 
 /// Everything read from the spec folder.
 pub struct Loaded {
