@@ -36,7 +36,7 @@ pub fn check(file: Option<&Path>, check: &CsvCheck) -> Result<(), String> {
     {
         return Err(format!(
             "{path} has the columns {}, expected exactly {}",
-            header.join(", "),
+            super::shown_header(&header),
             columns.join(", ")
         ));
     }
@@ -71,7 +71,7 @@ pub fn check(file: Option<&Path>, check: &CsvCheck) -> Result<(), String> {
         {
             return Err(format!(
                 "{path} line {line}: `{column}` repeats the value `{}`",
-                String::from_utf8_lossy(&row[i])
+                super::shown_value(&row[i])
             ));
         }
         if let Some((column, i, allowed)) = &values_in
@@ -79,7 +79,7 @@ pub fn check(file: Option<&Path>, check: &CsvCheck) -> Result<(), String> {
         {
             return Err(format!(
                 "{path} line {line}: `{column}` has `{}`, which is not among the allowed values",
-                String::from_utf8_lossy(&row[*i])
+                super::shown_value(&row[*i])
             ));
         }
     }

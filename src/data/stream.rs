@@ -164,7 +164,7 @@ impl Expr {
                     (None, None) => {
                         return Err(format!(
                             "`{column}` has the value `{}`, which the map does not list (and it has no `default`)",
-                            String::from_utf8_lossy(&out[start..])
+                            super::shown_value(&out[start..])
                         ));
                     }
                 };
@@ -459,8 +459,8 @@ pub fn transform(
     if found != expected {
         return Err(format!(
             "{shown} has the columns {}, but the migration expects {}",
-            found.join(", "),
-            expected.join(", ")
+            super::shown_header(&found),
+            super::shown_header(&expected)
         ));
     }
     let write_error = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", dst.display());
@@ -486,6 +486,12 @@ pub fn transform(
         let Some(row) = reader.read_byte_record().map_err(malformed)? else {
             break;
         };
+        if row.iter().next_back().is_some_and(unclosed) {
+            return Err(format!(
+                "{shown} line {}: a quoted field is never closed",
+                line_at(src, at)
+            ));
+        }
         for (i, column) in columns.iter().enumerate() {
             line.next_cell(i == 0);
             if let Expr::Input(cell) = column {
@@ -497,12 +503,6 @@ pub fn transform(
                     .map_err(|e| format!("{shown} line {}: {e}", line_at(src, at)))?;
                 line.value(&scratch);
             }
-        }
-        if row.iter().next_back().is_some_and(unclosed) {
-            return Err(format!(
-                "{shown} line {}: a quoted field is never closed",
-                line_at(src, at)
-            ));
         }
         line.end(&mut output).map_err(|e| write_error(&e))?;
         stats.rows += 1;

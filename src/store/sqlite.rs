@@ -37,6 +37,61 @@ CREATE TABLE IF NOT EXISTS semigrate_swaps (
     temp   TEXT                     -- renamed over target after the commit; NULL: delete target
 );";
 
+/// The columns semigrate reads from its tables: a table of the same name without them
+/// is someone else's, and the store is refused rather than misread.
+const COLUMNS: [(&str, &[&str]); 3] = [
+    (
+        "semigrate_migrations",
+        &[
+            "version",
+            "description",
+            "checksum",
+            "applied_at",
+            "duration_ms",
+            "revert",
+        ],
+    ),
+    (
+        "semigrate_log",
+        &[
+            "id",
+            "at",
+            "command",
+            "version",
+            "direction",
+            "from_version",
+            "to_version",
+            "outcome",
+            "duration_ms",
+            "error",
+        ],
+    ),
+    ("semigrate_swaps", &["target", "temp"]),
+];
+
+/// Checks that each of semigrate's tables the store has is shaped as semigrate made it.
+fn check_shape(conn: &Connection) -> std::result::Result<(), String> {
+    for (table, expected) in COLUMNS {
+        let found: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .and_then(|mut s| s.query_map([table], |r| r.get(0))?.collect())
+            .map_err(|e| sqlite_message(&e))?;
+        let missing: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|c| !found.iter().any(|f| f == c))
+            .collect();
+        if !found.is_empty() && !missing.is_empty() {
+            return Err(format!(
+                "the table {table} is not semigrate's: it lacks the column{} {}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
@@ -79,6 +134,7 @@ impl SqliteStore {
             // Reading the schema is what tells a SQLite file from any other file.
             .and_then(|()| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
             .map_err(|e| open_error(path, e))?;
+        check_shape(&conn).map_err(|reason| store_error(path, reason))?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
