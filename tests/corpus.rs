@@ -199,7 +199,7 @@ fn every_bad_csv_file_is_refused_and_changes_nothing() {
         (
             "a quote never closed",
             Some(unclosed),
-            "a quoted field is never closed",
+            "line 5: a quoted cell is never closed",
         ),
         (
             "a renamed column",

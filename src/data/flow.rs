@@ -444,6 +444,10 @@ mod tests {
         assert_eq!(template("{{x}}").unwrap(), [Part::Text("{x}".into())]);
         assert!(template("{dep").is_err());
         assert!(template("a}").is_err());
+        // Each fault alone: empty, unclosed, nested.
+        for bad in ["{}", "x{}y", "{a{b}"] {
+            assert!(template(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -685,5 +689,58 @@ mod tests {
         )];
         let e = &resolve(&mut chain)[0].1;
         assert!(e.contains("down does not undo up for a.csv: after down it has the columns c, before up it has the columns a"), "{e}");
+    }
+
+    #[test]
+    fn a_declared_header_must_agree_with_the_chain_and_errors_name_the_op() {
+        let create = csv(
+            &[],
+            vec![CsvOp::Create {
+                columns: List::Owned(vec![t("a"), t("b")]),
+                seed: None,
+            }],
+        );
+        let mut chain = vec![
+            migration(1, vec![create.clone()], vec![]),
+            migration(2, vec![csv(&["a", "c"], vec![rename("a", "x")])], vec![]),
+        ];
+        let errors = resolve(&mut chain);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .1
+                .contains("`columns` says a, c, but here the chain gives a, b"),
+            "{errors:?}"
+        );
+        let mut chain = vec![
+            migration(1, vec![create], vec![]),
+            migration(2, vec![csv(&[], vec![rename("z", "y")])], vec![]),
+        ];
+        let errors = resolve(&mut chain);
+        // One error: a migration whose up fails is not followed into its down.
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].1.contains("op 1 (`rename`): no column `z`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_irreversible_migration_gets_no_derived_down() {
+        let mut m = migration(
+            1,
+            vec![csv(
+                &[],
+                vec![CsvOp::Create {
+                    columns: List::Owned(vec![t("a")]),
+                    seed: None,
+                }],
+            )],
+            vec![],
+        );
+        m.irreversible = true;
+        let mut chain = vec![m];
+        assert_eq!(resolve(&mut chain), vec![]);
+        assert!(chain[0].down.is_empty());
     }
 }

@@ -404,13 +404,27 @@ fn line_at(path: &Path, offset: u64) -> u64 {
     lines
 }
 
-/// Whether a raw cell opens a quote that it never closes: the parser then read to
-/// the end of the file, so only the last cell of the file can show it.
-fn unclosed(cell: &[u8]) -> bool {
-    match cell.strip_prefix(&[QUOTE]) {
-        Some(rest) => rest.iter().rev().take_while(|&&b| b == QUOTE).count() % 2 == 0,
-        None => false,
+/// What is wrong with the quotes of a raw cell, if anything. A quote is allowed only
+/// around a whole cell, and doubled inside it: CSV readers disagree on anything else
+/// (where the cell ends, even how many cells the row has), so such a file is refused
+/// rather than read one way and written back to be read another.
+fn bad_quotes(cell: &[u8]) -> Option<&'static str> {
+    let Some(inside) = cell.strip_prefix(&[QUOTE]) else {
+        return cell
+            .contains(&QUOTE)
+            .then_some("a quote inside a cell that does not start with one");
+    };
+    let mut i = 0;
+    while let Some(at) = inside[i..].iter().position(|&b| b == QUOTE) {
+        i += at + 1;
+        match inside.get(i) {
+            None => return None,
+            Some(&QUOTE) => i += 1,
+            Some(_) => return Some("text after the quote that closes a cell"),
+        }
     }
+    // The parser read to the end of the file looking for the closing quote.
+    Some("a quoted cell is never closed")
 }
 
 /// Rows between two progress reports: often enough for a bar, rare enough to cost
@@ -486,11 +500,10 @@ pub fn transform(
         let Some(row) = reader.read_byte_record().map_err(malformed)? else {
             break;
         };
-        if row.iter().next_back().is_some_and(unclosed) {
-            return Err(format!(
-                "{shown} line {}: a quoted field is never closed",
-                line_at(src, at)
-            ));
+        if row.as_slice().contains(&QUOTE)
+            && let Some(why) = row.iter().find_map(bad_quotes)
+        {
+            return Err(format!("{shown} line {}: {why}", line_at(src, at)));
         }
         for (i, column) in columns.iter().enumerate() {
             line.next_cell(i == 0);
@@ -795,7 +808,14 @@ mod tests {
             }],
         );
         let e = run(b"a,b\n1,\"two\nlines\"\n3,\"never closed\n4,5\n", &s).unwrap_err();
-        assert_eq!(e, "f.csv line 4: a quoted field is never closed");
+        assert_eq!(e, "f.csv line 4: a quoted cell is never closed");
+        let e = run(b"a,b\n1,x\n2,( q \"\"z\"\"\",\n", &s).unwrap_err();
+        assert_eq!(
+            e,
+            "f.csv line 3: a quote inside a cell that does not start with one"
+        );
+        let e = run(b"a,b\n\"1\"x,2\n", &s).unwrap_err();
+        assert_eq!(e, "f.csv line 2: text after the quote that closes a cell");
         let e = run(b"a,b\n1,\"two\nlines\"\n3,4,5\n", &s).unwrap_err();
         assert_eq!(e, "f.csv line 4: the row has 3 fields, the header 2");
         // A closed quote that ends in an escaped quote is fine.
