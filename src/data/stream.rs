@@ -404,15 +404,18 @@ fn line_at(path: &Path, offset: u64) -> u64 {
     lines
 }
 
-/// What is wrong with the quotes of a raw cell, if anything. A quote is allowed only
-/// around a whole cell, and doubled inside it: CSV readers disagree on anything else
-/// (where the cell ends, even how many cells the row has), so such a file is refused
-/// rather than read one way and written back to be read another.
-fn bad_quotes(cell: &[u8]) -> Option<&'static str> {
+/// What is wrong with a raw cell, if anything. A quote is allowed only around a whole
+/// cell, and doubled inside it; a carriage return only inside quotes. CSV readers
+/// disagree on anything else (where the cell ends, even how many cells the row has),
+/// so such a file is refused rather than read one way and written back to be read
+/// another.
+fn malformed_cell(cell: &[u8]) -> Option<&'static str> {
     let Some(inside) = cell.strip_prefix(&[QUOTE]) else {
-        return cell
-            .contains(&QUOTE)
-            .then_some("a quote inside a cell that does not start with one");
+        return match memchr::memchr2(QUOTE, b'\r', cell).map(|i| cell[i]) {
+            Some(QUOTE) => Some("a quote inside a cell that does not start with one"),
+            Some(_) => Some("a carriage return inside a cell that is not quoted"),
+            None => None,
+        };
     };
     let mut i = 0;
     while let Some(at) = inside[i..].iter().position(|&b| b == QUOTE) {
@@ -500,8 +503,8 @@ pub fn transform(
         let Some(row) = reader.read_byte_record().map_err(malformed)? else {
             break;
         };
-        if row.as_slice().contains(&QUOTE)
-            && let Some(why) = row.iter().find_map(bad_quotes)
+        if memchr::memchr2(QUOTE, b'\r', row.as_slice()).is_some()
+            && let Some(why) = row.iter().find_map(malformed_cell)
         {
             return Err(format!("{shown} line {}: {why}", line_at(src, at)));
         }
@@ -816,6 +819,11 @@ mod tests {
         );
         let e = run(b"a,b\n\"1\"x,2\n", &s).unwrap_err();
         assert_eq!(e, "f.csv line 2: text after the quote that closes a cell");
+        let e = run(b"a,b\n1,x\r\x02\n", &s).unwrap_err();
+        assert_eq!(
+            e,
+            "f.csv line 2: a carriage return inside a cell that is not quoted"
+        );
         let e = run(b"a,b\n1,\"two\nlines\"\n3,4,5\n", &s).unwrap_err();
         assert_eq!(e, "f.csv line 4: the row has 3 fields, the header 2");
         // A closed quote that ends in an escaped quote is fine.

@@ -343,9 +343,9 @@ pub fn recover(store: &mut dyn Store, chain: &[Migration], data_dir: &Path) -> R
 /// Re-reads the history inside the write transaction: another run may have moved the
 /// store between planning and now.
 fn expect_state(store: &mut dyn Store, direction: Direction, item: &Item) -> Result<()> {
-    let history = store.history()?;
-    let is_applied = history.iter().any(|a| a.version == item.version);
-    let top = super::plan::current(&history);
+    let versions = store.versions()?;
+    let is_applied = versions.binary_search(&item.version).is_ok();
+    let top = versions.last().copied().unwrap_or(SemVer::ZERO);
     let ok = match direction {
         Direction::Up => !is_applied && top < item.version,
         Direction::Down => is_applied && top == item.version,

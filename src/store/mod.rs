@@ -78,6 +78,10 @@ pub trait Store {
     /// The applied migrations, oldest first; empty when the store has no history yet.
     fn history(&mut self) -> Result<Vec<Applied>>;
 
+    /// The applied versions only, in order: what a run re-reads inside each
+    /// migration's transaction, without decoding every row's down steps.
+    fn versions(&mut self) -> Result<Vec<SemVer>>;
+
     /// Starts the transaction of one migration. With `foreign_keys` false, SQLite's
     /// enforcement is switched off first: the pragma is a no-op inside a transaction.
     fn begin(&mut self, foreign_keys: bool) -> Result<()>;

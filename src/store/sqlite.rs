@@ -199,6 +199,34 @@ impl Store for SqliteStore {
         self.path.display().to_string()
     }
 
+    fn versions(&mut self) -> Result<Vec<SemVer>> {
+        if !self
+            .has_table("semigrate_migrations")
+            .map_err(|e| self.fail(e))?
+        {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT version FROM semigrate_migrations")
+            .map_err(|e| self.fail(sqlite_message(&e)))?;
+        let mut versions = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?
+            .iter()
+            .map(|v| {
+                SemVer::parse(v).map_err(|why| {
+                    self.fail(format!(
+                        "semigrate_migrations has a row for `{v}` that semigrate did not write: {why}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        versions.sort();
+        Ok(versions)
+    }
+
     fn history(&mut self) -> Result<Vec<Applied>> {
         if !self
             .has_table("semigrate_migrations")
