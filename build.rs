@@ -38,6 +38,7 @@ fn main() {
     println!("cargo::rerun-if-changed=Cargo.toml");
     println!("cargo::rerun-if-env-changed=SEMIGRATE_MIGRATIONS_DIR");
     println!("cargo::rerun-if-env-changed=SEMIGRATE_BUILD_TIMING");
+    println!("cargo::rerun-if-env-changed=SEMIGRATE_VERIFY_POSTGRES_URL");
 
     let text = std::fs::read_to_string(&manifest).expect("cargo gives a readable manifest");
     let config = config::Config::from_manifest(&manifest, &text).unwrap_or_else(|d| fail(&[d]));
@@ -65,6 +66,13 @@ fn main() {
             "cargo::warning=proved {} migrations (parse, chain rules, replay on SQLite) in {:.3} s",
             migrations.len(),
             started.elapsed().as_secs_f64()
+        );
+    }
+
+    if config.engines.contains(&model::Engine::Postgres) {
+        println!(
+            "cargo::warning=the chain's PostgreSQL text was not replayed at build time; \
+             it runs first on a real server (see README, PostgreSQL)"
         );
     }
 

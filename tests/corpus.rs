@@ -487,10 +487,10 @@ fn every_bad_flag_is_refused_before_anything_is_touched() {
         (
             &[
                 "--database",
-                "postgres://app:s3cret@db.example/app",
+                "postgres://app:s3cret@127.0.0.1:1/app",
                 "status",
             ],
-            "opens SQLite stores only",
+            "store postgres://app:***@127.0.0.1:1/app: cannot connect: error connecting to server: Connection refused",
         ),
         (&["--database", "", "status"], "--database"),
     ];

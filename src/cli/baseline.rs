@@ -19,8 +19,8 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
             top.version
         )));
     }
-    transaction(&mut store, |s| record(s, version))?;
-    write_state(context, &mut store)?;
+    transaction(&mut *store, |s| record(s, version))?;
+    write_state(context, &mut *store)?;
     context.say(format!(
         "{} is recorded at {version}; nothing was run",
         store.describe()

@@ -2,7 +2,6 @@
 
 use super::Context;
 use crate::error::Result;
-use crate::store::Store;
 use std::fmt::Write;
 
 pub fn run(context: &Context) -> Result<String> {

@@ -43,13 +43,13 @@ fn migrate(
         if atomic {
             plan.fits_one_transaction()?;
         }
-        return Ok(dry_run_text(&store, command, &plan));
+        return Ok(dry_run_text(&*store, command, &plan));
     }
     let mut store = context.open()?;
     // Under the lock from here on: the history read, the plan and the run belong to
     // this process alone, so a second run waits and then finds what this one did.
     store.lock(context.lock_timeout)?;
-    recover(&mut store, MIGRATIONS, &context.data_dir)?;
+    recover(&mut *store, MIGRATIONS, &context.data_dir)?;
     let history = store.history()?;
     let plan = make_plan(&history)?;
     if atomic {
@@ -61,14 +61,14 @@ fn migrate(
             store.describe(),
             plan.from
         ));
-        write_state(context, &mut store)?;
+        write_state(context, &mut *store)?;
         return Ok(String::new());
     }
     if !context.no_backup {
         let files = Staging::new(&context.data_dir);
         let b = backup::write(
-            &mut store,
-            &context.sqlite_path()?,
+            &mut *store,
+            &context.anchor()?,
             &plan,
             &files,
             &context.backup_dir,
@@ -89,11 +89,11 @@ fn migrate(
     ));
     let mut report = Report::new(context, &plan);
     let result = if atomic {
-        run_atomic(&mut store, &context.data_dir, &plan, command, &mut report)
+        run_atomic(&mut *store, &context.data_dir, &plan, command, &mut report)
     } else {
-        run(&mut store, &context.data_dir, &plan, command, &mut report)
+        run(&mut *store, &context.data_dir, &plan, command, &mut report)
     };
-    let state = write_state(context, &mut store);
+    let state = write_state(context, &mut *store);
     let done = result?;
     state?;
     let at = done.last().map_or(plan.from, |d| d.lands_on);
@@ -104,7 +104,7 @@ fn migrate(
 /// Rewrites `migration_state.json` with the store as it now stands.
 pub(super) fn write_state(context: &Context, store: &mut dyn Store) -> Result<()> {
     let s = context.status(store)?;
-    state_file::write(&state_file::path_for(&context.sqlite_path()?), &s)
+    state_file::write(&state_file::path_for(&context.anchor()?), &s)
 }
 
 /// The exact SQL the run would execute, in order, as a script a person can read.

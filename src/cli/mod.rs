@@ -12,6 +12,8 @@ mod verify;
 use crate::compiled::{MIGRATIONS, SETTINGS};
 use crate::error::{Error, Result};
 use crate::model::SemVer;
+use crate::store::Store;
+use crate::store::postgres::{self, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -21,9 +23,19 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "semigrate", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// The store: a SQLite file path (default: the path compiled in from Cargo.toml).
-    #[arg(long, global = true, env = "SEMIGRATE_DATABASE", value_name = "PATH")]
+    /// The store: a SQLite file path, or a postgres:// URL (default: the path
+    /// compiled in from Cargo.toml). A password in the URL is never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "SEMIGRATE_DATABASE",
+        value_name = "PATH|URL"
+    )]
     database: Option<String>,
+    /// PostgreSQL: the schema that holds the tables and semigrate's history
+    /// (default: the first of the server's search_path).
+    #[arg(long, global = true, value_name = "NAME")]
+    schema: Option<String>,
     /// The folder CSV paths are relative to.
     #[arg(long, global = true, env = "SEMIGRATE_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -107,6 +119,7 @@ enum Command {
 /// What every command needs to know about where it works and how to speak.
 pub struct Context {
     pub database: String,
+    pub schema: Option<String>,
     /// The folder CSV paths are relative to.
     pub data_dir: PathBuf,
     pub backup_dir: PathBuf,
@@ -118,27 +131,56 @@ pub struct Context {
 }
 
 impl Context {
-    /// Opens the store for a run that may write.
-    pub fn open(&self) -> Result<SqliteStore> {
-        SqliteStore::open(&self.sqlite_path()?)
+    /// Opens the store for a run that may write: a SQLite file (created with its folder
+    /// when missing), or a PostgreSQL database.
+    pub fn open(&self) -> Result<Box<dyn Store>> {
+        Ok(match self.location()? {
+            Location::File(path) => Box::new(SqliteStore::open(&path)?),
+            Location::Server(url) => Box::new(PostgresStore::open(&url, self.schema.as_deref())?),
+        })
     }
 
-    /// Opens the store to read; a missing store reads as empty and is not created.
-    pub fn open_read_only(&self) -> Result<SqliteStore> {
-        SqliteStore::open_read_only(&self.sqlite_path()?)
+    /// Opens the store to read; a missing SQLite file reads as empty and is not created.
+    pub fn open_read_only(&self) -> Result<Box<dyn Store>> {
+        Ok(match self.location()? {
+            Location::File(path) => Box::new(SqliteStore::open_read_only(&path)?),
+            Location::Server(url) => Box::new(PostgresStore::open(&url, self.schema.as_deref())?),
+        })
     }
 
-    pub fn sqlite_path(&self) -> Result<PathBuf> {
-        if self.database.starts_with("postgres://") || self.database.starts_with("postgresql://") {
+    fn location(&self) -> Result<Location> {
+        if postgres::is_url(&self.database) {
+            return Ok(Location::Server(self.database.clone()));
+        }
+        if self.schema.is_some() {
             return Err(Error::Usage(
-                "this build of semigrate opens SQLite stores only; --database takes a file path"
-                    .into(),
+                "--schema is for PostgreSQL stores; a SQLite file has no schemas".into(),
             ));
         }
         if self.database.is_empty() {
             return Err(Error::Usage("--database is empty".into()));
         }
-        Ok(PathBuf::from(&self.database))
+        Ok(Location::File(PathBuf::from(&self.database)))
+    }
+
+    /// The path that names the store's backups and places `migration_state.json`
+    /// beside it: the SQLite file, or for a server, its database name in the folder
+    /// that holds the data folder.
+    pub fn anchor(&self) -> Result<PathBuf> {
+        Ok(match self.location()? {
+            Location::File(path) => path,
+            Location::Server(url) => {
+                let name = url
+                    .parse::<::postgres::Config>()
+                    .ok()
+                    .and_then(|c| c.get_dbname().map(str::to_owned))
+                    .unwrap_or_else(|| "postgres".into());
+                self.data_dir
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""))
+                    .join(format!("{name}.postgres"))
+            }
+        })
     }
 
     /// Where the store stands, with its newest backup.
@@ -150,7 +192,7 @@ impl Context {
             crate::compiled::MIGRATIONS,
             &history,
         );
-        s.backup = crate::engine::backup::latest(&self.backup_dir, &self.sqlite_path()?)
+        s.backup = crate::engine::backup::latest(&self.backup_dir, &self.anchor()?)
             .map(|p| p.display().to_string());
         Ok(s)
     }
@@ -161,6 +203,13 @@ impl Context {
             eprintln!("{}", line.as_ref());
         }
     }
+}
+
+/// Where a store lives.
+enum Location {
+    File(PathBuf),
+    /// A postgres:// URL.
+    Server(String),
 }
 
 /// The versions nearest to `v` among those compiled in, for an error message.
@@ -206,6 +255,7 @@ pub fn main() -> i32 {
     };
     let context = Context {
         database: cli.database.unwrap_or_else(|| SETTINGS.database.to_owned()),
+        schema: cli.schema,
         data_dir: cli
             .data_dir
             .unwrap_or_else(|| PathBuf::from(SETTINGS.data_dir)),

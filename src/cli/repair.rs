@@ -7,7 +7,7 @@ use super::migrate::write_state;
 use crate::compiled::MIGRATIONS;
 use crate::error::{Error, Result};
 use crate::model::SemVer;
-use crate::store::{Applied, LogEntry, Store, transaction};
+use crate::store::{Applied, LogEntry, transaction};
 
 pub fn run(context: &Context, version: SemVer) -> Result<String> {
     let mut store = context.open()?;
@@ -45,10 +45,10 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
             applied.checksum, m.checksum
         )),
     };
-    transaction(&mut store, |s| {
+    transaction(&mut *store, |s| {
         s.accept(&accepted).and_then(|()| s.log(&entry))
     })?;
-    write_state(context, &mut store)?;
+    write_state(context, &mut *store)?;
     context.say(format!(
         "{version}: the compiled spec is now the applied one"
     ));

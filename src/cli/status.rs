@@ -8,7 +8,7 @@ use std::fmt::Write;
 /// Reads the store (without creating it) and compares it with the chain.
 pub fn read(context: &Context) -> Result<Status> {
     let mut store = context.open_read_only()?;
-    context.status(&mut store)
+    context.status(&mut *store)
 }
 
 pub fn run(context: &Context) -> Result<String> {

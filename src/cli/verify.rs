@@ -7,7 +7,6 @@ use crate::engine::plan::current;
 use crate::engine::run::validate;
 use crate::error::{Error, Result};
 use crate::model::{Check, SemVer};
-use crate::store::Store;
 
 pub fn run(context: &Context) -> Result<String> {
     let mut store = context.open_read_only()?;
@@ -26,7 +25,7 @@ pub fn run(context: &Context) -> Result<String> {
     };
     let files = Staging::new(&context.data_dir);
     for (i, check) in m.validate.iter().enumerate() {
-        validate(&mut store, &files, check).map_err(|reason| Error::Validation {
+        validate(&mut *store, &files, check).map_err(|reason| Error::Validation {
             version: at,
             number: i + 1,
             sql: match check {

@@ -7,7 +7,7 @@
 use super::plan::Plan;
 use crate::data::swap::Staging;
 use crate::error::{Error, Result};
-use crate::model::{SemVer, Step};
+use crate::model::{Engine, SemVer, Step};
 use crate::store::Store;
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -56,7 +56,12 @@ pub fn write(
         .filter(char::is_ascii_alphanumeric)
         .collect();
     let name = format!("{}-{}-{time}", stem(database), plan.from);
-    let db_copy = backup_dir.join(format!("{name}.db"));
+    // A SQLite file copies as a SQLite file; PostgreSQL's is pg_dump's custom format.
+    let extension = match store.engine() {
+        Engine::Sqlite => "db",
+        Engine::Postgres => "dump",
+    };
+    let db_copy = backup_dir.join(format!("{name}.{extension}"));
     let written = copy_all(store, plan, files, backup_dir, &name, &db_copy);
     if written.is_err() {
         let _ = std::fs::remove_file(&db_copy);
@@ -124,7 +129,8 @@ fn copy_all(
     })
 }
 
-/// This store's backups, oldest first: `<stem>-<version>-<time>.db`, ordered by time.
+/// This store's backups, oldest first: `<stem>-<version>-<time>.db` (or `.dump`),
+/// ordered by time.
 fn backups(backup_dir: &Path, stem: &str) -> Vec<(String, PathBuf)> {
     let prefix = format!("{stem}-");
     let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(backup_dir)
@@ -133,7 +139,10 @@ fn backups(backup_dir: &Path, stem: &str) -> Vec<(String, PathBuf)> {
         .flatten()
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let rest = name.strip_prefix(&prefix)?.strip_suffix(".db")?;
+            let rest = name.strip_prefix(&prefix)?;
+            let rest = rest
+                .strip_suffix(".db")
+                .or_else(|| rest.strip_suffix(".dump"))?;
             let (version, time) = rest.rsplit_once('-')?;
             SemVer::parse(version).ok()?;
             Some((time.to_owned(), entry.path()))

@@ -1,6 +1,7 @@
 //! The store behind one narrow interface: transactions, statements, the history and
 //! the run log. Each engine is one file; the engine module never sees which.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::data::swap::Swap;

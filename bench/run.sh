@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other: the apply/status/revert figures against raw
+# sqlite3 (bench/run.py), the build-time proof and incremental builds
+# (bench/replay.sh), and the CSV transform on about 1 GB against cat and dd
+# (bench/csv.sh). Under 10 minutes on 2 cores. Copy the tables into BENCHMARKS.md.
+# Usage: bench/run.sh [MIGRATIONS] [CSV_ROWS]   (defaults 1000 and 10000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000}
+rows=${2:-10000000}
+echo "## apply, status, revert, startup and size"
+python3 bench/run.py "$n" 5
+echo
+echo "## build-time proof and incremental build"
+bench/replay.sh "$n"
+echo
+echo "## CSV transform"
+bench/csv.sh "$rows" 3

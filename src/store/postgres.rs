@@ -1,0 +1,588 @@
+//! The PostgreSQL store: the same history, log and swap journal as SQLite's, in the
+//! current schema (or `--schema`), one transaction per migration (PostgreSQL's DDL is
+//! transactional), and a session-level advisory lock held for the whole run.
+
+use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
+use crate::data::swap::Swap;
+use crate::error::{Error, Result};
+use crate::model::{Engine, Revert, SemVer};
+use postgres::types::Type;
+use postgres::{Client, NoTls, SimpleQueryMessage};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const HISTORY: &str = "
+CREATE TABLE IF NOT EXISTS semigrate_migrations (
+    version      TEXT PRIMARY KEY,
+    description  TEXT NOT NULL,
+    checksum     TEXT NOT NULL,
+    applied_at   TEXT NOT NULL,
+    duration_ms  BIGINT NOT NULL,
+    revert       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS semigrate_log (
+    id           BIGSERIAL PRIMARY KEY,
+    at           TEXT NOT NULL
+                 DEFAULT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
+    command      TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    direction    TEXT NOT NULL,
+    from_version TEXT NOT NULL,
+    to_version   TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    duration_ms  BIGINT NOT NULL,
+    error        TEXT
+);
+CREATE TABLE IF NOT EXISTS semigrate_swaps (
+    target TEXT PRIMARY KEY,
+    temp   TEXT
+);";
+
+/// The time as the history writes it, the same shape as SQLite's.
+const NOW: &str =
+    "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
+/// Whether `--database` names a PostgreSQL server rather than a file.
+pub fn is_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// The URL as it may be shown: the password, in the user part or in the query,
+/// replaced by `***`.
+pub fn redact(url: &str) -> String {
+    without_password(url, Some("***"))
+}
+
+/// The URL with its password replaced by `mask`, or taken out when `mask` is None.
+fn without_password(url: &str, mask: Option<&str>) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match (user.split_once(':'), mask) {
+            (Some((name, _)), Some(mask)) => format!("{name}:{mask}@{host}"),
+            (Some((name, _)), None) => format!("{name}@{host}"),
+            (None, _) => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .filter_map(|pair| match (pair.split_once('='), mask) {
+                    (Some(("password", _)), Some(mask)) => Some(format!("password={mask}")),
+                    (Some(("password", _)), None) => None,
+                    _ => Some(pair.to_owned()),
+                })
+                .collect();
+            if query.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", query.join("&"))
+            }
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+pub struct PostgresStore {
+    client: Client,
+    /// The URL without its password, for every message.
+    shown: String,
+    url: String,
+    /// Set when a transaction is open, so that `rollback` knows whether to send one.
+    in_transaction: bool,
+}
+
+impl PostgresStore {
+    /// Connects, and moves to `schema` when one is given. `PGPASSWORD` supplies the
+    /// password when the URL has none, as it does for libpq's tools.
+    pub fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
+        let shown = redact(url);
+        let fail = |reason: String| Error::Store {
+            database: shown.clone(),
+            reason,
+        };
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            fail(format!("is not a valid URL: {}", message(&e, url)))
+        })?;
+        if config.get_password().is_none()
+            && let Ok(password) = std::env::var("PGPASSWORD")
+        {
+            config.password(password);
+        }
+        let mut client = config
+            .connect(NoTls)
+            .map_err(|e| fail(format!("cannot connect: {}", message(&e, url))))?;
+        if let Some(schema) = schema {
+            client
+                .batch_execute(&format!("SET search_path TO {}", quote_ident(schema)))
+                .map_err(|e| fail(format!("cannot use schema {schema}: {}", message(&e, url))))?;
+        }
+        Ok(PostgresStore {
+            client,
+            shown,
+            url: url.to_owned(),
+            in_transaction: false,
+        })
+    }
+
+    fn fail(&self, reason: impl std::fmt::Display) -> Error {
+        Error::Store {
+            database: self.shown.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn message(&self, e: &postgres::Error) -> String {
+        message(e, &self.url)
+    }
+
+    fn has_table(&mut self, name: &str) -> Result<bool> {
+        self.client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+            .map(|row| row.get(0))
+            .map_err(|e| self.fail(self.message(&e)))
+    }
+}
+
+/// The server's own words for an error (its message, detail and hint), never the URL.
+fn message(e: &postgres::Error, url: &str) -> String {
+    let text = match e.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_owned();
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" ({detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => {
+            // The driver's summary ("error connecting to server"), then its causes.
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                let said = c.to_string();
+                if !text.contains(&said) {
+                    text.push_str(&format!(": {said}"));
+                }
+                cause = c.source();
+            }
+            text
+        }
+    };
+    // The driver's own messages do not quote the URL; this makes sure of it.
+    text.replace(url, &redact(url))
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A validation's first value, read as text and typed by the column's type.
+fn typed(text: Option<&str>, column: &Type) -> Value {
+    let Some(text) = text else {
+        return Value::Null;
+    };
+    match *column {
+        Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => text
+            .parse()
+            .map_or_else(|_| Value::Text(text.to_owned()), Value::Integer),
+        Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => text
+            .parse()
+            .map_or_else(|_| Value::Text(text.to_owned()), Value::Real),
+        Type::BOOL => Value::Integer(i64::from(text == "t")),
+        _ => Value::Text(text.to_owned()),
+    }
+}
+
+impl Store for PostgresStore {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn history(&mut self) -> Result<Vec<Applied>> {
+        if !self.has_table("semigrate_migrations")? {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT version, description, checksum, applied_at, duration_ms, revert \
+                 FROM semigrate_migrations",
+                &[],
+            )
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot read semigrate_migrations: {}",
+                    self.message(&e)
+                ))
+            })?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for row in rows {
+            let version: String = row.get(0);
+            let bad = |why: String| {
+                self.fail(format!(
+                    "semigrate_migrations has a row for `{version}` that semigrate did not write: {why}"
+                ))
+            };
+            let parsed = SemVer::parse(&version).map_err(&bad)?;
+            let revert: Revert = serde_json::from_str(row.get(5))
+                .map_err(|e| bad(format!("its down steps do not read: {e}")))?;
+            applied.push(Applied {
+                version: parsed,
+                description: row.get(1),
+                checksum: row.get(2),
+                applied_at: row.get(3),
+                duration_ms: row.get(4),
+                revert,
+            });
+        }
+        applied.sort_by_key(|a| a.version);
+        Ok(applied)
+    }
+
+    fn versions(&mut self) -> Result<Vec<SemVer>> {
+        if !self.has_table("semigrate_migrations")? {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query("SELECT version FROM semigrate_migrations", &[])
+            .map_err(|e| self.fail(self.message(&e)))?;
+        let mut versions = rows
+            .iter()
+            .map(|row| {
+                let v: &str = row.get(0);
+                SemVer::parse(v).map_err(|why| {
+                    self.fail(format!(
+                        "semigrate_migrations has a row for `{v}` that semigrate did not write: {why}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        versions.sort();
+        Ok(versions)
+    }
+
+    /// PostgreSQL checks foreign keys at each statement or at commit and cannot switch
+    /// them off for a transaction, so `foreign_keys = false` changes nothing here.
+    fn begin(&mut self, _foreign_keys: bool) -> Result<()> {
+        let begun = self.client.batch_execute("BEGIN").and_then(|()| {
+            self.in_transaction = true;
+            self.client.batch_execute(HISTORY)
+        });
+        if let Err(e) = begun {
+            let reason = format!("cannot start a transaction: {}", self.message(&e));
+            self.rollback();
+            return Err(self.fail(reason));
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let committed = self.client.batch_execute("COMMIT");
+        self.in_transaction = false;
+        committed.map_err(|e| self.fail(format!("cannot commit: {}", self.message(&e))))
+    }
+
+    fn rollback(&mut self) {
+        if std::mem::take(&mut self.in_transaction) {
+            // A failed rollback leaves the server to roll back when the session ends.
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+    }
+
+    fn execute(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.client.batch_execute(sql).map_err(|e| self.message(&e))
+    }
+
+    fn query(&mut self, sql: &str) -> std::result::Result<Rows, String> {
+        // The prepared statement gives the column's type; the simple protocol gives
+        // every value as text, NUMERIC included.
+        let statement = self.client.prepare(sql).map_err(|e| self.message(&e))?;
+        let column = statement
+            .columns()
+            .first()
+            .map(|c| c.type_().clone())
+            .ok_or("the query returns no column")?;
+        let mut values = self
+            .client
+            .simple_query(sql)
+            .map_err(|e| self.message(&e))?
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(typed(row.get(0), &column)),
+                _ => None,
+            });
+        let first = values.next();
+        let count = match (&first, values.next()) {
+            (None, _) => RowCount::None,
+            (Some(_), None) => RowCount::One,
+            (Some(_), Some(_)) => RowCount::Many,
+        };
+        Ok(Rows { first, count })
+    }
+
+    fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+
+    fn record(&mut self, a: &Applied) -> Result<()> {
+        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        self.client
+            .execute(
+                "INSERT INTO semigrate_migrations \
+                 (version, description, checksum, applied_at, duration_ms, revert) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &a.version.to_string(),
+                    &a.description,
+                    &a.checksum,
+                    &a.applied_at,
+                    &a.duration_ms,
+                    &revert,
+                ],
+            )
+            .map(drop)
+            .map_err(|e| self.fail(format!("cannot record {}: {}", a.version, self.message(&e))))
+    }
+
+    fn forget(&mut self, version: SemVer) -> Result<()> {
+        self.client
+            .execute(
+                "DELETE FROM semigrate_migrations WHERE version = $1",
+                &[&version.to_string()],
+            )
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot remove {version} from the history: {}",
+                    self.message(&e)
+                ))
+            })
+    }
+
+    fn log(&mut self, e: &LogEntry) -> Result<()> {
+        self.client
+            .execute(
+                "INSERT INTO semigrate_log \
+                 (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &e.command,
+                    &e.version.to_string(),
+                    &e.direction,
+                    &e.from.to_string(),
+                    &e.to.to_string(),
+                    &e.outcome,
+                    &e.duration_ms,
+                    &e.error,
+                ],
+            )
+            .map(drop)
+            .map_err(|err| self.fail(format!("cannot write the run log: {}", self.message(&err))))
+    }
+
+    fn logged(&mut self) -> Result<Vec<Logged>> {
+        if !self.has_table("semigrate_log")? {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT at, command, version, direction, from_version, to_version, outcome, \
+                 duration_ms, error FROM semigrate_log ORDER BY id",
+                &[],
+            )
+            .map_err(|e| self.fail(format!("cannot read semigrate_log: {}", self.message(&e))))?;
+        rows.iter()
+            .map(|row| {
+                let version = |i: usize| {
+                    let text: &str = row.get(i);
+                    SemVer::parse(text)
+                        .map_err(|why| self.fail(format!("semigrate_log has `{text}`: {why}")))
+                };
+                Ok(Logged {
+                    at: row.get(0),
+                    entry: LogEntry {
+                        command: row.get(1),
+                        version: version(2)?,
+                        direction: row.get(3),
+                        from: version(4)?,
+                        to: version(5)?,
+                        outcome: row.get(6),
+                        duration_ms: row.get(7),
+                        error: row.get(8),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    fn accept(&mut self, a: &Applied) -> Result<()> {
+        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        self.client
+            .execute(
+                "UPDATE semigrate_migrations SET checksum = $1, revert = $2 WHERE version = $3",
+                &[&a.checksum, &revert, &a.version.to_string()],
+            )
+            .map(drop)
+            .map_err(|e| self.fail(format!("cannot repair {}: {}", a.version, self.message(&e))))
+    }
+
+    fn now(&mut self) -> Result<String> {
+        self.client
+            .query_one(NOW, &[])
+            .map(|row| row.get(0))
+            .map_err(|e| self.fail(self.message(&e)))
+    }
+
+    /// A session-level advisory lock keyed on the database, the schema and the history
+    /// table: the server releases it when the session ends, however the run ends.
+    fn lock(&mut self, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let taken: bool = self
+                .client
+                .query_one(
+                    "SELECT pg_try_advisory_lock(hashtext(current_database() || '.' || \
+                     current_schema() || '.semigrate_migrations'))",
+                    &[],
+                )
+                .map(|row| row.get(0))
+                .map_err(|e| self.fail(format!("cannot take the lock: {}", self.message(&e))))?;
+            if taken {
+                return Ok(());
+            }
+            if started.elapsed() >= timeout {
+                return Err(Error::Refused(format!(
+                    "{} is locked by another semigrate run (waited {} s); try again when it is done",
+                    self.shown,
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `pg_dump` in its custom format into `to`, which the caller created with mode
+    /// 0600. The password reaches pg_dump through its environment, never its arguments.
+    fn backup(&mut self, to: &Path) -> Result<()> {
+        let config: postgres::Config = self
+            .url
+            .parse()
+            .map_err(|e: postgres::Error| self.fail(e))?;
+        let password = config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .or_else(|| std::env::var("PGPASSWORD").ok());
+        let out = std::process::Command::new("pg_dump")
+            .args(["--format=custom", "--no-password", "--file"])
+            .arg(to)
+            .arg(without_password(&self.url, None))
+            .envs(password.map(|p| ("PGPASSWORD", p)))
+            .output()
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot run pg_dump for the backup: {e}; install PostgreSQL's client tools, or run with --no-backup"
+                ))
+            })?;
+        if !out.status.success() {
+            return Err(self.fail(format!(
+                "pg_dump failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .trim()
+                    .replace(&self.url, &self.shown)
+            )));
+        }
+        Ok(())
+    }
+
+    fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()> {
+        for swap in swaps {
+            self.client
+                .execute(
+                    "INSERT INTO semigrate_swaps (target, temp) VALUES ($1, $2) \
+                     ON CONFLICT (target) DO UPDATE SET temp = EXCLUDED.temp",
+                    &[
+                        &swap.target.to_string_lossy().into_owned(),
+                        &swap.temp.as_ref().map(|t| t.to_string_lossy().into_owned()),
+                    ],
+                )
+                .map_err(|e| {
+                    self.fail(format!("cannot record the CSV swaps: {}", self.message(&e)))
+                })?;
+        }
+        Ok(())
+    }
+
+    fn swaps(&mut self) -> Result<Vec<Swap>> {
+        if !self.has_table("semigrate_swaps")? {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT target, temp FROM semigrate_swaps ORDER BY target",
+                &[],
+            )
+            .map_err(|e| self.fail(format!("cannot read semigrate_swaps: {}", self.message(&e))))?;
+        Ok(rows
+            .iter()
+            .map(|row| Swap {
+                target: PathBuf::from(row.get::<_, String>(0)),
+                temp: row.get::<_, Option<String>>(1).map(PathBuf::from),
+            })
+            .collect())
+    }
+
+    fn clear_swaps(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("DELETE FROM semigrate_swaps")
+            .map_err(|e| self.fail(format!("cannot clear the CSV swaps: {}", self.message(&e))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_never_shown() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db.example:5432/prod"),
+            "postgres://app:***@db.example:5432/prod"
+        );
+        assert_eq!(
+            redact("postgresql://app@db/prod?sslmode=require&password=s3cret"),
+            "postgresql://app@db/prod?sslmode=require&password=***"
+        );
+        assert_eq!(redact("postgres://db/prod"), "postgres://db/prod");
+        assert_eq!(redact("postgres://a:b:c@h"), "postgres://a:***@h");
+        assert!(is_url("postgresql://h/db") && !is_url("var/app.db"));
+        assert_eq!(
+            without_password(
+                "postgres://app:s3cret@db/prod?password=x&sslmode=disable",
+                None
+            ),
+            "postgres://app@db/prod?sslmode=disable"
+        );
+        assert_eq!(
+            without_password("postgres://h/d?password=x", None),
+            "postgres://h/d"
+        );
+    }
+}

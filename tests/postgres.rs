@@ -1,0 +1,370 @@
+//! The same binary against the local PostgreSQL server (127.0.0.1:5432, user
+//! postgres): each test gets a database of its own, dropped afterwards. A server that
+//! cannot be reached fails the tests; it never skips them.
+
+mod common;
+
+use common::{Run, Sandbox};
+use postgres::{Client, NoTls};
+use semigrate::model::{Revert, SqlText, Step};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+/// Given in every URL: the server trusts local connections, so it is never checked,
+/// and it must never be printed or stored.
+const PASSWORD: &str = "n0t-t0-be-seen";
+
+/// A fresh database, dropped with its connections when the test ends.
+struct Database {
+    name: String,
+}
+
+impl Database {
+    fn new() -> Database {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "semigrate_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = admin();
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        Database { name }
+    }
+
+    /// The URL semigrate is given, password included.
+    fn url(&self) -> String {
+        format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:5432/{}",
+            self.name
+        )
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(&format!("{SERVER}/{}", self.name), NoTls).unwrap()
+    }
+
+    /// The user's tables and their columns with types, semigrate's own left out.
+    fn schema(&self) -> Vec<(String, String, String)> {
+        self.client()
+            .query(
+                "SELECT table_name::text, column_name::text, data_type::text \
+                 FROM information_schema.columns WHERE table_schema = 'public' \
+                 AND table_name NOT LIKE 'semigrate_%' ORDER BY 1, 2",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
+    fn history(&self) -> Vec<String> {
+        let mut versions: Vec<String> = self
+            .client()
+            .query("SELECT version FROM semigrate_migrations", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        versions.sort_by_key(|v| semigrate::model::SemVer::parse(v).unwrap());
+        versions
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = admin().batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+fn admin() -> Client {
+    Client::connect(&format!("{SERVER}/postgres"), NoTls).unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL must run on 127.0.0.1:5432 for these tests ({e}); start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+        )
+    })
+}
+
+/// Runs semigrate in the sandbox against `db`.
+fn run(s: &Sandbox, db: &Database, args: &[&str]) -> Run {
+    let url = db.url();
+    let mut all = vec!["--database", url.as_str()];
+    all.extend_from_slice(args);
+    s.run_raw(&all)
+}
+
+fn ok(s: &Sandbox, db: &Database, args: &[&str]) -> Run {
+    let r = run(s, db, args);
+    assert_eq!(r.code, 0, "semigrate {args:?}:\n{}{}", r.stdout, r.stderr);
+    r
+}
+
+fn current(s: &Sandbox, db: &Database) -> String {
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(s, db, &["--json", "status"]).stdout).unwrap();
+    status["current"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_example_chain_goes_up_and_down_on_postgresql() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    ok(&s, &db, &["--no-backup", "upgrade"]);
+    assert_eq!(current(&s, &db), "2.0.0");
+    assert_eq!(
+        db.history(),
+        ["0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0"]
+    );
+    let schema = db.schema();
+    assert!(
+        schema.contains(&("accidents".into(), "lat".into(), "real".into())),
+        "{schema:?}"
+    );
+    assert!(schema.contains(&("accidents".into(), "risk_score".into(), "real".into())));
+    let csv = std::fs::read_to_string(s.dir.path().join("var/data/accidents.csv")).unwrap();
+    assert!(
+        csv.starts_with("Num_Acc;an;mois;jour;hrmn;dep;com;lieu;"),
+        "{csv:.200}"
+    );
+
+    ok(&s, &db, &["--no-backup", "downgrade", "--version", "1.0.0"]);
+    assert_eq!(current(&s, &db), "1.0.0");
+    assert!(
+        db.schema()
+            .contains(&("accidents".into(), "lat".into(), "text".into()))
+    );
+    ok(&s, &db, &["--no-backup", "downgrade", "--version", "0.0.0"]);
+    assert_eq!(db.schema(), vec![]);
+    assert_eq!(db.history(), Vec::<String>::new());
+    assert!(!s.dir.path().join("var/data/accidents.csv").exists());
+    // Back up to a target, through the same chain.
+    ok(&s, &db, &["--no-backup", "upgrade", "--version", "1.1.0"]);
+    assert_eq!(current(&s, &db), "1.1.0");
+}
+
+#[test]
+fn a_failing_migration_is_rolled_back_whole() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    ok(&s, &db, &["--no-backup", "upgrade", "--version", "1.1.0"]);
+    let csv = s.dir.path().join("var/data/accidents.csv");
+    let before = (db.schema(), std::fs::read(&csv).unwrap());
+    // 2.0.0 adds CHECK (grav BETWEEN 1 AND 4): a 7 makes its up fail.
+    db.client()
+        .batch_execute("UPDATE accidents SET grav = 7 WHERE num_acc = '202100000001'")
+        .unwrap();
+    let r = run(&s, &db, &["-q", "--no-backup", "upgrade"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("accidents_grav_check"), "{}", r.stderr);
+    assert_eq!(current(&s, &db), "1.1.0");
+    assert_eq!((db.schema(), std::fs::read(&csv).unwrap()), before);
+    let failed: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM semigrate_log WHERE outcome <> 'ok'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(failed, 1, "the failed attempt is in the log");
+}
+
+#[test]
+fn a_validation_that_fails_rolls_the_migration_back() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    ok(&s, &db, &["--no-backup", "upgrade", "--version", "1.0.1"]);
+    // 1.1.0 checks every risk_score is within 0..1; a trigger spoils one as it is set.
+    db.client()
+        .batch_execute(
+            "CREATE FUNCTION spoil() RETURNS trigger AS $$ BEGIN \
+               IF NEW.num_acc = '202100000001' THEN NEW.risk_score := 5; END IF; RETURN NEW; \
+             END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER spoil BEFORE UPDATE ON accidents FOR EACH ROW EXECUTE FUNCTION spoil();",
+        )
+        .unwrap();
+    let r = run(
+        &s,
+        &db,
+        &["-q", "--no-backup", "upgrade", "--version", "1.1.0"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("validation"), "{}", r.stderr);
+    assert_eq!(current(&s, &db), "1.0.1");
+    assert!(!db.schema().iter().any(|(_, c, _)| c == "risk_score"));
+}
+
+#[test]
+fn drift_and_a_store_ahead_of_the_binary_are_refused_up() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    ok(&s, &db, &["--no-backup", "upgrade", "--version", "1.0.0"]);
+    db.client()
+        .batch_execute(
+            "UPDATE semigrate_migrations SET checksum = 'edited' WHERE version = '0.9.0'",
+        )
+        .unwrap();
+    let r = run(&s, &db, &["-q", "--no-backup", "upgrade"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("0.9.0"), "{}", r.stderr);
+    assert_eq!(current(&s, &db), "1.0.0");
+
+    // What a newer binary's 2.1.0 left behind: its table and its history row.
+    let (s, db) = (Sandbox::new(), Database::new());
+    ok(&s, &db, &["--no-backup", "upgrade"]);
+    let revert = Revert {
+        steps: vec![Step::Sql(SqlText::portable("DROP TABLE vehicules;"))],
+        transaction: true,
+        foreign_keys: true,
+        irreversible: false,
+    };
+    let mut client = db.client();
+    client
+        .batch_execute("CREATE TABLE vehicules (id INTEGER PRIMARY KEY)")
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO semigrate_migrations VALUES ('2.1.0', 'Add vehicules', 'abc', '2026-01-01', 1, $1)",
+            &[&serde_json::to_string(&revert).unwrap()],
+        )
+        .unwrap();
+    let r = run(&s, &db, &["-q", "--no-backup", "upgrade"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("2.1.0"), "{}", r.stderr);
+    assert_eq!(db.history().len(), 7);
+    // Its stored down takes it back.
+    ok(&s, &db, &["--no-backup", "downgrade", "--version", "2.0.0"]);
+    assert_eq!(current(&s, &db), "2.0.0");
+    assert!(!db.schema().iter().any(|(t, _, _)| t == "vehicules"));
+}
+
+#[test]
+fn eight_concurrent_runners_apply_each_migration_once() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    let url = db.url();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            s.command()
+                .args(["--database", &url, "--no-backup", "-q", "upgrade"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(db.history().len(), 6);
+    let applied: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM semigrate_log WHERE direction = 'up' AND outcome = 'ok'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 6, "each migration applied exactly once");
+}
+
+#[test]
+fn the_password_is_never_printed_nor_stored() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    let mut seen = String::new();
+    for args in [
+        &["upgrade", "--version", "1.0.0", "--dry-run"][..],
+        &["upgrade", "--version", "1.0.0"],
+        &["-v", "upgrade", "--version", "1.1.0"],
+        &["status"],
+        &["--json", "status"],
+        &["history"],
+        &["--json", "history"],
+        &["list"],
+        &["verify"],
+        &["downgrade", "--version", "1.2.3"],
+        &["--schema", "nowhere\"", "status"],
+    ] {
+        let r = run(&s, &db, args);
+        seen.push_str(&r.stdout);
+        seen.push_str(&r.stderr);
+    }
+    // A server that refuses the connection: the error names the URL without it.
+    let r = s.run_raw(&[
+        "--database",
+        &format!("postgres://postgres:{PASSWORD}@127.0.0.1:1/x"),
+        "status",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("postgres://postgres:***@127.0.0.1:1/x"),
+        "{}",
+        r.stderr
+    );
+    seen.push_str(&r.stderr);
+    assert!(seen.contains("postgres:***@"), "{seen}");
+    assert!(!seen.contains(PASSWORD), "{seen}");
+
+    let state = std::fs::read_to_string(s.dir.path().join("var/migration_state.json")).unwrap();
+    assert!(
+        state.contains("***") && !state.contains(PASSWORD),
+        "{state}"
+    );
+    let log: Vec<String> = db
+        .client()
+        .query("SELECT row_to_json(l)::text FROM semigrate_log l", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        !log.is_empty() && !log.iter().any(|l| l.contains(PASSWORD)),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn backups_are_pg_dump_files_and_without_pg_dump_a_run_asks_for_no_backup() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    ok(&s, &db, &["upgrade", "--version", "0.9.0"]);
+    let backups: Vec<_> = std::fs::read_dir(s.dir.path().join("var/backups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dump"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(&backups[0]).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // pg_dump's custom format starts with its magic.
+    assert!(std::fs::read(&backups[0]).unwrap().starts_with(b"PGDMP"));
+
+    let empty = tempfile::tempdir().unwrap();
+    let url = db.url();
+    let r: Run = s
+        .command()
+        .env("PATH", empty.path())
+        .args(["--database", &url, "-q", "upgrade", "--version", "1.0.0"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pg_dump") && r.stderr.contains("--no-backup"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(current(&s, &db), "0.9.0");
+}
