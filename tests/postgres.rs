@@ -368,3 +368,55 @@ fn backups_are_pg_dump_files_and_without_pg_dump_a_run_asks_for_no_backup() {
     );
     assert_eq!(current(&s, &db), "0.9.0");
 }
+
+#[test]
+fn the_build_replays_the_postgresql_text_in_a_scratch_schema() {
+    use semigrate::config::Config;
+    use semigrate::model::{Engine, SemVer};
+    let db = Database::new();
+    let url = format!("{SERVER}/{}", db.name);
+    let config = Config {
+        engines: vec![Engine::Sqlite, Engine::Postgres],
+        ..Config::default()
+    };
+    let prove = |postgres: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = format!(
+            "description = \"x\"\n[[up]]\nsql = \"CREATE TABLE t (id INTEGER);\"\n\
+             [[up]]\nsqlite = \"CREATE TABLE u (id INTEGER);\"\npostgres = \"{postgres}\"\n\
+             [[down]]\nsql = \"DROP TABLE t;\"\n[[down]]\nsqlite = \"DROP TABLE u;\"\n\
+             postgres = \"DROP TABLE u;\"\n"
+        );
+        std::fs::write(dir.path().join("v0_1_0__t.toml"), spec).unwrap();
+        let package = SemVer::parse("1.0.0").unwrap();
+        semigrate::spec::prove(dir.path(), &config, package, Some(&url))
+            .map(|_| ())
+            .map_err(|e| {
+                e.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+    };
+    assert_eq!(prove("CREATE TABLE u (id INTEGER);"), Ok(()));
+    let e = prove("CREATE TABLE u (id INTEGR);").unwrap_err();
+    assert!(
+        e.contains("v0_1_0__t.toml")
+            && e.contains("up step 2 fails on PostgreSQL: type \"integr\" does not exist"),
+        "{e}"
+    );
+    let e = prove("CREATE TABLE u (id INTEGER); CREATE TABLE w (id INTEGER);").unwrap_err();
+    assert!(
+        e.contains("down does not undo up on PostgreSQL: left behind by down: column w.id integer"),
+        "{e}"
+    );
+    let left: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'semigrate_verify_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the scratch schemas are dropped");
+}

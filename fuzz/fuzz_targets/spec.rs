@@ -14,7 +14,7 @@ fuzz_target!(|bytes: &[u8]| {
     std::fs::write(dir.path().join("v0_1_0__base.toml"), BASE).unwrap();
     std::fs::write(dir.path().join("v0_1_1__fuzzed.toml"), bytes).unwrap();
     let package = SemVer::parse("1.0.0").unwrap();
-    if let Err(errors) = semigrate::spec::prove(dir.path(), &Config::default(), package) {
+    if let Err(errors) = semigrate::spec::prove(dir.path(), &Config::default(), package, None) {
         assert!(!errors.is_empty());
     }
 });

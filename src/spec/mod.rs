@@ -14,17 +14,26 @@ use std::path::{Path, PathBuf};
 
 /// Everything the build proves of the chain in `dir`: each spec parses, the chain
 /// rules hold for a package at `package`, and, when the configuration asks for it,
-/// the replay on SQLite passes. The build script and the tests call this one function.
+/// the replay on SQLite passes, and on the PostgreSQL server at `postgres_url` when
+/// one is given. The build script and the tests call this one function.
 pub fn prove(
     dir: &Path,
     config: &Config,
     package: SemVer,
+    postgres_url: Option<&str>,
 ) -> Result<Vec<Migration>, Vec<Diagnostic>> {
     let loaded = load(dir, &config.engines);
     let mut errors = loaded.errors;
     errors.extend(crate::chain::check(&loaded.links, config.gaps, package));
     if errors.is_empty() && config.verify && config.engines.contains(&Engine::Sqlite) {
         errors = crate::verify::replay(dir, &loaded.migrations);
+    }
+    if let Some(url) = postgres_url
+        && errors.is_empty()
+        && config.verify
+        && config.engines.contains(&Engine::Postgres)
+    {
+        errors = crate::verify::postgres::replay(url, dir, &loaded.migrations);
     }
     if errors.is_empty() {
         Ok(loaded.migrations)

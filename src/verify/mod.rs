@@ -2,6 +2,7 @@
 //! validations are prepared, its down is applied and must restore the schema exactly,
 //! and its up is applied again before the next one. What fails here never ships.
 
+pub mod postgres;
 pub mod schema;
 
 use crate::diagnostic::Diagnostic;
