@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes a chain of N trivial migrations (v0_0_1 .. v0_0_N) into a folder.
 
-Migration i creates table t_i, inserts one row, and drops the table on the way down:
+Migration i creates table t_i, inserts one row (its id given, as PostgreSQL needs),
+and drops the table on the way down:
 the workload of the apply-1,000 benchmark. The chain is generated, never committed.
 """
 import pathlib
@@ -10,7 +11,7 @@ import sys
 SPEC = '''description = "Create t_{i}"
 
 [[up]]
-sql = "CREATE TABLE t_{i} (id INTEGER PRIMARY KEY, a TEXT, b REAL); INSERT INTO t_{i} (a, b) VALUES ('x', 1.5);"
+sql = "CREATE TABLE t_{i} (id INTEGER PRIMARY KEY, a TEXT, b REAL); INSERT INTO t_{i} (id, a, b) VALUES (1, 'x', 1.5);"
 
 [[down]]
 sql = "DROP TABLE t_{i};"

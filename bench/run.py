@@ -9,7 +9,10 @@ SEMIGRATE_MIGRATIONS_DIR, then times, in alternating pairs (A B A B ...):
 - `status --json` on the store with N applied, against
   `sqlite3 db 'SELECT version FROM semigrate_migrations ORDER BY version'`;
 - revert all N, against the sqlite3 CLI running the downs, each with its DELETE;
-- `semigrate --version` (startup), and the binary's size, unstripped and stripped.
+- `semigrate --version` (startup), and the binary's size, unstripped and stripped;
+- apply all N to a fresh PostgreSQL database (the local server, 127.0.0.1:5432, user
+  postgres), against `psql` running the same SQL, each migration in its own
+  transaction with one bookkeeping INSERT.
 Prints a Markdown table of medians and ratios.
 
 Usage: bench/run.py [N] [PAIRS]   (defaults 1000 and 5)
@@ -77,7 +80,7 @@ def run(n: int, rounds: int, work: Path) -> None:
                 "checksum TEXT, applied_at TEXT, duration_ms INTEGER);\n")
         for i in range(1, n + 1):
             f.write(f"BEGIN;\nCREATE TABLE t_{i} (id INTEGER PRIMARY KEY, a TEXT, b REAL); "
-                    f"INSERT INTO t_{i} (a, b) VALUES ('x', 1.5);\n"
+                    f"INSERT INTO t_{i} (id, a, b) VALUES (1, 'x', 1.5);\n"
                     f"INSERT INTO semigrate_migrations VALUES ('0.0.{i}', 'Create t_{i}', "
                     f"'{i:064x}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 0);\nCOMMIT;\n")
     down_sql = work / "down.sql"
@@ -120,6 +123,29 @@ def run(n: int, rounds: int, work: Path) -> None:
     down, bound3 = pairs(rounds, (restore(db), semigrate("downgrade", "--version", "0.0.0")),
                          (restore(raw), sqlite3(raw, down_sql)))
     row(f"revert all {n}", down, bound3, 1.05)
+
+    pg = "postgres://postgres@127.0.0.1:5432"
+    up_pg = work / "up_pg.sql"
+    up_pg.write_text(up_sql.read_text().replace(
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"))
+
+    def fresh_pg(name):
+        def setup():
+            for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
+                subprocess.run(["psql", "-q", f"{pg}/postgres", "-c", sql], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return setup
+    up_p, bound_p = pairs(
+        rounds,
+        (fresh_pg("semigrate_bench_a"),
+         [binary, "-q", "--no-backup", "--database", f"{pg}/semigrate_bench_a", "upgrade"]),
+        (fresh_pg("semigrate_bench_b"),
+         ["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{pg}/semigrate_bench_b", "-f", up_pg]))
+    row(f"apply {n} migrations to a fresh PostgreSQL database", up_p, bound_p, 1.05)
+    for name in ("semigrate_bench_a", "semigrate_bench_b"):
+        subprocess.run(["psql", "-q", f"{pg}/postgres", "-c", f"DROP DATABASE {name}"],
+                       check=True, stdout=subprocess.DEVNULL)
 
     start, true = pairs(rounds * 4, (lambda: None, [binary, "--version"]),
                         (lambda: None, ["true"]))

@@ -98,6 +98,9 @@ pub struct PostgresStore {
     url: String,
     /// Set when a transaction is open, so that `rollback` knows whether to send one.
     in_transaction: bool,
+    /// Set once a committed transaction has created semigrate's tables: later ones
+    /// skip the round trips that would check them again.
+    tables_ready: bool,
 }
 
 impl PostgresStore {
@@ -130,6 +133,7 @@ impl PostgresStore {
             shown,
             url: url.to_owned(),
             in_transaction: false,
+            tables_ready: false,
         })
     }
 
@@ -145,6 +149,9 @@ impl PostgresStore {
     }
 
     fn has_table(&mut self, name: &str) -> Result<bool> {
+        if self.tables_ready {
+            return Ok(true);
+        }
         self.client
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
             .map(|row| row.get(0))
@@ -295,10 +302,13 @@ impl Store for PostgresStore {
     fn commit(&mut self) -> Result<()> {
         let committed = self.client.batch_execute("COMMIT");
         self.in_transaction = false;
+        self.tables_ready = committed.is_ok();
         committed.map_err(|e| self.fail(format!("cannot commit: {}", self.message(&e))))
     }
 
     fn rollback(&mut self) {
+        // The tables may have been created by the transaction rolled back.
+        self.tables_ready = false;
         if std::mem::take(&mut self.in_transaction) {
             // A failed rollback leaves the server to roll back when the session ends.
             let _ = self.client.batch_execute("ROLLBACK");
