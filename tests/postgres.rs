@@ -1,6 +1,6 @@
 //! The same binary against the local PostgreSQL server (127.0.0.1:5432, user
-//! postgres): each test gets a database of its own, dropped afterwards. A server that
-//! cannot be reached fails the tests; it never skips them.
+//! postgres): each test gets a database of its own, dropped afterwards. A stopped
+//! server is started; one that cannot be reached fails the tests, never skips them.
 
 mod common;
 
@@ -88,10 +88,27 @@ impl Drop for Database {
 }
 
 fn admin() -> Client {
-    Client::connect(&format!("{SERVER}/postgres"), NoTls).unwrap_or_else(|e| {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    let connect = || Client::connect(&format!("{SERVER}/postgres"), NoTls);
+    if connect().is_err() {
+        // The machine's server may simply be stopped: start it, as CI does, once.
+        STARTED.call_once(|| {
+            let _ = std::process::Command::new("sh")
+                .arg("-c")
+                .arg("pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
+                .status();
+            for _ in 0..60 {
+                if connect().is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        });
+    }
+    connect().unwrap_or_else(|e| {
         panic!(
-            "PostgreSQL must run on 127.0.0.1:5432 for these tests ({e}); start it with \
-             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+            "PostgreSQL must run on 127.0.0.1:5432 for these tests ({e}); starting it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` failed"
         )
     })
 }

@@ -418,7 +418,7 @@ fn malformed_cell(cell: &[u8]) -> Option<&'static str> {
         };
     };
     let mut i = 0;
-    while let Some(at) = inside[i..].iter().position(|&b| b == QUOTE) {
+    while let Some(at) = memchr::memchr(QUOTE, &inside[i..]) {
         i += at + 1;
         match inside.get(i) {
             None => return None,
