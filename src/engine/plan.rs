@@ -34,6 +34,9 @@ pub struct Item<'a> {
     pub starts_at: SemVer,
     /// The version the store is at once this item commits.
     pub lands_on: SemVer,
+    /// How many versions the history holds before this item: with `starts_at`, what
+    /// the run checks again inside the item's transaction.
+    pub rows_before: usize,
     /// The validations of `lands_on` (none when it is 0.0.0 or unknown to this binary).
     pub checks: &'a [Check],
     /// The compiled migration, or None for a version this binary does not know, which
@@ -149,7 +152,8 @@ pub fn upgrade<'a>(
     let items = chain
         .iter()
         .filter(|m| m.version > from && m.version <= to)
-        .map(|m| Item {
+        .enumerate()
+        .map(|(k, m)| Item {
             version: m.version,
             description: &m.description,
             steps: &m.up,
@@ -157,6 +161,7 @@ pub fn upgrade<'a>(
             foreign_keys: m.foreign_keys,
             starts_at: std::mem::replace(&mut starts_at, m.version),
             lands_on: m.version,
+            rows_before: history.len() + k,
             checks: &m.validate,
             migration: Some(m),
         })
@@ -193,7 +198,8 @@ pub fn downgrade<'a>(
         )));
     }
     let mut items = Vec::new();
-    for applied in history.iter().rev().filter(|a| a.version > to) {
+    for (k, applied) in history.iter().rev().filter(|a| a.version > to).enumerate() {
+        let rows_before = history.len() - k;
         let lands_on = below(applied.version);
         let checks: &[Check] = known.get(&lands_on).map_or(&[], |m| &m.validate);
         let item = match known.get(&applied.version) {
@@ -209,6 +215,7 @@ pub fn downgrade<'a>(
                     foreign_keys: m.foreign_keys,
                     starts_at: m.version,
                     lands_on,
+                    rows_before,
                     checks,
                     migration: Some(m),
                 }
@@ -226,6 +233,7 @@ pub fn downgrade<'a>(
                     foreign_keys: r.foreign_keys,
                     starts_at: applied.version,
                     lands_on,
+                    rows_before,
                     checks,
                     migration: None,
                 }

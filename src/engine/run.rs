@@ -340,19 +340,20 @@ pub fn recover(store: &mut dyn Store, chain: &[Migration], data_dir: &Path) -> R
     Ok(())
 }
 
-/// Re-reads the history inside the write transaction: another run may have moved the
-/// store between planning and now.
+/// Checks the history again inside the write transaction: another writer may have
+/// moved the store between planning and now. The number of versions and the rows for
+/// where the store should stand are enough, and cost a few index lookups.
 fn expect_state(store: &mut dyn Store, direction: Direction, item: &Item) -> Result<()> {
-    let versions = store.versions()?;
-    let is_applied = versions.binary_search(&item.version).is_ok();
-    let top = versions.last().copied().unwrap_or(SemVer::ZERO);
-    let ok = match direction {
-        Direction::Up => !is_applied && top < item.version,
-        Direction::Down => is_applied && top == item.version,
-    };
+    let (rows, [this, before]) = store.recorded([item.version, item.starts_at])?;
+    let ok = rows == item.rows_before
+        && match direction {
+            Direction::Up => !this && (before || item.starts_at == SemVer::ZERO),
+            Direction::Down => this,
+        };
     if ok {
         return Ok(());
     }
+    let top = super::plan::current(&store.history()?);
     Err(Error::Refused(format!(
         "the store changed while this run was starting (it is now at {top}); nothing more was run, run the command again"
     )))
@@ -462,5 +463,52 @@ mod tests {
         assert!(matches(&Scalar::Text("a".into()), &Value::Text("a".into())));
         assert!(!matches(&Scalar::Text("1".into()), &Value::Integer(1)));
         assert!(!matches(&Scalar::Integer(0), &Value::Null));
+    }
+
+    struct Quiet;
+
+    impl Progress for Quiet {
+        fn step(&mut self, _: SemVer, _: &str, _: &str) {}
+        fn reading(&mut self, _: &str, _: u64, _: u64) {}
+        fn done(&mut self, _: &Done) {}
+    }
+
+    /// Another writer changes the history between the plan and the run: the run must
+    /// stop at the first migration, whichever way it goes.
+    #[test]
+    fn a_history_changed_after_planning_stops_the_run() {
+        use crate::compiled::MIGRATIONS;
+        use crate::engine::plan;
+        use crate::store::sqlite::SqliteStore;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let v = |s: &str| SemVer::parse(s).unwrap();
+        let history = store.history().unwrap();
+        let up = plan::upgrade(MIGRATIONS, &history, Some(v("0.8.0"))).unwrap();
+        run(&mut store, &data, &up, "upgrade", &mut Quiet).unwrap();
+
+        let history = store.history().unwrap();
+        let up = plan::upgrade(MIGRATIONS, &history, Some(v("1.0.0"))).unwrap();
+        // What another writer did meanwhile: recorded 2.0.0, above the plan's target,
+        // which only the count of versions shows.
+        let mut sneaked = history[0].clone();
+        sneaked.version = v("2.0.0");
+        store.record(&sneaked).unwrap();
+        let e = run(&mut store, &data, &up, "upgrade", &mut Quiet).unwrap_err();
+        assert!(
+            matches!(&e, Error::Refused(m) if m.contains("the store changed")),
+            "{e}"
+        );
+        store.forget(v("2.0.0")).unwrap();
+
+        let history = store.history().unwrap();
+        let down = plan::downgrade(MIGRATIONS, &history, Some(SemVer::ZERO)).unwrap();
+        store.forget(v("0.8.0")).unwrap();
+        let e = run(&mut store, &data, &down, "downgrade", &mut Quiet).unwrap_err();
+        assert!(
+            matches!(&e, Error::Refused(m) if m.contains("the store changed")),
+            "{e}"
+        );
     }
 }

@@ -79,9 +79,10 @@ pub trait Store {
     /// The applied migrations, oldest first; empty when the store has no history yet.
     fn history(&mut self) -> Result<Vec<Applied>>;
 
-    /// The applied versions only, in order: what a run re-reads inside each
-    /// migration's transaction, without decoding every row's down steps.
-    fn versions(&mut self) -> Result<Vec<SemVer>>;
+    /// What a run checks again inside each migration's transaction, in a few index
+    /// lookups whatever the history's length: how many versions it holds, and whether
+    /// each of `versions` is one of them.
+    fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])>;
 
     /// Starts the transaction of one migration. With `foreign_keys` false, SQLite's
     /// enforcement is switched off first: the pragma is a no-op inside a transaction.

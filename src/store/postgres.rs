@@ -261,27 +261,20 @@ impl Store for PostgresStore {
         Ok(applied)
     }
 
-    fn versions(&mut self) -> Result<Vec<SemVer>> {
+    fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])> {
         if !self.has_table("semigrate_migrations")? {
-            return Ok(Vec::new());
+            return Ok((0, [false; 2]));
         }
-        let rows = self
-            .client
-            .query("SELECT version FROM semigrate_migrations", &[])
-            .map_err(|e| self.fail(self.message(&e)))?;
-        let mut versions = rows
-            .iter()
-            .map(|row| {
-                let v: &str = row.get(0);
-                SemVer::parse(v).map_err(|why| {
-                    self.fail(format!(
-                        "semigrate_migrations has a row for `{v}` that semigrate did not write: {why}"
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        versions.sort();
-        Ok(versions)
+        let [a, b] = versions.map(|v| v.to_string());
+        self.client
+            .query_one(
+                "SELECT (SELECT count(*) FROM semigrate_migrations), \
+                 EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = $1), \
+                 EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = $2)",
+                &[&a, &b],
+            )
+            .map(|row| (row.get::<_, i64>(0) as usize, [row.get(1), row.get(2)]))
+            .map_err(|e| self.fail(self.message(&e)))
     }
 
     /// PostgreSQL checks foreign keys at each statement or at commit and cannot switch

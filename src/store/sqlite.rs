@@ -199,32 +199,26 @@ impl Store for SqliteStore {
         self.path.display().to_string()
     }
 
-    fn versions(&mut self) -> Result<Vec<SemVer>> {
+    fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])> {
         if !self
             .has_table("semigrate_migrations")
             .map_err(|e| self.fail(e))?
         {
-            return Ok(Vec::new());
+            return Ok((0, [false; 2]));
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT version FROM semigrate_migrations")
-            .map_err(|e| self.fail(sqlite_message(&e)))?;
-        let mut versions = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?
-            .iter()
-            .map(|v| {
-                SemVer::parse(v).map_err(|why| {
-                    self.fail(format!(
-                        "semigrate_migrations has a row for `{v}` that semigrate did not write: {why}"
-                    ))
-                })
+        self.conn
+            .prepare_cached(
+                "SELECT (SELECT count(*) FROM semigrate_migrations), \
+                 EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = ?1), \
+                 EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = ?2)",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![versions[0].to_string(), versions[1].to_string()],
+                    |r| Ok((r.get::<_, i64>(0)? as usize, [r.get(1)?, r.get(2)?])),
+                )
             })
-            .collect::<Result<Vec<_>>>()?;
-        versions.sort();
-        Ok(versions)
+            .map_err(|e| self.fail(sqlite_message(&e)))
     }
 
     fn history(&mut self) -> Result<Vec<Applied>> {
