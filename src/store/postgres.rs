@@ -7,7 +7,8 @@ use crate::data::swap::Swap;
 use crate::error::{Error, Result};
 use crate::model::{Engine, Revert, SemVer};
 use postgres::types::Type;
-use postgres::{Client, NoTls, SimpleQueryMessage};
+use postgres::{Client, NoTls, SimpleQueryMessage, Statement};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,9 @@ pub struct PostgresStore {
     /// Set once a committed transaction has created semigrate's tables: later ones
     /// skip the round trips that would check them again.
     tables_ready: bool,
+    /// The bookkeeping statements, prepared once per session: each use is then one
+    /// round trip instead of two.
+    statements: HashMap<&'static str, Statement>,
 }
 
 impl PostgresStore {
@@ -134,6 +138,7 @@ impl PostgresStore {
             url: url.to_owned(),
             in_transaction: false,
             tables_ready: false,
+            statements: HashMap::new(),
         })
     }
 
@@ -146,6 +151,16 @@ impl PostgresStore {
 
     fn message(&self, e: &postgres::Error) -> String {
         message(e, &self.url)
+    }
+
+    /// The prepared statement for `sql`, from the session's cache.
+    fn statement(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
     }
 
     fn has_table(&mut self, name: &str) -> Result<bool> {
@@ -266,15 +281,14 @@ impl Store for PostgresStore {
             return Ok((0, [false; 2]));
         }
         let [a, b] = versions.map(|v| v.to_string());
-        self.client
-            .query_one(
-                "SELECT (SELECT count(*) FROM semigrate_migrations), \
-                 EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = $1), \
-                 EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = $2)",
-                &[&a, &b],
-            )
-            .map(|row| (row.get::<_, i64>(0) as usize, [row.get(1), row.get(2)]))
-            .map_err(|e| self.fail(self.message(&e)))
+        self.statement(
+            "SELECT (SELECT count(*) FROM semigrate_migrations), \
+             EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = $1), \
+             EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = $2)",
+        )
+        .and_then(|statement| self.client.query_one(&statement, &[&a, &b]))
+        .map(|row| (row.get::<_, i64>(0) as usize, [row.get(1), row.get(2)]))
+        .map_err(|e| self.fail(self.message(&e)))
     }
 
     /// PostgreSQL checks foreign keys at each statement or at commit and cannot switch
@@ -300,8 +314,10 @@ impl Store for PostgresStore {
     }
 
     fn rollback(&mut self) {
-        // The tables may have been created by the transaction rolled back.
+        // The tables may have been created by the transaction rolled back, and the
+        // statements prepared against them.
         self.tables_ready = false;
+        self.statements.clear();
         if std::mem::take(&mut self.in_transaction) {
             // A failed rollback leaves the server to roll back when the session ends.
             let _ = self.client.batch_execute("ROLLBACK");
@@ -345,11 +361,14 @@ impl Store for PostgresStore {
 
     fn record(&mut self, a: &Applied) -> Result<()> {
         let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
-        self.client
-            .execute(
-                "INSERT INTO semigrate_migrations \
-                 (version, description, checksum, applied_at, duration_ms, revert) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+        self.statement(
+            "INSERT INTO semigrate_migrations \
+             (version, description, checksum, applied_at, duration_ms, revert) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .and_then(|statement| {
+            self.client.execute(
+                &statement,
                 &[
                     &a.version.to_string(),
                     &a.description,
@@ -359,16 +378,14 @@ impl Store for PostgresStore {
                     &revert,
                 ],
             )
-            .map(drop)
-            .map_err(|e| self.fail(format!("cannot record {}: {}", a.version, self.message(&e))))
+        })
+        .map(drop)
+        .map_err(|e| self.fail(format!("cannot record {}: {}", a.version, self.message(&e))))
     }
 
     fn forget(&mut self, version: SemVer) -> Result<()> {
-        self.client
-            .execute(
-                "DELETE FROM semigrate_migrations WHERE version = $1",
-                &[&version.to_string()],
-            )
+        self.statement("DELETE FROM semigrate_migrations WHERE version = $1")
+            .and_then(|statement| self.client.execute(&statement, &[&version.to_string()]))
             .map(drop)
             .map_err(|e| {
                 self.fail(format!(
@@ -379,11 +396,14 @@ impl Store for PostgresStore {
     }
 
     fn log(&mut self, e: &LogEntry) -> Result<()> {
-        self.client
-            .execute(
-                "INSERT INTO semigrate_log \
-                 (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        self.statement(
+            "INSERT INTO semigrate_log \
+             (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .and_then(|statement| {
+            self.client.execute(
+                &statement,
                 &[
                     &e.command,
                     &e.version.to_string(),
@@ -395,8 +415,9 @@ impl Store for PostgresStore {
                     &e.error,
                 ],
             )
-            .map(drop)
-            .map_err(|err| self.fail(format!("cannot write the run log: {}", self.message(&err))))
+        })
+        .map(drop)
+        .map_err(|err| self.fail(format!("cannot write the run log: {}", self.message(&err))))
     }
 
     fn logged(&mut self) -> Result<Vec<Logged>> {
@@ -447,8 +468,8 @@ impl Store for PostgresStore {
     }
 
     fn now(&mut self) -> Result<String> {
-        self.client
-            .query_one(NOW, &[])
+        self.statement(NOW)
+            .and_then(|statement| self.client.query_one(&statement, &[]))
             .map(|row| row.get(0))
             .map_err(|e| self.fail(self.message(&e)))
     }
