@@ -437,3 +437,49 @@ fn the_build_replays_the_postgresql_text_in_a_scratch_schema() {
         .get(0);
     assert_eq!(left, 0, "the scratch schemas are dropped");
 }
+
+#[test]
+fn schema_puts_the_tables_and_the_history_in_that_schema() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    db.client().batch_execute("CREATE SCHEMA app").unwrap();
+    ok(
+        &s,
+        &db,
+        &[
+            "--schema",
+            "app",
+            "--no-backup",
+            "upgrade",
+            "--version",
+            "0.9.0",
+        ],
+    );
+    let tables: Vec<(String, String)> = db
+        .client()
+        .query(
+            "SELECT table_schema::text, table_name::text FROM information_schema.tables \
+             WHERE table_schema IN ('app', 'public') ORDER BY 1, 2",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let app = |t: &str| ("app".to_owned(), t.to_owned());
+    assert_eq!(
+        tables,
+        [
+            app("accidents"),
+            app("semigrate_log"),
+            app("semigrate_migrations"),
+            app("semigrate_swaps"),
+            app("usagers")
+        ]
+    );
+    // Seen from the default schema, the store is empty; from `app`, at 0.9.0.
+    assert_eq!(current(&s, &db), "0.0.0");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&s, &db, &["--schema", "app", "--json", "status"]).stdout)
+            .unwrap();
+    assert_eq!(status["current"], "0.9.0");
+}
