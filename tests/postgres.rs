@@ -483,3 +483,30 @@ fn schema_puts_the_tables_and_the_history_in_that_schema() {
             .unwrap();
     assert_eq!(status["current"], "0.9.0");
 }
+
+#[test]
+fn a_held_advisory_lock_makes_a_run_wait_then_refuse() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    // Another session holds the lock a run would take.
+    let mut holder = db.client();
+    holder
+        .batch_execute(
+            "SELECT pg_advisory_lock(hashtext(current_database() || '.' || \
+             current_schema() || '.semigrate_migrations'))",
+        )
+        .unwrap();
+    let r = run(
+        &s,
+        &db,
+        &["-q", "--no-backup", "--lock-timeout", "1", "upgrade"],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("locked by another semigrate run"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(current(&s, &db), "0.0.0");
+    drop(holder);
+    ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.8.0"]);
+}
