@@ -22,7 +22,12 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
         quote!(match self { #(Version::#variants => #semvers,)* })
     };
     let table = migrations.iter().map(migration);
-    let (database, data_dir, backup_dir) = (&config.database, &config.data_dir, &config.backup_dir);
+    let (folder, database, data_dir, backup_dir) = (
+        &config.migrations,
+        &config.database,
+        &config.data_dir,
+        &config.backup_dir,
+    );
     let backup_keep = Literal::usize_unsuffixed(config.backup_keep);
 
     let tokens = quote! {
@@ -52,6 +57,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
 
         /// The settings of `[package.metadata.semigrate]` that the binary uses.
         pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings {
+            migrations: #folder,
             database: #database,
             data_dir: #data_dir,
             backup_dir: #backup_dir,

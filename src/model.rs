@@ -110,6 +110,8 @@ impl fmt::Display for Engine {
 /// environment variables override them at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Settings {
+    /// The spec folder, relative to the manifest: where `new` writes in a source tree.
+    pub migrations: &'static str,
     /// The default store: a SQLite path, relative to the working directory.
     pub database: &'static str,
     /// The folder CSV paths are relative to.

@@ -463,3 +463,72 @@ fn verbose_prints_each_statement_and_quiet_prints_nothing() {
     let r = s.ok(&["-q", "upgrade"]);
     assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""));
 }
+
+/// Copies the example chain, seeds included, into `to`.
+fn copy_chain(to: &std::path::Path) {
+    let from = common::root().join("migrations");
+    for entry in walk(&from) {
+        let target = to.join(entry.strip_prefix(&from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, target).unwrap();
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() { walk(&p) } else { vec![p] }
+        })
+        .collect()
+}
+
+#[test]
+fn new_writes_the_next_spec_from_a_template_and_it_builds() {
+    use semigrate::config::Config;
+    use semigrate::model::{Engine, SemVer};
+    let s = Sandbox::new();
+    let chain = s.dir.path().join("chain");
+    copy_chain(&chain);
+    let dir = chain.to_str().unwrap();
+    let r = s.ok(&["new", "2.0.1", "relabel", "--csv", "--dir", dir]);
+    assert!(r.stderr.contains("v2_0_1__relabel.toml"), "{}", r.stderr);
+    s.ok(&["new", "2.1.0", "add_vehicles", "--dir", dir]);
+    let written = std::fs::read_to_string(chain.join("v2_1_0__add_vehicles.toml")).unwrap();
+    assert!(written.contains("[[up]]") && written.contains("[[down]]"));
+    // The chain with both templates passes the build's whole proof, on both engines'
+    // text and the SQLite replay.
+    let config = Config {
+        engines: vec![Engine::Sqlite, Engine::Postgres],
+        ..Config::default()
+    };
+    let proved =
+        semigrate::spec::prove(&chain, &config, SemVer::parse("2.1.0").unwrap(), None).unwrap();
+    assert_eq!(proved.len(), 8);
+
+    // Not a successor of the newest compiled version: refused, with the three that are.
+    let r = s.run(&["new", "2.2.0", "--dir", dir]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("the next version is 2.0.1, 2.1.0 or 3.0.0"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.run(&["new", "two", "--dir", dir]).code, 2);
+    assert_eq!(s.run(&["new", "3.0.0", "Bad Slug", "--dir", dir]).code, 2);
+    // Never over a spec of the same version, whatever its slug.
+    let r = s.run(&["new", "2.1.0", "other", "--dir", dir]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("already gives 2.1.0"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(chain.join("v2_1_0__add_vehicles.toml")).unwrap(),
+        written
+    );
+    assert!(!chain.join("v2_1_0__other.toml").exists());
+    // Outside a source tree, the default folder is ./migrations.
+    s.ok(&["new", "3.0.0"]);
+    assert!(s.dir.path().join("migrations/v3_0_0.toml").is_file());
+}

@@ -5,6 +5,7 @@ mod baseline;
 mod history;
 mod list;
 mod migrate;
+mod new;
 mod repair;
 mod status;
 mod verify;
@@ -113,6 +114,24 @@ enum Command {
         /// The applied version whose compiled spec becomes the applied one.
         #[arg(long, value_name = "X.Y.Z", value_parser = known_version)]
         accept_checksum: SemVer,
+    },
+    /// Write the spec of the next version from a template, commented to teach the format.
+    #[command(
+        after_help = "Examples:\n  semigrate new 2.1.0 add_vehicles\n  semigrate new 2.0.1 relabel --csv"
+    )]
+    New {
+        /// The new version: the next patch, minor or major after the newest compiled in.
+        #[arg(value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        version: SemVer,
+        /// Words for the file name: a-z, 0-9 and _.
+        slug: Option<String>,
+        /// A CSV data migration rather than a SQL one.
+        #[arg(long)]
+        csv: bool,
+        /// The folder to write in (default: the migrations folder when run at the root
+        /// of the source tree, else ./migrations).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -281,6 +300,12 @@ pub fn main() -> i32 {
         Command::Baseline { version } => baseline::run(&context, version),
         Command::History => history::run(&context),
         Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
+        Command::New {
+            version,
+            slug,
+            csv,
+            dir,
+        } => new::run(&context, version, slug.as_deref(), csv, dir.as_deref()),
     };
     match output {
         Ok(text) => {

@@ -1047,6 +1047,7 @@ CREATE INDEX ix_accidents_dep_com ON accidents (dep, com);
 ];
 /// The settings of `[package.metadata.semigrate]` that the binary uses.
 pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings {
+    migrations: "migrations",
     database: "var/semigrate.db",
     data_dir: "var/data",
     backup_dir: "var/backups",
