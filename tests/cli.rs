@@ -532,3 +532,28 @@ fn new_writes_the_next_spec_from_a_template_and_it_builds() {
     s.ok(&["new", "3.0.0"]);
     assert!(s.dir.path().join("migrations/v3_0_0.toml").is_file());
 }
+
+#[test]
+fn the_bash_completion_script_completes_commands_and_flags() {
+    let s = Sandbox::new();
+    let script = s.dir.path().join("semigrate.bash");
+    std::fs::write(&script, s.ok(&["completions", "bash"]).stdout).unwrap();
+    let complete = |words: &str, cword: usize, current: &str, previous: &str| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source '{}'; COMP_WORDS=({words}); COMP_CWORD={cword}; \
+                 _semigrate semigrate '{current}' '{previous}'; echo \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(complete("semigrate up", 1, "up", "semigrate"), "upgrade");
+    assert_eq!(
+        complete("semigrate upgrade --dr", 2, "--dr", "upgrade"),
+        "--dry-run"
+    );
+    assert_eq!(s.run(&["completions", "tcsh"]).code, 2);
+}

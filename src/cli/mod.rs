@@ -16,7 +16,7 @@ use crate::model::SemVer;
 use crate::store::Store;
 use crate::store::postgres::{self, PostgresStore};
 use crate::store::sqlite::SqliteStore;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -114,6 +114,14 @@ enum Command {
         /// The applied version whose compiled spec becomes the applied one.
         #[arg(long, value_name = "X.Y.Z", value_parser = known_version)]
         accept_checksum: SemVer,
+    },
+    /// Print a completion script for a shell.
+    #[command(
+        after_help = "Examples:\n  semigrate completions bash > /etc/bash_completion.d/semigrate\n  semigrate completions zsh > ~/.zfunc/_semigrate"
+    )]
+    Completions {
+        /// bash, elvish, fish, powershell or zsh.
+        shell: clap_complete::Shell,
     },
     /// Write the spec of the next version from a template, commented to teach the format.
     #[command(
@@ -300,6 +308,11 @@ pub fn main() -> i32 {
         Command::Baseline { version } => baseline::run(&context, version),
         Command::History => history::run(&context),
         Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "semigrate", &mut script);
+            Ok(String::from_utf8_lossy(&script).into_owned())
+        }
         Command::New {
             version,
             slug,
