@@ -510,3 +510,58 @@ fn a_held_advisory_lock_makes_a_run_wait_then_refuse() {
     drop(holder);
     ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.8.0"]);
 }
+
+#[test]
+fn a_crash_at_any_fault_point_converges_on_postgresql_too() {
+    let b = common::build(None, &["fault-injection"]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let start = |from: &str| {
+        let (s, db) = (Sandbox::with_binary(binary.clone()), Database::new());
+        ok(&s, &db, &["--no-backup", "upgrade", "--version", from]);
+        (s, db)
+    };
+    // What a store and its data folder hold after a run.
+    let state = |s: &Sandbox, db: &Database| {
+        (
+            db.history(),
+            db.schema(),
+            std::fs::read(common::csv_path(s)).ok(),
+            common::data_files(s),
+        )
+    };
+    let up: (&str, &[&str]) = ("1.0.1", &["--no-backup", "upgrade"]);
+    let down: (&str, &[&str]) = ("2.0.0", &["--no-backup", "downgrade", "--version", "1.0.1"]);
+    for (from, args) in [up, down] {
+        let (clean, clean_db) = start(from);
+        ok(&clean, &clean_db, args);
+        let expected = state(&clean, &clean_db);
+        for point in [
+            "before-begin",
+            "after-step",
+            "before-commit",
+            "after-commit",
+            "between-swaps",
+            "after-swaps",
+            "state-file",
+        ] {
+            let (s, db) = start(from);
+            let url = db.url();
+            let crashed = s
+                .command()
+                .args(["--database", &url])
+                .args(args)
+                .env("SEMIGRATE_FAULT", point)
+                .output()
+                .unwrap();
+            assert!(!crashed.status.success(), "{point} {args:?} did not crash");
+            // The dead run's session, and its advisory lock, ended with it.
+            ok(&s, &db, &[&["--lock-timeout", "5"][..], args].concat());
+            assert_eq!(
+                state(&s, &db),
+                expected,
+                "after a crash at {point} during {args:?}"
+            );
+        }
+    }
+}
