@@ -115,6 +115,9 @@ enum Command {
         #[arg(long, value_name = "X.Y.Z", value_parser = known_version)]
         accept_checksum: SemVer,
     },
+    /// Print the JSON Schema of a spec file, for editors (taplo, Even Better TOML).
+    #[command(after_help = "Example:\n  semigrate schema > spec.schema.json")]
+    Schema,
     /// Print a completion script for a shell.
     #[command(
         after_help = "Examples:\n  semigrate completions bash > /etc/bash_completion.d/semigrate\n  semigrate completions zsh > ~/.zfunc/_semigrate"
@@ -308,6 +311,7 @@ pub fn main() -> i32 {
         Command::Baseline { version } => baseline::run(&context, version),
         Command::History => history::run(&context),
         Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
+        Command::Schema => Ok(crate::spec::document::schema()),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "semigrate", &mut script);

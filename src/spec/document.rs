@@ -8,6 +8,7 @@ use crate::model::{
     Case, Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, List, Migration, Scalar, SemVer, Source,
     SqlText, Step, Text,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
@@ -17,28 +18,45 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+/// A migration spec: `v{MAJOR}_{MINOR}_{PATCH}[__slug].toml`. The JSON Schema that
+/// editors use (`semigrate schema`) is derived from these types, so it cannot drift.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "semigrate migration spec")]
 struct Document {
+    /// What this version changes, and why.
+    #[schemars(with = "String")]
     description: Spanned<String>,
+    /// The version, when given, must be the one the file name says.
+    #[schemars(with = "Option<String>")]
     version: Option<Spanned<String>>,
+    /// Run the steps in one transaction (false for VACUUM, CREATE INDEX CONCURRENTLY...).
     #[serde(default = "yes")]
     transaction: bool,
+    /// SQLite: false switches foreign keys off while the steps run (a table rebuild).
     #[serde(default = "yes")]
     foreign_keys: bool,
+    /// The migration cannot be undone: no down, and no downgrade across it.
     #[serde(default)]
     irreversible: bool,
+    /// The migration drops data, and says so.
     #[serde(default)]
     destructive: bool,
+    /// The steps that move the store to this version, in order.
     #[serde(default)]
+    #[schemars(with = "Vec<StepDoc>")]
     up: Vec<Spanned<StepDoc>>,
+    /// The steps that undo up, in order; derived for CSV steps when omitted.
+    #[schemars(with = "Option<Vec<StepDoc>>")]
     down: Option<Spanned<Vec<Spanned<StepDoc>>>>,
+    /// Checks that hold whenever the store is at this version.
     #[serde(default)]
+    #[schemars(with = "Vec<CheckDoc>")]
     validate: Vec<Spanned<CheckDoc>>,
 }
 
 /// A step: `sql`, or per-engine `sqlite` / `postgres`, or `csv` with its `ops`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StepDoc {
     sql: Option<String>,
@@ -47,11 +65,12 @@ struct StepDoc {
     csv: Option<String>,
     delimiter: Option<String>,
     columns: Option<Vec<String>>,
+    #[schemars(with = "Option<Vec<OpDoc>>")]
     ops: Option<Vec<Spanned<OpDoc>>>,
 }
 
 /// One CSV operation, tagged by `op`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 enum OpDoc {
     Create {
@@ -91,12 +110,14 @@ enum OpDoc {
 }
 
 /// A validation: a SQL query and what it must return, or a CSV file and its rules.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckDoc {
     sql: Option<String>,
     sqlite: Option<String>,
     postgres: Option<String>,
+    /// The value of the first column of the single row: a string, number or boolean.
+    #[schemars(with = "Option<serde_json::Value>")]
     expect: Option<toml::Value>,
     expect_empty: Option<bool>,
     csv: Option<String>,
@@ -108,11 +129,17 @@ struct CheckDoc {
     values_in: Option<ValuesIn>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ValuesIn {
     column: String,
     values: Vec<String>,
+}
+
+/// The JSON Schema of a spec, pretty-printed: what `semigrate schema` prints.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(Document);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes") + "\n"
 }
 
 /// Where the errors of one file are collected, so that all of them are reported.
