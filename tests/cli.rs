@@ -557,3 +557,39 @@ fn the_bash_completion_script_completes_commands_and_flags() {
     );
     assert_eq!(s.run(&["completions", "tcsh"]).code, 2);
 }
+
+#[test]
+fn colour_only_where_asked_and_never_under_no_color() {
+    let s = Sandbox::new();
+    let db = s.db();
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut c = s.command();
+        c.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c
+            .args(["--database", db.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let escape = "\x1b[";
+    // Piped, as here: no colour, for the status table or an error.
+    assert!(!run(&[], &["status"]).contains(escape));
+    assert!(!run(&[], &["upgrade", "--version", "9.9.9"]).contains(escape));
+    // Forced, as a terminal would have it: the states and `error:` are coloured.
+    let forced = [("CLICOLOR_FORCE", "1")];
+    assert!(run(&forced, &["status"]).contains("\x1b[33mpending"));
+    let e = run(&forced, &["--lock-timeout", "x", "status"]);
+    assert!(e.contains(escape) && e.contains("error:"), "{e}");
+    // NO_COLOR wins over everything.
+    let both = [("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")];
+    assert!(!run(&both, &["status"]).contains(escape));
+    assert!(!run(&both, &["downgrade", "--version", "9.9.9"]).contains(escape));
+}

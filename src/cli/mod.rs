@@ -326,7 +326,8 @@ pub fn main() -> i32 {
     };
     match output {
         Ok(text) => {
-            let mut stdout = std::io::stdout().lock();
+            // Colour goes out only to a terminal, and never under NO_COLOR.
+            let mut stdout = anstream::stdout().lock();
             match stdout
                 .write_all(text.as_bytes())
                 .and_then(|()| stdout.flush())
@@ -340,7 +341,8 @@ pub fn main() -> i32 {
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            let red = anstyle::AnsiColor::Red.on_default().bold();
+            anstream::eprintln!("{red}error:{red:#} {e}");
             e.exit_code()
         }
     }

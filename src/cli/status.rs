@@ -1,8 +1,9 @@
 //! `semigrate status`: the store's version and each migration's state.
 
 use super::Context;
-use crate::engine::status::Status;
+use crate::engine::status::{State, Status};
 use crate::error::Result;
+use anstyle::AnsiColor;
 use std::fmt::Write;
 
 /// Reads the store (without creating it) and compares it with the chain.
@@ -42,9 +43,16 @@ pub fn render(s: &Status) -> String {
         "VERSION", "STATE", "APPLIED AT"
     );
     for e in &s.migrations {
+        // The codes are stripped on the way out unless stdout is a terminal.
+        let style = match e.state {
+            State::Applied => AnsiColor::Green.on_default(),
+            State::Pending => AnsiColor::Yellow.on_default(),
+            State::Drifted => AnsiColor::Red.on_default().bold(),
+            State::Ahead => AnsiColor::Magenta.on_default(),
+        };
         let _ = writeln!(
             out,
-            "{:<9} {:<8} {:<24} {}",
+            "{:<9} {style}{:<8}{style:#} {:<24} {}",
             e.version.to_string(),
             e.state.as_str(),
             e.applied_at.as_deref().unwrap_or("-"),
