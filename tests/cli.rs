@@ -593,3 +593,31 @@ fn colour_only_where_asked_and_never_under_no_color() {
     assert!(!run(&both, &["status"]).contains(escape));
     assert!(!run(&both, &["downgrade", "--version", "9.9.9"]).contains(escape));
 }
+
+#[test]
+fn a_dry_run_in_json_lists_the_plan_and_changes_nothing() {
+    let s = Sandbox::new();
+    s.ok(&["--no-backup", "upgrade", "--version", "1.0.1"]);
+    let before = s.bytes();
+    let r = s.ok(&["--json", "upgrade", "--dry-run"]);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(plan["command"], "upgrade");
+    assert_eq!(
+        (plan["from"].as_str(), plan["to"].as_str()),
+        (Some("1.0.1"), Some("2.0.0"))
+    );
+    let migrations = plan["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 2);
+    let first = &migrations[0];
+    assert_eq!(first["version"], "1.1.0");
+    assert_eq!(first["direction"], "up");
+    assert_eq!(
+        first["steps"][0]["sql"],
+        "ALTER TABLE accidents ADD COLUMN risk_score REAL;"
+    );
+    assert_eq!(first["steps"][2]["csv"], "accidents.csv");
+    assert_eq!(first["steps"][2]["ops"].as_array().unwrap().len(), 3);
+    assert_eq!(first["validations"][0]["expect"], "1");
+    assert_eq!(migrations[1]["foreign_keys"], false);
+    assert_eq!(s.bytes(), before);
+}

@@ -10,6 +10,7 @@ use crate::engine::state_file;
 use crate::error::Result;
 use crate::model::{Check, CsvOp, Expect, SemVer, Source, Step};
 use crate::store::Store;
+use serde::Serialize;
 use std::fmt::Write;
 
 pub fn upgrade(
@@ -42,6 +43,10 @@ fn migrate(
         let plan = make_plan(&history)?;
         if atomic {
             plan.fits_one_transaction()?;
+        }
+        if context.json {
+            let json = dry_run_json(&*store, command, &plan);
+            return Ok(serde_json::to_string_pretty(&json).expect("serializes") + "\n");
         }
         return Ok(dry_run_text(&*store, command, &plan));
     }
@@ -108,6 +113,106 @@ pub(super) fn write_state(context: &Context, store: &mut dyn Store) -> Result<()
 }
 
 /// The exact SQL the run would execute, in order, as a script a person can read.
+/// A dry run as `--json` prints it: the plan in order, with each step's text for the
+/// store's engine, each CSV op as `dry_run_text` words it, and the checks run after.
+#[derive(Serialize)]
+struct DryRun<'a> {
+    command: &'a str,
+    database: String,
+    engine: String,
+    from: SemVer,
+    to: SemVer,
+    migrations: Vec<Planned<'a>>,
+}
+
+#[derive(Serialize)]
+struct Planned<'a> {
+    version: SemVer,
+    direction: &'a str,
+    description: &'a str,
+    transaction: bool,
+    foreign_keys: bool,
+    steps: Vec<PlannedStep<'a>>,
+    /// The version whose validations run before the commit.
+    validations_of: SemVer,
+    validations: Vec<PlannedStep<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PlannedStep<'a> {
+    Sql {
+        sql: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expect: Option<String>,
+    },
+    Csv {
+        csv: &'a str,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        ops: Vec<String>,
+    },
+}
+
+/// What a SQL validation expects, in words.
+fn expected(expect: &Expect) -> String {
+    match expect {
+        Expect::Empty => "no row".to_owned(),
+        Expect::Value(v) => v.to_string(),
+    }
+}
+
+fn dry_run_json<'a>(store: &dyn Store, command: &'a str, plan: &'a Plan) -> DryRun<'a> {
+    let engine = store.engine();
+    let migrations = plan
+        .items
+        .iter()
+        .map(|item| Planned {
+            version: item.version,
+            direction: plan.direction.as_str(),
+            description: item.description,
+            transaction: item.transaction,
+            foreign_keys: item.foreign_keys,
+            steps: item
+                .steps
+                .iter()
+                .map(|step| match step {
+                    Step::Sql(sql) => PlannedStep::Sql {
+                        sql: sql.for_engine(engine),
+                        expect: None,
+                    },
+                    Step::Csv(csv) => PlannedStep::Csv {
+                        csv: &csv.path,
+                        ops: csv.ops.iter().map(describe_op).collect(),
+                    },
+                })
+                .collect(),
+            validations_of: item.lands_on,
+            validations: item
+                .checks
+                .iter()
+                .map(|check| match check {
+                    Check::Sql { sql, expect } => PlannedStep::Sql {
+                        sql: sql.for_engine(engine),
+                        expect: Some(expected(expect)),
+                    },
+                    Check::Csv(c) => PlannedStep::Csv {
+                        csv: &c.path,
+                        ops: Vec::new(),
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    DryRun {
+        command,
+        database: store.describe(),
+        engine: engine.to_string(),
+        from: plan.from,
+        to: plan.to,
+        migrations,
+    }
+}
+
 fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
     let engine = store.engine();
     let mut out = String::new();
@@ -157,10 +262,7 @@ fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
         for (i, check) in item.checks.iter().enumerate() {
             match check {
                 Check::Sql { sql, expect } => {
-                    let expect = match expect {
-                        Expect::Empty => "no row".to_owned(),
-                        Expect::Value(v) => v.to_string(),
-                    };
+                    let expect = expected(expect);
                     let _ = writeln!(
                         out,
                         "-- validation {} of {}, expects {expect}:",

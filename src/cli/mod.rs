@@ -49,7 +49,7 @@ pub struct Cli {
     /// Seconds to wait for another run on the same store to finish.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
     lock_timeout: u64,
-    /// Print machine-readable JSON (status, list).
+    /// Print machine-readable JSON (status, list, history, dry runs).
     #[arg(long, global = true)]
     json: bool,
     /// Print nothing but errors.
