@@ -621,3 +621,24 @@ fn a_dry_run_in_json_lists_the_plan_and_changes_nothing() {
     assert_eq!(migrations[1]["foreign_keys"], false);
     assert_eq!(s.bytes(), before);
 }
+
+#[test]
+fn the_man_page_names_every_command_and_flag() {
+    let page = Sandbox::new().ok(&["man"]).stdout;
+    assert!(page.contains(".TH semigrate 1"), "{page:.300}");
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"] {
+        assert!(page.contains(section), "{section}");
+    }
+    for word in [
+        "upgrade",
+        "downgrade",
+        "status",
+        "baseline",
+        "repair",
+        "new",
+        "\\-\\-database",
+        "\\-\\-lock\\-timeout",
+    ] {
+        assert!(page.contains(word), "{word}");
+    }
+}

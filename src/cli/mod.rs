@@ -118,6 +118,9 @@ enum Command {
     /// Print the JSON Schema of a spec file, for editors (taplo, Even Better TOML).
     #[command(after_help = "Example:\n  semigrate schema > spec.schema.json")]
     Schema,
+    /// Print the man page (roff), for man(1).
+    #[command(after_help = "Example:\n  semigrate man > /usr/local/share/man/man1/semigrate.1")]
+    Man,
     /// Print a completion script for a shell.
     #[command(
         after_help = "Examples:\n  semigrate completions bash > /etc/bash_completion.d/semigrate\n  semigrate completions zsh > ~/.zfunc/_semigrate"
@@ -312,6 +315,13 @@ pub fn main() -> i32 {
         Command::History => history::run(&context),
         Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
         Command::Schema => Ok(crate::spec::document::schema()),
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .expect("rendering into memory does not fail");
+            Ok(String::from_utf8_lossy(&page).into_owned())
+        }
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "semigrate", &mut script);
