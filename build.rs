@@ -85,6 +85,11 @@ fn main() {
 
 /// Reports every error as a build error and stops the build.
 fn fail(errors: &[diagnostic::Diagnostic]) -> ! {
+    // Each error as rustc shows one, line quoted and caret placed: cargo prints a
+    // failed build script's stderr after its errors.
+    for e in errors {
+        eprintln!("{}\n", e.render());
+    }
     for e in errors {
         println!("cargo::error={e}");
     }

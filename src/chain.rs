@@ -23,6 +23,7 @@ impl Link {
             column: self.column,
             message,
             help,
+            source_line: None,
         }
     }
 }

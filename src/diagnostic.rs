@@ -14,6 +14,8 @@ pub struct Diagnostic {
     pub column: usize,
     pub message: String,
     pub help: Option<String>,
+    /// The text of the line the error points at, to quote it.
+    pub source_line: Option<String>,
 }
 
 impl Diagnostic {
@@ -25,6 +27,7 @@ impl Diagnostic {
             column: 0,
             message: message.into(),
             help: None,
+            source_line: None,
         }
     }
 
@@ -37,12 +40,54 @@ impl Diagnostic {
             column,
             message: message.into(),
             help: None,
+            source_line: source.lines().nth(line - 1).map(str::to_owned),
         }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+}
+
+impl Diagnostic {
+    /// The error as rustc shows one: the rule broken, the file and position, the line
+    /// quoted with a caret under the column, and the help.
+    pub fn render(&self) -> String {
+        use annotate_snippets::{AnnotationKind, Level, Origin, Renderer, Snippet};
+        let path = self.file.display().to_string();
+        let title = Level::ERROR.primary_title(self.message.as_str());
+        // A chain error knows its line but not the text: read it from the file.
+        let quoted = self.source_line.clone().or_else(|| {
+            let text = std::fs::read_to_string(&self.file).ok()?;
+            text.lines()
+                .nth(self.line.checked_sub(1)?)
+                .map(str::to_owned)
+        });
+        let mut group = match &quoted {
+            Some(text) => {
+                let at = text
+                    .char_indices()
+                    .nth(self.column.saturating_sub(1))
+                    .map_or(text.len()..text.len(), |(i, c)| i..i + c.len_utf8());
+                title.element(
+                    Snippet::source(text.as_str())
+                        .line_start(self.line)
+                        .path(path.as_str())
+                        .annotation(AnnotationKind::Primary.span(at)),
+                )
+            }
+            None if self.line > 0 => title.element(
+                Origin::path(path.as_str())
+                    .line(self.line)
+                    .char_column(self.column),
+            ),
+            None => title.element(Origin::path(path.as_str())),
+        };
+        if let Some(help) = &self.help {
+            group = group.element(Level::HELP.message(help.as_str()));
+        }
+        Renderer::plain().render(&[group]).to_string()
     }
 }
 

@@ -56,19 +56,24 @@ fn dry_runs_show_the_sql_and_the_csv_ops_in_order() {
     });
 }
 
-/// What the build reports for a fixture chain under tests/fixtures/, as it prints it.
+/// What the build reports for a fixture chain under tests/fixtures/: each error on
+/// its `cargo::error` line, then as rustc would show it.
 fn diagnostics(fixture: &str) -> String {
     let dir = Path::new("tests/fixtures").join(fixture);
     let package = SemVer::parse("2.0.0").unwrap();
     match semigrate::spec::prove(&dir, &Config::default(), package, None) {
         Ok(_) => panic!("{fixture} passed"),
-        Err(errors) => errors.iter().map(|e| format!("{e}\n")).collect(),
+        Err(errors) => errors
+            .iter()
+            .map(|e| format!("{e}\n\n{}\n", e.render()))
+            .collect(),
     }
 }
 
 #[test]
-fn build_diagnostics_for_a_gap_a_syntax_error_and_a_down_that_does_not_undo() {
+fn build_diagnostics_for_a_gap_an_unknown_key_a_syntax_error_and_a_down_that_does_not_undo() {
     insta::assert_snapshot!("gap", diagnostics("gap"));
+    insta::assert_snapshot!("unknown_key", diagnostics("unknown_key"));
     insta::assert_snapshot!("syntax_error", diagnostics("syntax_error"));
     insta::assert_snapshot!("down_leaves_index", diagnostics("down_leaves_index"));
 }
