@@ -3,7 +3,8 @@
 //!
 //! The build script reads `migrations/*.toml` through [`spec`], checks the chain with
 //! [`chain`], replays it with [`verify`], and renders the table that [`compiled`] holds.
-//! The runtime ([`engine`], [`store`]) knows nothing about TOML.
+//! The runtime ([`engine`], [`store`]) knows nothing about TOML. An application that
+//! depends on this crate runs the compiled chain at start-up with [`Migrator`].
 
 // The generated table names `::semigrate::…`, which must resolve inside this crate too.
 extern crate self as semigrate;
@@ -18,8 +19,11 @@ pub mod engine;
 pub mod error;
 pub mod fault;
 pub mod fk_check;
+pub mod migrator;
 pub mod model;
 pub mod spec;
 pub mod sqlite_error;
 pub mod store;
 pub mod verify;
+
+pub use migrator::Migrator;

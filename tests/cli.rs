@@ -642,3 +642,65 @@ fn the_man_page_names_every_command_and_flag() {
         assert!(page.contains(word), "{word}");
     }
 }
+
+#[test]
+fn an_application_embeds_the_migrator() {
+    let s = Sandbox::new();
+    let (db, data) = (s.dir.path().join("app.db"), s.dir.path().join("data"));
+    let run = || {
+        std::process::Command::new(env!("CARGO"))
+            .args(["run", "-q", "--example", "embed", "--"])
+            .arg(&db)
+            .arg(&data)
+            .current_dir(common::root())
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        format!("{} is at 2.0.0: 8 accidents", db.display())
+    );
+    // The CLI sees what the library did: the same history, the CSV file in place.
+    let status: serde_json::Value = serde_json::from_str(
+        &s.run_raw(&["--database", db.to_str().unwrap(), "--json", "status"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(status["current"], "2.0.0");
+    assert!(data.join("accidents.csv").is_file());
+    // A second start finds nothing to do.
+    assert!(run().status.success());
+}
+
+#[test]
+fn require_refuses_a_store_below_what_the_application_needs() {
+    use semigrate::compiled::Version;
+    let s = Sandbox::new();
+    s.ok(&["--no-backup", "upgrade", "--version", "1.0.0"]);
+    let mut conn = rusqlite::Connection::open(s.db()).unwrap();
+    let migrator = semigrate::Migrator::new().data_dir(s.dir.path().join("var/data"));
+    migrator.require(&mut conn, Version::V1_0_0).unwrap();
+    let e = migrator.require(&mut conn, Version::V2_0_0).unwrap_err();
+    assert!(
+        e.to_string().contains("the store is at 1.0.0, below 2.0.0"),
+        "{e}"
+    );
+    // The connection came back, usable.
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM accidents", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 8);
+    // A connection to something that is not a store is refused and left as it was.
+    let text = s.dir.path().join("notes.txt");
+    std::fs::write(&text, "not a database").unwrap();
+    let mut other = rusqlite::Connection::open(&text).unwrap();
+    assert!(migrator.upgrade(&mut other).is_err());
+    assert_eq!(other.path(), Some(text.to_str().unwrap()));
+}

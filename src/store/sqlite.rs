@@ -128,13 +128,18 @@ impl SqliteStore {
         Self::ready(conn, path)
     }
 
-    fn ready(conn: Connection, path: &Path) -> Result<SqliteStore> {
+    /// Sets the connection up for a run and checks it holds a store semigrate can use.
+    fn prepare(conn: &Connection, path: &Path) -> Result<()> {
         conn.busy_timeout(Duration::from_secs(30))
             .and_then(|()| conn.execute_batch("PRAGMA foreign_keys = ON;"))
             // Reading the schema is what tells a SQLite file from any other file.
             .and_then(|()| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
             .map_err(|e| open_error(path, e))?;
-        check_shape(&conn).map_err(|reason| store_error(path, reason))?;
+        check_shape(conn).map_err(|reason| store_error(path, reason))
+    }
+
+    fn ready(conn: Connection, path: &Path) -> Result<SqliteStore> {
+        Self::prepare(&conn, path)?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -146,6 +151,27 @@ impl SqliteStore {
     /// The open connection, for tests and embedding.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// A store over a connection the caller opened (an application embedding the
+    /// migrator), taken out of `conn` only once it is known to be usable, so that an
+    /// error leaves the caller's connection where it was; `into_connection` gives it
+    /// back.
+    pub fn adopt(conn: &mut Connection) -> Result<SqliteStore> {
+        let path = conn.path().map(PathBuf::from).unwrap_or_default();
+        Self::prepare(conn, &path)?;
+        let placeholder = Connection::open_in_memory().map_err(|e| open_error(&path, e))?;
+        Ok(SqliteStore {
+            conn: std::mem::replace(conn, placeholder),
+            path,
+            lock: None,
+            foreign_keys_off: false,
+        })
+    }
+
+    /// The connection, the run's lock released.
+    pub fn into_connection(self) -> Connection {
+        self.conn
     }
 
     fn has_table(&self, name: &str) -> rusqlite::Result<bool> {
