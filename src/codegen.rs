@@ -52,6 +52,12 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
             }
         }
 
+        impl ::core::convert::From<Version> for ::semigrate::model::SemVer {
+            fn from(v: Version) -> Self {
+                v.semver()
+            }
+        }
+
         /// The chain, oldest first; `MIGRATIONS[v as usize]` is the migration of `v`.
         pub static MIGRATIONS: &[::semigrate::model::Migration] = &[#(#table),*];
 

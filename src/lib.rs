@@ -9,8 +9,12 @@
 // The generated table names `::semigrate::…`, which must resolve inside this crate too.
 extern crate self as semigrate;
 
+#[cfg(feature = "build")]
+pub mod build;
 pub mod chain;
 pub mod cli;
+#[cfg(feature = "build")]
+pub mod codegen;
 pub mod compiled;
 pub mod config;
 pub mod data;

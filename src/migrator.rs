@@ -2,7 +2,7 @@
 //! the chain compiled in here at start-up, with the same engine as the CLI and without
 //! it: the same lock, plan, transactions, checks, history and CSV swaps.
 
-use crate::compiled::{MIGRATIONS, SETTINGS, Version};
+use crate::compiled::{MIGRATIONS, SETTINGS};
 use crate::engine::plan;
 use crate::engine::run::{Done, Progress, recover, run};
 use crate::error::{Error, Result};
@@ -55,6 +55,15 @@ impl Migrator {
         }
     }
 
+    /// Another chain: one that a crate compiled with `semigrate::build::compile`
+    /// (the `build` feature) and included, `Migrator::with_chain(migrations::MIGRATIONS)`.
+    pub fn with_chain(chain: &'static [Migration]) -> Migrator {
+        Migrator {
+            chain,
+            ..Migrator::new()
+        }
+    }
+
     /// The folder CSV paths are relative to.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Migrator {
         self.data_dir = dir.into();
@@ -85,12 +94,12 @@ impl Migrator {
 
     /// Fails unless the store is at `version` or above: for an application that must
     /// not start on an older schema.
-    pub fn require(&self, conn: &mut Connection, version: Version) -> Result<()> {
+    pub fn require(&self, conn: &mut Connection, version: impl Into<SemVer>) -> Result<()> {
+        let version = version.into();
         let at = self.with_store(conn, |store, _| Ok(plan::current(&store.history()?)))?;
-        if at < version.semver() {
+        if at < version {
             return Err(Error::Refused(format!(
-                "the store is at {at}, below {}, which this application requires; upgrade it first",
-                version.semver()
+                "the store is at {at}, below {version}, which this application requires; upgrade it first"
             )));
         }
         Ok(())

@@ -295,3 +295,38 @@ fn a_new_spec_file_triggers_a_rebuild() {
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("1.0.1    Index t"), "{listed}");
 }
+
+/// Another crate with its own chain: its build script calls `semigrate::build::compile`
+/// (the `build` feature) and its main includes the table and runs the Migrator.
+#[test]
+fn a_crate_compiles_its_own_chain_with_the_build_feature() {
+    let target = root().join("target").join("fixture-builds");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("todo.db");
+    let run = || {
+        std::process::Command::new(env!("CARGO"))
+            .args(["run", "-q", "--color", "never", "--manifest-path"])
+            .arg(root().join("examples/embedded/Cargo.toml"))
+            .arg("--")
+            .arg(&db)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("SEMIGRATE_MIGRATIONS_DIR")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{} is at 0.2.0: 1 tasks", db.display())
+    );
+    // Its history is semigrate's: the CLI of any chain reads it.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert_eq!(common::history(&conn), ["0.1.0", "0.2.0"]);
+    let out = run();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is at 0.2.0: 2 tasks"));
+}

@@ -42,6 +42,11 @@ impl Version {
         &MIGRATIONS[self as usize]
     }
 }
+impl ::core::convert::From<Version> for ::semigrate::model::SemVer {
+    fn from(v: Version) -> Self {
+        v.semver()
+    }
+}
 /// The chain, oldest first; `MIGRATIONS[v as usize]` is the migration of `v`.
 pub static MIGRATIONS: &[::semigrate::model::Migration] = &[
     ::semigrate::model::Migration {
