@@ -244,15 +244,7 @@ fn a_crash_at_any_fault_point_converges_on_the_next_run() {
         let clean = start(from);
         clean.ok(args);
         let expected = state(&clean);
-        for point in [
-            "before-begin",
-            "after-step",
-            "before-commit",
-            "after-commit",
-            "between-swaps",
-            "after-swaps",
-            "state-file",
-        ] {
+        for point in common::FAULT_POINTS {
             let s = start(from);
             let db = s.db();
             let crashed = s

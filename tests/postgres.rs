@@ -536,15 +536,7 @@ fn a_crash_at_any_fault_point_converges_on_postgresql_too() {
         let (clean, clean_db) = start(from);
         ok(&clean, &clean_db, args);
         let expected = state(&clean, &clean_db);
-        for point in [
-            "before-begin",
-            "after-step",
-            "before-commit",
-            "after-commit",
-            "between-swaps",
-            "after-swaps",
-            "state-file",
-        ] {
+        for point in common::FAULT_POINTS {
             let (s, db) = start(from);
             let url = db.url();
             let crashed = s

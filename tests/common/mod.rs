@@ -267,3 +267,14 @@ pub fn state(s: &Sandbox) -> State {
         },
     }
 }
+
+/// Every crash point of `src/fault.rs`, in the order a run meets them.
+pub const FAULT_POINTS: [&str; 7] = [
+    "before-begin",
+    "after-step",
+    "before-commit",
+    "after-commit",
+    "between-swaps",
+    "after-swaps",
+    "state-file",
+];
