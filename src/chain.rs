@@ -9,9 +9,13 @@ use std::path::PathBuf;
 /// One spec's place in the chain, with where to point an error at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
+    /// The version the file name gives.
     pub version: SemVer,
+    /// The spec file.
     pub file: PathBuf,
+    /// Where to point in it (1-based; 0 for the whole file).
     pub line: usize,
+    /// The column of that place (1-based).
     pub column: usize,
 }
 

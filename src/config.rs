@@ -9,7 +9,9 @@ use std::path::Path;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Gaps {
+    /// Each version must be a SemVer successor of the one before.
     Deny,
+    /// Any increasing chain.
     Allow,
 }
 
@@ -27,6 +29,7 @@ pub struct Config {
     pub backup_dir: String,
     /// How many backups of a store to keep.
     pub backup_keep: usize,
+    /// Whether the chain may skip versions.
     pub gaps: Gaps,
     /// Replay the chain on an in-memory SQLite at build time.
     pub verify: bool,

@@ -7,12 +7,16 @@ use std::path::{Path, PathBuf};
 /// One error found in a spec or in the chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The file the error is in.
     pub file: PathBuf,
     /// 1-based line and column (in characters); 0 when the error concerns the whole
     /// file rather than a place in it.
     pub line: usize,
+    /// 1-based column in characters; 0 with `line`.
     pub column: usize,
+    /// The rule broken, in words.
     pub message: String,
+    /// How to fix it, when there is one way.
     pub help: Option<String>,
     /// The text of the line the error points at, to quote it.
     pub source_line: Option<String>,
@@ -44,6 +48,7 @@ impl Diagnostic {
         }
     }
 
+    /// Adds how to fix it.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self

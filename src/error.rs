@@ -10,31 +10,47 @@ use std::fmt;
 pub enum Error {
     /// A migration failed and its transaction was rolled back (exit 1).
     Migration {
+        /// The migration that failed.
         version: SemVer,
         /// `up step 2`, `validation 1 of 1.1.0`, `foreign key check`
         what: String,
         /// The statement that failed, when one did.
         sql: Option<String>,
+        /// Why, in the engine's words.
         reason: String,
         /// False when steps ran outside a transaction and some of them stayed applied.
         rolled_back: bool,
     },
     /// A validation of the store's current version does not hold (`verify`, exit 1).
     Validation {
+        /// The version whose validation failed.
         version: SemVer,
+        /// Which validation (1-based).
         number: usize,
+        /// Its query, when it is SQL.
         sql: Option<String>,
+        /// What it found instead.
         reason: String,
     },
     /// Bad flags, an unknown version, a target in the wrong direction (exit 2).
     Usage(String),
     /// The store cannot be opened or read as a semigrate store (exit 2).
-    Store { database: String, reason: String },
+    Store {
+        /// The store, as it may be shown.
+        database: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Refused for safety: drift, a store ahead of the binary, an irreversible step,
     /// an out-of-order version (exit 3).
     Refused(String),
     /// A file beside the store could not be written (exit 1).
-    Io { path: String, reason: String },
+    Io {
+        /// The file.
+        path: String,
+        /// The system's error.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -95,4 +111,5 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// semigrate's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,6 +6,8 @@
 //! The runtime ([`engine`], [`store`]) knows nothing about TOML. An application that
 //! depends on this crate runs the compiled chain at start-up with [`Migrator`].
 
+#![warn(missing_docs)]
+
 // The generated table names `::semigrate::…`, which must resolve inside this crate too.
 extern crate self as semigrate;
 

@@ -18,8 +18,11 @@ pub type List<T> = Cow<'static, [T]>;
 /// metadata), so that two versions compare the way the chain orders them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SemVer {
+    /// Incompatible changes.
     pub major: u64,
+    /// Compatible additions.
     pub minor: u64,
+    /// Fixes.
     pub patch: u64,
 }
 
@@ -27,6 +30,7 @@ impl SemVer {
     /// The empty store: below every migration.
     pub const ZERO: SemVer = SemVer::new(0, 0, 0);
 
+    /// The version MAJOR.MINOR.PATCH.
     pub const fn new(major: u64, minor: u64, patch: u64) -> Self {
         SemVer {
             major,
@@ -93,7 +97,9 @@ impl<'de> Deserialize<'de> for SemVer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
+    /// SQLite, through rusqlite.
     Sqlite,
+    /// PostgreSQL, through the postgres crate.
     Postgres,
 }
 
@@ -125,9 +131,11 @@ pub struct Settings {
 /// One migration, as compiled in.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Migration {
+    /// The version the migration brings the store to.
     pub version: SemVer,
     /// The spec's file name, for messages (`v1_1_0__risk_score.toml`).
     pub file: Text,
+    /// What it changes, and why.
     pub description: Text,
     /// Run the steps, validations and history row in one transaction.
     pub transaction: bool,
@@ -137,6 +145,7 @@ pub struct Migration {
     pub irreversible: bool,
     /// The up removes a table, a column or CSV data, and says so.
     pub destructive: bool,
+    /// The steps that bring the store to this version.
     pub up: List<Step>,
     /// Written in the spec or derived from `up`; empty when `irreversible`.
     pub down: List<Step>,
@@ -150,9 +159,13 @@ pub struct Migration {
 /// binary that does not know the version can still take it back down.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Revert {
+    /// The down steps as they were applied.
     pub steps: Vec<Step>,
+    /// Whether they run in one transaction.
     pub transaction: bool,
+    /// Whether foreign keys stay on (SQLite).
     pub foreign_keys: bool,
+    /// Whether the migration cannot be reverted.
     pub irreversible: bool,
 }
 
@@ -172,7 +185,9 @@ impl Migration {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Step {
+    /// SQL statements, with text per engine.
     Sql(SqlText),
+    /// Operations on one CSV file.
     Csv(CsvStep),
 }
 
@@ -181,10 +196,12 @@ pub enum Step {
 pub struct CsvStep {
     /// Relative to the data folder; never absolute, never `..`.
     pub path: Text,
+    /// The field delimiter (one byte).
     pub delimiter: u8,
     /// The header the file has before this step (from the build's column flow); empty
     /// when the step creates the file. Checked against the real file before writing.
     pub header: List<Text>,
+    /// The operations, in order.
     pub ops: List<CsvOp>,
 }
 
@@ -194,38 +211,58 @@ pub struct CsvStep {
 pub enum CsvOp {
     /// Creates the file with a header, and the rows of a seed embedded at build time.
     Create {
+        /// The header of the new file.
         columns: List<Text>,
+        /// Rows embedded at build time, header included.
         seed: Option<Cow<'static, [u8]>>,
     },
     /// Deletes the file (the inverse of `create`).
     Delete,
+    /// Renames a column.
     Rename {
+        /// The column's name.
         from: Text,
+        /// Its new name.
         to: Text,
     },
+    /// Adds a column at the end.
     Add {
+        /// The new column's name.
         column: Text,
+        /// Where its values come from.
         value: Source,
     },
+    /// Removes a column.
     Drop {
+        /// The column removed.
         column: Text,
     },
     /// Replaces each value by its image; an unmapped value takes `default`, or is an error.
     Map {
+        /// The column mapped.
         column: Text,
+        /// Each value and its image.
         values: List<(Text, Text)>,
+        /// The image of values the map does not list; None makes them errors.
         default: Option<Text>,
     },
+    /// Changes the case of a column's text, or trims it.
     Convert {
+        /// The column converted.
         column: Text,
+        /// What it becomes.
         to: Case,
     },
+    /// Puts the columns in a new order.
     Reorder {
+        /// Every column, in the new order.
         columns: List<Text>,
     },
     /// Fills the empty cells of a column.
     Fill {
+        /// The column filled.
         column: Text,
+        /// The value given to its empty cells.
         value: Text,
     },
 }
@@ -246,15 +283,20 @@ pub enum Source {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Case {
+    /// To upper case (Unicode).
     Upper,
+    /// To lower case (Unicode).
     Lower,
+    /// Without leading and trailing ASCII whitespace.
     Trim,
 }
 
 /// The rules a CSV validation holds a file to; each one given is checked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CsvCheck {
+    /// The CSV file, relative to the data folder.
     pub path: Text,
+    /// Its field delimiter.
     pub delimiter: u8,
     /// The exact header.
     pub columns: Option<List<Text>>,
@@ -271,7 +313,9 @@ pub struct CsvCheck {
 /// SQL with optional per-engine text: `sql = "..."` in a spec fills both.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SqlText {
+    /// The text for SQLite stores.
     pub sqlite: Option<Text>,
+    /// The text for PostgreSQL stores.
     pub postgres: Option<Text>,
 }
 
@@ -298,7 +342,14 @@ impl SqlText {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Check {
-    Sql { sql: SqlText, expect: Expect },
+    /// A query and what its first row's first column must be (or that it returns no row).
+    Sql {
+        /// The query, per engine.
+        sql: SqlText,
+        /// What it must return.
+        expect: Expect,
+    },
+    /// Rules a CSV file must hold to.
     Csv(CsvCheck),
 }
 
@@ -316,9 +367,13 @@ pub enum Expect {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scalar {
+    /// An integer.
     Integer(i64),
+    /// A floating-point number.
     Float(f64),
+    /// Text.
     Text(Text),
+    /// A boolean (1 or 0 from SQLite).
     Bool(bool),
 }
 

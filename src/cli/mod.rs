@@ -151,15 +151,23 @@ enum Command {
 
 /// What every command needs to know about where it works and how to speak.
 pub struct Context {
+    /// `--database`: a SQLite path or a postgres:// URL.
     pub database: String,
+    /// `--schema`: PostgreSQL only.
     pub schema: Option<String>,
     /// The folder CSV paths are relative to.
     pub data_dir: PathBuf,
+    /// Where backups are written.
     pub backup_dir: PathBuf,
+    /// `--no-backup`.
     pub no_backup: bool,
+    /// How long to wait for another run's lock.
     pub lock_timeout: std::time::Duration,
+    /// `--json`: machine-readable output.
     pub json: bool,
+    /// `-q`: errors only.
     pub quiet: bool,
+    /// `-v`: every statement as it runs.
     pub verbose: bool,
 }
 

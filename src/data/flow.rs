@@ -12,7 +12,9 @@ pub type Header = Option<Vec<String>>;
 /// A piece of a `template`: text as is, or a column's value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Part {
+    /// Text copied as it is.
     Text(String),
+    /// The cell of the named column.
     Column(String),
 }
 
@@ -389,6 +391,7 @@ fn follow(
     Ok(Followed { before, inverse })
 }
 
+/// The op's keyword in a spec (`rename`, `map`, ...), for messages.
 pub fn op_name(op: &CsvOp) -> &'static str {
     match op {
         CsvOp::Create { .. } => "create",

@@ -23,6 +23,7 @@ const BUFFER: usize = 1 << 20;
 /// What a pass wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Data rows written (the header not counted).
     pub rows: u64,
 }
 

@@ -18,7 +18,9 @@ const TEMP_MARK: &str = ".semigrate-tmp";
 /// One swap the journal records: `temp` renamed over `target`, or `target` deleted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Swap {
+    /// The CSV file the swap replaces or deletes.
     pub target: PathBuf,
+    /// The file renamed over the target; None deletes the target.
     pub temp: Option<PathBuf>,
 }
 
@@ -32,6 +34,7 @@ pub struct Staging {
 }
 
 impl Staging {
+    /// Staging for the CSV files under `data_dir`.
     pub fn new(data_dir: &Path) -> Staging {
         Staging {
             data_dir: std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
@@ -41,6 +44,7 @@ impl Staging {
         }
     }
 
+    /// Where the CSV file `path` (relative to the data folder) lives.
     pub fn target(&self, path: &str) -> PathBuf {
         self.data_dir.join(path)
     }

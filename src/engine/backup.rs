@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 /// Where a backup went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backup {
+    /// The copy of the database.
     pub database: PathBuf,
     /// The folder holding the CSV files, when the plan touches any that exist.
     pub files: Option<PathBuf>,

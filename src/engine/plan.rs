@@ -8,12 +8,16 @@ use crate::store::Applied;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which way a plan moves the store.
 pub enum Direction {
+    /// Towards newer versions: `upgrade`.
     Up,
+    /// Towards older versions: `downgrade`.
     Down,
 }
 
 impl Direction {
+    /// `up` or `down`, as the history and the log write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Up => "up",
@@ -25,10 +29,15 @@ impl Direction {
 /// One migration to run, in one direction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item<'a> {
+    /// The version this item applies or reverts.
     pub version: SemVer,
+    /// Its description, for messages.
     pub description: &'a str,
+    /// The steps to run: the up of the migration, or its down.
     pub steps: &'a [Step],
+    /// Whether the steps run in one transaction.
     pub transaction: bool,
+    /// Whether foreign keys stay on (SQLite) while the steps run.
     pub foreign_keys: bool,
     /// The version the store is at before this item.
     pub starts_at: SemVer,
@@ -47,9 +56,13 @@ pub struct Item<'a> {
 /// The whole of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan<'a> {
+    /// Up or down.
     pub direction: Direction,
+    /// Where the store is.
     pub from: SemVer,
+    /// Where the plan leaves it.
     pub to: SemVer,
+    /// The migrations to run, in order.
     pub items: Vec<Item<'a>>,
 }
 

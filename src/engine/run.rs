@@ -11,9 +11,13 @@ use std::time::{Duration, Instant};
 /// One migration that committed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Done {
+    /// The version applied or reverted.
     pub version: SemVer,
+    /// Which way.
     pub direction: Direction,
+    /// Where the store is once it committed.
     pub lands_on: SemVer,
+    /// How long it took.
     pub elapsed: Duration,
     /// Each CSV step: its file, the rows it wrote, and how long it took.
     pub files: Vec<(String, u64, Duration)>,

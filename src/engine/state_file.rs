@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The file's name, beside the store (or above the data folder for a server).
 pub const FILE_NAME: &str = "migration_state.json";
 const TEMP_PREFIX: &str = ".migration_state.";
 

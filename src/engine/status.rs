@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
+    /// In the history and in the chain, with the same checksum.
     Applied,
+    /// In the chain, not yet applied.
     Pending,
     /// Applied, but its spec changed since.
     Drifted,
@@ -20,6 +22,7 @@ pub enum State {
 }
 
 impl State {
+    /// The state as `status` prints it.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -31,26 +34,36 @@ impl State {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+/// One migration's line of `status`.
 pub struct Entry {
+    /// Its version.
     pub version: SemVer,
+    /// How it stands in the store.
     pub state: State,
+    /// Its description (the chain's, or the history's for one ahead).
     pub description: String,
+    /// When it was applied, if it was.
     pub applied_at: Option<String>,
+    /// The checksum in the chain, or in the history for one ahead.
     pub checksum: String,
 }
 
 /// The stable shape of `status --json` and `migration_state.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Status {
+    /// The store, as it may be shown (a PostgreSQL password is masked).
     pub database: String,
+    /// `sqlite` or `postgres`.
     pub engine: String,
     /// The newest applied version; 0.0.0 for an empty store.
     pub current: SemVer,
     /// The newest version this binary knows.
     pub latest: SemVer,
+    /// How many versions of the chain are not applied.
     pub pending: usize,
     /// The newest backup of this store, when there is one.
     pub backup: Option<String>,
+    /// Every migration, in version order.
     pub migrations: Vec<Entry>,
 }
 

@@ -161,6 +161,7 @@ impl Report<'_> {
 
 /// A spec read from disk and lowered, with the positions the chain checks point at.
 pub struct Parsed {
+    /// The migration, lowered for the runtime.
     pub migration: Migration,
     /// Byte offset of the `version` key, or 0 (the file's start).
     pub version_offset: usize,

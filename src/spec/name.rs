@@ -5,7 +5,9 @@ use crate::model::SemVer;
 /// What a well-formed file name says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecName {
+    /// The version the name gives.
     pub version: SemVer,
+    /// The words after `__`, if any.
     pub slug: Option<String>,
 }
 

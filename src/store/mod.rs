@@ -12,10 +12,15 @@ use serde::Serialize;
 /// A value read back by a validation query.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// SQL NULL.
     Null,
+    /// An integer.
     Integer(i64),
+    /// A floating-point number.
     Real(f64),
+    /// Text.
     Text(String),
+    /// Bytes.
     Blob(Vec<u8>),
 }
 
@@ -23,24 +28,35 @@ pub enum Value {
 /// there were zero, one, or more rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rows {
+    /// The first column of the first row, if any row.
     pub first: Option<Value>,
+    /// How many rows there were.
     pub count: RowCount,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How many rows a validation query returned.
 pub enum RowCount {
+    /// No row.
     None,
+    /// Exactly one row.
     One,
+    /// More than one row.
     Many,
 }
 
 /// One row of `semigrate_migrations`: a version the store is at or above.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Applied {
+    /// The version applied.
     pub version: SemVer,
+    /// Its description as applied.
     pub description: String,
+    /// The checksum of its spec as applied.
     pub checksum: String,
+    /// When it was applied (UTC, RFC 3339).
     pub applied_at: String,
+    /// How long its transaction took.
     pub duration_ms: i64,
     /// How to revert it, as it was when applied.
     #[serde(skip)]
@@ -50,27 +66,37 @@ pub struct Applied {
 /// A row of `semigrate_log` as `history` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Logged {
+    /// When the entry was written (UTC, RFC 3339).
     pub at: String,
     #[serde(flatten)]
+    /// What was attempted and how it ended.
     pub entry: LogEntry,
 }
 
 /// One row of `semigrate_log`: one migration attempted by one command.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LogEntry {
+    /// The command that ran it (`upgrade`, `downgrade`, `baseline`, `repair`).
     pub command: String,
+    /// The migration attempted.
     pub version: SemVer,
+    /// `up`, `down`, `baselined` or `accept-checksum`.
     pub direction: String,
     /// Where the store stood before, and where the entry took it (or would have).
     pub from: SemVer,
+    /// Where it took the store, or would have.
     pub to: SemVer,
+    /// `ok` or `failed`.
     pub outcome: String,
+    /// How long the attempt took.
     pub duration_ms: i64,
+    /// The error, for a failed attempt.
     pub error: Option<String>,
 }
 
 /// A data store that migrations run against.
 pub trait Store {
+    /// Which engine the store runs on.
     fn engine(&self) -> Engine;
 
     /// How to name the store in messages (a path, or a URL without its password).
@@ -88,6 +114,7 @@ pub trait Store {
     /// enforcement is switched off first: the pragma is a no-op inside a transaction.
     fn begin(&mut self, foreign_keys: bool) -> Result<()>;
 
+    /// Commits the migration's transaction.
     fn commit(&mut self) -> Result<()>;
 
     /// Rolls back, and restores foreign-key enforcement if `begin` switched it off.

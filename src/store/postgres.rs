@@ -92,6 +92,7 @@ fn without_password(url: &str, mask: Option<&str>) -> String {
     format!("{scheme}://{authority}{tail}")
 }
 
+/// A PostgreSQL database, opened from a postgres:// URL.
 pub struct PostgresStore {
     client: Client,
     /// The URL without its password, for every message.

@@ -92,6 +92,7 @@ fn check_shape(conn: &Connection) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A SQLite file, with the lock file beside it.
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,

@@ -11,10 +11,15 @@ use std::collections::BTreeMap;
 /// One column as `pragma_table_info` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
+    /// The column's name.
     pub name: String,
+    /// Its declared type.
     pub decl_type: String,
+    /// Whether it is NOT NULL.
     pub not_null: bool,
+    /// Its default, as written.
     pub default: Option<String>,
+    /// Its place in the primary key (0 when not in it).
     pub primary_key: i64,
 }
 
@@ -22,7 +27,9 @@ pub struct Column {
 /// SQL SQLite stores for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Object {
+    /// `table`, `index`, `view` or `trigger`.
     pub kind: String,
+    /// Its definition, canonical.
     pub sql: String,
 }
 
@@ -30,6 +37,7 @@ pub struct Object {
 /// indexes, views and triggers share one namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Schema {
+    /// Every object by name.
     pub objects: BTreeMap<String, Object>,
 }
 
@@ -37,7 +45,9 @@ pub struct Schema {
 /// live side, each holding only the objects that differ.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Change {
+    /// Before.
     pub was: Schema,
+    /// After.
     pub now: Schema,
 }
 
