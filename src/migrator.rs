@@ -36,7 +36,7 @@ impl Default for Migrator {
 }
 
 /// Runs say nothing: the application logs what `upgrade` returns.
-struct Silent;
+pub(crate) struct Silent;
 
 impl Progress for Silent {
     fn step(&mut self, _: SemVer, _: &str, _: &str) {}
@@ -80,14 +80,12 @@ impl Migrator {
     /// version the store is at. Refuses, as the CLI does, a store whose applied specs
     /// changed or that a newer binary moved ahead. Foreign keys are left on.
     pub fn upgrade(&self, conn: &mut Connection) -> Result<SemVer> {
-        self.with_store(conn, |store, migrator| {
-            if !store.describe().is_empty() {
-                store.lock(migrator.lock_timeout)?;
-            }
-            recover(store, migrator.chain, &migrator.data_dir)?;
+        lend(conn, |store| {
+            store.lock(self.lock_timeout)?;
+            recover(store, self.chain, &self.data_dir)?;
             let history = store.history()?;
-            let plan = plan::upgrade(migrator.chain, &history, None)?;
-            run(store, &migrator.data_dir, &plan, "upgrade", &mut Silent)?;
+            let plan = plan::upgrade(self.chain, &history, None)?;
+            run(store, &self.data_dir, &plan, "upgrade", &mut Silent)?;
             Ok(plan.to)
         })
     }
@@ -96,7 +94,7 @@ impl Migrator {
     /// not start on an older schema.
     pub fn require(&self, conn: &mut Connection, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
-        let at = self.with_store(conn, |store, _| Ok(plan::current(&store.history()?)))?;
+        let at = lend(conn, |store| Ok(plan::current(&store.history()?)))?;
         if at < version {
             return Err(Error::Refused(format!(
                 "the store is at {at}, below {version}, which this application requires; upgrade it first"
@@ -104,16 +102,12 @@ impl Migrator {
         }
         Ok(())
     }
+}
 
-    /// Lends `conn` to a store for `work`, and takes it back whatever happens.
-    fn with_store<T>(
-        &self,
-        conn: &mut Connection,
-        work: impl FnOnce(&mut SqliteStore, &Migrator) -> Result<T>,
-    ) -> Result<T> {
-        let mut store = SqliteStore::adopt(conn)?;
-        let result = work(&mut store, self);
-        *conn = store.into_connection();
-        result
-    }
+/// Lends `conn` to a store for `work`, and takes it back whatever happens.
+fn lend<T>(conn: &mut Connection, work: impl FnOnce(&mut SqliteStore) -> Result<T>) -> Result<T> {
+    let mut store = SqliteStore::adopt(conn)?;
+    let result = work(&mut store);
+    *conn = store.into_connection();
+    result
 }

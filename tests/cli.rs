@@ -697,6 +697,12 @@ fn require_refuses_a_store_below_what_the_application_needs() {
         .query_row("SELECT count(*) FROM accidents", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 8);
+    // An in-memory database has no file to lock beside: none is made.
+    let mut memory = rusqlite::Connection::open_in_memory().unwrap();
+    let apart = semigrate::Migrator::new().data_dir(s.dir.path().join("memory-data"));
+    assert_eq!(apart.upgrade(&mut memory).unwrap().to_string(), "2.0.0");
+    assert!(!common::root().join(".lock").exists());
+    assert!(!s.dir.path().join(".lock").exists());
     // A connection to something that is not a store is refused and left as it was.
     let text = s.dir.path().join("notes.txt");
     std::fs::write(&text, "not a database").unwrap();

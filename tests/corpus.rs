@@ -339,6 +339,19 @@ fn tree(s: &Sandbox) -> Vec<(PathBuf, Vec<u8>)> {
     all
 }
 
+/// A store at 0.9.0 whose history holds a row semigrate did not write, for `version`.
+fn foreign_history_row(s: &Sandbox, version: &str) {
+    s.ok(&["--no-backup", "upgrade", "--version", "0.9.0"]);
+    s.conn()
+        .execute(
+            "INSERT INTO semigrate_migrations \
+             (version, description, checksum, applied_at, duration_ms, revert) \
+             VALUES (?1, 'from elsewhere', 'x', '2026-01-01T00:00:00Z', 0, '[]')",
+            [version],
+        )
+        .unwrap();
+}
+
 /// A bad store case: its name, how the store is spoiled, the exit code and the
 /// error's fragment.
 type StoreCase = (&'static str, Box<dyn Fn(&Sandbox)>, i32, &'static str);
@@ -370,31 +383,13 @@ fn every_bad_store_is_refused_and_left_as_it_was() {
         ),
         (
             "a history row from a newer binary",
-            Box::new(|s| {
-                s.ok(&["--no-backup", "upgrade", "--version", "0.9.0"]);
-                s.conn()
-                    .execute(
-                        "INSERT INTO semigrate_migrations (version, description, checksum, applied_at, duration_ms, revert) \
-                         VALUES ('7.0.0', 'from elsewhere', 'x', '2026-01-01T00:00:00Z', 0, '[]')",
-                        [],
-                    )
-                    .unwrap();
-            }),
+            Box::new(|s| foreign_history_row(s, "7.0.0")),
             2,
             "a row for `7.0.0` that semigrate did not write",
         ),
         (
             "a history row that is no version",
-            Box::new(|s| {
-                s.ok(&["--no-backup", "upgrade", "--version", "0.9.0"]);
-                s.conn()
-                    .execute(
-                        "INSERT INTO semigrate_migrations (version, description, checksum, applied_at, duration_ms, revert) \
-                         VALUES ('banana', 'junk', 'x', '2026-01-01T00:00:00Z', 0, '[]')",
-                        [],
-                    )
-                    .unwrap();
-            }),
+            Box::new(|s| foreign_history_row(s, "banana")),
             2,
             "banana",
         ),

@@ -1,6 +1,6 @@
-//! For another crate's build script, as prost-build is used: prove a chain of specs as
-//! semigrate's own build does, and write its table for `include!`. Behind the `build`
-//! feature, which brings the code generator's dependencies.
+//! Compiling a chain of specs into the table a crate includes: what semigrate's own
+//! build script runs, and, behind the `build` feature, what another crate's build
+//! script calls, as prost-build is used.
 //!
 //! ```no_run
 //! // build.rs
@@ -17,49 +17,102 @@
 //! ```
 
 use crate::config::Config;
-use crate::model::SemVer;
+use crate::diagnostic::Diagnostic;
+use crate::model::{Engine, SemVer};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// Proves the chain in `dir` (relative to the calling crate's manifest) with the
 /// settings of its `[package.metadata.semigrate]`, then writes `OUT_DIR/migrations.rs`.
 /// Every error goes to cargo as a `cargo::error` line (and, rendered as rustc shows
 /// errors, to stderr); the result says how many there were.
 pub fn compile(dir: impl AsRef<Path>) -> Result<PathBuf, usize> {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let root = PathBuf::from(var("CARGO_MANIFEST_DIR"));
-    let manifest = root.join("Cargo.toml");
-    let dir = root.join(dir);
-    println!("cargo::rerun-if-changed={}", dir.display());
-    println!("cargo::rerun-if-env-changed=SEMIGRATE_VERIFY_POSTGRES_URL");
-    let fail = |errors: &[crate::diagnostic::Diagnostic]| {
-        for e in errors {
-            eprintln!("{}\n", e.render());
-            println!("cargo::error={e}");
-        }
-        errors.len()
-    };
-    let config = std::fs::read_to_string(&manifest)
-        .map_err(|e| crate::diagnostic::Diagnostic::file(&manifest, e.to_string()))
-        .and_then(|text| Config::from_manifest(&manifest, &text))
+    generate(Some(dir.as_ref()))
+}
+
+/// What semigrate's own build script runs: `compile` on the folder the configuration's
+/// `migrations` names, or `SEMIGRATE_MIGRATIONS_DIR` when set.
+pub fn compile_configured() -> Result<PathBuf, usize> {
+    generate(None)
+}
+
+fn generate(dir: Option<&Path>) -> Result<PathBuf, usize> {
+    // Cargo runs build scripts in the manifest's folder: relative paths read well in
+    // errors.
+    let manifest = Path::new("Cargo.toml");
+    println!("cargo::rerun-if-changed=Cargo.toml");
+    for var in [
+        "SEMIGRATE_MIGRATIONS_DIR",
+        "SEMIGRATE_BUILD_TIMING",
+        "SEMIGRATE_VERIFY_POSTGRES_URL",
+    ] {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
+    let config = std::fs::read_to_string(manifest)
+        .map_err(|e| Diagnostic::file(manifest, e.to_string()))
+        .and_then(|text| Config::from_manifest(manifest, &text))
         .map_err(|d| fail(&[d]))?;
+    let dir = match (dir, std::env::var_os("SEMIGRATE_MIGRATIONS_DIR")) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(dir)) => PathBuf::from(dir),
+        (None, None) => PathBuf::from(&config.migrations),
+    };
+    // The folder itself, so that a new file triggers a rebuild, and every file in it.
+    println!("cargo::rerun-if-changed={}", dir.display());
     for file in crate::spec::spec_files(&dir).map_err(|d| fail(&[d]))? {
         println!("cargo::rerun-if-changed={}", file.display());
     }
-    let package = SemVer::parse(&var("CARGO_PKG_VERSION")).map_err(|why| {
-        fail(&[crate::diagnostic::Diagnostic::file(
-            &manifest,
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    let package = SemVer::parse(&version).map_err(|why| {
+        fail(&[Diagnostic::file(
+            manifest,
             format!("package version: {why}"),
         )])
     })?;
+
+    let started = Instant::now();
     let postgres = std::env::var("SEMIGRATE_VERIFY_POSTGRES_URL").ok();
     let migrations = crate::spec::prove(&dir, &config, package, postgres.as_deref())
         .map_err(|errors| fail(&errors))?;
-    let out = PathBuf::from(var("OUT_DIR")).join("migrations.rs");
-    std::fs::write(&out, crate::codegen::render(&migrations, &config)).map_err(|e| {
-        fail(&[crate::diagnostic::Diagnostic::file(
-            &out,
-            format!("cannot write: {e}"),
-        )])
-    })?;
+    if std::env::var_os("SEMIGRATE_BUILD_TIMING").is_some_and(|v| v == "1") {
+        println!(
+            "cargo::warning=proved {} migrations (parse, chain rules, replay on SQLite) in {:.3} s",
+            migrations.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if config.engines.contains(&Engine::Postgres) && postgres.is_none() {
+        println!(
+            "cargo::warning=the chain's PostgreSQL text was not replayed: set \
+             SEMIGRATE_VERIFY_POSTGRES_URL to a server to replay it in a scratch schema"
+        );
+    }
+
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("migrations.rs");
+    let text = crate::codegen::render(&migrations, &config);
+    // Leaves the file and its mtime alone when nothing changed.
+    if std::fs::read_to_string(&out).is_ok_and(|old| old == text) {
+        return Ok(out);
+    }
+    std::fs::write(&out, text)
+        .map_err(|e| fail(&[Diagnostic::file(&out, format!("cannot write: {e}"))]))?;
     Ok(out)
+}
+
+/// Reports every error as a build error, then their count; returns the count.
+fn fail(errors: &[Diagnostic]) -> usize {
+    // Each error as rustc shows one, line quoted and caret placed: cargo prints a
+    // failed build script's stderr after its errors.
+    for e in errors {
+        eprintln!("{}\n", e.render());
+    }
+    for e in errors {
+        println!("cargo::error={e}");
+    }
+    let n = errors.len();
+    println!(
+        "cargo::error=the migration chain has {n} error{}",
+        if n == 1 { "" } else { "s" }
+    );
+    n
 }

@@ -469,20 +469,13 @@ mod tests {
         assert!(!matches(&Scalar::Integer(0), &Value::Null));
     }
 
-    struct Quiet;
-
-    impl Progress for Quiet {
-        fn step(&mut self, _: SemVer, _: &str, _: &str) {}
-        fn reading(&mut self, _: &str, _: u64, _: u64) {}
-        fn done(&mut self, _: &Done) {}
-    }
-
     /// Another writer changes the history between the plan and the run: the run must
     /// stop at the first migration, whichever way it goes.
     #[test]
     fn a_history_changed_after_planning_stops_the_run() {
         use crate::compiled::MIGRATIONS;
         use crate::engine::plan;
+        use crate::migrator::Silent;
         use crate::store::sqlite::SqliteStore;
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
@@ -490,7 +483,7 @@ mod tests {
         let v = |s: &str| SemVer::parse(s).unwrap();
         let history = store.history().unwrap();
         let up = plan::upgrade(MIGRATIONS, &history, Some(v("0.8.0"))).unwrap();
-        run(&mut store, &data, &up, "upgrade", &mut Quiet).unwrap();
+        run(&mut store, &data, &up, "upgrade", &mut Silent).unwrap();
 
         let history = store.history().unwrap();
         let up = plan::upgrade(MIGRATIONS, &history, Some(v("1.0.0"))).unwrap();
@@ -499,7 +492,7 @@ mod tests {
         let mut sneaked = history[0].clone();
         sneaked.version = v("2.0.0");
         store.record(&sneaked).unwrap();
-        let e = run(&mut store, &data, &up, "upgrade", &mut Quiet).unwrap_err();
+        let e = run(&mut store, &data, &up, "upgrade", &mut Silent).unwrap_err();
         assert!(
             matches!(&e, Error::Refused(m) if m.contains("the store changed")),
             "{e}"
@@ -509,7 +502,7 @@ mod tests {
         let history = store.history().unwrap();
         let down = plan::downgrade(MIGRATIONS, &history, Some(SemVer::ZERO)).unwrap();
         store.forget(v("0.8.0")).unwrap();
-        let e = run(&mut store, &data, &down, "downgrade", &mut Quiet).unwrap_err();
+        let e = run(&mut store, &data, &down, "downgrade", &mut Silent).unwrap_err();
         assert!(
             matches!(&e, Error::Refused(m) if m.contains("the store changed")),
             "{e}"

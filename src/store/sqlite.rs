@@ -520,7 +520,11 @@ impl Store for SqliteStore {
     fn lock(&mut self, timeout: Duration) -> Result<()> {
         // An OS lock on a file beside the database: the kernel releases it when the
         // process ends, however it ends, so a killed run never leaves a stale lock.
-        // (SQLite's own locks last one transaction; a run spans many.)
+        // (SQLite's own locks last one transaction; a run spans many.) An in-memory
+        // database, which an application may lend the migrator, has no file to share.
+        if self.path.as_os_str().is_empty() {
+            return Ok(());
+        }
         let mut name = self.path.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
