@@ -63,6 +63,36 @@ pub struct Applied {
     pub revert: Revert,
 }
 
+/// A history row as either engine reads it: version, description, checksum,
+/// applied_at, duration_ms, and the down steps as JSON.
+pub(crate) type HistoryRow = (String, String, String, String, i64, String);
+
+/// Decodes history rows, oldest first. A version that does not parse, or down steps
+/// that do not read, mean a row semigrate did not write: the error says which.
+pub(crate) fn decode_history(rows: Vec<HistoryRow>) -> std::result::Result<Vec<Applied>, String> {
+    let mut applied = Vec::with_capacity(rows.len());
+    for (version, description, checksum, applied_at, duration_ms, revert) in rows {
+        let bad = |why: String| {
+            format!(
+                "semigrate_migrations has a row for `{version}` that semigrate did not write: {why}"
+            )
+        };
+        let parsed = SemVer::parse(&version).map_err(bad)?;
+        let revert = serde_json::from_str(&revert)
+            .map_err(|e| bad(format!("its down steps do not read: {e}")))?;
+        applied.push(Applied {
+            version: parsed,
+            description,
+            checksum,
+            applied_at,
+            duration_ms,
+            revert,
+        });
+    }
+    applied.sort_by_key(|a| a.version);
+    Ok(applied)
+}
+
 /// A row of `semigrate_log` as `history` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Logged {

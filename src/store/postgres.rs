@@ -5,7 +5,7 @@
 use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
 use crate::data::swap::Swap;
 use crate::error::{Error, Result};
-use crate::model::{Engine, Revert, SemVer};
+use crate::model::{Engine, SemVer};
 use postgres::types::Type;
 use postgres::{Client, NoTls, SimpleQueryMessage, Statement};
 use std::collections::HashMap;
@@ -253,28 +253,11 @@ impl Store for PostgresStore {
                     self.message(&e)
                 ))
             })?;
-        let mut applied = Vec::with_capacity(rows.len());
-        for row in rows {
-            let version: String = row.get(0);
-            let bad = |why: String| {
-                self.fail(format!(
-                    "semigrate_migrations has a row for `{version}` that semigrate did not write: {why}"
-                ))
-            };
-            let parsed = SemVer::parse(&version).map_err(&bad)?;
-            let revert: Revert = serde_json::from_str(row.get(5))
-                .map_err(|e| bad(format!("its down steps do not read: {e}")))?;
-            applied.push(Applied {
-                version: parsed,
-                description: row.get(1),
-                checksum: row.get(2),
-                applied_at: row.get(3),
-                duration_ms: row.get(4),
-                revert,
-            });
-        }
-        applied.sort_by_key(|a| a.version);
-        Ok(applied)
+        let rows = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect();
+        super::decode_history(rows).map_err(|reason| self.fail(reason))
     }
 
     fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])> {

@@ -280,30 +280,7 @@ impl Store for SqliteStore {
                     format!("cannot read semigrate_migrations: {}", sqlite_message(&e)),
                 )
             })?;
-        let mut applied = Vec::with_capacity(rows.len());
-        for (version, description, checksum, applied_at, duration_ms, revert) in rows {
-            let bad = |why: String| {
-                store_error(
-                    &self.path,
-                    format!(
-                        "semigrate_migrations has a row for `{version}` that semigrate did not write: {why}"
-                    ),
-                )
-            };
-            let parsed = SemVer::parse(&version).map_err(&bad)?;
-            let revert = serde_json::from_str(&revert)
-                .map_err(|e| bad(format!("its down steps do not read: {e}")))?;
-            applied.push(Applied {
-                version: parsed,
-                description,
-                checksum,
-                applied_at,
-                duration_ms,
-                revert,
-            });
-        }
-        applied.sort_by_key(|a| a.version);
-        Ok(applied)
+        super::decode_history(rows).map_err(|reason| store_error(&self.path, reason))
     }
 
     fn begin(&mut self, foreign_keys: bool) -> Result<()> {
