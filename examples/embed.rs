@@ -4,7 +4,13 @@
 //! `cargo run --example embed -- var/app.db var/data`
 
 use semigrate::Migrator;
-use semigrate::compiled::Version;
+
+/// The example chain, as this crate's build compiled it.
+#[allow(dead_code)]
+mod chain {
+    semigrate::include_chain!();
+}
+use chain::{CHAIN, Version};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -12,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = args.next().unwrap_or_else(|| "var/data".into());
     let mut conn = rusqlite::Connection::open(&database)?;
 
-    let migrator = Migrator::new().data_dir(&data_dir);
+    let migrator = Migrator::new(&CHAIN).data_dir(&data_dir);
     let at = migrator.upgrade(&mut conn)?;
     migrator.require(&mut conn, Version::V2_0_0)?;
 

@@ -1,3 +1,6 @@
-fn main() {
-    std::process::exit(semigrate::cli::main());
+//! The `semigrate` command, with the example chain of `migrations/` compiled in.
+semigrate::include_chain!();
+
+fn main() -> std::process::ExitCode {
+    semigrate::cli::main(&CHAIN)
 }

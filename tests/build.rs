@@ -18,7 +18,7 @@ fn fails(name: &str, fragments: &[&str]) {
     let errors: Vec<&str> = b
         .output
         .lines()
-        .filter(|l| l.starts_with("error: semigrate@"))
+        .filter(|l| l.starts_with(concat!("error: ", env!("CARGO_PKG_NAME"), "@")))
         .collect();
     assert!(!errors.is_empty(), "{name}: no build error:\n{}", b.output);
     for fragment in fragments {

@@ -2,6 +2,12 @@
 
 mod common;
 
+/// The example chain, as this crate's build compiled it.
+#[allow(dead_code)]
+mod chain {
+    semigrate::include_chain!();
+}
+
 use common::{Sandbox, columns, history, user_schema};
 
 #[test]
@@ -487,7 +493,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn new_writes_the_next_spec_from_a_template_and_it_builds() {
-    use semigrate::config::Config;
+    use semigrate::build::Config;
     use semigrate::model::{Engine, SemVer};
     let s = Sandbox::new();
     let chain = s.dir.path().join("chain");
@@ -505,7 +511,7 @@ fn new_writes_the_next_spec_from_a_template_and_it_builds() {
         ..Config::default()
     };
     let proved =
-        semigrate::spec::prove(&chain, &config, SemVer::parse("2.1.0").unwrap(), None).unwrap();
+        semigrate::build::prove(&chain, &config, SemVer::parse("2.1.0").unwrap(), None).unwrap();
     assert_eq!(proved.len(), 8);
 
     // Not a successor of the newest compiled version: refused, with the three that are.
@@ -681,11 +687,11 @@ fn an_application_embeds_the_migrator() {
 
 #[test]
 fn require_refuses_a_store_below_what_the_application_needs() {
-    use semigrate::compiled::Version;
+    use chain::{CHAIN, Version};
     let s = Sandbox::new();
     s.ok(&["--no-backup", "upgrade", "--version", "1.0.0"]);
     let mut conn = rusqlite::Connection::open(s.db()).unwrap();
-    let migrator = semigrate::Migrator::new().data_dir(s.dir.path().join("var/data"));
+    let migrator = semigrate::Migrator::new(&CHAIN).data_dir(s.dir.path().join("var/data"));
     migrator.require(&mut conn, Version::V1_0_0).unwrap();
     let e = migrator.require(&mut conn, Version::V2_0_0).unwrap_err();
     assert!(
@@ -699,7 +705,7 @@ fn require_refuses_a_store_below_what_the_application_needs() {
     assert_eq!(n, 8);
     // An in-memory database has no file to lock beside: none is made.
     let mut memory = rusqlite::Connection::open_in_memory().unwrap();
-    let apart = semigrate::Migrator::new().data_dir(s.dir.path().join("memory-data"));
+    let apart = semigrate::Migrator::new(&CHAIN).data_dir(s.dir.path().join("memory-data"));
     assert_eq!(apart.upgrade(&mut memory).unwrap().to_string(), "2.0.0");
     assert!(!common::root().join(".lock").exists());
     assert!(!s.dir.path().join(".lock").exists());

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Sandbox, State, csv_path, state};
-use semigrate::config::Config;
+use semigrate::build::Config;
 use semigrate::model::SemVer;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,7 @@ fn prove_with(name: &str, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(dir.path().join("v0_1_0__base.toml"), BASE).unwrap();
     std::fs::write(dir.path().join(name), bytes).unwrap();
     let package = SemVer::parse("0.9.0").unwrap();
-    semigrate::spec::prove(dir.path(), &Config::default(), package, None)
+    semigrate::build::prove(dir.path(), &Config::default(), package, None)
         .map(|_| ())
         .map_err(|errors| {
             errors

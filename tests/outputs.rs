@@ -5,7 +5,7 @@
 mod common;
 
 use common::Sandbox;
-use semigrate::config::Config;
+use semigrate::build::Config;
 use semigrate::model::SemVer;
 use std::path::Path;
 
@@ -61,7 +61,7 @@ fn dry_runs_show_the_sql_and_the_csv_ops_in_order() {
 fn diagnostics(fixture: &str) -> String {
     let dir = Path::new("tests/fixtures").join(fixture);
     let package = SemVer::parse("2.0.0").unwrap();
-    match semigrate::spec::prove(&dir, &Config::default(), package, None) {
+    match semigrate::build::prove(&dir, &Config::default(), package, None) {
         Ok(_) => panic!("{fixture} passed"),
         Err(errors) => errors
             .iter()

@@ -388,7 +388,7 @@ fn backups_are_pg_dump_files_and_without_pg_dump_a_run_asks_for_no_backup() {
 
 #[test]
 fn the_build_replays_the_postgresql_text_in_a_scratch_schema() {
-    use semigrate::config::Config;
+    use semigrate::build::Config;
     use semigrate::model::{Engine, SemVer};
     let db = Database::new();
     let url = format!("{SERVER}/{}", db.name);
@@ -406,7 +406,7 @@ fn the_build_replays_the_postgresql_text_in_a_scratch_schema() {
         );
         std::fs::write(dir.path().join("v0_1_0__t.toml"), spec).unwrap();
         let package = SemVer::parse("1.0.0").unwrap();
-        semigrate::spec::prove(dir.path(), &config, package, Some(&url))
+        semigrate::build::prove(dir.path(), &config, package, Some(&url))
             .map(|_| ())
             .map_err(|e| {
                 e.iter()

@@ -28,7 +28,7 @@ fn the_example_specs_and_the_templates_validate_and_a_typo_does_not() {
         serde_json::from_str(&std::fs::read_to_string(root().join("spec.schema.json")).unwrap())
             .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let mut specs: Vec<std::path::PathBuf> = ["migrations", "templates"]
+    let mut specs: Vec<std::path::PathBuf> = ["migrations", "semigrate/templates"]
         .iter()
         .flat_map(|d| std::fs::read_dir(root().join(d)).unwrap().flatten())
         .map(|e| e.path())

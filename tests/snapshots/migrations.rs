@@ -1058,3 +1058,13 @@ pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings 
     backup_dir: "var/backups",
     backup_keep: 10,
 };
+/// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.
+pub static CHAIN: ::semigrate::model::Chain = ::semigrate::model::Chain {
+    name: match ::core::option_env!("CARGO_BIN_NAME") {
+        ::core::option::Option::Some(name) => name,
+        ::core::option::Option::None => ::core::env!("CARGO_PKG_NAME"),
+    },
+    version: ::core::env!("CARGO_PKG_VERSION"),
+    migrations: MIGRATIONS,
+    settings: SETTINGS,
+};

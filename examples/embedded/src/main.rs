@@ -4,15 +4,15 @@
 /// The chain its build script compiled (all of it public; this program uses a part).
 #[allow(dead_code)]
 mod migrations {
-    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+    semigrate::include_chain!();
 }
 
-use migrations::{MIGRATIONS, Version};
+use migrations::{CHAIN, Version};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let database = std::env::args().nth(1).unwrap_or_else(|| "todo.db".into());
     let mut conn = rusqlite::Connection::open(&database)?;
-    let migrator = semigrate::Migrator::with_chain(MIGRATIONS);
+    let migrator = semigrate::Migrator::new(&CHAIN);
     let at = migrator.upgrade(&mut conn)?;
     migrator.require(&mut conn, Version::V0_2_0)?;
     conn.execute(

@@ -1,0 +1,167 @@
+//! `init DIR`: writes a chain crate that builds and runs at once: its manifest, a
+//! build script and a `main` of one call each, a first spec, and a README.
+
+use super::Context;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+const MANIFEST: &str = include_str!("../../templates/init/Cargo.toml");
+const BUILD: &str = include_str!("../../templates/init/build.rs");
+const MAIN: &str = include_str!("../../templates/init/main.rs");
+const README: &str = include_str!("../../templates/init/README.md");
+const GITIGNORE: &str = include_str!("../../templates/init/gitignore");
+const FIRST_SPEC: &str = include_str!("../../templates/sql.toml");
+
+/// The library's version, for a dependency on the registry.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub fn run(
+    context: &Context,
+    dir: &Path,
+    name: Option<&str>,
+    path: Option<&Path>,
+) -> Result<String> {
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{} has no folder name to name the crate after; give --name",
+                    dir.display()
+                ))
+            })?,
+    };
+    check_name(&name)?;
+    let (dependency, build_dependency) = match path {
+        None => {
+            let major = VERSION.split('.').next().unwrap_or(VERSION);
+            (
+                format!("\"{major}\""),
+                format!("{{ version = \"{major}\", features = [\"build\"] }}"),
+            )
+        }
+        Some(path) => {
+            let library = library_at(path)?;
+            let shown = toml_string(&library.display().to_string());
+            (
+                format!("{{ path = {shown} }}"),
+                format!("{{ path = {shown}, features = [\"build\"] }}"),
+            )
+        }
+    };
+    if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(Error::Usage(format!(
+            "{} is not empty; init writes a new crate into an empty or new folder",
+            dir.display()
+        )));
+    }
+    let fill = |text: &str| {
+        text.replace("{name}", &name)
+            .replace("{dependency}", &dependency)
+            .replace("{build_dependency}", &build_dependency)
+    };
+    let files = [
+        ("Cargo.toml", fill(MANIFEST)),
+        ("build.rs", BUILD.to_owned()),
+        ("src/main.rs", MAIN.to_owned()),
+        ("migrations/v0_1_0__first.toml", FIRST_SPEC.to_owned()),
+        ("spec.schema.json", crate::spec::document::schema()),
+        (".gitignore", GITIGNORE.to_owned()),
+        ("README.md", fill(README)),
+    ];
+    let written = files.iter().try_for_each(|(file, text)| {
+        let path = dir.join(file);
+        let io = |e: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(io)?;
+        std::fs::write(&path, text).map_err(io)
+    });
+    if let Err(e) = written {
+        // Nothing half-made is left: the folder was empty or absent.
+        let _ = std::fs::remove_dir_all(dir);
+        return Err(e);
+    }
+    context.say(format!(
+        "wrote the chain crate {name} in {}: `cd {} && cargo run -- upgrade` builds it and migrates var/{name}.db",
+        dir.display(),
+        dir.display()
+    ));
+    Ok(String::new())
+}
+
+/// A name cargo takes for a package and a binary.
+fn check_name(name: &str) -> Result<()> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "`{name}` is not a crate name: a letter, then letters, digits, - or _ (give --name)"
+        )))
+    }
+}
+
+/// The library's folder in a semigrate checkout: the checkout's `semigrate/`, or the
+/// folder itself when it is the library.
+fn library_at(path: &Path) -> Result<PathBuf> {
+    let not_found = || {
+        Error::Usage(format!(
+            "--path {}: no semigrate library there (a checkout of semigrate, or its semigrate/ folder)",
+            path.display()
+        ))
+    };
+    let is_library = |dir: &Path| {
+        std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|text| {
+            text.parse::<toml::Table>().is_ok_and(|t| {
+                t.get("package")
+                    .and_then(|p| p.get("name"))
+                    .and_then(|n| n.as_str())
+                    == Some("semigrate")
+            })
+        })
+    };
+    let library = [path.join("semigrate"), path.to_path_buf()]
+        .into_iter()
+        .find(|dir| is_library(dir))
+        .ok_or_else(not_found)?;
+    library.canonicalize().map_err(|_| not_found())
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crate_names_are_what_cargo_takes() {
+        for good in ["app", "app-migrations", "a_1"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1app", "my app", "é", "-x"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_path_names_the_checkout_or_the_library() {
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let library = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .canonicalize()
+            .unwrap();
+        assert_eq!(library_at(checkout).unwrap(), library);
+        assert_eq!(library_at(&library).unwrap(), library);
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(library_at(elsewhere.path()).is_err());
+    }
+}

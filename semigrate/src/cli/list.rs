@@ -1,0 +1,61 @@
+//! `semigrate list`: the migrations compiled into this binary.
+
+use super::Context;
+use crate::error::Result;
+use serde::Serialize;
+use std::fmt::Write;
+
+#[derive(Serialize)]
+struct Listed<'a> {
+    version: String,
+    file: &'a str,
+    description: &'a str,
+    transaction: bool,
+    foreign_keys: bool,
+    irreversible: bool,
+    destructive: bool,
+    checksum: &'a str,
+}
+
+pub fn run(context: &Context) -> Result<String> {
+    if context.json {
+        let listed: Vec<Listed> = context
+            .migrations()
+            .iter()
+            .map(|m| Listed {
+                version: m.version.to_string(),
+                file: &m.file,
+                description: &m.description,
+                transaction: m.transaction,
+                foreign_keys: m.foreign_keys,
+                irreversible: m.irreversible,
+                destructive: m.destructive,
+                checksum: &m.checksum,
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(&listed).expect("serializes") + "\n");
+    }
+    let mut out = String::new();
+    for m in context.migrations() {
+        let mut flags = Vec::new();
+        if !m.transaction {
+            flags.push("no transaction");
+        }
+        if !m.foreign_keys {
+            flags.push("foreign keys off");
+        }
+        if m.irreversible {
+            flags.push("irreversible");
+        }
+        if m.destructive {
+            flags.push("destructive");
+        }
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", flags.join(", "))
+        };
+        let _ = writeln!(out, "{:<8} {}{flags}", m.version.to_string(), m.description);
+    }
+    Ok(out)
+}

@@ -1,0 +1,387 @@
+//! `semigrate upgrade` and `semigrate downgrade`: plan, then run or print the plan.
+
+use super::Context;
+use crate::engine::backup::Backup;
+use crate::engine::plan::{Direction, Plan};
+use crate::engine::run::{Done, Progress};
+use crate::engine::{Options, Request, migrate};
+use crate::error::Result;
+use crate::model::{Check, CsvOp, Expect, SemVer, Source, Step};
+use crate::store::Store;
+use serde::Serialize;
+use std::fmt::Write;
+
+pub fn upgrade(
+    context: &Context,
+    target: Option<SemVer>,
+    dry_run: bool,
+    atomic: bool,
+) -> Result<String> {
+    let request = Request {
+        direction: Direction::Up,
+        target,
+        atomic,
+    };
+    run(context, &request, dry_run)
+}
+
+pub fn downgrade(context: &Context, target: Option<SemVer>, dry_run: bool) -> Result<String> {
+    let request = Request {
+        direction: Direction::Down,
+        target,
+        atomic: false,
+    };
+    run(context, &request, dry_run)
+}
+
+fn run(context: &Context, request: &Request, dry_run: bool) -> Result<String> {
+    let command = request.command();
+    if dry_run {
+        let mut store = context.open_read_only()?;
+        let history = store.history()?;
+        let plan = request.plan(context.migrations(), &history)?;
+        if context.json {
+            let json = dry_run_json(&*store, command, &plan);
+            return Ok(serde_json::to_string_pretty(&json).expect("serializes") + "\n");
+        }
+        return Ok(dry_run_text(&*store, command, &plan));
+    }
+    let mut store = context.open()?;
+    let options = Options {
+        paths: context.paths()?,
+        lock_timeout: context.lock_timeout,
+        backup_keep: (!context.no_backup).then_some(context.chain.settings.backup_keep),
+        state_file: true,
+    };
+    let mut report = Report::new(context);
+    let outcome = migrate(
+        &mut *store,
+        context.migrations(),
+        request,
+        &options,
+        &mut report,
+    )?;
+    if !outcome.done.is_empty() {
+        context.say(format!("{} is at {}", store.describe(), outcome.at));
+    }
+    Ok(String::new())
+}
+
+/// The exact SQL the run would execute, in order, as a script a person can read.
+/// A dry run as `--json` prints it: the plan in order, with each step's text for the
+/// store's engine, each CSV op as `dry_run_text` words it, and the checks run after.
+#[derive(Serialize)]
+struct DryRun<'a> {
+    command: &'a str,
+    database: String,
+    engine: String,
+    from: SemVer,
+    to: SemVer,
+    migrations: Vec<Planned<'a>>,
+}
+
+#[derive(Serialize)]
+struct Planned<'a> {
+    version: SemVer,
+    direction: &'a str,
+    description: &'a str,
+    transaction: bool,
+    foreign_keys: bool,
+    steps: Vec<PlannedStep<'a>>,
+    /// The version whose validations run before the commit.
+    validations_of: SemVer,
+    validations: Vec<PlannedStep<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PlannedStep<'a> {
+    Sql {
+        sql: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expect: Option<String>,
+    },
+    Csv {
+        csv: &'a str,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        ops: Vec<String>,
+    },
+}
+
+/// What a SQL validation expects, in words.
+fn expected(expect: &Expect) -> String {
+    match expect {
+        Expect::Empty => "no row".to_owned(),
+        Expect::Value(v) => v.to_string(),
+    }
+}
+
+fn dry_run_json<'a>(store: &dyn Store, command: &'a str, plan: &'a Plan) -> DryRun<'a> {
+    let engine = store.engine();
+    let migrations = plan
+        .items
+        .iter()
+        .map(|item| Planned {
+            version: item.version,
+            direction: plan.direction.as_str(),
+            description: item.description,
+            transaction: item.transaction,
+            foreign_keys: item.foreign_keys,
+            steps: item
+                .steps
+                .iter()
+                .map(|step| match step {
+                    Step::Sql(sql) => PlannedStep::Sql {
+                        sql: sql.for_engine(engine),
+                        expect: None,
+                    },
+                    Step::Csv(csv) => PlannedStep::Csv {
+                        csv: &csv.path,
+                        ops: csv.ops.iter().map(describe_op).collect(),
+                    },
+                })
+                .collect(),
+            validations_of: item.lands_on,
+            validations: item
+                .checks
+                .iter()
+                .map(|check| match check {
+                    Check::Sql { sql, expect } => PlannedStep::Sql {
+                        sql: sql.for_engine(engine),
+                        expect: Some(expected(expect)),
+                    },
+                    Check::Csv(c) => PlannedStep::Csv {
+                        csv: &c.path,
+                        ops: Vec::new(),
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    DryRun {
+        command,
+        database: store.describe(),
+        engine: engine.to_string(),
+        from: plan.from,
+        to: plan.to,
+        migrations,
+    }
+}
+
+fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
+    let engine = store.engine();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- dry run: {command} {} from {} to {}; nothing is changed",
+        store.describe(),
+        plan.from,
+        plan.to
+    );
+    if plan.items.is_empty() {
+        let _ = writeln!(out, "-- nothing to do");
+    }
+    for item in &plan.items {
+        let _ = writeln!(out);
+        let how = match (item.transaction, item.foreign_keys) {
+            (true, true) => "in one transaction",
+            (true, false) => "in one transaction, foreign keys off, checked before commit",
+            (false, _) => "outside a transaction",
+        };
+        let _ = writeln!(
+            out,
+            "-- {} {}: {} ({how})",
+            item.version,
+            plan.direction.as_str(),
+            item.description
+        );
+        if item.steps.is_empty() {
+            let _ = writeln!(out, "-- (no statements)");
+        }
+        for step in item.steps {
+            match step {
+                Step::Sql(sql) => {
+                    let text = sql
+                        .for_engine(engine)
+                        .unwrap_or("-- (no SQL for this engine)");
+                    let _ = writeln!(out, "{}", text.trim_end());
+                }
+                Step::Csv(csv) => {
+                    let _ = writeln!(out, "-- csv {}:", csv.path);
+                    for op in csv.ops.iter() {
+                        let _ = writeln!(out, "--   {}", describe_op(op));
+                    }
+                }
+            }
+        }
+        for (i, check) in item.checks.iter().enumerate() {
+            match check {
+                Check::Sql { sql, expect } => {
+                    let expect = expected(expect);
+                    let _ = writeln!(
+                        out,
+                        "-- validation {} of {}, expects {expect}:",
+                        i + 1,
+                        item.lands_on
+                    );
+                    for line in sql.for_engine(engine).unwrap_or("").trim_end().lines() {
+                        let _ = writeln!(out, "--   {line}");
+                    }
+                }
+                Check::Csv(c) => {
+                    let _ = writeln!(
+                        out,
+                        "-- validation {} of {}: csv {}",
+                        i + 1,
+                        item.lands_on,
+                        c.path
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One CSV op as the dry run shows it.
+fn describe_op(op: &CsvOp) -> String {
+    match op {
+        CsvOp::Create { columns, seed } => format!(
+            "create with columns {}{}",
+            columns.join(", "),
+            if seed.is_some() {
+                " and the embedded seed rows"
+            } else {
+                ""
+            }
+        ),
+        CsvOp::Delete => "delete the file".into(),
+        CsvOp::Rename { from, to } => format!("rename {from} -> {to}"),
+        CsvOp::Add { column, value } => match value {
+            Source::Value(v) => format!("add {column} = {v:?}"),
+            Source::Copy(c) => format!("add {column} as a copy of {c}"),
+            Source::Template(t) => format!("add {column} from the template {t:?}"),
+        },
+        CsvOp::Drop { column } => format!("drop {column}"),
+        CsvOp::Map {
+            column,
+            values,
+            default,
+        } => {
+            let pairs: Vec<String> = values
+                .iter()
+                .map(|(a, b)| format!("{a:?} -> {b:?}"))
+                .collect();
+            let default = default
+                .as_ref()
+                .map_or(String::new(), |d| format!(", anything else -> {d:?}"));
+            format!("map {column}: {}{default}", pairs.join(", "))
+        }
+        CsvOp::Convert { column, to } => format!("convert {column} to {to:?}").to_lowercase(),
+        CsvOp::Reorder { columns } => format!("reorder to {}", columns.join(", ")),
+        CsvOp::Fill { column, value } => format!("fill the empty cells of {column} with {value:?}"),
+    }
+}
+
+/// Prints the backup and the plan, each migration as it commits, and a progress bar
+/// while a large CSV file streams, on a terminal only.
+struct Report<'a> {
+    context: &'a Context,
+    descriptions: Vec<String>,
+    /// The migration the next `done` reports.
+    next: usize,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+/// Files smaller than this stream too fast for a bar to help.
+const BAR_FROM: u64 = 8 << 20;
+
+impl<'a> Report<'a> {
+    fn new(context: &'a Context) -> Self {
+        Report {
+            context,
+            descriptions: Vec::new(),
+            next: 0,
+            bar: None,
+        }
+    }
+}
+
+impl Progress for Report<'_> {
+    fn backed_up(&mut self, b: &Backup) {
+        self.context
+            .say(format!("backup: {}", b.database.display()));
+        if let Some(folder) = &b.files {
+            self.context
+                .say(format!("backup of the CSV files: {}", folder.display()));
+        }
+    }
+
+    fn planned(&mut self, store: &str, command: &str, plan: &Plan) {
+        if plan.items.is_empty() {
+            self.context
+                .say(format!("{store}: already at {}, nothing to do", plan.from));
+            return;
+        }
+        self.descriptions = plan
+            .items
+            .iter()
+            .map(|i| i.description.to_owned())
+            .collect();
+        let n = plan.items.len();
+        self.context.say(format!(
+            "{command} {store}: {} -> {}, {n} migration{}",
+            plan.from,
+            plan.to,
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+
+    fn step(&mut self, version: SemVer, what: &str, text: &str) {
+        if self.context.verbose {
+            eprintln!("  -- {version} {what}:\n{}", text.trim_end());
+        }
+    }
+
+    fn reading(&mut self, path: &str, read: u64, total: u64) {
+        use std::io::IsTerminal;
+        if self.bar.is_none()
+            && total >= BAR_FROM
+            && !self.context.quiet
+            && std::io::stderr().is_terminal()
+        {
+            let bar = indicatif::ProgressBar::new(total).with_message(path.to_owned());
+            let style = indicatif::ProgressStyle::with_template(
+                "  {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> ");
+            bar.set_style(style);
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(read);
+            if read >= total {
+                bar.finish_and_clear();
+                self.bar = None;
+            }
+        }
+    }
+
+    fn done(&mut self, d: &Done) {
+        let description = self.descriptions.get(self.next).map_or("", String::as_str);
+        self.next += 1;
+        self.context.say(format!(
+            "  {:<8} {:<4} {:>6} ms  {description}",
+            d.version.to_string(),
+            d.direction.as_str(),
+            d.elapsed.as_millis(),
+        ));
+        for (path, rows, elapsed) in &d.files {
+            self.context.say(format!(
+                "                  {path}: {rows} rows in {:.3} s",
+                elapsed.as_secs_f64()
+            ));
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The command line of any chain crate: clap definitions, the store to open, and the
+//! mapping of errors to exit codes. Each command is a module with a `run` that returns
+//! its output; [`main`] is the one entry a chain crate's binary calls.
+
+mod baseline;
+mod history;
+mod init;
+mod list;
+mod migrate;
+mod new;
+mod repair;
+mod status;
+mod verify;
+
+use crate::engine::Paths;
+use crate::error::{Error, Result};
+use crate::model::{Chain, Migration, SemVer};
+use crate::store::Store;
+use crate::store::postgres::{self, PostgresStore};
+use crate::store::sqlite::SqliteStore;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Upgrade and downgrade a data store between the versions compiled into this binary.
+#[derive(Debug, Parser)]
+#[command(name = "semigrate", about, max_term_width = 100)]
+struct Cli {
+    /// The store: a SQLite file path, or a postgres:// URL (default: the path
+    /// compiled in from Cargo.toml). A password in the URL is never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "SEMIGRATE_DATABASE",
+        value_name = "PATH|URL"
+    )]
+    database: Option<String>,
+    /// PostgreSQL: the schema that holds the tables and semigrate's history
+    /// (default: the first of the server's search_path).
+    #[arg(long, global = true, value_name = "NAME")]
+    schema: Option<String>,
+    /// The folder CSV paths are relative to.
+    #[arg(long, global = true, env = "SEMIGRATE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where backups are written before a run that changes something.
+    #[arg(long, global = true, env = "SEMIGRATE_BACKUP_DIR", value_name = "DIR")]
+    backup_dir: Option<PathBuf>,
+    /// Do not back up before changing the store.
+    #[arg(long, global = true)]
+    no_backup: bool,
+    /// Seconds to wait for another run on the same store to finish.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    lock_timeout: u64,
+    /// Print machine-readable JSON (status, list, history, dry runs).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing but errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print each statement as it runs.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations up to a version (default: the latest).
+    #[command(
+        after_help = "Examples:\n  semigrate upgrade --version 1.1.0 --dry-run\n  semigrate upgrade --atomic"
+    )]
+    Upgrade {
+        /// The version to reach; one this binary knows.
+        #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        version: Option<SemVer>,
+        /// Print the SQL that would run, in order, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run the whole upgrade in one transaction: all of it lands, or none.
+        #[arg(long)]
+        atomic: bool,
+    },
+    /// Revert migrations down to a version (default: one step; 0.0.0: all of them).
+    #[command(after_help = "Example:\n  semigrate downgrade --version 1.0.0")]
+    Downgrade {
+        /// The version to land on; one this binary knows, or 0.0.0.
+        #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        version: Option<SemVer>,
+        /// Print the SQL that would run, in order, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show the store's version and the state of each migration.
+    #[command(after_help = "Example:\n  semigrate status --json")]
+    Status,
+    /// List the migrations compiled into this binary.
+    #[command(after_help = "Example:\n  semigrate list")]
+    List,
+    /// Run the validations of the store's current version.
+    #[command(after_help = "Example:\n  semigrate verify")]
+    Verify,
+    /// Record a store that predates semigrate as being at a version, running nothing.
+    #[command(after_help = "Example:\n  semigrate baseline --version 1.0.0")]
+    Baseline {
+        /// The version the store already is at.
+        #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        version: SemVer,
+    },
+    /// Print the run log: every migration attempted, with its outcome.
+    #[command(after_help = "Example:\n  semigrate history --json")]
+    History,
+    /// Accept an edited spec of an applied migration (checksum drift), on record.
+    #[command(after_help = "Example:\n  semigrate repair --accept-checksum 1.1.0")]
+    Repair {
+        /// The applied version whose compiled spec becomes the applied one.
+        #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        accept_checksum: SemVer,
+    },
+    /// Print the JSON Schema of a spec file, for editors (taplo, Even Better TOML).
+    #[command(after_help = "Example:\n  semigrate schema > spec.schema.json")]
+    Schema,
+    /// Print the man page (roff), for man(1).
+    #[command(after_help = "Example:\n  semigrate man > /usr/local/share/man/man1/semigrate.1")]
+    Man,
+    /// Print a completion script for a shell.
+    #[command(
+        after_help = "Examples:\n  semigrate completions bash > /etc/bash_completion.d/semigrate\n  semigrate completions zsh > ~/.zfunc/_semigrate"
+    )]
+    Completions {
+        /// bash, elvish, fish, powershell or zsh.
+        shell: clap_complete::Shell,
+    },
+    /// Write the spec of the next version from a template, commented to teach the format.
+    #[command(
+        after_help = "Examples:\n  semigrate new 2.1.0 add_vehicles\n  semigrate new 2.0.1 relabel --csv"
+    )]
+    New {
+        /// The new version: the next patch, minor or major after the newest compiled in.
+        #[arg(value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        version: SemVer,
+        /// Words for the file name: a-z, 0-9 and _.
+        slug: Option<String>,
+        /// A CSV data migration rather than a SQL one.
+        #[arg(long)]
+        csv: bool,
+        /// The folder to write in (default: the migrations folder when run at the root
+        /// of the source tree, else ./migrations).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Write a new chain crate: a binary with every command of this one, for the
+    /// migrations of your own project.
+    #[command(
+        after_help = "Example:\n  semigrate init app-migrations && cd app-migrations && cargo run -- upgrade"
+    )]
+    Init {
+        /// The folder to create; it must be empty or not exist.
+        dir: PathBuf,
+        /// The crate's name, which is also its binary's (default: the folder's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Depend on the semigrate checkout at this path rather than on the registry.
+        #[arg(long, value_name = "SEMIGRATE")]
+        path: Option<PathBuf>,
+    },
+}
+
+/// What every command needs to know about where it works and how to speak.
+pub(crate) struct Context {
+    /// The chain compiled into this binary.
+    pub chain: &'static Chain,
+    /// `--database`: a SQLite path or a postgres:// URL.
+    pub database: String,
+    /// `--schema`: PostgreSQL only.
+    pub schema: Option<String>,
+    /// The folder CSV paths are relative to.
+    pub data_dir: PathBuf,
+    /// Where backups are written.
+    pub backup_dir: PathBuf,
+    /// `--no-backup`.
+    pub no_backup: bool,
+    /// How long to wait for another run's lock.
+    pub lock_timeout: std::time::Duration,
+    /// `--json`: machine-readable output.
+    pub json: bool,
+    /// `-q`: errors only.
+    pub quiet: bool,
+    /// `-v`: every statement as it runs.
+    pub verbose: bool,
+}
+
+impl Context {
+    /// The migrations compiled into this binary.
+    pub fn migrations(&self) -> &'static [Migration] {
+        self.chain.migrations
+    }
+
+    /// Opens the store for a run that may write: a SQLite file (created with its folder
+    /// when missing), or a PostgreSQL database.
+    pub fn open(&self) -> Result<Box<dyn Store>> {
+        Ok(match self.location()? {
+            Location::File(path) => Box::new(SqliteStore::open(&path)?),
+            Location::Server(url) => Box::new(PostgresStore::open(&url, self.schema.as_deref())?),
+        })
+    }
+
+    /// Opens the store to read; a missing SQLite file reads as empty and is not created.
+    pub fn open_read_only(&self) -> Result<Box<dyn Store>> {
+        Ok(match self.location()? {
+            Location::File(path) => Box::new(SqliteStore::open_read_only(&path)?),
+            Location::Server(url) => Box::new(PostgresStore::open(&url, self.schema.as_deref())?),
+        })
+    }
+
+    fn location(&self) -> Result<Location> {
+        if postgres::is_url(&self.database) {
+            return Ok(Location::Server(self.database.clone()));
+        }
+        if self.schema.is_some() {
+            return Err(Error::Usage(
+                "--schema is for PostgreSQL stores; a SQLite file has no schemas".into(),
+            ));
+        }
+        if self.database.is_empty() {
+            return Err(Error::Usage("--database is empty".into()));
+        }
+        Ok(Location::File(PathBuf::from(&self.database)))
+    }
+
+    /// Where the store's files go. The anchor names the store's backups and places
+    /// `migration_state.json` beside it: the SQLite file, or for a server, its
+    /// database name in the folder that holds the data folder.
+    pub fn paths(&self) -> Result<Paths> {
+        let anchor = match self.location()? {
+            Location::File(path) => path,
+            Location::Server(url) => {
+                let name = url
+                    .parse::<::postgres::Config>()
+                    .ok()
+                    .and_then(|c| c.get_dbname().map(str::to_owned))
+                    .unwrap_or_else(|| "postgres".into());
+                self.data_dir
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""))
+                    .join(format!("{name}.postgres"))
+            }
+        };
+        Ok(Paths {
+            data_dir: self.data_dir.clone(),
+            backup_dir: self.backup_dir.clone(),
+            anchor,
+        })
+    }
+
+    /// Where the store stands, with its newest backup.
+    pub fn status(&self, store: &mut dyn Store) -> Result<crate::engine::Status> {
+        self.paths()?.status(store, self.migrations())
+    }
+
+    /// A line of progress on stderr, unless `-q`.
+    pub fn say(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+}
+
+/// Where a store lives.
+enum Location {
+    File(PathBuf),
+    /// A postgres:// URL.
+    Server(String),
+}
+
+/// The versions nearest to `v` among those of `chain`, for an error message.
+fn nearest(chain: &[Migration], v: SemVer) -> String {
+    let below = chain.iter().rev().map(|m| m.version).find(|k| *k < v);
+    let above = chain.iter().map(|m| m.version).find(|k| *k > v);
+    let near: Vec<String> = below
+        .into_iter()
+        .chain(above)
+        .map(|k| k.to_string())
+        .collect();
+    match near.len() {
+        0 => "this binary knows no version".into(),
+        _ => format!("the nearest known: {}", near.join(", ")),
+    }
+}
+
+/// A version of `chain`, or, with `zero`, 0.0.0 (the empty store).
+fn known_version(
+    chain: &'static [Migration],
+    zero: bool,
+) -> impl Fn(&str) -> std::result::Result<SemVer, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let v = SemVer::parse(text)?;
+        if (zero && v == SemVer::ZERO) || chain.iter().any(|m| m.version == v) {
+            Ok(v)
+        } else {
+            Err(format!(
+                "this binary has no migration {v}; {}",
+                nearest(chain, v)
+            ))
+        }
+    }
+}
+
+/// The clap command for `chain`'s binary: its name in the usage lines, the examples,
+/// completions and the man page; its version; its versions as the only ones `--version`
+/// and `--accept-checksum` take.
+fn command(chain: &'static Chain) -> clap::Command {
+    let name = chain.name;
+    let versions = chain.migrations;
+    Cli::command()
+        .name(name)
+        .bin_name(name)
+        .version(chain.version)
+        .mut_subcommand("upgrade", |c| {
+            c.mut_arg("version", |a| {
+                a.value_parser(known_version(versions, false))
+            })
+        })
+        .mut_subcommand("downgrade", |c| {
+            c.mut_arg("version", |a| a.value_parser(known_version(versions, true)))
+        })
+        .mut_subcommand("baseline", |c| {
+            c.mut_arg("version", |a| {
+                a.value_parser(known_version(versions, false))
+            })
+        })
+        .mut_subcommand("repair", |c| {
+            c.mut_arg("accept_checksum", |a| {
+                a.value_parser(known_version(versions, false))
+            })
+        })
+        .mut_subcommands(|c| match c.get_after_help().map(ToString::to_string) {
+            Some(help) => c.after_help(help.replace("semigrate ", &format!("{name} "))),
+            None => c,
+        })
+}
+
+/// Parses the arguments, runs the command against `chain`, prints its output, and
+/// returns the exit code: a chain crate's `main` is this one call. Only this function
+/// turns errors into exit codes.
+pub fn main(chain: &'static Chain) -> ExitCode {
+    ExitCode::from(exit_code(chain))
+}
+
+fn exit_code(chain: &'static Chain) -> u8 {
+    let parsed = command(chain)
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return u8::try_from(e.exit_code()).unwrap_or(2);
+        }
+    };
+    let settings = &chain.settings;
+    let context = Context {
+        chain,
+        database: cli.database.unwrap_or_else(|| settings.database.to_owned()),
+        schema: cli.schema,
+        data_dir: cli
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(settings.data_dir)),
+        backup_dir: cli
+            .backup_dir
+            .unwrap_or_else(|| PathBuf::from(settings.backup_dir)),
+        no_backup: cli.no_backup,
+        lock_timeout: std::time::Duration::from_secs(cli.lock_timeout),
+        json: cli.json,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    let output = match cli.command {
+        Command::Upgrade {
+            version,
+            dry_run,
+            atomic,
+        } => migrate::upgrade(&context, version, dry_run, atomic),
+        Command::Downgrade { version, dry_run } => migrate::downgrade(&context, version, dry_run),
+        Command::Status => status::run(&context),
+        Command::List => list::run(&context),
+        Command::Verify => verify::run(&context),
+        Command::Baseline { version } => baseline::run(&context, version),
+        Command::History => history::run(&context),
+        Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
+        Command::Schema => Ok(crate::spec::document::schema()),
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command(chain))
+                .render(&mut page)
+                .expect("rendering into memory does not fail");
+            Ok(String::from_utf8_lossy(&page).into_owned())
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(chain), chain.name, &mut script);
+            Ok(String::from_utf8_lossy(&script).into_owned())
+        }
+        Command::New {
+            version,
+            slug,
+            csv,
+            dir,
+        } => new::run(&context, version, slug.as_deref(), csv, dir.as_deref()),
+        Command::Init { dir, name, path } => {
+            init::run(&context, &dir, name.as_deref(), path.as_deref())
+        }
+    };
+    match output {
+        Ok(text) => {
+            // Colour goes out only to a terminal, and never under NO_COLOR.
+            let mut stdout = anstream::stdout().lock();
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                // A reader that stops early (`| head`) is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: cannot write the output: {e}");
+                    1
+                }
+                _ => 0,
+            }
+        }
+        Err(e) => {
+            let red = anstyle::AnsiColor::Red.on_default().bold();
+            anstream::eprintln!("{red}error:{red:#} {e}");
+            u8::try_from(e.exit_code()).unwrap_or(1)
+        }
+    }
+}

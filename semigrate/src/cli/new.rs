@@ -1,0 +1,74 @@
+//! `new`: writes the next spec from a template, named for its version.
+
+use super::Context;
+use crate::error::{Error, Result};
+use crate::model::SemVer;
+use crate::spec::name;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const SQL: &str = include_str!("../../templates/sql.toml");
+const CSV: &str = include_str!("../../templates/csv.toml");
+
+/// Where specs go: the source tree's migrations folder when run at its root (where
+/// Cargo.toml is), else `./migrations`.
+fn default_dir(context: &Context) -> PathBuf {
+    if Path::new("Cargo.toml").is_file() {
+        PathBuf::from(context.chain.settings.migrations)
+    } else {
+        PathBuf::from("migrations")
+    }
+}
+
+pub fn run(
+    context: &Context,
+    version: SemVer,
+    slug: Option<&str>,
+    csv: bool,
+    dir: Option<&Path>,
+) -> Result<String> {
+    let latest = context
+        .migrations()
+        .last()
+        .map_or(SemVer::ZERO, |m| m.version);
+    let next = latest.successors();
+    if !next.contains(&version) {
+        return Err(Error::Usage(format!(
+            "{version} does not follow {latest}, the newest version compiled in; the next version is {}, {} or {}",
+            next[0], next[1], next[2]
+        )));
+    }
+    let file = name::file_name(version, slug);
+    // The name rules of the build, slug included.
+    name::parse(&file).map_err(|(why, _)| Error::Usage(why))?;
+    let dir = dir.map_or_else(|| default_dir(context), Path::to_path_buf);
+    let taken = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| name::parse(n).is_ok_and(|s| s.version == version));
+    if let Some(taken) = taken {
+        return Err(Error::Usage(format!(
+            "{} already gives {version}; new never overwrites a spec",
+            dir.join(taken).display()
+        )));
+    }
+    let path = dir.join(&file);
+    let io = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(if csv { CSV } else { SQL }.as_bytes()))
+        .map_err(io)?;
+    context.say(format!(
+        "wrote {}: fill it in, then `cargo build` checks it",
+        path.display()
+    ));
+    Ok(String::new())
+}

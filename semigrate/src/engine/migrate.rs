@@ -1,0 +1,171 @@
+//! A whole `upgrade` or `downgrade` against a store, in the one order that keeps it
+//! safe: lock, finish what a crash left, read the history, plan, back up, run, and
+//! rewrite the state file. The CLI and `Migrator` both call this; neither sequences
+//! the steps itself.
+
+use super::backup::{self, Backup};
+use super::plan::{self, Direction, Plan};
+use super::run::{Done, Progress, recover, run, run_atomic};
+use super::state_file;
+use super::status::{self, Status};
+use crate::data::swap::Staging;
+use crate::error::Result;
+use crate::model::{Migration, SemVer};
+use crate::store::Store;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a store's files go: CSV files, backups, and the state file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// The folder CSV paths are relative to.
+    pub data_dir: PathBuf,
+    /// Where backups are written.
+    pub backup_dir: PathBuf,
+    /// The path that names the store's backups and places the state file beside it:
+    /// the SQLite file, or for a server, a name in the folder above the data folder.
+    pub anchor: PathBuf,
+}
+
+impl Paths {
+    /// `migration_state.json`, beside the anchor.
+    pub fn state_file(&self) -> PathBuf {
+        state_file::path_for(&self.anchor)
+    }
+
+    /// Where the store stands against `chain`, with its newest backup.
+    pub fn status(&self, store: &mut dyn Store, chain: &[Migration]) -> Result<Status> {
+        let history = store.history()?;
+        let mut s = status::status(
+            store.describe(),
+            store.engine().to_string(),
+            chain,
+            &history,
+        );
+        s.backup = backup::latest(&self.backup_dir, &self.anchor).map(|p| p.display().to_string());
+        Ok(s)
+    }
+}
+
+/// What a run is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Up or down.
+    pub direction: Direction,
+    /// The version to reach; None: the newest for an upgrade, one step for a downgrade.
+    pub target: Option<SemVer>,
+    /// The whole plan in one transaction.
+    pub atomic: bool,
+}
+
+impl Request {
+    /// The command as the run log records it.
+    pub fn command(&self) -> &'static str {
+        match self.direction {
+            Direction::Up => "upgrade",
+            Direction::Down => "downgrade",
+        }
+    }
+
+    /// The plan against `history`, refused as the request requires.
+    pub fn plan<'a>(
+        &self,
+        chain: &'a [Migration],
+        history: &'a [crate::store::Applied],
+    ) -> Result<Plan<'a>> {
+        let plan = match self.direction {
+            Direction::Up => plan::upgrade(chain, history, self.target)?,
+            Direction::Down => plan::downgrade(chain, history, self.target)?,
+        };
+        if self.atomic {
+            plan.fits_one_transaction()?;
+        }
+        Ok(plan)
+    }
+}
+
+/// How a run treats the files around the store.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where the store's files go.
+    pub paths: Paths,
+    /// How long to wait for another run on the same store.
+    pub lock_timeout: Duration,
+    /// Back up the store and the files the plan touches before changing anything,
+    /// keeping this many backups of the store; None: no backup.
+    pub backup_keep: Option<usize>,
+    /// Rewrite `migration_state.json` after the run.
+    pub state_file: bool,
+}
+
+/// Where a run took the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The version before the run.
+    pub from: SemVer,
+    /// The version after it.
+    pub at: SemVer,
+    /// Each migration that committed, in order.
+    pub done: Vec<Done>,
+}
+
+/// Carries out `request` on `store`, telling `progress` what happens as it goes.
+pub fn migrate(
+    store: &mut dyn Store,
+    chain: &[Migration],
+    request: &Request,
+    options: &Options,
+    progress: &mut dyn Progress,
+) -> Result<Outcome> {
+    // Under the lock from here on: the history read, the plan and the run belong to
+    // this process alone, so a second run waits and then finds what this one did.
+    store.lock(options.lock_timeout)?;
+    let paths = &options.paths;
+    recover(store, chain, &paths.data_dir)?;
+    let history = store.history()?;
+    let plan = request.plan(chain, &history)?;
+    if plan.items.is_empty() {
+        progress.planned(&store.describe(), request.command(), &plan);
+        state_if_asked(store, chain, options)?;
+        return Ok(Outcome {
+            from: plan.from,
+            at: plan.from,
+            done: Vec::new(),
+        });
+    }
+    if let Some(keep) = options.backup_keep {
+        let files = Staging::new(&paths.data_dir);
+        let b: Backup =
+            backup::write(store, &paths.anchor, &plan, &files, &paths.backup_dir, keep)?;
+        progress.backed_up(&b);
+    }
+    progress.planned(&store.describe(), request.command(), &plan);
+    let result = if request.atomic {
+        run_atomic(store, &paths.data_dir, &plan, request.command(), progress)
+    } else {
+        run(store, &paths.data_dir, &plan, request.command(), progress)
+    };
+    // The state file says where the store stands, after a failure too.
+    let state = state_if_asked(store, chain, options);
+    let done = result?;
+    state?;
+    Ok(Outcome {
+        from: plan.from,
+        at: done.last().map_or(plan.from, |d| d.lands_on),
+        done,
+    })
+}
+
+/// Rewrites `migration_state.json` with the store as it now stands.
+pub fn write_state(store: &mut dyn Store, chain: &[Migration], paths: &Paths) -> Result<()> {
+    let s = paths.status(store, chain)?;
+    state_file::write(&paths.state_file(), &s)
+}
+
+/// `write_state`, when the options ask for it.
+fn state_if_asked(store: &mut dyn Store, chain: &[Migration], options: &Options) -> Result<()> {
+    match options.state_file {
+        true => write_state(store, chain, &options.paths),
+        false => Ok(()),
+    }
+}

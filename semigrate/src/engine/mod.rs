@@ -1,0 +1,13 @@
+//! The runtime: plan a command against the history, run it on a store, report where
+//! the store stands.
+
+pub mod backup;
+pub mod migrate;
+pub mod plan;
+pub mod run;
+pub mod state_file;
+pub mod status;
+
+pub use migrate::{Options, Paths, Request, migrate};
+pub use plan::Direction;
+pub use status::Status;

@@ -1,0 +1,530 @@
+//! Carries out a plan on a store, one transaction per migration.
+
+use super::plan::{Direction, Item, Plan};
+use crate::data::swap::{self, Staging};
+use crate::error::{Error, Result};
+use crate::model::{Check, Expect, Migration, Scalar, SemVer, Step};
+use crate::store::{Applied, LogEntry, RowCount, Store, Value, transaction};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One migration that committed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Done {
+    /// The version applied or reverted.
+    pub version: SemVer,
+    /// Which way.
+    pub direction: Direction,
+    /// Where the store is once it committed.
+    pub lands_on: SemVer,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Each CSV step: its file, the rows it wrote, and how long it took.
+    pub files: Vec<(String, u64, Duration)>,
+}
+
+impl Done {
+    fn of(item: &Item, direction: Direction, started: Instant, files: Written) -> Done {
+        Done {
+            version: item.version,
+            direction,
+            lands_on: item.lands_on,
+            elapsed: started.elapsed(),
+            files,
+        }
+    }
+}
+
+/// What a run tells its caller as it goes.
+pub trait Progress {
+    /// A step of migration `version` starts; `text` is its SQL, or its CSV file.
+    fn step(&mut self, version: SemVer, what: &str, text: &str);
+    /// A CSV step has read `read` of the `total` bytes of `path`.
+    fn reading(&mut self, path: &str, read: u64, total: u64);
+    /// A migration committed.
+    fn done(&mut self, done: &Done);
+    /// A backup was written, before anything changed.
+    fn backed_up(&mut self, _backup: &super::backup::Backup) {}
+    /// The plan is made and about to run (`plan.items` is empty when there is
+    /// nothing to do); `store` is the store as it may be shown.
+    fn planned(&mut self, _store: &str, _command: &str, _plan: &Plan) {}
+}
+
+/// Each CSV step of a migration: its file, the rows it wrote, and how long it took.
+type Written = Vec<(String, u64, Duration)>;
+
+/// Runs every item of the plan in order, one transaction each, and stops at the first
+/// failure, which is rolled back and logged.
+pub fn run(
+    store: &mut dyn Store,
+    data_dir: &Path,
+    plan: &Plan,
+    command: &str,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Done>> {
+    let mut done = Vec::with_capacity(plan.items.len());
+    for item in &plan.items {
+        let started = Instant::now();
+        match apply(
+            store,
+            data_dir,
+            plan.direction,
+            item,
+            command,
+            started,
+            progress,
+        ) {
+            Ok(files) => {
+                let d = Done::of(item, plan.direction, started, files);
+                progress.done(&d);
+                done.push(d);
+            }
+            Err(e) => {
+                store.rollback();
+                log_failure(store, plan.direction, item, command, started, &e);
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Runs the whole plan in one transaction (`upgrade --atomic`): every migration lands,
+/// or none does. Foreign keys are off for the whole transaction if any migration asks,
+/// and checked before the commit.
+pub fn run_atomic(
+    store: &mut dyn Store,
+    data_dir: &Path,
+    plan: &Plan,
+    command: &str,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Done>> {
+    plan.fits_one_transaction()?;
+    let foreign_keys = plan.items.iter().all(|i| i.foreign_keys);
+    let mut files = Staging::new(data_dir);
+    let mut done = Vec::with_capacity(plan.items.len());
+    store.begin(foreign_keys)?;
+    for item in &plan.items {
+        let started = Instant::now();
+        let result = expect_state(store, plan.direction, item)
+            .and_then(|()| steps(store, &mut files, plan.direction, item, progress))
+            .and_then(|written| {
+                settle(store, &files, plan.direction, item, command, started).map(|()| written)
+            });
+        match result {
+            Ok(written) => done.push(Done::of(item, plan.direction, started, written)),
+            Err(e) => {
+                store.rollback();
+                log_failure(store, plan.direction, item, command, started, &e);
+                return Err(e);
+            }
+        }
+    }
+    if !foreign_keys && let Some(last) = plan.items.last() {
+        let checked = foreign_key_check(store, last, true);
+        if let Err(e) = checked {
+            store.rollback();
+            return Err(e);
+        }
+    }
+    if let Err(e) = commit(store, files) {
+        store.rollback();
+        return Err(e);
+    }
+    for d in &done {
+        progress.done(d);
+    }
+    Ok(done)
+}
+
+fn failed(
+    item: &Item,
+    what: String,
+    sql: Option<&str>,
+    reason: String,
+    rolled_back: bool,
+) -> Error {
+    Error::Migration {
+        version: item.version,
+        what,
+        sql: sql.map(str::to_owned),
+        reason,
+        rolled_back,
+    }
+}
+
+/// One migration in its own transaction (or, with `transaction = false`, its steps on
+/// their own and the rest in a transaction).
+fn apply(
+    store: &mut dyn Store,
+    data_dir: &Path,
+    direction: Direction,
+    item: &Item,
+    command: &str,
+    started: Instant,
+    progress: &mut dyn Progress,
+) -> Result<Written> {
+    crate::fault::point("before-begin");
+    if item.transaction {
+        store.begin(item.foreign_keys)?;
+        expect_state(store, direction, item)?;
+    }
+    // Dropped without `committed()` on any early return: its temp files go with it.
+    let mut files = Staging::new(data_dir);
+    let written = steps(store, &mut files, direction, item, progress)?;
+    if !item.transaction {
+        // The steps ran on their own; the checks and the history row still commit
+        // together, so the history never claims a version whose checks failed.
+        store.begin(true)?;
+        expect_state(store, direction, item)?;
+    }
+    settle(store, &files, direction, item, command, started)?;
+    commit(store, files)?;
+    Ok(written)
+}
+
+/// Runs the steps of one migration: SQL on the store, CSV into staged temp files.
+fn steps(
+    store: &mut dyn Store,
+    files: &mut Staging,
+    direction: Direction,
+    item: &Item,
+    progress: &mut dyn Progress,
+) -> Result<Written> {
+    let mut written = Vec::new();
+    for (i, step) in item.steps.iter().enumerate() {
+        let what = format!("{} step {}", direction.as_str(), i + 1);
+        // Until the commit, CSV steps only write temp files; without a transaction
+        // the SQL steps before this one stay applied.
+        let rolled_back = item.transaction || i == 0;
+        match step {
+            Step::Sql(sql) => {
+                let engine = store.engine();
+                let text = sql.for_engine(engine).ok_or_else(|| {
+                    failed(
+                        item,
+                        what.clone(),
+                        None,
+                        format!("the step has no SQL for {engine}"),
+                        rolled_back,
+                    )
+                })?;
+                progress.step(item.version, &what, text);
+                store
+                    .execute(text)
+                    .map_err(|reason| failed(item, what, Some(text), reason, rolled_back))?;
+            }
+            Step::Csv(csv) => {
+                progress.step(item.version, &what, &csv.path);
+                let step_started = Instant::now();
+                let mut reading = |read, total| progress.reading(&csv.path, read, total);
+                let stats = files
+                    .run(csv, &mut reading)
+                    .map_err(|reason| failed(item, what, None, reason, rolled_back))?;
+                written.push((csv.path.to_string(), stats.rows, step_started.elapsed()));
+            }
+        }
+        crate::fault::point("after-step");
+    }
+    Ok(written)
+}
+
+/// `PRAGMA foreign_key_check` must find nothing before a migration that switched
+/// enforcement off may commit.
+fn foreign_key_check(store: &mut dyn Store, item: &Item, rolled_back: bool) -> Result<()> {
+    let what = || "the foreign key check".to_owned();
+    let violations = store
+        .foreign_key_violations()
+        .map_err(|reason| failed(item, what(), None, reason, rolled_back))?;
+    if violations.is_empty() {
+        return Ok(());
+    }
+    Err(failed(
+        item,
+        what(),
+        None,
+        format!("foreign keys are broken: {}", violations.join("; ")),
+        rolled_back,
+    ))
+}
+
+/// What follows the steps inside the transaction: the foreign key check, the
+/// validations of the version the store lands on, the history row and the log.
+fn settle(
+    store: &mut dyn Store,
+    files: &Staging,
+    direction: Direction,
+    item: &Item,
+    command: &str,
+    started: Instant,
+) -> Result<()> {
+    if !item.foreign_keys {
+        foreign_key_check(store, item, item.transaction)?;
+    }
+    for (i, check) in item.checks.iter().enumerate() {
+        validate(store, files, check).map_err(|reason| {
+            let what = format!("validation {} of {}", i + 1, item.lands_on);
+            let sql = match check {
+                Check::Sql { sql, .. } => sql.for_engine(store.engine()),
+                Check::Csv(_) => None,
+            };
+            failed(item, what, sql, reason, item.transaction)
+        })?;
+    }
+    // The history row is written in the migration's own transaction: a crash between
+    // the steps and a separate history write would leave a store that is changed but
+    // does not say so.
+    match direction {
+        Direction::Up => {
+            let m = item
+                .migration
+                .expect("upgrades only run compiled migrations");
+            let applied_at = store.now()?;
+            store.record(&Applied {
+                version: m.version,
+                description: m.description.to_string(),
+                checksum: m.checksum.to_string(),
+                applied_at,
+                duration_ms: millis(started.elapsed()),
+                revert: m.revert(),
+            })?;
+        }
+        Direction::Down => store.forget(item.version)?,
+    }
+    store.log(&LogEntry {
+        command: command.to_owned(),
+        version: item.version,
+        direction: direction.as_str().to_owned(),
+        from: item.starts_at,
+        to: item.lands_on,
+        outcome: "ok".to_owned(),
+        duration_ms: millis(started.elapsed()),
+        error: None,
+    })
+}
+
+/// Records the staged CSV swaps in the journal, commits, and carries the swaps out.
+fn commit(store: &mut dyn Store, files: Staging) -> Result<()> {
+    store.record_swaps(&files.swaps())?;
+    crate::fault::point("before-commit");
+    store.commit()?;
+    crate::fault::point("after-commit");
+    let swaps = files.committed();
+    if swaps.is_empty() {
+        return Ok(());
+    }
+    finish_swaps(store, &swaps)
+}
+
+/// Renames committed temps over their targets, then clears the journal. If this is cut
+/// short, the journal stays and the next run finishes the swaps (see `recover`).
+fn finish_swaps(store: &mut dyn Store, swaps: &[swap::Swap]) -> Result<()> {
+    swap::finish(swaps).map_err(|e| Error::Io {
+        path: swaps[0].target.display().to_string(),
+        reason: format!(
+            "the migration committed, but a CSV swap failed ({e}); the next run completes it"
+        ),
+    })?;
+    crate::fault::point("after-swaps");
+    transaction(store, |s| s.clear_swaps())
+}
+
+/// Before a run that may write: carries out the swaps a committed migration recorded
+/// but did not finish, and deletes the temps of migrations that never committed.
+pub fn recover(store: &mut dyn Store, chain: &[Migration], data_dir: &Path) -> Result<()> {
+    let swaps = store.swaps()?;
+    if !swaps.is_empty() {
+        finish_swaps(store, &swaps)?;
+    }
+    let files = Staging::new(data_dir);
+    let targets: Vec<_> = chain
+        .iter()
+        .flat_map(|m| m.up.iter().chain(m.down.iter()))
+        .filter_map(|s| match s {
+            Step::Csv(c) => Some(files.target(&c.path)),
+            Step::Sql(_) => None,
+        })
+        .collect();
+    swap::sweep(targets.iter().map(|t| t.as_path()));
+    Ok(())
+}
+
+/// Checks the history again inside the write transaction: another writer may have
+/// moved the store between planning and now. The number of versions and the rows for
+/// where the store should stand are enough, and cost a few index lookups.
+fn expect_state(store: &mut dyn Store, direction: Direction, item: &Item) -> Result<()> {
+    let (rows, [this, before]) = store.recorded([item.version, item.starts_at])?;
+    let ok = rows == item.rows_before
+        && match direction {
+            Direction::Up => !this && (before || item.starts_at == SemVer::ZERO),
+            Direction::Down => this,
+        };
+    if ok {
+        return Ok(());
+    }
+    let top = super::plan::current(&store.history()?);
+    Err(Error::Refused(format!(
+        "the store changed while this run was starting (it is now at {top}); nothing more was run, run the command again"
+    )))
+}
+
+/// Records a failed migration in the log, in a transaction of its own since the
+/// migration's was rolled back. A log that cannot be written must not hide the error
+/// that the user needs to see, so its own failure is dropped.
+fn log_failure(
+    store: &mut dyn Store,
+    direction: Direction,
+    item: &Item,
+    command: &str,
+    started: Instant,
+    e: &Error,
+) {
+    if matches!(e, Error::Refused(_) | Error::Store { .. }) {
+        return;
+    }
+    let entry = LogEntry {
+        command: command.to_owned(),
+        version: item.version,
+        direction: direction.as_str().to_owned(),
+        from: item.starts_at,
+        to: item.lands_on,
+        outcome: "failed".to_owned(),
+        duration_ms: millis(started.elapsed()),
+        error: Some(e.to_string()),
+    };
+    let _ = transaction(store, |s| s.log(&entry));
+}
+
+/// Runs one validation against the store and the files as the migration leaves them;
+/// the error says what was found instead.
+pub fn validate(
+    store: &mut dyn Store,
+    files: &Staging,
+    check: &Check,
+) -> std::result::Result<(), String> {
+    let (sql, expect) = match check {
+        Check::Sql { sql, expect } => (sql, expect),
+        Check::Csv(c) => return crate::data::check::check(files.current(&c.path).as_deref(), c),
+    };
+    let engine = store.engine();
+    let text = sql
+        .for_engine(engine)
+        .ok_or_else(|| format!("the validation has no SQL for {engine}"))?;
+    let rows = store.query(text)?;
+    match expect {
+        Expect::Empty if rows.count == RowCount::None => Ok(()),
+        Expect::Empty => Err(format!(
+            "expected no row, got {} starting with {}",
+            if rows.count == RowCount::One {
+                "one row"
+            } else {
+                "rows"
+            },
+            shown(rows.first.as_ref())
+        )),
+        Expect::Value(want) => match (rows.count, rows.first) {
+            (RowCount::One, Some(got)) if matches(want, &got) => Ok(()),
+            (RowCount::One, got) => Err(format!("expected {want}, got {}", shown(got.as_ref()))),
+            (RowCount::None, _) => Err(format!("expected {want}, got no row")),
+            (RowCount::Many, _) => Err(format!("expected one row with {want}, got several rows")),
+        },
+    }
+}
+
+/// Compares a TOML scalar with what the engine returned; numbers compare by value and
+/// booleans as SQL's 0 and 1.
+fn matches(want: &Scalar, got: &Value) -> bool {
+    match (want, got) {
+        (Scalar::Integer(a), Value::Integer(b)) => a == b,
+        (Scalar::Integer(a), Value::Real(b)) => (*a as f64) == *b,
+        (Scalar::Float(a), Value::Real(b)) => a == b,
+        (Scalar::Float(a), Value::Integer(b)) => *a == (*b as f64),
+        (Scalar::Text(a), Value::Text(b)) => a == b,
+        (Scalar::Bool(a), Value::Integer(b)) => i64::from(*a) == *b,
+        _ => false,
+    }
+}
+
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "NULL".into(),
+        Some(Value::Integer(i)) => i.to_string(),
+        Some(Value::Real(x)) => x.to_string(),
+        Some(Value::Text(t)) => format!("{t:?}"),
+        Some(Value::Blob(b)) => format!("a blob of {} bytes", b.len()),
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_match_by_value() {
+        assert!(matches(&Scalar::Integer(1), &Value::Integer(1)));
+        assert!(matches(&Scalar::Integer(2), &Value::Real(2.0)));
+        assert!(matches(&Scalar::Bool(true), &Value::Integer(1)));
+        assert!(!matches(&Scalar::Bool(true), &Value::Integer(0)));
+        assert!(matches(&Scalar::Text("a".into()), &Value::Text("a".into())));
+        assert!(!matches(&Scalar::Text("1".into()), &Value::Integer(1)));
+        assert!(!matches(&Scalar::Integer(0), &Value::Null));
+    }
+
+    /// A chain of three tables, 0.1.0 to 0.3.0, proved as a build would.
+    fn three_tables() -> Vec<Migration> {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, table) in ["a", "b", "c"].iter().enumerate() {
+            let spec = format!(
+                "description = \"{table}\"\n[[up]]\nsql = \"CREATE TABLE {table} (id INTEGER);\"\n\
+                 [[down]]\nsql = \"DROP TABLE {table};\"\n"
+            );
+            std::fs::write(dir.path().join(format!("v0_{}_0.toml", i + 1)), spec).unwrap();
+        }
+        let config = crate::config::Config::default();
+        crate::spec::prove(dir.path(), &config, SemVer::new(0, 3, 0), None).unwrap()
+    }
+
+    /// Another writer changes the history between the plan and the run: the run must
+    /// stop at the first migration, whichever way it goes.
+    #[test]
+    fn a_history_changed_after_planning_stops_the_run() {
+        use crate::engine::plan;
+        use crate::migrator::Silent;
+        use crate::store::sqlite::SqliteStore;
+        let chain = three_tables();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let v = |s: &str| SemVer::parse(s).unwrap();
+        let history = store.history().unwrap();
+        let up = plan::upgrade(&chain, &history, Some(v("0.1.0"))).unwrap();
+        run(&mut store, &data, &up, "upgrade", &mut Silent).unwrap();
+
+        let history = store.history().unwrap();
+        let up = plan::upgrade(&chain, &history, Some(v("0.2.0"))).unwrap();
+        // What another writer did meanwhile: recorded 0.3.0, above the plan's target,
+        // which only the count of versions shows.
+        let mut sneaked = history[0].clone();
+        sneaked.version = v("0.3.0");
+        store.record(&sneaked).unwrap();
+        let e = run(&mut store, &data, &up, "upgrade", &mut Silent).unwrap_err();
+        assert!(
+            matches!(&e, Error::Refused(m) if m.contains("the store changed")),
+            "{e}"
+        );
+        store.forget(v("0.3.0")).unwrap();
+
+        let history = store.history().unwrap();
+        let down = plan::downgrade(&chain, &history, Some(SemVer::ZERO)).unwrap();
+        store.forget(v("0.1.0")).unwrap();
+        let e = run(&mut store, &data, &down, "downgrade", &mut Silent).unwrap_err();
+        assert!(
+            matches!(&e, Error::Refused(m) if m.contains("the store changed")),
+            "{e}"
+        );
+    }
+}

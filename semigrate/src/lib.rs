@@ -1,0 +1,84 @@
+//! semigrate: declarative SQL and CSV migrations, proven at build time and compiled
+//! into one binary that upgrades and downgrades a store between SemVer versions.
+//!
+//! A chain crate holds its specs in `migrations/` and uses this library twice, as
+//! prost is used: its build script proves the chain and writes the table
+//! ([`build::compile`], the `build` feature), and its binary includes that table and
+//! hands it to the command line ([`cli::main`]) or, inside an application, to a
+//! [`Migrator`].
+//!
+//! ```toml
+//! [dependencies]
+//! semigrate = "3"
+//! [build-dependencies]
+//! semigrate = { version = "3", features = ["build"] }
+//! ```
+//!
+//! ```ignore
+//! // build.rs
+//! fn main() {
+//!     if semigrate::build::compile().is_err() {
+//!         std::process::exit(1);
+//!     }
+//! }
+//! ```
+//!
+//! ```ignore
+//! // src/main.rs: every command (upgrade, downgrade, status, …) for this chain
+//! semigrate::include_chain!();
+//!
+//! fn main() -> std::process::ExitCode {
+//!     semigrate::cli::main(&CHAIN)
+//! }
+//! ```
+//!
+//! `semigrate init DIR` writes such a crate, ready to build.
+
+#![warn(missing_docs)]
+// The doc examples are whole build scripts and binaries: their `fn main` is the point.
+#![allow(clippy::needless_doctest_main)]
+
+#[cfg(feature = "build")]
+pub mod build;
+#[cfg(feature = "build")]
+mod chain;
+pub mod cli;
+#[cfg(feature = "build")]
+mod codegen;
+#[cfg(feature = "build")]
+mod config;
+mod data;
+#[cfg(feature = "build")]
+mod diagnostic;
+mod engine;
+mod error;
+mod fault;
+mod fk_check;
+mod migrator;
+pub mod model;
+mod spec;
+mod sqlite_error;
+mod store;
+mod verify;
+
+pub use error::{Error, Result};
+
+/// The CSV engine, for the fuzz targets in `fuzz/` (cargo fuzz builds with
+/// `--cfg fuzzing`); not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::data::{flow, stream};
+}
+pub use migrator::Migrator;
+pub use model::{Chain, SemVer};
+
+/// Includes the table that the build script wrote (`OUT_DIR/migrations.rs`): the
+/// `Version` enum, `MIGRATIONS`, `SETTINGS`, and `CHAIN`, which bundles them for
+/// [`cli::main`] and [`Migrator::new`].
+#[macro_export]
+macro_rules! include_chain {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+    };
+}

@@ -1,0 +1,443 @@
+//! The migration table as the runtime sees it: plain data, no TOML.
+//!
+//! Every text and list is a `Cow<'static, _>` so that one set of types serves three
+//! owners: the generated table (borrowed `'static` data, built by `codegen`), the
+//! build script (owned data lowered from the specs), and a store that is ahead of the
+//! binary (down steps deserialized from the history table).
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Text that is either compiled in or owned.
+pub type Text = Cow<'static, str>;
+/// A list that is either compiled in or owned.
+pub type List<T> = Cow<'static, [T]>;
+
+/// A release version: `MAJOR.MINOR.PATCH`, nothing else (no pre-release, no build
+/// metadata), so that two versions compare the way the chain orders them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SemVer {
+    /// Incompatible changes.
+    pub major: u64,
+    /// Compatible additions.
+    pub minor: u64,
+    /// Fixes.
+    pub patch: u64,
+}
+
+impl SemVer {
+    /// The empty store: below every migration.
+    pub const ZERO: SemVer = SemVer::new(0, 0, 0);
+
+    /// The version MAJOR.MINOR.PATCH.
+    pub const fn new(major: u64, minor: u64, patch: u64) -> Self {
+        SemVer {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// The three versions that may follow this one in a chain without a gap.
+    pub fn successors(self) -> [SemVer; 3] {
+        [
+            SemVer::new(self.major, self.minor, self.patch + 1),
+            SemVer::new(self.major, self.minor + 1, 0),
+            SemVer::new(self.major + 1, 0, 0),
+        ]
+    }
+
+    /// Parses `X.Y.Z` strictly: SemVer's own grammar (no leading zeros), and
+    /// pre-release or build metadata refused with a reason.
+    pub fn parse(text: &str) -> Result<SemVer, String> {
+        let parsed = semver::Version::parse(text)
+            .map_err(|e| format!("`{text}` is not a version of the form X.Y.Z ({e})"))?;
+        if !parsed.pre.is_empty() {
+            return Err(format!(
+                "`{text}` has a pre-release part; migrations take release versions only"
+            ));
+        }
+        if !parsed.build.is_empty() {
+            return Err(format!(
+                "`{text}` has build metadata; migrations take release versions only"
+            ));
+        }
+        Ok(SemVer::new(parsed.major, parsed.minor, parsed.patch))
+    }
+}
+
+impl fmt::Display for SemVer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl std::str::FromStr for SemVer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SemVer::parse(s)
+    }
+}
+
+impl Serialize for SemVer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SemVer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        SemVer::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The database engines a SQL step can carry text for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// SQLite, through rusqlite.
+    Sqlite,
+    /// PostgreSQL, through the postgres crate.
+    Postgres,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        })
+    }
+}
+
+/// The settings of `[package.metadata.semigrate]` compiled into the binary; flags and
+/// environment variables override them at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The spec folder, relative to the manifest: where `new` writes in a source tree.
+    pub migrations: &'static str,
+    /// The default store: a SQLite path, relative to the working directory.
+    pub database: &'static str,
+    /// The folder CSV paths are relative to.
+    pub data_dir: &'static str,
+    /// Where backups go.
+    pub backup_dir: &'static str,
+    /// How many backups of a store to keep.
+    pub backup_keep: usize,
+}
+
+/// A chain as a chain crate's build compiled it: what its binary's command line and a
+/// [`Migrator`](crate::Migrator) need. The generated table defines one, `CHAIN`.
+#[derive(Clone, Copy, Debug)]
+pub struct Chain {
+    /// The chain crate's binary name, shown in `--help`, completions and the man page.
+    pub name: &'static str,
+    /// The chain crate's version, for `--version`.
+    pub version: &'static str,
+    /// The migrations, oldest first.
+    pub migrations: &'static [Migration],
+    /// The settings of its `[package.metadata.semigrate]`.
+    pub settings: Settings,
+}
+
+impl Chain {
+    /// The migration of version `v`, if this chain has one.
+    pub fn get(&self, v: SemVer) -> Option<&'static Migration> {
+        self.migrations.iter().find(|m| m.version == v)
+    }
+
+    /// The newest version of the chain; 0.0.0 for an empty one.
+    pub fn latest(&self) -> SemVer {
+        self.migrations.last().map_or(SemVer::ZERO, |m| m.version)
+    }
+}
+
+/// One migration, as compiled in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Migration {
+    /// The version the migration brings the store to.
+    pub version: SemVer,
+    /// The spec's file name, for messages (`v1_1_0__risk_score.toml`).
+    pub file: Text,
+    /// What it changes, and why.
+    pub description: Text,
+    /// Run the steps, validations and history row in one transaction.
+    pub transaction: bool,
+    /// SQLite foreign-key enforcement during this migration.
+    pub foreign_keys: bool,
+    /// No down: a downgrade across this version is refused.
+    pub irreversible: bool,
+    /// The up removes a table, a column or CSV data, and says so.
+    pub destructive: bool,
+    /// The steps that bring the store to this version.
+    pub up: List<Step>,
+    /// Written in the spec or derived from `up`; empty when `irreversible`.
+    pub down: List<Step>,
+    /// Checks that hold whenever the store is at this version.
+    pub validate: List<Check>,
+    /// SHA-256 (hex) of what the migration does; see `spec::checksum`.
+    pub checksum: Text,
+}
+
+/// How to revert a migration: what the history stores when it is applied, so that a
+/// binary that does not know the version can still take it back down.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Revert {
+    /// The down steps as they were applied.
+    pub steps: Vec<Step>,
+    /// Whether they run in one transaction.
+    pub transaction: bool,
+    /// Whether foreign keys stay on (SQLite).
+    pub foreign_keys: bool,
+    /// Whether the migration cannot be reverted.
+    pub irreversible: bool,
+}
+
+impl Migration {
+    /// What to store in the history when this migration is applied.
+    pub fn revert(&self) -> Revert {
+        Revert {
+            steps: self.down.to_vec(),
+            transaction: self.transaction,
+            foreign_keys: self.foreign_keys,
+            irreversible: self.irreversible,
+        }
+    }
+}
+
+/// One step of an up or a down.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// SQL statements, with text per engine.
+    Sql(SqlText),
+    /// Operations on one CSV file.
+    Csv(CsvStep),
+}
+
+/// Operations on one CSV file, streamed row by row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CsvStep {
+    /// Relative to the data folder; never absolute, never `..`.
+    pub path: Text,
+    /// The field delimiter (one byte).
+    pub delimiter: u8,
+    /// The header the file has before this step (from the build's column flow); empty
+    /// when the step creates the file. Checked against the real file before writing.
+    pub header: List<Text>,
+    /// The operations, in order.
+    pub ops: List<CsvOp>,
+}
+
+/// One operation of a CSV step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum CsvOp {
+    /// Creates the file with a header, and the rows of a seed embedded at build time.
+    Create {
+        /// The header of the new file.
+        columns: List<Text>,
+        /// Rows embedded at build time, header included.
+        seed: Option<Cow<'static, [u8]>>,
+    },
+    /// Deletes the file (the inverse of `create`).
+    Delete,
+    /// Renames a column.
+    Rename {
+        /// The column's name.
+        from: Text,
+        /// Its new name.
+        to: Text,
+    },
+    /// Adds a column at the end.
+    Add {
+        /// The new column's name.
+        column: Text,
+        /// Where its values come from.
+        value: Source,
+    },
+    /// Removes a column.
+    Drop {
+        /// The column removed.
+        column: Text,
+    },
+    /// Replaces each value by its image; an unmapped value takes `default`, or is an error.
+    Map {
+        /// The column mapped.
+        column: Text,
+        /// Each value and its image.
+        values: List<(Text, Text)>,
+        /// The image of values the map does not list; None makes them errors.
+        default: Option<Text>,
+    },
+    /// Changes the case of a column's text, or trims it.
+    Convert {
+        /// The column converted.
+        column: Text,
+        /// What it becomes.
+        to: Case,
+    },
+    /// Puts the columns in a new order.
+    Reorder {
+        /// Every column, in the new order.
+        columns: List<Text>,
+    },
+    /// Fills the empty cells of a column.
+    Fill {
+        /// The column filled.
+        column: Text,
+        /// The value given to its empty cells.
+        value: Text,
+    },
+}
+
+/// Where an added column's values come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The same value on every row.
+    Value(Text),
+    /// A copy of another column.
+    Copy(Text),
+    /// Other columns spliced into a pattern: `"{dep}-{com}"`.
+    Template(Text),
+}
+
+/// What `convert` does to a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Case {
+    /// To upper case (Unicode).
+    Upper,
+    /// To lower case (Unicode).
+    Lower,
+    /// Without leading and trailing ASCII whitespace.
+    Trim,
+}
+
+/// The rules a CSV validation holds a file to; each one given is checked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CsvCheck {
+    /// The CSV file, relative to the data folder.
+    pub path: Text,
+    /// Its field delimiter.
+    pub delimiter: u8,
+    /// The exact header.
+    pub columns: Option<List<Text>>,
+    /// Columns the header must contain.
+    pub columns_include: List<Text>,
+    /// At least one row besides the header.
+    pub not_empty: bool,
+    /// A column whose values are all different.
+    pub unique: Option<Text>,
+    /// A column whose values all belong to a set.
+    pub values_in: Option<(Text, List<Text>)>,
+}
+
+/// SQL with optional per-engine text: `sql = "..."` in a spec fills both.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SqlText {
+    /// The text for SQLite stores.
+    pub sqlite: Option<Text>,
+    /// The text for PostgreSQL stores.
+    pub postgres: Option<Text>,
+}
+
+impl SqlText {
+    /// The same text for every engine.
+    pub fn portable(text: impl Into<Text>) -> Self {
+        let text = text.into();
+        SqlText {
+            sqlite: Some(text.clone()),
+            postgres: Some(text),
+        }
+    }
+
+    /// The text to run on `engine`, if the spec gave one.
+    pub fn for_engine(&self, engine: Engine) -> Option<&str> {
+        match engine {
+            Engine::Sqlite => self.sqlite.as_deref(),
+            Engine::Postgres => self.postgres.as_deref(),
+        }
+    }
+}
+
+/// A check that holds whenever the store is at a version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    /// A query and what its first row's first column must be (or that it returns no row).
+    Sql {
+        /// The query, per engine.
+        sql: SqlText,
+        /// What it must return.
+        expect: Expect,
+    },
+    /// Rules a CSV file must hold to.
+    Csv(CsvCheck),
+}
+
+/// What a SQL check's query must return.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// The first column of the single row equals this value.
+    Value(Scalar),
+    /// The query returns no row.
+    Empty,
+}
+
+/// A TOML scalar, as `expect` gives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scalar {
+    /// An integer.
+    Integer(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Text.
+    Text(Text),
+    /// A boolean (1 or 0 from SQLite).
+    Bool(bool),
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Integer(i) => write!(f, "{i}"),
+            Scalar::Float(x) => write!(f, "{x}"),
+            Scalar::Text(t) => write!(f, "{t:?}"),
+            Scalar::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_accepts_release_versions_only() {
+        assert_eq!(SemVer::parse("1.10.0"), Ok(SemVer::new(1, 10, 0)));
+        assert!(
+            SemVer::parse("1.0.0-rc.1")
+                .unwrap_err()
+                .contains("pre-release")
+        );
+        assert!(
+            SemVer::parse("1.0.0+build")
+                .unwrap_err()
+                .contains("build metadata")
+        );
+        assert!(SemVer::parse("01.0.0").is_err(), "leading zero");
+        assert!(SemVer::parse("1.0").is_err());
+    }
+
+    #[test]
+    fn versions_order_numerically() {
+        assert!(SemVer::new(1, 10, 0) > SemVer::new(1, 9, 9));
+        assert!(SemVer::new(2, 0, 0) > SemVer::new(1, 99, 99));
+    }
+}

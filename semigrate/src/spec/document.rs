@@ -1,0 +1,147 @@
+//! The TOML of one spec, as serde reads it; `lower` turns it into `model::Migration`
+//! (the build feature). Without the build, only the JSON Schema is derived from these
+//! types, so their fields are never read.
+//!
+//! Keys are checked strictly (`deny_unknown_fields`); positions are kept with
+//! `toml::Spanned` wherever a later check needs to point at a key.
+
+#![cfg_attr(not(feature = "build"), allow(dead_code))]
+
+#[cfg(feature = "build")]
+mod lower;
+#[cfg(feature = "build")]
+pub use lower::parse;
+
+use crate::model::Case;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+fn yes() -> bool {
+    true
+}
+
+/// A migration spec: `v{MAJOR}_{MINOR}_{PATCH}[__slug].toml`. The JSON Schema that
+/// editors use (`semigrate schema`) is derived from these types, so it cannot drift.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "semigrate migration spec")]
+struct Document {
+    /// What this version changes, and why.
+    #[schemars(with = "String")]
+    description: Spanned<String>,
+    /// The version, when given, must be the one the file name says.
+    #[schemars(with = "Option<String>")]
+    version: Option<Spanned<String>>,
+    /// Run the steps in one transaction (false for VACUUM, CREATE INDEX CONCURRENTLY...).
+    #[serde(default = "yes")]
+    transaction: bool,
+    /// SQLite: false switches foreign keys off while the steps run (a table rebuild).
+    #[serde(default = "yes")]
+    foreign_keys: bool,
+    /// The migration cannot be undone: no down, and no downgrade across it.
+    #[serde(default)]
+    irreversible: bool,
+    /// The migration drops data, and says so.
+    #[serde(default)]
+    destructive: bool,
+    /// The steps that move the store to this version, in order.
+    #[serde(default)]
+    #[schemars(with = "Vec<StepDoc>")]
+    up: Vec<Spanned<StepDoc>>,
+    /// The steps that undo up, in order; derived for CSV steps when omitted.
+    #[schemars(with = "Option<Vec<StepDoc>>")]
+    down: Option<Spanned<Vec<Spanned<StepDoc>>>>,
+    /// Checks that hold whenever the store is at this version.
+    #[serde(default)]
+    #[schemars(with = "Vec<CheckDoc>")]
+    validate: Vec<Spanned<CheckDoc>>,
+}
+
+/// A step: `sql`, or per-engine `sqlite` / `postgres`, or `csv` with its `ops`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct StepDoc {
+    sql: Option<String>,
+    sqlite: Option<String>,
+    postgres: Option<String>,
+    csv: Option<String>,
+    delimiter: Option<String>,
+    columns: Option<Vec<String>>,
+    #[schemars(with = "Option<Vec<OpDoc>>")]
+    ops: Option<Vec<Spanned<OpDoc>>>,
+}
+
+/// One CSV operation, tagged by `op`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+enum OpDoc {
+    Create {
+        columns: Option<Vec<String>>,
+        seed: Option<String>,
+    },
+    Delete {},
+    Rename {
+        from: String,
+        to: String,
+    },
+    Add {
+        column: String,
+        value: Option<String>,
+        copy: Option<String>,
+        template: Option<String>,
+    },
+    Drop {
+        column: String,
+    },
+    Map {
+        column: String,
+        values: BTreeMap<String, String>,
+        default: Option<String>,
+    },
+    Convert {
+        column: String,
+        to: Case,
+    },
+    Reorder {
+        columns: Vec<String>,
+    },
+    Fill {
+        column: String,
+        value: String,
+    },
+}
+
+/// A validation: a SQL query and what it must return, or a CSV file and its rules.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CheckDoc {
+    sql: Option<String>,
+    sqlite: Option<String>,
+    postgres: Option<String>,
+    /// The value of the first column of the single row: a string, number or boolean.
+    #[schemars(with = "Option<serde_json::Value>")]
+    expect: Option<toml::Value>,
+    expect_empty: Option<bool>,
+    csv: Option<String>,
+    delimiter: Option<String>,
+    columns: Option<Vec<String>>,
+    columns_include: Option<Vec<String>>,
+    not_empty: Option<bool>,
+    unique: Option<String>,
+    values_in: Option<ValuesIn>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ValuesIn {
+    column: String,
+    values: Vec<String>,
+}
+
+/// The JSON Schema of a spec, pretty-printed: what `semigrate schema` prints.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(Document);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes") + "\n"
+}

@@ -1,0 +1,150 @@
+//! The spec folder as the build reads it: every file named, parsed and lowered, the
+//! chain rules checked, and the chain replayed.
+
+use super::{checksum, document, name};
+use crate::chain::Link;
+use crate::config::Config;
+use crate::diagnostic::{Diagnostic, line_column};
+use crate::model::{Engine, Migration, SemVer};
+use std::path::{Path, PathBuf};
+
+/// Everything the build proves of the chain in `dir`: each spec parses, the chain
+/// rules hold for a package at `package`, and, when the configuration asks for it,
+/// the replay on SQLite passes, and on the PostgreSQL server at `postgres_url` when
+/// one is given. The build script and the tests call this one function.
+pub fn prove(
+    dir: &Path,
+    config: &Config,
+    package: SemVer,
+    postgres_url: Option<&str>,
+) -> Result<Vec<Migration>, Vec<Diagnostic>> {
+    let loaded = load(dir, &config.engines);
+    let mut errors = loaded.errors;
+    errors.extend(crate::chain::check(&loaded.links, config.gaps, package));
+    if errors.is_empty() && config.verify && config.engines.contains(&Engine::Sqlite) {
+        errors = crate::verify::replay(dir, &loaded.migrations);
+    }
+    if let Some(url) = postgres_url
+        && errors.is_empty()
+        && config.verify
+        && config.engines.contains(&Engine::Postgres)
+    {
+        errors = crate::verify::postgres::replay(url, dir, &loaded.migrations);
+    }
+    if errors.is_empty() {
+        Ok(loaded.migrations)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Everything read from the spec folder.
+pub struct Loaded {
+    /// Every well-named spec, parsed or not: the chain rules need only the names.
+    pub links: Vec<Link>,
+    /// The specs that parsed, ordered by version.
+    pub migrations: Vec<Migration>,
+    /// Every error found, in file order.
+    pub errors: Vec<Diagnostic>,
+}
+
+/// The `.toml` files of the folder, sorted by name. Other files (a README, seed CSVs)
+/// and subfolders are not specs.
+pub fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Diagnostic::file(dir, format!("cannot read the migrations folder: {e}")))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| Diagnostic::file(dir, format!("cannot read the migrations folder: {e}")))?
+            .path();
+        if path.extension().is_some_and(|e| e == "toml") && !path.is_dir() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads and lowers every spec of `dir`. A misnamed `.toml` is an error, never skipped.
+pub fn load(dir: &Path, engines: &[Engine]) -> Loaded {
+    let mut loaded = Loaded {
+        links: Vec::new(),
+        migrations: Vec::new(),
+        errors: Vec::new(),
+    };
+    let files = match spec_files(dir) {
+        Ok(files) => files,
+        Err(e) => {
+            loaded.errors.push(e);
+            return loaded;
+        }
+    };
+    for path in files {
+        let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+        let spec_name = match name::parse(&file_name) {
+            Ok(n) => n,
+            Err((why, suggestion)) => {
+                let mut d = Diagnostic::file(&path, why);
+                d.help = suggestion.map(|s| format!("rename it to {s}"));
+                loaded.errors.push(d);
+                continue;
+            }
+        };
+        let source = match std::fs::read(&path).map(String::from_utf8) {
+            Ok(Ok(text)) => text,
+            Ok(Err(e)) => {
+                let offset = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                loaded.errors.push(Diagnostic::at(
+                    &path,
+                    &text,
+                    offset,
+                    "the file is not valid UTF-8",
+                ));
+                continue;
+            }
+            Err(e) => {
+                loaded
+                    .errors
+                    .push(Diagnostic::file(&path, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match document::parse(&path, &source, spec_name.version, engines) {
+            Ok(parsed) => {
+                let (line, column) = line_column(&source, parsed.version_offset);
+                loaded.links.push(Link {
+                    version: spec_name.version,
+                    file: path.clone(),
+                    line,
+                    column,
+                });
+                loaded.migrations.push(parsed.migration);
+            }
+            Err(errors) => {
+                loaded.links.push(Link {
+                    version: spec_name.version,
+                    file: path.clone(),
+                    line: 1,
+                    column: 1,
+                });
+                loaded.errors.extend(errors);
+            }
+        }
+    }
+    loaded
+        .links
+        .sort_by(|a, b| (a.version, &a.file).cmp(&(b.version, &b.file)));
+    loaded.migrations.sort_by_key(|m| m.version);
+    // The column flow runs over the chain in order; the checksums come after it, since
+    // the expected headers and the derived downs are part of what a migration does.
+    for (index, message) in crate::data::flow::resolve(&mut loaded.migrations) {
+        let file = dir.join(loaded.migrations[index].file.as_ref());
+        loaded.errors.push(Diagnostic::file(&file, message));
+    }
+    for m in &mut loaded.migrations {
+        m.checksum = checksum::of(m).into();
+    }
+    loaded
+}

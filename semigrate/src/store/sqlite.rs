@@ -1,0 +1,630 @@
+//! The SQLite store: one file, the history tables inside it.
+
+use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
+use crate::data::swap::Swap;
+use crate::error::{Error, Result};
+use crate::fk_check;
+use crate::model::{Engine, SemVer};
+use crate::sqlite_error::message as sqlite_message;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const HISTORY: &str = "
+CREATE TABLE IF NOT EXISTS semigrate_migrations (
+    version      TEXT PRIMARY KEY,
+    description  TEXT NOT NULL,
+    checksum     TEXT NOT NULL,
+    applied_at   TEXT NOT NULL,
+    duration_ms  INTEGER NOT NULL,
+    revert       TEXT NOT NULL      -- JSON: the down steps and flags as applied
+);
+CREATE TABLE IF NOT EXISTS semigrate_log (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    command     TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    direction   TEXT NOT NULL,
+    from_version TEXT NOT NULL,
+    to_version  TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    error       TEXT
+);
+CREATE TABLE IF NOT EXISTS semigrate_swaps (
+    target TEXT PRIMARY KEY,        -- a CSV file
+    temp   TEXT                     -- renamed over target after the commit; NULL: delete target
+);";
+
+/// The columns semigrate reads from its tables: a table of the same name without them
+/// is someone else's, and the store is refused rather than misread.
+const COLUMNS: [(&str, &[&str]); 3] = [
+    (
+        "semigrate_migrations",
+        &[
+            "version",
+            "description",
+            "checksum",
+            "applied_at",
+            "duration_ms",
+            "revert",
+        ],
+    ),
+    (
+        "semigrate_log",
+        &[
+            "id",
+            "at",
+            "command",
+            "version",
+            "direction",
+            "from_version",
+            "to_version",
+            "outcome",
+            "duration_ms",
+            "error",
+        ],
+    ),
+    ("semigrate_swaps", &["target", "temp"]),
+];
+
+/// Checks that each of semigrate's tables the store has is shaped as semigrate made it.
+fn check_shape(conn: &Connection) -> std::result::Result<(), String> {
+    for (table, expected) in COLUMNS {
+        let found: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .and_then(|mut s| s.query_map([table], |r| r.get(0))?.collect())
+            .map_err(|e| sqlite_message(&e))?;
+        let missing: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|c| !found.iter().any(|f| f == c))
+            .collect();
+        if !found.is_empty() && !missing.is_empty() {
+            return Err(format!(
+                "the table {table} is not semigrate's: it lacks the column{} {}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A SQLite file, with the lock file beside it.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    /// `<database>.lock`, held exclusively while this run may write.
+    lock: Option<std::fs::File>,
+    /// `begin` switched foreign keys off; `commit`/`rollback` switch them back on.
+    foreign_keys_off: bool,
+}
+
+impl SqliteStore {
+    /// Opens the store for a run that may write; creates the file and its folder when
+    /// missing.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| store_error(path, format!("cannot create its folder: {e}")))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
+        Self::ready(conn, path)
+    }
+
+    /// Opens the store to read only. A missing file reads as an empty store and is not
+    /// created.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
+        let conn = if path.exists() {
+            Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        } else {
+            Connection::open_in_memory()
+        }
+        .map_err(|e| open_error(path, e))?;
+        Self::ready(conn, path)
+    }
+
+    /// Sets the connection up for a run and checks it holds a store semigrate can use.
+    fn prepare(conn: &Connection, path: &Path) -> Result<()> {
+        conn.busy_timeout(Duration::from_secs(30))
+            .and_then(|()| conn.execute_batch("PRAGMA foreign_keys = ON;"))
+            // Reading the schema is what tells a SQLite file from any other file.
+            .and_then(|()| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
+            .map_err(|e| open_error(path, e))?;
+        check_shape(conn).map_err(|reason| store_error(path, reason))
+    }
+
+    fn ready(conn: Connection, path: &Path) -> Result<SqliteStore> {
+        Self::prepare(&conn, path)?;
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            lock: None,
+            foreign_keys_off: false,
+        })
+    }
+
+    /// A store over a connection the caller opened (an application embedding the
+    /// migrator), taken out of `conn` only once it is known to be usable, so that an
+    /// error leaves the caller's connection where it was; `into_connection` gives it
+    /// back.
+    pub fn adopt(conn: &mut Connection) -> Result<SqliteStore> {
+        let path = conn.path().map(PathBuf::from).unwrap_or_default();
+        Self::prepare(conn, &path)?;
+        let placeholder = Connection::open_in_memory().map_err(|e| open_error(&path, e))?;
+        Ok(SqliteStore {
+            conn: std::mem::replace(conn, placeholder),
+            path,
+            lock: None,
+            foreign_keys_off: false,
+        })
+    }
+
+    /// The connection, the run's lock released.
+    pub fn into_connection(self) -> Connection {
+        self.conn
+    }
+
+    fn has_table(&self, name: &str) -> rusqlite::Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+    }
+
+    fn restore_foreign_keys(&mut self) -> rusqlite::Result<()> {
+        if std::mem::take(&mut self.foreign_keys_off) {
+            self.conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        }
+        Ok(())
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> Error {
+        store_error(&self.path, e.to_string())
+    }
+}
+
+fn store_error(path: &Path, reason: String) -> Error {
+    Error::Store {
+        database: path.display().to_string(),
+        reason,
+    }
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> Error {
+    let reason = if path.is_dir() {
+        "is a folder, not a SQLite database".to_owned()
+    } else {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => "is not a SQLite database".to_owned(),
+            _ => format!("cannot be opened: {}", sqlite_message(&e)),
+        }
+    };
+    store_error(path, reason)
+}
+
+impl Store for SqliteStore {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])> {
+        if !self
+            .has_table("semigrate_migrations")
+            .map_err(|e| self.fail(e))?
+        {
+            return Ok((0, [false; 2]));
+        }
+        self.conn
+            .prepare_cached(
+                "SELECT (SELECT count(*) FROM semigrate_migrations), \
+                 EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = ?1), \
+                 EXISTS (SELECT 1 FROM semigrate_migrations WHERE version = ?2)",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![versions[0].to_string(), versions[1].to_string()],
+                    |r| Ok((r.get::<_, i64>(0)? as usize, [r.get(1)?, r.get(2)?])),
+                )
+            })
+            .map_err(|e| self.fail(sqlite_message(&e)))
+    }
+
+    fn history(&mut self) -> Result<Vec<Applied>> {
+        if !self
+            .has_table("semigrate_migrations")
+            .map_err(|e| self.fail(e))?
+        {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT version, description, checksum, applied_at, duration_ms, revert \
+                 FROM semigrate_migrations",
+            )
+            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot read semigrate_migrations: {}", sqlite_message(&e)),
+                )
+            })?;
+        super::decode_history(rows).map_err(|reason| store_error(&self.path, reason))
+    }
+
+    fn begin(&mut self, foreign_keys: bool) -> Result<()> {
+        if !foreign_keys {
+            self.conn
+                .execute_batch("PRAGMA foreign_keys = OFF;")
+                .map_err(|e| self.fail(sqlite_message(&e)))?;
+            self.foreign_keys_off = true;
+        }
+        // IMMEDIATE takes the write lock now, so the history read that follows cannot
+        // be overtaken by another writer before this transaction commits.
+        let begun = self
+            .conn
+            .execute_batch("BEGIN IMMEDIATE;")
+            .and_then(|()| self.conn.execute_batch(HISTORY));
+        if let Err(e) = begun {
+            self.rollback();
+            return Err(self.fail(format!(
+                "cannot start a transaction: {}",
+                sqlite_message(&e)
+            )));
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let committed = self.conn.execute_batch("COMMIT;");
+        if committed.is_err() {
+            self.rollback();
+        }
+        let restored = self.restore_foreign_keys();
+        committed
+            .and(restored)
+            .map_err(|e| self.fail(format!("cannot commit: {}", sqlite_message(&e))))
+    }
+
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit() {
+            // A failed rollback leaves SQLite to roll back when the connection closes.
+            let _ = self.conn.execute_batch("ROLLBACK;");
+        }
+        let _ = self.restore_foreign_keys();
+    }
+
+    fn execute(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.conn.execute_batch(sql).map_err(|e| sqlite_message(&e))
+    }
+
+    fn query(&mut self, sql: &str) -> std::result::Result<Rows, String> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| sqlite_message(&e))?;
+        let mut rows = stmt.query([]).map_err(|e| sqlite_message(&e))?;
+        let first = match rows.next().map_err(|e| sqlite_message(&e))? {
+            None => {
+                return Ok(Rows {
+                    first: None,
+                    count: RowCount::None,
+                });
+            }
+            Some(row) => match row.get_ref(0).map_err(|e| sqlite_message(&e))? {
+                rusqlite::types::ValueRef::Null => Value::Null,
+                rusqlite::types::ValueRef::Integer(i) => Value::Integer(i),
+                rusqlite::types::ValueRef::Real(x) => Value::Real(x),
+                rusqlite::types::ValueRef::Text(t) => {
+                    Value::Text(String::from_utf8_lossy(t).into_owned())
+                }
+                rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            },
+        };
+        let count = match rows.next().map_err(|e| sqlite_message(&e))? {
+            None => RowCount::One,
+            Some(_) => RowCount::Many,
+        };
+        Ok(Rows {
+            first: Some(first),
+            count,
+        })
+    }
+
+    fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {
+        fk_check::violations(&self.conn).map_err(|e| sqlite_message(&e))
+    }
+
+    fn record(&mut self, a: &Applied) -> Result<()> {
+        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        self.conn
+            .prepare_cached(
+                "INSERT INTO semigrate_migrations \
+                 (version, description, checksum, applied_at, duration_ms, revert) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.version.to_string(),
+                    a.description,
+                    a.checksum,
+                    a.applied_at,
+                    a.duration_ms,
+                    revert
+                ])
+            })
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot record {}: {}",
+                    a.version,
+                    sqlite_message(&e)
+                ))
+            })
+    }
+
+    fn forget(&mut self, version: SemVer) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM semigrate_migrations WHERE version = ?1")
+            .and_then(|mut s| s.execute([version.to_string()]))
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot remove {version} from the history: {}",
+                    sqlite_message(&e)
+                ))
+            })
+    }
+
+    fn log(&mut self, e: &LogEntry) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO semigrate_log \
+                 (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.command,
+                    e.version.to_string(),
+                    e.direction,
+                    e.from.to_string(),
+                    e.to.to_string(),
+                    e.outcome,
+                    e.duration_ms,
+                    e.error
+                ])
+            })
+            .map(drop)
+            .map_err(|err| self.fail(format!("cannot write the run log: {}", sqlite_message(&err))))
+    }
+
+    fn now(&mut self) -> Result<String> {
+        self.conn
+            .query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.fail(sqlite_message(&e)))
+    }
+
+    fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()> {
+        for swap in swaps {
+            self.conn
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO semigrate_swaps (target, temp) VALUES (?1, ?2)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        swap.target.to_string_lossy(),
+                        swap.temp.as_ref().map(|t| t.to_string_lossy())
+                    ])
+                })
+                .map_err(|e| {
+                    self.fail(format!(
+                        "cannot record the CSV swaps: {}",
+                        sqlite_message(&e)
+                    ))
+                })?;
+        }
+        Ok(())
+    }
+
+    fn swaps(&mut self) -> Result<Vec<Swap>> {
+        if !self
+            .has_table("semigrate_swaps")
+            .map_err(|e| self.fail(e))?
+        {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT target, temp FROM semigrate_swaps ORDER BY target")
+            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        stmt.query_map([], |r| {
+            Ok(Swap {
+                target: PathBuf::from(r.get::<_, String>(0)?),
+                temp: r.get::<_, Option<String>>(1)?.map(PathBuf::from),
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| {
+            store_error(
+                &self.path,
+                format!("cannot read semigrate_swaps: {}", sqlite_message(&e)),
+            )
+        })
+    }
+
+    fn clear_swaps(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("DELETE FROM semigrate_swaps;")
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot clear the CSV swaps: {}",
+                    sqlite_message(&e)
+                ))
+            })
+    }
+
+    fn lock(&mut self, timeout: Duration) -> Result<()> {
+        // An OS lock on a file beside the database: the kernel releases it when the
+        // process ends, however it ends, so a killed run never leaves a stale lock.
+        // (SQLite's own locks last one transaction; a run spans many.) An in-memory
+        // database, which an application may lend the migrator, has no file to share.
+        if self.path.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot open the lock file {}: {e}", path.display()),
+                )
+            })?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    self.lock = Some(file);
+                    return Ok(());
+                }
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Refused(format!(
+                        "another semigrate run holds the lock on {} (waited {} s; --lock-timeout sets how long)",
+                        self.path.display(),
+                        timeout.as_secs()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(store_error(
+                        &self.path,
+                        format!("cannot lock {}: {e}", path.display()),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn backup(&mut self, to: &Path) -> Result<()> {
+        self.conn
+            .backup(
+                rusqlite::MAIN_DB,
+                to,
+                None::<fn(rusqlite::backup::Progress)>,
+            )
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot back up to {}: {}", to.display(), sqlite_message(&e)),
+                )
+            })
+    }
+
+    fn logged(&mut self) -> Result<Vec<Logged>> {
+        if !self.has_table("semigrate_log").map_err(|e| self.fail(e))? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at, command, version, direction, from_version, to_version, outcome, duration_ms, error \
+                 FROM semigrate_log ORDER BY id",
+            )
+            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let versions = [r.get::<_, String>(2)?, r.get(4)?, r.get(5)?];
+                Ok((
+                    r.get::<_, String>(0)?,
+                    versions,
+                    r.get(1)?,
+                    r.get(3)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot read semigrate_log: {}", sqlite_message(&e)),
+                )
+            })?;
+        let mut logged = Vec::with_capacity(rows.len());
+        for (at, versions, command, direction, outcome, duration_ms, error) in rows {
+            let [version, from, to] = versions.map(|v| SemVer::parse(&v));
+            let (Ok(version), Ok(from), Ok(to)) = (version, from, to) else {
+                return Err(store_error(
+                    &self.path,
+                    "semigrate_log has a row semigrate did not write".into(),
+                ));
+            };
+            logged.push(Logged {
+                at,
+                entry: LogEntry {
+                    command,
+                    version,
+                    direction,
+                    from,
+                    to,
+                    outcome,
+                    duration_ms,
+                    error,
+                },
+            });
+        }
+        Ok(logged)
+    }
+
+    fn accept(&mut self, a: &Applied) -> Result<()> {
+        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        self.conn
+            .prepare_cached(
+                "UPDATE semigrate_migrations SET checksum = ?1, revert = ?2 WHERE version = ?3",
+            )
+            .and_then(|mut s| s.execute(params![a.checksum, revert, a.version.to_string()]))
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot update {}: {}",
+                    a.version,
+                    sqlite_message(&e)
+                ))
+            })
+    }
+}

@@ -1,0 +1,533 @@
+//! A comparable snapshot of a SQLite schema, and the differences a person needs to read.
+//!
+//! A snapshot is one read of `sqlite_schema`: the replay takes three per migration, so
+//! it must not cost a query per table. Column lists (what `pragma_table_info` reports)
+//! are derived only for the few tables whose definition changed, by creating the table
+//! from its stored SQL in a scratch in-memory database.
+
+// The runtime uses only `cut`, for messages; the schema diff serves the build.
+#![cfg_attr(not(feature = "build"), allow(dead_code))]
+
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+
+/// One column as `pragma_table_info` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The column's name.
+    pub name: String,
+    /// Its declared type.
+    pub decl_type: String,
+    /// Whether it is NOT NULL.
+    pub not_null: bool,
+    /// Its default, as written.
+    pub default: Option<String>,
+    /// Its place in the primary key (0 when not in it).
+    pub primary_key: i64,
+}
+
+/// One object of the schema: its type (`table`, `index`, `view`, `trigger`) and the
+/// SQL SQLite stores for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// `table`, `index`, `view` or `trigger`.
+    pub kind: String,
+    /// Its definition, canonical.
+    pub sql: String,
+}
+
+/// The user's objects (SQLite's own `sqlite_%` ones left out), by name: tables,
+/// indexes, views and triggers share one namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schema {
+    /// Every object by name.
+    pub objects: BTreeMap<String, Object>,
+}
+
+/// What differs between a snapshot and the live schema: the snapshot's side and the
+/// live side, each holding only the objects that differ.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Change {
+    /// Before.
+    pub was: Schema,
+    /// After.
+    pub now: Schema,
+}
+
+/// Folds whitespace so that SQL SQLite re-wrote (ALTER TABLE edits the stored text)
+/// compares equal to the same definition typed by hand.
+pub fn fold(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut space = false;
+    for c in sql.chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        let tight = matches!(c, '(' | ')' | ',') || out.ends_with(['(', ',']);
+        if space && !out.is_empty() && !tight {
+            out.push(' ');
+        }
+        space = false;
+        out.push(c);
+    }
+    out
+}
+
+/// The definition SQLite keeps, reduced to what it means: comments dropped, identifier
+/// quotes dropped, case and layout folded, and a table's own name left out. SQLite
+/// rewrites the stored text on `ALTER TABLE … RENAME` (`CREATE TABLE "accidents"`), so
+/// two equal schemas need not have equal text.
+pub fn canonical(kind: &str, sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '-' if chars.peek() == Some(&'-') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                out.push(' ');
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+                out.push(' ');
+            }
+            '\'' => {
+                out.push(c);
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    if c == '\'' {
+                        if chars.peek() == Some(&'\'') {
+                            out.push(chars.next().expect("peeked"));
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '"' | '`' | '[' | ']' => {}
+            c => out.push(c.to_ascii_uppercase()),
+        }
+    }
+    let folded = fold(&out);
+    match (kind, folded.find('(')) {
+        ("table", Some(open)) => format!("CREATE TABLE{}", &folded[open..]),
+        _ => folded,
+    }
+}
+
+/// Where two canonical definitions part, with a little context either side.
+fn divergence(after: &str, before: &str) -> String {
+    let at = after
+        .char_indices()
+        .zip(before.chars())
+        .find(|((_, a), b)| a != b)
+        .map_or(after.len().min(before.len()), |((i, _), _)| i);
+    let window = |s: &str| {
+        let start = s.floor_char_boundary(at.saturating_sub(30));
+        let end = s.floor_char_boundary((at + 40).min(s.len()));
+        format!("…{}…", &s[start..end])
+    };
+    format!(
+        "`{}` after down, `{}` before",
+        window(after),
+        window(before)
+    )
+}
+
+/// The columns a stored `CREATE TABLE` defines, read back from a scratch database.
+/// None for a table the scratch cannot create (a virtual table of a missing module):
+/// its SQL alone is then compared.
+fn columns(name: &str, sql: &str) -> Option<Vec<Column>> {
+    let scratch = Connection::open_in_memory().ok()?;
+    scratch.execute_batch(sql).ok()?;
+    let mut info = scratch
+        .prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid")
+        .ok()?;
+    let rows = info
+        .query_map([name], |r| {
+            Ok(Column {
+                name: r.get(0)?,
+                decl_type: r.get(1)?,
+                not_null: r.get(2)?,
+                default: r.get(3)?,
+                primary_key: r.get(4)?,
+            })
+        })
+        .ok()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().ok()
+}
+
+const OBJECTS: &str = "SELECT type, name, coalesce(sql, '') FROM sqlite_schema \
+                       WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+
+impl Schema {
+    /// Reads the whole schema.
+    #[cfg(test)]
+    pub fn read(conn: &Connection) -> rusqlite::Result<Schema> {
+        Schema::default().changes(conn).map(|c| c.now)
+    }
+
+    /// Compares the live schema with this snapshot, allocating only for the objects
+    /// that differ.
+    pub fn changes(&self, conn: &Connection) -> rusqlite::Result<Change> {
+        let mut change = Change::default();
+        let mut unchanged = 0;
+        let mut stmt = conn.prepare_cached(OBJECTS)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let (kind, name, sql) = (
+                row.get_ref(0)?.as_str()?,
+                row.get_ref(1)?.as_str()?,
+                row.get_ref(2)?.as_str()?,
+            );
+            match self.objects.get(name) {
+                Some(o) if o.kind == kind && o.sql == sql => unchanged += 1,
+                old => {
+                    if let Some(o) = old {
+                        change.was.objects.insert(name.to_owned(), o.clone());
+                    }
+                    let object = Object {
+                        kind: kind.to_owned(),
+                        sql: sql.to_owned(),
+                    };
+                    change.now.objects.insert(name.to_owned(), object);
+                }
+            }
+        }
+        if unchanged + change.was.objects.len() < self.objects.len() {
+            for (name, o) in &self.objects {
+                if !change.now.objects.contains_key(name) && !change.was.objects.contains_key(name)
+                {
+                    let still_there = conn
+                        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE name = ?1")?
+                        .exists([name])?;
+                    if !still_there {
+                        change.was.objects.insert(name.clone(), o.clone());
+                    }
+                }
+            }
+        }
+        Ok(change)
+    }
+
+    /// Brings the snapshot to the live schema a `change` was read from.
+    pub fn apply(&mut self, change: &Change) {
+        for name in change.was.objects.keys() {
+            self.objects.remove(name);
+        }
+        self.objects.extend(change.now.objects.clone());
+    }
+
+    fn tables(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.objects
+            .iter()
+            .filter(|(_, o)| o.kind == "table")
+            .map(|(name, o)| (name.as_str(), o.sql.as_str()))
+    }
+
+    fn table_sql(&self, name: &str) -> Option<&str> {
+        self.objects
+            .get(name)
+            .filter(|o| o.kind == "table")
+            .map(|o| o.sql.as_str())
+    }
+}
+
+impl Change {
+    /// Read as "up, then down": what the schema after down lacks or adds compared with
+    /// the schema before up, one readable line per difference.
+    pub fn differences(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, was) in &self.was.objects {
+            let kind = &was.kind;
+            let Some(now) = self.now.objects.get(name).filter(|o| &o.kind == kind) else {
+                out.push(format!("{kind} {name} is missing after down"));
+                continue;
+            };
+            let (before, after) = (canonical(kind, &was.sql), canonical(kind, &now.sql));
+            if before == after {
+                continue;
+            }
+            let column_lines = match (
+                kind.as_str(),
+                columns(name, &was.sql),
+                columns(name, &now.sql),
+            ) {
+                ("table", Some(b), Some(a)) => column_differences(name, &b, &a),
+                _ => Vec::new(),
+            };
+            if column_lines.is_empty() {
+                out.push(format!(
+                    "{kind} {name} is defined differently: {}",
+                    divergence(&after, &before)
+                ));
+            } else {
+                out.extend(column_lines);
+            }
+        }
+        for (name, now) in &self.now.objects {
+            if self
+                .was
+                .objects
+                .get(name)
+                .is_none_or(|o| o.kind != now.kind)
+            {
+                out.push(format!("{} {name} is left behind by down", now.kind));
+            }
+        }
+        out
+    }
+
+    /// Read as "up": the tables and columns before up that are gone after it. A column
+    /// replaced at the same position by one of the same type is a rename, and a table
+    /// replaced by one with the same columns is a rename: neither loses data.
+    pub fn removed(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (table, sql) in self.was.tables() {
+            match self.now.table_sql(table) {
+                Some(now) if now == sql => {}
+                Some(now) => {
+                    let (Some(before), Some(now)) = (columns(table, sql), columns(table, now))
+                    else {
+                        continue;
+                    };
+                    for (i, c) in before.iter().enumerate() {
+                        if now.iter().any(|d| d.name == c.name) {
+                            continue;
+                        }
+                        let renamed = now.get(i).is_some_and(|d| {
+                            d.decl_type == c.decl_type && !before.iter().any(|b| b.name == d.name)
+                        });
+                        if !renamed {
+                            out.push(format!("column {table}.{}", c.name));
+                        }
+                    }
+                }
+                None => {
+                    let before = columns(table, sql);
+                    let renamed = before.is_some()
+                        && self.now.tables().any(|(t, now)| {
+                            self.was.table_sql(t).is_none() && columns(t, now) == before
+                        });
+                    if !renamed {
+                        out.push(format!("table {table}"));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Column by column, what differs between a table before up and after down.
+fn column_differences(table: &str, before: &[Column], after: &[Column]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in before {
+        let Some(d) = after.iter().find(|d| d.name == c.name) else {
+            out.push(format!("column {table}.{} is missing after down", c.name));
+            continue;
+        };
+        let name = &c.name;
+        let shown = |t: &str| {
+            if t.is_empty() {
+                "no type".to_owned()
+            } else {
+                t.to_owned()
+            }
+        };
+        if c.decl_type != d.decl_type {
+            out.push(format!(
+                "column {table}.{name} has type {} after down, {} before",
+                shown(&d.decl_type),
+                shown(&c.decl_type)
+            ));
+        }
+        if c.not_null != d.not_null {
+            let says = |n: bool| if n { "NOT NULL" } else { "nullable" };
+            out.push(format!(
+                "column {table}.{name} is {} after down, {} before",
+                says(d.not_null),
+                says(c.not_null)
+            ));
+        }
+        if c.default != d.default {
+            let says = |v: &Option<String>| v.clone().unwrap_or_else(|| "no default".into());
+            out.push(format!(
+                "column {table}.{name} has default {} after down, {} before",
+                says(&d.default),
+                says(&c.default)
+            ));
+        }
+        if c.primary_key != d.primary_key {
+            out.push(format!(
+                "column {table}.{name} changed its primary key part after down"
+            ));
+        }
+    }
+    for d in after {
+        if !before.iter().any(|c| c.name == d.name) {
+            out.push(format!("column {table}.{} is left behind by down", d.name));
+        }
+    }
+    let order = |cs: &[Column]| cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    if out.is_empty() && order(before) != order(after) {
+        out.push(format!(
+            "table {table} has its columns in another order after down: {}, before: {}",
+            order(after).join(", "),
+            order(before).join(", ")
+        ));
+    }
+    out
+}
+
+/// SQL cut short for a one-line message.
+pub fn cut(sql: &str) -> String {
+    let folded = fold(sql);
+    match folded.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &folded[..i]),
+        None => folded,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The change from the schema `before` creates to the one `after` creates.
+    fn change(before: &str, after: &str) -> Change {
+        let old = Connection::open_in_memory().unwrap();
+        old.execute_batch(before).unwrap();
+        let snapshot = Schema::read(&old).unwrap();
+        let new = Connection::open_in_memory().unwrap();
+        new.execute_batch(after).unwrap();
+        snapshot.changes(&new).unwrap()
+    }
+
+    #[test]
+    fn folding_ignores_layout() {
+        assert_eq!(
+            fold("CREATE  TABLE t (\n  a INT ,\n b )"),
+            "CREATE TABLE t(a INT,b)"
+        );
+        assert_eq!(
+            fold("CREATE TABLE t(a INT, b)"),
+            fold("CREATE TABLE t (a INT,b)")
+        );
+    }
+
+    #[test]
+    fn canonical_form_ignores_comments_quotes_case_and_the_table_name() {
+        let typed =
+            "CREATE TABLE accidents_old (\n  a TEXT, -- note\n  b /* x */ INT DEFAULT 'it''s'\n)";
+        let renamed = "create table \"accidents\"(a text, b int default 'it''s')";
+        assert_eq!(canonical("table", typed), canonical("table", renamed));
+        assert_ne!(
+            canonical("table", "CREATE TABLE t (a DEFAULT 'x')"),
+            canonical("table", "CREATE TABLE t (a DEFAULT 'X')")
+        );
+    }
+
+    #[test]
+    fn add_then_drop_column_is_equal() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (a INTEGER, b TEXT);")
+            .unwrap();
+        let before = Schema::read(&conn).unwrap();
+        conn.execute_batch("ALTER TABLE t ADD COLUMN risk REAL; ALTER TABLE t DROP COLUMN risk;")
+            .unwrap();
+        assert_eq!(
+            before.changes(&conn).unwrap().differences(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn differences_name_the_objects() {
+        let d = change(
+            "CREATE TABLE t (a INTEGER, lum TEXT);",
+            "CREATE TABLE t (a INTEGER, lum INTEGER); CREATE INDEX ix_risk ON t(a);",
+        )
+        .differences();
+        assert!(
+            d.contains(&"index ix_risk is left behind by down".to_owned()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"column t.lum has type INTEGER after down, TEXT before".to_owned()),
+            "{d:?}"
+        );
+        assert_eq!(d.len(), 2, "{d:?}");
+    }
+
+    #[test]
+    fn missing_columns_and_objects_are_named() {
+        let d = change(
+            "CREATE TABLE t (a INTEGER, b TEXT NOT NULL); CREATE TABLE u (x);",
+            "CREATE TABLE t (a INTEGER, b TEXT, c REAL);",
+        )
+        .differences();
+        assert!(
+            d.contains(&"table u is missing after down".to_owned()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"column t.b is nullable after down, NOT NULL before".to_owned()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"column t.c is left behind by down".to_owned()),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_changed_constraint_is_a_difference() {
+        let d = change(
+            "CREATE TABLE t (a INTEGER CHECK (a > 0));",
+            "CREATE TABLE t (a INTEGER);",
+        )
+        .differences();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].starts_with("table t is defined differently"), "{d:?}");
+    }
+
+    #[test]
+    fn removals_are_found_and_renames_are_not() {
+        let before = "CREATE TABLE t (a INTEGER, b TEXT); CREATE TABLE u (x);";
+        let dropped = change(before, "CREATE TABLE t (a INTEGER);").removed();
+        assert_eq!(dropped, vec!["column t.b", "table u"]);
+        let renamed = change(
+            before,
+            "CREATE TABLE t (a INTEGER, c TEXT); CREATE TABLE v (x);",
+        )
+        .removed();
+        assert_eq!(renamed, Vec::<String>::new());
+    }
+
+    #[test]
+    fn applying_a_change_brings_the_snapshot_up_to_date() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (a); CREATE TABLE u (b); CREATE INDEX i ON t(a);")
+            .unwrap();
+        let mut snapshot = Schema::read(&conn).unwrap();
+        conn.execute_batch("DROP INDEX i; ALTER TABLE u ADD COLUMN c; CREATE TABLE v (d);")
+            .unwrap();
+        let change = snapshot.changes(&conn).unwrap();
+        assert_eq!(change.was.objects.keys().collect::<Vec<_>>(), ["i", "u"]);
+        assert_eq!(change.now.objects.keys().collect::<Vec<_>>(), ["u", "v"]);
+        snapshot.apply(&change);
+        assert_eq!(snapshot, Schema::read(&conn).unwrap());
+        assert_eq!(snapshot.changes(&conn).unwrap(), Change::default());
+    }
+}

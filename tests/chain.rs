@@ -1,0 +1,72 @@
+//! The table the build compiled from `migrations/`: it equals what the library's proof
+//! reads from the folder now, its rendering is kept as a snapshot, and its `Version`
+//! enum indexes it.
+
+mod common;
+
+use common::root;
+use semigrate::build::{Config, prove};
+use semigrate::model::SemVer;
+
+/// The example chain, as this crate's build compiled it.
+mod chain {
+    semigrate::include_chain!();
+}
+use chain::{CHAIN, MIGRATIONS, SETTINGS, Version};
+
+/// Fixture builds (`SEMIGRATE_MIGRATIONS_DIR`) compile another chain in.
+fn example_chain_compiled_in() -> bool {
+    option_env!("SEMIGRATE_MIGRATIONS_DIR").is_none()
+}
+
+/// The table compiled in equals what the proof reads from `migrations/` now, field by
+/// field: build and tests resolve migrations through the same code.
+#[test]
+fn same_output() {
+    if !example_chain_compiled_in() {
+        return;
+    }
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let config = Config::from_manifest(std::path::Path::new("Cargo.toml"), &manifest).unwrap();
+    let package = SemVer::parse(env!("CARGO_PKG_VERSION")).unwrap();
+    let proved = prove(&root().join(&config.migrations), &config, package, None).unwrap();
+    assert_eq!(proved, MIGRATIONS);
+    assert_eq!(SETTINGS.database, config.database);
+    assert_eq!(CHAIN.migrations, MIGRATIONS);
+    assert_eq!(CHAIN.name, "accidents");
+    assert_eq!(CHAIN.version, "2.0.0");
+}
+
+/// The generated code for the example chain, kept in the repository so that every
+/// change to codegen shows up as a readable diff. `UPDATE_SNAPSHOTS=1 cargo test`
+/// rewrites it.
+#[test]
+fn generated_code_matches_its_snapshot() {
+    if !example_chain_compiled_in() {
+        return;
+    }
+    let generated = include_str!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+    let snapshot = root().join("tests/snapshots/migrations.rs");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&snapshot, generated).unwrap();
+    }
+    let kept = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    assert!(
+        kept == generated,
+        "the generated table differs from tests/snapshots/migrations.rs; \
+         review the change and run UPDATE_SNAPSHOTS=1 cargo test"
+    );
+}
+
+#[test]
+fn versions_index_the_table() {
+    for (i, v) in Version::ALL.iter().enumerate() {
+        assert_eq!(v.migration().version, v.semver());
+        assert_eq!(MIGRATIONS[i].version, v.semver());
+    }
+    assert!(
+        Version::ALL
+            .windows(2)
+            .all(|w| w[0] < w[1] && w[0].semver() < w[1].semver())
+    );
+}
