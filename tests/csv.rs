@@ -266,6 +266,56 @@ fn a_crash_at_any_fault_point_converges_on_the_next_run() {
     }
 }
 
+/// What a power cut right after the commit can leave: the store committed 1.1.0, but
+/// the new CSV file's temp never reached the disk. The next run must not take the old
+/// file for the new one: it stops (exit 3) naming the file, the version and the
+/// backup, changes nothing, and keeps refusing until the data is restored.
+#[test]
+fn a_committed_csv_whose_new_content_was_lost_is_refused_not_taken_as_done() {
+    let b = build(None, &["fault-injection"]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let s = Sandbox::with_binary(binary);
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    let db = s.db();
+    let crashed = s
+        .command()
+        .args([
+            "--database",
+            db.to_str().unwrap(),
+            "upgrade",
+            "--version",
+            "1.1.0",
+        ])
+        .env("SEMIGRATE_FAULT", "after-commit")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    // The temp's directory entry was never durable: after the power cut it is gone.
+    let temps: Vec<String> = data_files(&s)
+        .into_iter()
+        .filter(|f| f.contains(".semigrate-tmp"))
+        .collect();
+    assert_eq!(temps.len(), 1, "{temps:?}");
+    std::fs::remove_file(csv_path(&s).with_file_name(&temps[0])).unwrap();
+    let old_csv = std::fs::read(csv_path(&s)).unwrap();
+    let before = state(&s);
+    for _ in 0..2 {
+        let r = s.run(&["upgrade"]);
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        for named in [
+            "accidents.csv",
+            "migration 1.1.0",
+            "newest backup",
+            "restore",
+        ] {
+            assert!(r.stderr.contains(named), "{named}: {}", r.stderr);
+        }
+        assert_eq!(std::fs::read(csv_path(&s)).unwrap(), old_csv);
+        assert_eq!(state(&s).history, before.history);
+    }
+}
+
 /// SIGKILL at spread-out instants of an upgrade and of a downgrade across the CSV
 /// migrations, then a rerun: the result must equal a clean run. A few dozen kills by
 /// default; `SEMIGRATE_KILL_RUNS=1000` for the long mode.

@@ -1,15 +1,21 @@
-//! CSV files changed in step with the store's commit.
+//! CSV files changed in step with the store's commit, durably: the protocol, each
+//! fsync with the failure it prevents, is in RELIABILITY.md.
 //!
 //! Each step writes a temp file beside its target and fsyncs it; nothing is renamed
-//! yet. The store's transaction records the swaps to do (the journal) with the history
-//! row; after the commit the temps are renamed over their targets and the folders
-//! fsynced, and then the journal is cleared. A crash before the commit leaves temps
-//! that the next run deletes; a crash after it leaves a journal that the next run
-//! carries out. Either way the files end fully at N or fully at N+1.
+//! yet. Before the commit, `seal` fsyncs the temps' folders (else a power cut could
+//! lose a temp's name after the store committed) and fingerprints each temp. The
+//! store's transaction records the swaps (the journal) with those fingerprints and
+//! the history row; after the commit the temps are renamed over their targets and the
+//! folders fsynced, and then the journal is cleared. A crash before the commit leaves
+//! temps that the next run deletes; a crash after it leaves a journal that the next run
+//! carries out, accepting a missing temp as done only when its target holds the
+//! fingerprinted content. Either way the files end fully at N or fully at N+1, or the
+//! run stops and says which file lost what.
 
 use super::stream::{self, Stats};
 use crate::model::{CsvOp, CsvStep};
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The marker in the names of temp files, which sweeping relies on.
@@ -22,6 +28,55 @@ pub struct Swap {
     pub target: PathBuf,
     /// The file renamed over the target; None deletes the target.
     pub temp: Option<PathBuf>,
+    /// What the target holds once the swap is done: the temp's fingerprint. None for a
+    /// delete, and in journals written before fingerprints were recorded.
+    pub content: Option<Content>,
+}
+
+/// A file's length and the XXH3 hash of its bytes: enough to tell the content a swap
+/// committed from the one it replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Content {
+    /// Bytes.
+    pub length: u64,
+    /// XXH3-64 of the bytes.
+    pub hash: u64,
+}
+
+impl Content {
+    /// Reads `path` through and fingerprints it.
+    pub fn of(path: &Path) -> std::io::Result<Content> {
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut buffer = vec![0; 1 << 20];
+        let mut length = 0;
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            length += n as u64;
+        }
+        Ok(Content {
+            length,
+            hash: hasher.digest(),
+        })
+    }
+
+    /// As the journal stores it: `<length>:<hash in hex>`.
+    pub fn to_text(self) -> String {
+        format!("{}:{:016x}", self.length, self.hash)
+    }
+
+    /// Reads what `to_text` wrote.
+    pub fn parse(text: &str) -> Option<Content> {
+        let (length, hash) = text.split_once(':')?;
+        Some(Content {
+            length: length.parse().ok()?,
+            hash: u64::from_str_radix(hash, 16).ok()?,
+        })
+    }
 }
 
 /// The files a migration has staged, by target.
@@ -118,23 +173,46 @@ impl Staging {
         target.with_file_name(format!("{name}{TEMP_MARK}{}", self.written))
     }
 
-    /// The swaps to record in the journal, in the transaction that commits them.
-    pub fn swaps(&self) -> Vec<Swap> {
-        self.staged
-            .iter()
-            .map(|(target, temp)| Swap {
+    /// Makes the staged temps durable and returns the swaps to record in the journal,
+    /// in the transaction that commits them: each temp's folder fsynced (the temps'
+    /// data already is), and each temp fingerprinted.
+    pub fn seal(&self) -> std::io::Result<Vec<Swap>> {
+        let mut folders: Vec<&Path> = Vec::new();
+        let mut swaps = Vec::with_capacity(self.staged.len());
+        for (target, temp) in &self.staged {
+            let content = match temp {
+                Some(temp) => {
+                    if let Some(dir) = temp.parent()
+                        && !folders.contains(&dir)
+                    {
+                        folders.push(dir);
+                    }
+                    Some(Content::of(temp)?)
+                }
+                None => None,
+            };
+            swaps.push(Swap {
                 target: target.clone(),
                 temp: temp.clone(),
-            })
-            .collect()
+                content,
+            });
+        }
+        for dir in folders {
+            sync_folder(dir)?;
+        }
+        Ok(swaps)
     }
 
-    /// Called once the journal holding `swaps()` is committed: the temps are no longer
-    /// this value's to delete.
-    pub fn committed(mut self) -> Vec<Swap> {
+    /// Called once the journal holding the sealed swaps is committed: the temps are no
+    /// longer this value's to delete.
+    pub fn committed(mut self) {
         self.committed = true;
-        self.swaps()
     }
+}
+
+/// Makes a folder's entries (creations, renames, deletions) durable.
+pub fn sync_folder(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 impl Drop for Staging {
@@ -148,17 +226,39 @@ impl Drop for Staging {
     }
 }
 
+/// Why committed swaps could not all be carried out.
+#[derive(Debug)]
+pub enum Unfinished {
+    /// The file system refused a rename, a delete or an fsync; a later run may succeed.
+    Io(std::io::Error),
+    /// A temp is gone, and its target does not hold the content the journal recorded:
+    /// the committed content was lost (its temp's creation never reached the disk).
+    Lost(PathBuf),
+}
+
 /// Carries out committed swaps: each temp renamed over its target, or the target
 /// deleted; then each folder fsynced so that the renames are on disk. Safe to repeat:
-/// a swap already done is skipped.
-pub fn finish(swaps: &[Swap]) -> std::io::Result<()> {
+/// a swap already done is skipped, once its target is seen to hold what it should.
+pub fn finish(swaps: &[Swap]) -> Result<(), Unfinished> {
     let mut folders = Vec::new();
     for swap in swaps {
         match &swap.temp {
-            Some(temp) if temp.exists() => std::fs::rename(temp, &swap.target)?,
-            Some(_) => {}
+            Some(temp) => match std::fs::rename(temp, &swap.target) {
+                Ok(()) => {}
+                // Renamed by an earlier run, or never durable: the content tells which.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if let Some(content) = swap.content
+                        && Content::of(&swap.target).ok() != Some(content)
+                    {
+                        return Err(Unfinished::Lost(swap.target.clone()));
+                    }
+                }
+                Err(e) => return Err(Unfinished::Io(e)),
+            },
             None => match std::fs::remove_file(&swap.target) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Unfinished::Io(e));
+                }
                 _ => {}
             },
         }
@@ -170,7 +270,7 @@ pub fn finish(swaps: &[Swap]) -> std::io::Result<()> {
         crate::fault::point("between-swaps");
     }
     for dir in folders {
-        std::fs::File::open(dir)?.sync_all()?;
+        sync_folder(dir).map_err(Unfinished::Io)?;
     }
     Ok(())
 }

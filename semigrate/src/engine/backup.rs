@@ -5,7 +5,7 @@
 //! ever readable by others, not even for an instant.
 
 use super::plan::Plan;
-use crate::data::swap::Staging;
+use crate::data::swap::{Staging, sync_folder};
 use crate::error::{Error, Result};
 use crate::model::{Engine, SemVer, Step};
 use crate::store::Store;
@@ -100,7 +100,7 @@ fn copy_all(
     touched.sort_unstable();
     touched.dedup();
     let folder = backup_dir.join(name);
-    let mut copied = false;
+    let mut copies = Vec::new();
     for path in touched {
         let Some(source) = files.current(path) else {
             continue;
@@ -122,7 +122,26 @@ fn copy_all(
         let mut from = std::fs::File::open(&source).map_err(|e| io_error(&source, e))?;
         std::io::copy(&mut from, &mut to).map_err(|e| io_error(&copy, e))?;
         to.sync_all().map_err(|e| io_error(&copy, e))?;
-        copied = true;
+        copies.push(copy);
+    }
+    let copied = !copies.is_empty();
+    // Announced only once on disk: the copies' data, then the folders' entries.
+    std::fs::File::open(db_copy)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_error(db_copy, e))?;
+    let mut folders = vec![backup_dir.to_path_buf()];
+    if copied {
+        folders.extend(
+            copies
+                .iter()
+                .filter_map(|c| c.parent().map(Path::to_path_buf)),
+        );
+        folders.push(folder.clone());
+    }
+    folders.sort();
+    folders.dedup();
+    for dir in &folders {
+        sync_folder(dir).map_err(|e| io_error(dir, e))?;
     }
     Ok(Backup {
         database: db_copy.to_path_buf(),

@@ -121,7 +121,7 @@ pub fn migrate(
     // this process alone, so a second run waits and then finds what this one did.
     store.lock(options.lock_timeout)?;
     let paths = &options.paths;
-    recover(store, chain, &paths.data_dir)?;
+    recover(store, chain, paths)?;
     let history = store.history()?;
     let plan = request.plan(chain, &history)?;
     if plan.items.is_empty() {

@@ -1,7 +1,8 @@
 //! Carries out a plan on a store, one transaction per migration.
 
+use super::migrate::Paths;
 use super::plan::{Direction, Item, Plan};
-use crate::data::swap::{self, Staging};
+use crate::data::swap::{self, Staging, Unfinished};
 use crate::error::{Error, Result};
 use crate::model::{Check, Expect, Migration, Scalar, SemVer, Step};
 use crate::store::{Applied, LogEntry, RowCount, Store, Value, transaction};
@@ -303,40 +304,69 @@ fn settle(
     })
 }
 
-/// Records the staged CSV swaps in the journal, commits, and carries the swaps out.
+/// Seals the staged CSV files, records their swaps in the journal, commits, and
+/// carries the swaps out.
 fn commit(store: &mut dyn Store, files: Staging) -> Result<()> {
-    store.record_swaps(&files.swaps())?;
+    let swaps = files.seal().map_err(|e| Error::Io {
+        path: files.target("").display().to_string(),
+        reason: format!("cannot make the new CSV files durable: {e}"),
+    })?;
+    store.record_swaps(&swaps)?;
     crate::fault::point("before-commit");
     store.commit()?;
     crate::fault::point("after-commit");
-    let swaps = files.committed();
+    files.committed();
     if swaps.is_empty() {
         return Ok(());
     }
-    finish_swaps(store, &swaps)
+    finish_swaps(store, &swaps, None)
 }
 
 /// Renames committed temps over their targets, then clears the journal. If this is cut
 /// short, the journal stays and the next run finishes the swaps (see `recover`).
-fn finish_swaps(store: &mut dyn Store, swaps: &[swap::Swap]) -> Result<()> {
-    swap::finish(swaps).map_err(|e| Error::Io {
-        path: swaps[0].target.display().to_string(),
-        reason: format!(
-            "the migration committed, but a CSV swap failed ({e}); the next run completes it"
-        ),
-    })?;
+/// `paths`, when known, names the backup to restore from if a file's committed
+/// content was lost.
+fn finish_swaps(store: &mut dyn Store, swaps: &[swap::Swap], paths: Option<&Paths>) -> Result<()> {
+    match swap::finish(swaps) {
+        Ok(()) => {}
+        Err(Unfinished::Io(e)) => {
+            return Err(Error::Io {
+                path: swaps[0].target.display().to_string(),
+                reason: format!(
+                    "the migration committed, but a CSV swap failed ({e}); the next run completes it"
+                ),
+            });
+        }
+        Err(Unfinished::Lost(target)) => {
+            let at = super::plan::current(&store.history()?);
+            let backup = paths
+                .and_then(|p| super::backup::latest(&p.backup_dir, &p.anchor))
+                .map_or_else(
+                    || "the backup taken before it ran".to_owned(),
+                    |b| format!("the newest backup, {}", b.display()),
+                );
+            // The journal stays: every run refuses until a person restores the data.
+            return Err(Error::Refused(format!(
+                "{}: the content that migration {at} committed for this file never reached \
+                 the disk (the machine stopped before it was durable), so the store and the \
+                 file disagree; restore the store and its CSV files from {backup}, then run \
+                 again",
+                target.display()
+            )));
+        }
+    }
     crate::fault::point("after-swaps");
     transaction(store, |s| s.clear_swaps())
 }
 
 /// Before a run that may write: carries out the swaps a committed migration recorded
 /// but did not finish, and deletes the temps of migrations that never committed.
-pub fn recover(store: &mut dyn Store, chain: &[Migration], data_dir: &Path) -> Result<()> {
+pub fn recover(store: &mut dyn Store, chain: &[Migration], paths: &Paths) -> Result<()> {
     let swaps = store.swaps()?;
     if !swaps.is_empty() {
-        finish_swaps(store, &swaps)?;
+        finish_swaps(store, &swaps, Some(paths))?;
     }
-    let files = Staging::new(data_dir);
+    let files = Staging::new(&paths.data_dir);
     let targets: Vec<_> = chain
         .iter()
         .flat_map(|m| m.up.iter().chain(m.down.iter()))

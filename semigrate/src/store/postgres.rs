@@ -3,7 +3,7 @@
 //! transactional), and a session-level advisory lock held for the whole run.
 
 use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
-use crate::data::swap::Swap;
+use crate::data::swap::{Content, Swap};
 use crate::error::{Error, Result};
 use crate::model::{Engine, SemVer};
 use postgres::types::Type;
@@ -35,9 +35,11 @@ CREATE TABLE IF NOT EXISTS semigrate_log (
     error        TEXT
 );
 CREATE TABLE IF NOT EXISTS semigrate_swaps (
-    target TEXT PRIMARY KEY,
-    temp   TEXT
-);";
+    target  TEXT PRIMARY KEY,
+    temp    TEXT,
+    content TEXT
+);
+ALTER TABLE semigrate_swaps ADD COLUMN IF NOT EXISTS content TEXT;";
 
 /// The time as the history writes it, the same shape as SQLite's.
 const NOW: &str =
@@ -523,11 +525,13 @@ impl Store for PostgresStore {
         for swap in swaps {
             self.client
                 .execute(
-                    "INSERT INTO semigrate_swaps (target, temp) VALUES ($1, $2) \
-                     ON CONFLICT (target) DO UPDATE SET temp = EXCLUDED.temp",
+                    "INSERT INTO semigrate_swaps (target, temp, content) VALUES ($1, $2, $3) \
+                     ON CONFLICT (target) DO UPDATE \
+                     SET temp = EXCLUDED.temp, content = EXCLUDED.content",
                     &[
                         &swap.target.to_string_lossy().into_owned(),
                         &swap.temp.as_ref().map(|t| t.to_string_lossy().into_owned()),
+                        &swap.content.map(Content::to_text),
                     ],
                 )
                 .map_err(|e| {
@@ -544,7 +548,7 @@ impl Store for PostgresStore {
         let rows = self
             .client
             .query(
-                "SELECT target, temp FROM semigrate_swaps ORDER BY target",
+                "SELECT target, temp, content FROM semigrate_swaps ORDER BY target",
                 &[],
             )
             .map_err(|e| self.fail(format!("cannot read semigrate_swaps: {}", self.message(&e))))?;
@@ -553,6 +557,10 @@ impl Store for PostgresStore {
             .map(|row| Swap {
                 target: PathBuf::from(row.get::<_, String>(0)),
                 temp: row.get::<_, Option<String>>(1).map(PathBuf::from),
+                content: row
+                    .get::<_, Option<String>>(2)
+                    .as_deref()
+                    .and_then(Content::parse),
             })
             .collect())
     }

@@ -1,7 +1,7 @@
 //! The SQLite store: one file, the history tables inside it.
 
 use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
-use crate::data::swap::Swap;
+use crate::data::swap::{Content, Swap};
 use crate::error::{Error, Result};
 use crate::fk_check;
 use crate::model::{Engine, SemVer};
@@ -33,9 +33,13 @@ CREATE TABLE IF NOT EXISTS semigrate_log (
     error       TEXT
 );
 CREATE TABLE IF NOT EXISTS semigrate_swaps (
-    target TEXT PRIMARY KEY,        -- a CSV file
-    temp   TEXT                     -- renamed over target after the commit; NULL: delete target
+    target  TEXT PRIMARY KEY,       -- a CSV file
+    temp    TEXT,                   -- renamed over target after the commit; NULL: delete target
+    content TEXT                    -- the temp's length and hash, which recovery checks
 );";
+
+/// The column that journals written before content was recorded lack.
+const CONTENT_COLUMN: &str = "ALTER TABLE semigrate_swaps ADD COLUMN content TEXT;";
 
 /// The columns semigrate reads from its tables: a table of the same name without them
 /// is someone else's, and the store is refused rather than misread.
@@ -103,6 +107,21 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Adds the `content` column to a journal written before content was recorded.
+    fn journal_has_content(&self) -> rusqlite::Result<()> {
+        let has: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) > 0 FROM pragma_table_info('semigrate_swaps') \
+                 WHERE name = 'content'",
+            )?
+            .query_row([], |r| r.get(0))?;
+        match has {
+            true => Ok(()),
+            false => self.conn.execute_batch(CONTENT_COLUMN),
+        }
+    }
+
     /// Opens the store for a run that may write; creates the file and its folder when
     /// missing.
     pub fn open(path: &Path) -> Result<SqliteStore> {
@@ -290,7 +309,8 @@ impl Store for SqliteStore {
         let begun = self
             .conn
             .execute_batch("BEGIN IMMEDIATE;")
-            .and_then(|()| self.conn.execute_batch(HISTORY));
+            .and_then(|()| self.conn.execute_batch(HISTORY))
+            .and_then(|()| self.journal_has_content());
         if let Err(e) = begun {
             self.rollback();
             return Err(self.fail(format!(
@@ -434,12 +454,14 @@ impl Store for SqliteStore {
         for swap in swaps {
             self.conn
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO semigrate_swaps (target, temp) VALUES (?1, ?2)",
+                    "INSERT OR REPLACE INTO semigrate_swaps (target, temp, content) \
+                     VALUES (?1, ?2, ?3)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
                         swap.target.to_string_lossy(),
-                        swap.temp.as_ref().map(|t| t.to_string_lossy())
+                        swap.temp.as_ref().map(|t| t.to_string_lossy()),
+                        swap.content.map(Content::to_text),
                     ])
                 })
                 .map_err(|e| {
@@ -461,12 +483,21 @@ impl Store for SqliteStore {
         }
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT target, temp FROM semigrate_swaps ORDER BY target")
+            .prepare_cached("SELECT * FROM semigrate_swaps ORDER BY target")
             .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        // `*`: a journal written before content was recorded has no such column.
+        let content = stmt.column_index("content").ok();
         stmt.query_map([], |r| {
             Ok(Swap {
-                target: PathBuf::from(r.get::<_, String>(0)?),
-                temp: r.get::<_, Option<String>>(1)?.map(PathBuf::from),
+                target: PathBuf::from(r.get::<_, String>("target")?),
+                temp: r.get::<_, Option<String>>("temp")?.map(PathBuf::from),
+                content: match content {
+                    Some(i) => r
+                        .get::<_, Option<String>>(i)?
+                        .as_deref()
+                        .and_then(Content::parse),
+                    None => None,
+                },
             })
         })
         .and_then(|rows| rows.collect())
