@@ -50,6 +50,7 @@ mod config;
 mod data;
 #[cfg(feature = "build")]
 mod diagnostic;
+mod durable;
 mod engine;
 mod error;
 mod fault;

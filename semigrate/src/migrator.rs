@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Runs a chain against a SQLite connection the application holds.
+/// Runs a chain against a SQLite connection the application holds. In a chain crate:
 ///
 /// ```ignore
 /// semigrate::include_chain!(); // CHAIN, Version, MIGRATIONS, SETTINGS
@@ -21,6 +21,33 @@ use std::time::Duration;
 /// let migrator = semigrate::Migrator::new(&CHAIN).data_dir("var/data");
 /// migrator.upgrade(&mut conn)?;
 /// migrator.require(&mut conn, Version::V2_0_0)?;
+/// ```
+///
+/// `CHAIN` is a [`Chain`]; here an empty one, as a crate without specs compiles it:
+///
+/// ```
+/// use semigrate::model::{Chain, Settings};
+///
+/// static CHAIN: Chain = Chain {
+///     name: "app",
+///     version: "0.1.0",
+///     migrations: &[],
+///     settings: Settings {
+///         migrations: "migrations",
+///         database: "var/app.db",
+///         data_dir: "var/data",
+///         backup_dir: "var/backups",
+///         backup_keep: 10,
+///     },
+/// };
+/// let mut conn = rusqlite::Connection::open_in_memory()?;
+/// let migrator = semigrate::Migrator::new(&CHAIN);
+/// assert_eq!(migrator.upgrade(&mut conn)?, semigrate::SemVer::ZERO);
+/// // An application that needs 0.1.0 refuses to start on this store.
+/// assert!(migrator.require(&mut conn, semigrate::SemVer::new(0, 1, 0)).is_err());
+/// // The connection comes back, usable.
+/// conn.execute_batch("CREATE TABLE t (id INTEGER)")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Migrator {

@@ -13,6 +13,7 @@
 //! run stops and says which file lost what.
 
 use super::stream::{self, Stats};
+use crate::durable::sync_folder;
 use crate::model::{CsvOp, CsvStep};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -130,7 +131,7 @@ impl Staging {
                     return Err(format!("{shown} exists already; `create` makes a new file"));
                 }
                 if let Some(dir) = target.parent() {
-                    std::fs::create_dir_all(dir)
+                    crate::durable::create_dir_all(dir, 0o777)
                         .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
                 }
                 let temp = self.temp_for(&target);
@@ -208,11 +209,6 @@ impl Staging {
     pub fn committed(mut self) {
         self.committed = true;
     }
-}
-
-/// Makes a folder's entries (creations, renames, deletions) durable.
-pub fn sync_folder(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 impl Drop for Staging {

@@ -5,12 +5,13 @@
 //! ever readable by others, not even for an instant.
 
 use super::plan::Plan;
-use crate::data::swap::{Staging, sync_folder};
+use crate::data::swap::Staging;
+use crate::durable::{self, sync_folder};
 use crate::error::{Error, Result};
 use crate::model::{Engine, SemVer, Step};
 use crate::store::Store;
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where a backup went.
@@ -45,11 +46,7 @@ pub fn write(
     backup_dir: &Path,
     keep: usize,
 ) -> Result<Backup> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(backup_dir)
-        .map_err(|e| io_error(backup_dir, e))?;
+    durable::create_dir_all(backup_dir, 0o700).map_err(|e| io_error(backup_dir, e))?;
     // 2026-11-24T18:46:07.123Z -> 20261124T184607123Z: sortable, no colons.
     let time: String = store
         .now()?
@@ -107,11 +104,7 @@ fn copy_all(
         };
         let copy = folder.join(path);
         if let Some(dir) = copy.parent() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| io_error(dir, e))?;
+            durable::create_dir_all(dir, 0o700).map_err(|e| io_error(dir, e))?;
         }
         let mut to = OpenOptions::new()
             .write(true)

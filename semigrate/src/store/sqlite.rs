@@ -104,6 +104,8 @@ pub struct SqliteStore {
     lock: Option<std::fs::File>,
     /// `begin` switched foreign keys off; `commit`/`rollback` switch them back on.
     foreign_keys_off: bool,
+    /// An adopted connection's own `synchronous` level, given back with it.
+    synchronous_before: Option<i64>,
 }
 
 impl SqliteStore {
@@ -125,11 +127,20 @@ impl SqliteStore {
     /// Opens the store for a run that may write; creates the file and its folder when
     /// missing.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| store_error(path, format!("cannot create its folder: {e}")))?;
-        }
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let cannot = |e: std::io::Error| store_error(path, format!("cannot create it: {e}"));
+        crate::durable::create_dir_all(dir, 0o777).map_err(cannot)?;
+        let new = !path.exists();
         let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
+        if new {
+            // SQLite syncs its journals' folder, not the folder of a new database.
+            crate::durable::sync_folder(dir).map_err(cannot)?;
+        }
+        // The default (FULL) leaves the journal's deletion, which is the commit, to
+        // the disk's good will: a power cut right after it can bring the journal back
+        // and roll the commit back, after the CSV swaps it committed were done.
+        conn.execute_batch("PRAGMA synchronous = EXTRA;")
+            .map_err(|e| open_error(path, e))?;
         Self::ready(conn, path)
     }
 
@@ -165,6 +176,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             lock: None,
             foreign_keys_off: false,
+            synchronous_before: None,
         })
     }
 
@@ -176,16 +188,30 @@ impl SqliteStore {
         let path = conn.path().map(PathBuf::from).unwrap_or_default();
         Self::prepare(conn, &path)?;
         let placeholder = Connection::open_in_memory().map_err(|e| open_error(&path, e))?;
+        // The runs are as durable as the CLI's (see `open`) while the store has it.
+        let before: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .and_then(|level| {
+                conn.execute_batch("PRAGMA synchronous = EXTRA;")
+                    .map(|()| level)
+            })
+            .map_err(|e| open_error(&path, e))?;
         Ok(SqliteStore {
             conn: std::mem::replace(conn, placeholder),
             path,
             lock: None,
             foreign_keys_off: false,
+            synchronous_before: Some(before),
         })
     }
 
-    /// The connection, the run's lock released.
+    /// The connection, the run's lock released and its own `synchronous` level back.
     pub fn into_connection(self) -> Connection {
+        if let Some(level) = self.synchronous_before {
+            let _ = self
+                .conn
+                .execute_batch(&format!("PRAGMA synchronous = {level};"));
+        }
         self.conn
     }
 

@@ -1,0 +1,54 @@
+//! Making the file system's own changes durable: a new or renamed entry lasts a power
+//! cut only once its folder is fsynced, and a new folder only once its parent is.
+
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+/// Makes a folder's entries (creations, renames, deletions) durable.
+pub fn sync_folder(dir: &Path) -> std::io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` and its missing ancestors with `mode`, each new one made durable in
+/// its parent.
+pub fn create_dir_all(dir: &Path, mode: u32) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_all(parent, mode)?;
+    }
+    match DirBuilder::new().mode(mode).create(dir) {
+        // Another run made it meanwhile: it is there, made durable by that run.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+        Ok(()) => sync_folder(dir.parent().unwrap_or(Path::new(""))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_created_with_their_mode_and_again_without_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b/c");
+        create_dir_all(&deep, 0o700).unwrap();
+        create_dir_all(&deep, 0o700).unwrap();
+        let mode = std::fs::metadata(root.path().join("a/b"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        std::fs::write(root.path().join("file"), "x").unwrap();
+        assert!(create_dir_all(&root.path().join("file/below"), 0o700).is_err());
+    }
+}
