@@ -246,15 +246,7 @@ fn a_crash_at_any_fault_point_converges_on_the_next_run() {
         let expected = state(&clean);
         for point in common::FAULT_POINTS {
             let s = start(from);
-            let db = s.db();
-            let crashed = s
-                .command()
-                .args(["--database", db.to_str().unwrap()])
-                .args(args)
-                .env("SEMIGRATE_FAULT", point)
-                .output()
-                .unwrap();
-            assert!(!crashed.status.success(), "{point} {args:?} did not crash");
+            s.crash(args, point);
             // The dead run's lock died with it: the rerun must not wait at all.
             s.ok(&[&["--lock-timeout", "0"][..], args].concat());
             assert_eq!(
@@ -277,20 +269,7 @@ fn a_committed_csv_whose_new_content_was_lost_is_refused_not_taken_as_done() {
     let (_keep, binary) = b.binary.unwrap();
     let s = Sandbox::with_binary(binary);
     s.ok(&["upgrade", "--version", "1.0.1"]);
-    let db = s.db();
-    let crashed = s
-        .command()
-        .args([
-            "--database",
-            db.to_str().unwrap(),
-            "upgrade",
-            "--version",
-            "1.1.0",
-        ])
-        .env("SEMIGRATE_FAULT", "after-commit")
-        .output()
-        .unwrap();
-    assert!(!crashed.status.success());
+    s.crash(&["upgrade", "--version", "1.1.0"], "after-commit");
     // The temp's directory entry was never durable: after the power cut it is gone.
     let temps: Vec<String> = data_files(&s)
         .into_iter()

@@ -33,13 +33,8 @@ fn cargo_build(dir: &Path, name: &str) -> (bool, String, PathBuf) {
 }
 
 fn run(binary: &Path, cwd: &Path, args: &[&str]) -> common::Run {
-    Command::new(binary)
+    common::command(binary, cwd)
         .args(args)
-        .current_dir(cwd)
-        .env_remove("SEMIGRATE_DATABASE")
-        .env_remove("SEMIGRATE_DATA_DIR")
-        .env_remove("SEMIGRATE_BACKUP_DIR")
-        .env("NO_COLOR", "1")
         .output()
         .unwrap()
         .into()

@@ -538,15 +538,7 @@ fn a_crash_at_any_fault_point_converges_on_postgresql_too() {
         let expected = state(&clean, &clean_db);
         for point in common::FAULT_POINTS {
             let (s, db) = start(from);
-            let url = db.url();
-            let crashed = s
-                .command()
-                .args(["--database", &url])
-                .args(args)
-                .env("SEMIGRATE_FAULT", point)
-                .output()
-                .unwrap();
-            assert!(!crashed.status.success(), "{point} {args:?} did not crash");
+            s.crash_on(&db.url(), args, point);
             // The dead run's session, and its advisory lock, ended with it.
             ok(&s, &db, &[&["--lock-timeout", "5"][..], args].concat());
             assert_eq!(

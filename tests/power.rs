@@ -116,16 +116,7 @@ fn a_power_cut_at_any_fault_point_or_instant_converges_or_names_the_file() {
 
         for point in common::FAULT_POINTS {
             let mut rig = Rig::new(&binary, template.dir.path());
-            let db = rig.sandbox.db();
-            let crashed = rig
-                .sandbox
-                .command()
-                .args(["--database", db.to_str().unwrap()])
-                .args(args)
-                .env("SEMIGRATE_FAULT", point)
-                .output()
-                .unwrap();
-            assert!(!crashed.status.success(), "{point} {args:?} did not crash");
+            rig.sandbox.crash(args, point);
             rig.cut_and_restart(Cut::Durable);
             let what = format!("{args:?}, power cut at {point}");
             tally(rerun(&rig, args, &expected, &what));

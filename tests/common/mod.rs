@@ -60,13 +60,25 @@ impl Sandbox {
     }
 
     pub fn command(&self) -> Command {
-        let mut c = Command::new(&self.binary);
-        c.current_dir(self.dir.path())
-            .env_remove("SEMIGRATE_DATABASE")
-            .env_remove("SEMIGRATE_DATA_DIR")
-            .env_remove("SEMIGRATE_BACKUP_DIR")
-            .env("NO_COLOR", "1");
-        c
+        command(&self.binary, self.dir.path())
+    }
+
+    /// Runs `args` against `db()` with the named fault point armed (a build with
+    /// `fault-injection`), and requires the run to crash there.
+    pub fn crash(&self, args: &[&str], point: &str) {
+        self.crash_on(self.db().to_str().unwrap(), args, point);
+    }
+
+    /// `crash`, against the store `database` (a path or a URL).
+    pub fn crash_on(&self, database: &str, args: &[&str], point: &str) {
+        let crashed = self
+            .command()
+            .args(["--database", database])
+            .args(args)
+            .env("SEMIGRATE_FAULT", point)
+            .output()
+            .unwrap();
+        assert!(!crashed.status.success(), "{point} {args:?} did not crash");
     }
 
     /// Runs and requires success.
@@ -95,6 +107,18 @@ impl Sandbox {
     pub fn bytes(&self) -> Vec<u8> {
         std::fs::read(self.db()).unwrap()
     }
+}
+
+/// A run of `binary` in `cwd`, with none of the caller's semigrate settings and no
+/// colour.
+pub fn command(binary: &Path, cwd: &Path) -> Command {
+    let mut c = Command::new(binary);
+    c.current_dir(cwd)
+        .env_remove("SEMIGRATE_DATABASE")
+        .env_remove("SEMIGRATE_DATA_DIR")
+        .env_remove("SEMIGRATE_BACKUP_DIR")
+        .env("NO_COLOR", "1");
+    c
 }
 
 /// The user's objects of a store (semigrate's own tables left out), for comparison.

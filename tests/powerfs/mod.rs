@@ -350,6 +350,27 @@ impl PowerFs {
         }
     }
 
+    /// Unlinks `name` from `parent` with `remove` (a file's or a folder's).
+    fn remove(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        remove: fn(&Path) -> std::io::Result<()>,
+        reply: ReplyEmpty,
+    ) {
+        let mut state = self.state();
+        let Some(path) = state.path(parent.0).map(|p| p.join(name)) else {
+            return reply.error(Errno::ENOENT);
+        };
+        match remove(&path) {
+            Ok(()) => {
+                state.unlink(parent.0, name);
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
     fn open_file(path: &Path, flags: i32) -> std::io::Result<File> {
         let write = flags & ACCMODE != 0;
         OpenOptions::new()
@@ -670,31 +691,11 @@ impl fuser::Filesystem for PowerFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let mut state = self.state();
-        let Some(path) = state.path(parent.0).map(|p| p.join(name)) else {
-            return reply.error(Errno::ENOENT);
-        };
-        match std::fs::remove_file(path) {
-            Ok(()) => {
-                state.unlink(parent.0, name);
-                reply.ok();
-            }
-            Err(e) => reply.error(errno(e)),
-        }
+        self.remove(parent, name, |p| std::fs::remove_file(p), reply);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let mut state = self.state();
-        let Some(path) = state.path(parent.0).map(|p| p.join(name)) else {
-            return reply.error(Errno::ENOENT);
-        };
-        match std::fs::remove_dir(path) {
-            Ok(()) => {
-                state.unlink(parent.0, name);
-                reply.ok();
-            }
-            Err(e) => reply.error(errno(e)),
-        }
+        self.remove(parent, name, |p| std::fs::remove_dir(p), reply);
     }
 
     fn rename(
