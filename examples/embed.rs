@@ -5,6 +5,10 @@
 
 use semigrate::Migrator;
 
+/// The example chain's Rust steps, which its table calls from the crate root.
+#[path = "../src/steps.rs"]
+mod steps;
+
 /// The example chain, as this crate's build compiled it.
 #[allow(dead_code)]
 mod chain {

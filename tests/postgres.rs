@@ -137,10 +137,12 @@ fn current(s: &Sandbox, db: &Database) -> String {
 fn the_example_chain_goes_up_and_down_on_postgresql() {
     let (s, db) = (Sandbox::new(), Database::new());
     ok(&s, &db, &["--no-backup", "upgrade"]);
-    assert_eq!(current(&s, &db), "2.0.0");
+    assert_eq!(current(&s, &db), "2.1.0");
     assert_eq!(
         db.history(),
-        ["0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0"]
+        [
+            "0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "2.1.0"
+        ]
     );
     let schema = db.schema();
     assert!(
@@ -248,17 +250,17 @@ fn drift_and_a_store_ahead_of_the_binary_are_refused_up() {
         .unwrap();
     client
         .execute(
-            "INSERT INTO semigrate_migrations VALUES ('2.1.0', 'Add vehicules', 'abc', '2026-01-01', 1, $1)",
+            "INSERT INTO semigrate_migrations VALUES ('2.2.0', 'Add vehicules', 'abc', '2026-01-01', 1, $1)",
             &[&serde_json::to_string(&revert).unwrap()],
         )
         .unwrap();
     let r = run(&s, &db, &["-q", "--no-backup", "upgrade"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("2.1.0"), "{}", r.stderr);
-    assert_eq!(db.history().len(), 7);
+    assert!(r.stderr.contains("2.2.0"), "{}", r.stderr);
+    assert_eq!(db.history().len(), 8);
     // Its stored down takes it back.
-    ok(&s, &db, &["--no-backup", "downgrade", "--version", "2.0.0"]);
-    assert_eq!(current(&s, &db), "2.0.0");
+    ok(&s, &db, &["--no-backup", "downgrade", "--version", "2.1.0"]);
+    assert_eq!(current(&s, &db), "2.1.0");
     assert!(!db.schema().iter().any(|(t, _, _)| t == "vehicules"));
 }
 
@@ -284,7 +286,7 @@ fn eight_concurrent_runners_apply_each_migration_once() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(db.history().len(), 6);
+    assert_eq!(db.history().len(), 7);
     let applied: i64 = db
         .client()
         .query_one(
@@ -293,7 +295,7 @@ fn eight_concurrent_runners_apply_each_migration_once() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 6, "each migration applied exactly once");
+    assert_eq!(applied, 7, "each migration applied exactly once");
 }
 
 #[test]
@@ -531,7 +533,7 @@ fn a_crash_at_any_fault_point_converges_on_postgresql_too() {
         )
     };
     let up: (&str, &[&str]) = ("1.0.1", &["--no-backup", "upgrade"]);
-    let down: (&str, &[&str]) = ("2.0.0", &["--no-backup", "downgrade", "--version", "1.0.1"]);
+    let down: (&str, &[&str]) = ("2.1.0", &["--no-backup", "downgrade", "--version", "1.0.1"]);
     for (from, args) in [up, down] {
         let (clean, clean_db) = start(from);
         ok(&clean, &clean_db, args);

@@ -4,7 +4,8 @@
 
 use crate::config::Config;
 use crate::model::{
-    Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Migration, Scalar, SemVer, Source, SqlText, Step,
+    Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Function, Migration, Scalar, SemVer, Source,
+    SqlText, Step,
 };
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
@@ -145,7 +146,20 @@ fn step(s: &Step) -> TokenStream {
             let c = csv_step(c);
             quote!(::semigrate::model::Step::Csv(#c))
         }
+        Step::Rust(f) => {
+            let f = function(f);
+            quote!(::semigrate::model::Step::Rust(#f))
+        }
     }
+}
+
+/// A function of the chain crate, called directly: `crate::` and the spec's path, so
+/// that rustc checks the function exists and has the type the table needs.
+fn function<F>(f: &Function<F>) -> TokenStream {
+    let path = text(&f.path);
+    let call: syn::Path = syn::parse_str(&format!("crate::{}", f.path))
+        .expect("the spec's checks allow only paths of identifiers");
+    quote!(::semigrate::model::Function { path: #path, call: ::core::option::Option::Some(#call) })
 }
 
 fn texts(items: &[std::borrow::Cow<'static, str>]) -> TokenStream {
@@ -173,6 +187,21 @@ fn csv_op(op: &CsvOp) -> TokenStream {
             quote!(#m::CsvOp::Create { columns: #columns, seed: #seed })
         }
         CsvOp::Delete => quote!(#m::CsvOp::Delete),
+        CsvOp::Apply {
+            column,
+            function: f,
+            inverse,
+        } => {
+            let (column, f) = (text(column), function(f));
+            let inverse = match inverse {
+                Some(i) => {
+                    let i = function(i);
+                    quote!(::core::option::Option::Some(#i))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(#m::CsvOp::Apply { column: #column, function: #f, inverse: #inverse })
+        }
         CsvOp::Rename { from, to } => {
             let (from, to) = (text(from), text(to));
             quote!(#m::CsvOp::Rename { from: #from, to: #to })
@@ -278,6 +307,10 @@ fn check(c: &Check) -> TokenStream {
         Check::Csv(c) => {
             let c = csv_check(c);
             quote!(::semigrate::model::Check::Csv(#c))
+        }
+        Check::Rust(f) => {
+            let f = function(f);
+            quote!(::semigrate::model::Check::Rust(#f))
         }
     }
 }

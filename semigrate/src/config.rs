@@ -35,6 +35,11 @@ pub struct Config {
     pub verify: bool,
     /// The engines every SQL step must have text for.
     pub engines: Vec<Engine>,
+    /// The chain crate's root source file (`src/main.rs`), where the functions that
+    /// Rust steps name are looked up; None leaves them unchecked (a folder of specs
+    /// proved on its own). Not a key: the build sets it.
+    #[serde(skip)]
+    pub sources: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -48,6 +53,7 @@ impl Default for Config {
             gaps: Gaps::Deny,
             verify: true,
             engines: vec![Engine::Sqlite],
+            sources: None,
         }
     }
 }

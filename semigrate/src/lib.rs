@@ -57,6 +57,7 @@ mod fault;
 mod fk_check;
 mod migrator;
 pub mod model;
+pub mod rust;
 mod spec;
 mod sqlite_error;
 mod store;
@@ -73,6 +74,9 @@ pub mod fuzzing {
 }
 pub use migrator::Migrator;
 pub use model::{Chain, SemVer};
+/// The SQLite and PostgreSQL clients a Rust step is handed, at the versions semigrate
+/// uses.
+pub use {postgres, rusqlite};
 
 /// Includes the table that the build script wrote (`OUT_DIR/migrations.rs`): the
 /// `Version` enum, `MIGRATIONS`, `SETTINGS`, and `CHAIN`, which bundles them for

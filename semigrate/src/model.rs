@@ -215,6 +215,57 @@ pub enum Step {
     Sql(SqlText),
     /// Operations on one CSV file.
     Csv(CsvStep),
+    /// A function of the chain crate, run in the migration's transaction.
+    Rust(Function<crate::rust::StepFn>),
+}
+
+/// A function of the chain crate that a spec names: its path, and the function itself
+/// in the generated table. Stored in the history as its path alone, so a binary that
+/// reads it back (to revert a version it does not know) has no function to call.
+pub struct Function<F: 'static> {
+    /// Its path from the crate root, as the spec gives it: `steps::score_risk`.
+    pub path: Text,
+    /// The function; None where only the path is known (the build's own model, a
+    /// history row).
+    pub call: Option<F>,
+}
+
+impl<F: Copy> Clone for Function<F> {
+    fn clone(&self) -> Self {
+        Function {
+            path: self.path.clone(),
+            call: self.call,
+        }
+    }
+}
+
+impl<F> fmt::Debug for Function<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path)
+    }
+}
+
+/// Two functions are the same when their paths are: the build's model (no function)
+/// equals the generated table's.
+impl<F> PartialEq for Function<F> {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path
+    }
+}
+
+impl<F> Serialize for Function<F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.path)
+    }
+}
+
+impl<'de, F> Deserialize<'de> for Function<F> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Function {
+            path: Text::Owned(String::deserialize(d)?),
+            call: None,
+        })
+    }
 }
 
 /// Operations on one CSV file, streamed row by row.
@@ -290,6 +341,16 @@ pub enum CsvOp {
         column: Text,
         /// The value given to its empty cells.
         value: Text,
+    },
+    /// Replaces each cell of a column by what a function of the chain crate makes of
+    /// it and its row.
+    Apply {
+        /// The column rewritten.
+        column: Text,
+        /// The function.
+        function: Function<crate::rust::ApplyFn>,
+        /// The function that undoes it, when the spec gives one.
+        inverse: Option<Function<crate::rust::ApplyFn>>,
     },
 }
 
@@ -377,6 +438,8 @@ pub enum Check {
     },
     /// Rules a CSV file must hold to.
     Csv(CsvCheck),
+    /// A function of the chain crate; an `Err` fails the check.
+    Rust(Function<crate::rust::StepFn>),
 }
 
 /// What a SQL check's query must return.

@@ -15,6 +15,8 @@ pub enum Version {
     V1_1_0,
     /// 2.0.0: Rebuild accidents: lat/long become REAL, grav NOT NULL and checked; accidents.csv columns in reading order
     V2_0_0,
+    /// 2.1.0: Score accidents in Rust (severity, light and weather); accidents.csv gives each commune its number within its département
+    V2_1_0,
 }
 impl Version {
     /// Every version, oldest first.
@@ -25,6 +27,7 @@ impl Version {
         Version::V1_0_1,
         Version::V1_1_0,
         Version::V2_0_0,
+        Version::V2_1_0,
     ];
     /// The SemVer this variant stands for.
     pub const fn semver(self) -> ::semigrate::model::SemVer {
@@ -35,6 +38,7 @@ impl Version {
             Version::V1_0_1 => ::semigrate::model::SemVer::new(1, 0, 1),
             Version::V1_1_0 => ::semigrate::model::SemVer::new(1, 1, 0),
             Version::V2_0_0 => ::semigrate::model::SemVer::new(2, 0, 0),
+            Version::V2_1_0 => ::semigrate::model::SemVer::new(2, 1, 0),
         }
     }
     /// The migration that brings the store to this version.
@@ -1047,6 +1051,178 @@ CREATE INDEX ix_accidents_dep_com ON accidents (dep, com);
         ),
         checksum: ::std::borrow::Cow::Borrowed(
             "1b75a6665e8b6859c3544c0395ef6748c60cea3669be66fc0ba588cf6e2fd27f",
+        ),
+    },
+    ::semigrate::model::Migration {
+        version: ::semigrate::model::SemVer::new(2, 1, 0),
+        file: ::std::borrow::Cow::Borrowed("v2_1_0__risk_model.toml"),
+        description: ::std::borrow::Cow::Borrowed(
+            "Score accidents in Rust (severity, light and weather); accidents.csv gives each commune its number within its département",
+        ),
+        transaction: true,
+        foreign_keys: true,
+        irreversible: false,
+        destructive: false,
+        up: ::std::borrow::Cow::Borrowed(
+            &[
+                ::semigrate::model::Step::Rust(::semigrate::model::Function {
+                    path: ::std::borrow::Cow::Borrowed("steps::score_risk"),
+                    call: ::core::option::Option::Some(crate::steps::score_risk),
+                }),
+                ::semigrate::model::Step::Csv(::semigrate::model::CsvStep {
+                    path: ::std::borrow::Cow::Borrowed("accidents.csv"),
+                    delimiter: 59u8,
+                    header: ::std::borrow::Cow::Borrowed(
+                        &[
+                            ::std::borrow::Cow::Borrowed("Num_Acc"),
+                            ::std::borrow::Cow::Borrowed("an"),
+                            ::std::borrow::Cow::Borrowed("mois"),
+                            ::std::borrow::Cow::Borrowed("jour"),
+                            ::std::borrow::Cow::Borrowed("hrmn"),
+                            ::std::borrow::Cow::Borrowed("dep"),
+                            ::std::borrow::Cow::Borrowed("com"),
+                            ::std::borrow::Cow::Borrowed("lieu"),
+                            ::std::borrow::Cow::Borrowed("adr"),
+                            ::std::borrow::Cow::Borrowed("lat"),
+                            ::std::borrow::Cow::Borrowed("long"),
+                            ::std::borrow::Cow::Borrowed("gravite"),
+                            ::std::borrow::Cow::Borrowed("lum"),
+                            ::std::borrow::Cow::Borrowed("agg"),
+                            ::std::borrow::Cow::Borrowed("int"),
+                            ::std::borrow::Cow::Borrowed("atm"),
+                            ::std::borrow::Cow::Borrowed("col"),
+                        ],
+                    ),
+                    ops: ::std::borrow::Cow::Borrowed(
+                        &[
+                            ::semigrate::model::CsvOp::Apply {
+                                column: ::std::borrow::Cow::Borrowed("com"),
+                                function: ::semigrate::model::Function {
+                                    path: ::std::borrow::Cow::Borrowed(
+                                        "steps::commune_in_departement",
+                                    ),
+                                    call: ::core::option::Option::Some(
+                                        crate::steps::commune_in_departement,
+                                    ),
+                                },
+                                inverse: ::core::option::Option::Some(::semigrate::model::Function {
+                                    path: ::std::borrow::Cow::Borrowed(
+                                        "steps::commune_insee_code",
+                                    ),
+                                    call: ::core::option::Option::Some(
+                                        crate::steps::commune_insee_code,
+                                    ),
+                                }),
+                            },
+                        ],
+                    ),
+                }),
+            ],
+        ),
+        down: ::std::borrow::Cow::Borrowed(
+            &[
+                ::semigrate::model::Step::Csv(::semigrate::model::CsvStep {
+                    path: ::std::borrow::Cow::Borrowed("accidents.csv"),
+                    delimiter: 59u8,
+                    header: ::std::borrow::Cow::Borrowed(
+                        &[
+                            ::std::borrow::Cow::Borrowed("Num_Acc"),
+                            ::std::borrow::Cow::Borrowed("an"),
+                            ::std::borrow::Cow::Borrowed("mois"),
+                            ::std::borrow::Cow::Borrowed("jour"),
+                            ::std::borrow::Cow::Borrowed("hrmn"),
+                            ::std::borrow::Cow::Borrowed("dep"),
+                            ::std::borrow::Cow::Borrowed("com"),
+                            ::std::borrow::Cow::Borrowed("lieu"),
+                            ::std::borrow::Cow::Borrowed("adr"),
+                            ::std::borrow::Cow::Borrowed("lat"),
+                            ::std::borrow::Cow::Borrowed("long"),
+                            ::std::borrow::Cow::Borrowed("gravite"),
+                            ::std::borrow::Cow::Borrowed("lum"),
+                            ::std::borrow::Cow::Borrowed("agg"),
+                            ::std::borrow::Cow::Borrowed("int"),
+                            ::std::borrow::Cow::Borrowed("atm"),
+                            ::std::borrow::Cow::Borrowed("col"),
+                        ],
+                    ),
+                    ops: ::std::borrow::Cow::Borrowed(
+                        &[
+                            ::semigrate::model::CsvOp::Apply {
+                                column: ::std::borrow::Cow::Borrowed("com"),
+                                function: ::semigrate::model::Function {
+                                    path: ::std::borrow::Cow::Borrowed(
+                                        "steps::commune_insee_code",
+                                    ),
+                                    call: ::core::option::Option::Some(
+                                        crate::steps::commune_insee_code,
+                                    ),
+                                },
+                                inverse: ::core::option::Option::Some(::semigrate::model::Function {
+                                    path: ::std::borrow::Cow::Borrowed(
+                                        "steps::commune_in_departement",
+                                    ),
+                                    call: ::core::option::Option::Some(
+                                        crate::steps::commune_in_departement,
+                                    ),
+                                }),
+                            },
+                        ],
+                    ),
+                }),
+                ::semigrate::model::Step::Sql(::semigrate::model::SqlText {
+                    sqlite: ::core::option::Option::Some(
+                        ::std::borrow::Cow::Borrowed(
+                            r#"UPDATE accidents SET risk_score = CASE grav
+    WHEN 2 THEN 1.0
+    WHEN 3 THEN 0.7
+    WHEN 4 THEN 0.3
+    ELSE 0.0
+END;
+"#,
+                        ),
+                    ),
+                    postgres: ::core::option::Option::Some(
+                        ::std::borrow::Cow::Borrowed(
+                            r#"UPDATE accidents SET risk_score = CASE grav
+    WHEN 2 THEN 1.0
+    WHEN 3 THEN 0.7
+    WHEN 4 THEN 0.3
+    ELSE 0.0
+END;
+"#,
+                        ),
+                    ),
+                }),
+            ],
+        ),
+        validate: ::std::borrow::Cow::Borrowed(
+            &[
+                ::semigrate::model::Check::Rust(::semigrate::model::Function {
+                    path: ::std::borrow::Cow::Borrowed(
+                        "steps::every_accident_is_scored",
+                    ),
+                    call: ::core::option::Option::Some(
+                        crate::steps::every_accident_is_scored,
+                    ),
+                }),
+                ::semigrate::model::Check::Csv(::semigrate::model::CsvCheck {
+                    path: ::std::borrow::Cow::Borrowed("accidents.csv"),
+                    delimiter: 59u8,
+                    columns: ::core::option::Option::None,
+                    columns_include: ::std::borrow::Cow::Borrowed(
+                        &[
+                            ::std::borrow::Cow::Borrowed("com"),
+                            ::std::borrow::Cow::Borrowed("dep"),
+                        ],
+                    ),
+                    not_empty: true,
+                    unique: ::core::option::Option::None,
+                    values_in: ::core::option::Option::None,
+                }),
+            ],
+        ),
+        checksum: ::std::borrow::Cow::Borrowed(
+            "76e699ad12c6359462d8c78a57e6701804c349bfbb6e07cf488e70379555f61f",
         ),
     },
 ];

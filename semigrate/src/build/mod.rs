@@ -16,7 +16,7 @@
 
 pub use crate::config::{Config, Gaps};
 pub use crate::diagnostic::Diagnostic;
-use crate::model::{Engine, SemVer};
+use crate::model::{Check, CsvOp, Engine, Migration, SemVer, Step};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -52,10 +52,16 @@ fn generate() -> Result<PathBuf, usize> {
     ] {
         println!("cargo::rerun-if-env-changed={var}");
     }
-    let config = std::fs::read_to_string(manifest)
+    let mut config = std::fs::read_to_string(manifest)
         .map_err(|e| Diagnostic::file(manifest, e.to_string()))
         .and_then(|text| Config::from_manifest(manifest, &text))
         .map_err(|d| fail(&[d]))?;
+    // The binary includes the table at its root: the functions specs name are paths
+    // from there.
+    config.sources = ["src/main.rs", "src/lib.rs"]
+        .map(PathBuf::from)
+        .into_iter()
+        .find(|root| root.is_file());
     let dir = std::env::var_os("SEMIGRATE_MIGRATIONS_DIR")
         .map_or_else(|| PathBuf::from(&config.migrations), PathBuf::from);
     // The folder itself, so that a new file triggers a rebuild, and every file in it.
@@ -82,6 +88,22 @@ fn generate() -> Result<PathBuf, usize> {
             started.elapsed().as_secs_f64()
         );
     }
+    let rust = rust_steps(&migrations);
+    let applies = migrations.iter().flat_map(|m| m.up.iter()).any(
+        |s| matches!(s, Step::Csv(c) if c.ops.iter().any(|op| matches!(op, CsvOp::Apply { .. }))),
+    );
+    if !rust.is_empty() || applies {
+        // The functions' tokens are in the checksums: an edit to one is a rebuild.
+        for file in rust_files(Path::new("src")) {
+            println!("cargo::rerun-if-changed={}", file.display());
+        }
+    }
+    for (file, what, path) in &rust {
+        println!(
+            "cargo::warning={file}: {what} calls {path}, which the build cannot run: the rest of \
+             the migration was proved without it"
+        );
+    }
     if config.engines.contains(&Engine::Postgres) && postgres.is_none() {
         println!(
             "cargo::warning=the chain's PostgreSQL text was not replayed: set \
@@ -98,6 +120,48 @@ fn generate() -> Result<PathBuf, usize> {
     std::fs::write(&out, text)
         .map_err(|e| fail(&[Diagnostic::file(&out, format!("cannot write: {e}"))]))?;
     Ok(out)
+}
+
+/// Each Rust step and check of the chain: its spec, where it is, and the function.
+fn rust_steps(migrations: &[Migration]) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    for m in migrations {
+        for (list, steps) in [("up", &m.up), ("down", &m.down)] {
+            for (i, step) in steps.iter().enumerate() {
+                if let Step::Rust(f) = step {
+                    found.push((
+                        m.file.to_string(),
+                        format!("{list} step {}", i + 1),
+                        f.path.to_string(),
+                    ));
+                }
+            }
+        }
+        for (i, check) in m.validate.iter().enumerate() {
+            if let Check::Rust(f) = check {
+                found.push((
+                    m.file.to_string(),
+                    format!("validation {}", i + 1),
+                    f.path.to_string(),
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// The `.rs` files under `dir`, and `dir` itself, so that a new module is seen too.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// Reports every error as a build error, then their count; returns the count.

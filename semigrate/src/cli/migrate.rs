@@ -106,6 +106,9 @@ enum PlannedStep<'a> {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         ops: Vec<String>,
     },
+    Rust {
+        rust: &'a str,
+    },
 }
 
 /// What a SQL validation expects, in words.
@@ -139,6 +142,7 @@ fn dry_run_json<'a>(store: &dyn Store, command: &'a str, plan: &'a Plan) -> DryR
                         csv: &csv.path,
                         ops: csv.ops.iter().map(describe_op).collect(),
                     },
+                    Step::Rust(f) => PlannedStep::Rust { rust: &f.path },
                 })
                 .collect(),
             validations_of: item.lands_on,
@@ -154,6 +158,7 @@ fn dry_run_json<'a>(store: &dyn Store, command: &'a str, plan: &'a Plan) -> DryR
                         csv: &c.path,
                         ops: Vec::new(),
                     },
+                    Check::Rust(f) => PlannedStep::Rust { rust: &f.path },
                 })
                 .collect(),
         })
@@ -212,6 +217,9 @@ fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
                         let _ = writeln!(out, "--   {}", describe_op(op));
                     }
                 }
+                Step::Rust(f) => {
+                    let _ = writeln!(out, "-- rust {}", f.path);
+                }
             }
         }
         for (i, check) in item.checks.iter().enumerate() {
@@ -235,6 +243,15 @@ fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
                         i + 1,
                         item.lands_on,
                         c.path
+                    );
+                }
+                Check::Rust(f) => {
+                    let _ = writeln!(
+                        out,
+                        "-- validation {} of {}: rust {}",
+                        i + 1,
+                        item.lands_on,
+                        f.path
                     );
                 }
             }
@@ -263,6 +280,9 @@ fn describe_op(op: &CsvOp) -> String {
             Source::Template(t) => format!("add {column} from the template {t:?}"),
         },
         CsvOp::Drop { column } => format!("drop {column}"),
+        CsvOp::Apply {
+            column, function, ..
+        } => format!("apply {} to {column}", function.path),
         CsvOp::Map {
             column,
             values,

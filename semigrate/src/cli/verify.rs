@@ -24,12 +24,12 @@ pub fn run(context: &Context) -> Result<String> {
     };
     let files = Staging::new(&context.data_dir);
     for (i, check) in m.validate.iter().enumerate() {
-        validate(&mut *store, &files, check).map_err(|reason| Error::Validation {
+        validate(&mut *store, &files, at, check).map_err(|reason| Error::Validation {
             version: at,
             number: i + 1,
             sql: match check {
                 Check::Sql { sql, .. } => sql.for_engine(store.engine()).map(str::to_owned),
-                Check::Csv(_) => None,
+                Check::Csv(_) | Check::Rust(_) => None,
             },
             reason,
         })?;

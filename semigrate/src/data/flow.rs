@@ -132,7 +132,10 @@ pub fn apply(header: &mut Header, op: &CsvOp) -> Result<(), String> {
             let i = position(h, column)?;
             h.remove(i);
         }
-        CsvOp::Map { column, .. } | CsvOp::Convert { column, .. } | CsvOp::Fill { column, .. } => {
+        CsvOp::Map { column, .. }
+        | CsvOp::Convert { column, .. }
+        | CsvOp::Fill { column, .. }
+        | CsvOp::Apply { column, .. } => {
             position(h, column)?;
         }
         CsvOp::Reorder { columns } => {
@@ -205,6 +208,25 @@ pub fn invert(before: &Header, op: &CsvOp) -> Result<CsvOp, String> {
         CsvOp::Fill { column, .. } => {
             return Err(format!("`fill` of `{column}` loses which cells were empty"));
         }
+        CsvOp::Apply {
+            column,
+            function,
+            inverse: Some(inverse),
+        } => CsvOp::Apply {
+            column: column.clone(),
+            function: inverse.clone(),
+            inverse: Some(function.clone()),
+        },
+        CsvOp::Apply {
+            column,
+            function,
+            inverse: None,
+        } => {
+            return Err(format!(
+                "`apply` of {} to `{column}` has no `inverse`",
+                function.path
+            ));
+        }
         CsvOp::Delete => return Err("`delete` loses the file".into()),
     })
 }
@@ -259,7 +281,7 @@ pub fn resolve(chain: &mut [Migration]) -> Vec<FlowError> {
             .iter()
             .filter_map(|s| match s {
                 Step::Csv(c) => Some(c.path.to_string()),
-                Step::Sql(_) => None,
+                Step::Sql(_) | Step::Rust(_) => None,
             })
             .collect();
         let mut down = Vec::new();
@@ -413,6 +435,7 @@ pub fn op_name(op: &CsvOp) -> &'static str {
         CsvOp::Convert { .. } => "convert",
         CsvOp::Reorder { .. } => "reorder",
         CsvOp::Fill { .. } => "fill",
+        CsvOp::Apply { .. } => "apply",
     }
 }
 

@@ -8,6 +8,7 @@
 
 use super::flow::{self, Header, Part};
 use crate::model::{Case, CsvOp, CsvStep, Source};
+use crate::rust::{ApplyFn, Row};
 use simd_csv::{ErrorKind, ZeroCopyByteRecord, ZeroCopyReaderBuilder};
 use std::collections::HashMap;
 use std::fs::File;
@@ -48,6 +49,16 @@ enum Expr {
         of: Box<Expr>,
         column: String,
         case: Case,
+    },
+    /// A function of the chain crate, handed the cell and the row as the ops before it
+    /// left them (`names`, `inputs`).
+    Apply {
+        of: Box<Expr>,
+        column: String,
+        path: String,
+        call: ApplyFn,
+        names: Vec<String>,
+        inputs: Vec<Expr>,
     },
 }
 
@@ -125,6 +136,24 @@ fn compile(header: &[String], ops: &[CsvOp]) -> Result<Vec<Expr>, String> {
                     value: value.as_bytes().to_vec(),
                 };
             }
+            CsvOp::Apply {
+                column, function, ..
+            } => {
+                let call = function
+                    .call
+                    .ok_or_else(|| format!("{} is not compiled into this binary", function.path))?;
+                let i = at(column)?;
+                let (names, inputs) = (now.to_vec(), columns.clone());
+                let of = Box::new(std::mem::replace(&mut columns[i], Expr::Input(i)));
+                columns[i] = Expr::Apply {
+                    of,
+                    column: column.to_string(),
+                    path: function.path.to_string(),
+                    call,
+                    names,
+                    inputs,
+                };
+            }
             CsvOp::Reorder { columns: order } => {
                 columns = order
                     .iter()
@@ -177,6 +206,39 @@ impl Expr {
                 if out.len() == start {
                     out.extend_from_slice(value);
                 }
+            }
+            Expr::Apply {
+                of,
+                column,
+                path,
+                call,
+                names,
+                inputs,
+            } => {
+                of.eval(row, out)?;
+                let utf8 = |name: &str, bytes: Vec<u8>| {
+                    String::from_utf8(bytes)
+                        .map_err(|_| format!("`{name}` is not valid UTF-8, which `apply` needs"))
+                };
+                let value = utf8(column, out[start..].to_vec())?;
+                let mut cells = Vec::with_capacity(inputs.len());
+                for (input, name) in inputs.iter().zip(names) {
+                    let mut cell = Vec::new();
+                    input.eval(row, &mut cell)?;
+                    cells.push(utf8(name, cell)?);
+                }
+                let row = Row {
+                    names,
+                    cells: &cells,
+                };
+                let new = crate::rust::guarded(|| call(&value, &row)).map_err(|e| {
+                    format!(
+                        "{path} failed on `{column}` = `{}`: {e}",
+                        super::shown_value(value.as_bytes())
+                    )
+                })?;
+                out.truncate(start);
+                out.extend_from_slice(new.as_bytes());
             }
             Expr::Convert { of, column, case } => {
                 of.eval(row, out)?;

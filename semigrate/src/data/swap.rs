@@ -100,6 +100,11 @@ impl Staging {
         }
     }
 
+    /// The folder CSV paths are relative to, made absolute.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// Where the CSV file `path` (relative to the data folder) lives.
     pub fn target(&self, path: &str) -> PathBuf {
         self.data_dir.join(path)

@@ -91,7 +91,7 @@ fn copy_all(
         .flat_map(|i| i.steps.iter())
         .filter_map(|s| match s {
             Step::Csv(c) => Some(c.path.as_ref()),
-            Step::Sql(_) => None,
+            Step::Sql(_) | Step::Rust(_) => None,
         })
         .collect();
     touched.sort_unstable();

@@ -3,7 +3,7 @@
 //! compiled chain and the history, and touches no store.
 
 use crate::error::{Error, Result};
-use crate::model::{Check, Migration, SemVer, Step};
+use crate::model::{Check, CsvOp, Migration, SemVer, Step};
 use crate::store::Applied;
 use std::collections::BTreeMap;
 
@@ -187,6 +187,19 @@ pub fn upgrade<'a>(
     })
 }
 
+/// The path of the Rust function a stored down step would call, if it calls one: a
+/// history row holds the path only.
+fn rust_path(step: &Step) -> Option<&str> {
+    match step {
+        Step::Rust(f) => Some(&f.path),
+        Step::Csv(c) => c.ops.iter().find_map(|op| match op {
+            CsvOp::Apply { function, .. } => Some(function.path.as_ref()),
+            _ => None,
+        }),
+        Step::Sql(_) => None,
+    }
+}
+
 /// Plans `downgrade [--version target]`: one step down when no target is given.
 pub fn downgrade<'a>(
     chain: &'a [Migration],
@@ -237,6 +250,13 @@ pub fn downgrade<'a>(
                 let r = &applied.revert;
                 if r.irreversible {
                     return Err(irreversible(applied.version, to));
+                }
+                if let Some(path) = r.steps.iter().find_map(rust_path) {
+                    return Err(Error::Refused(format!(
+                        "the down of {} runs Rust code ({path}) that only the binary that \
+                         applied it has; downgrade past {} with that binary, or a newer one",
+                        applied.version, applied.version
+                    )));
                 }
                 Item {
                     version: applied.version,

@@ -4,7 +4,8 @@ use super::migrate::Paths;
 use super::plan::{Direction, Item, Plan};
 use crate::data::swap::{self, Staging, Unfinished};
 use crate::error::{Error, Result};
-use crate::model::{Check, Expect, Migration, Scalar, SemVer, Step};
+use crate::model::{Check, Expect, Function, Migration, Scalar, SemVer, Step};
+use crate::rust::{Context, StepFn};
 use crate::store::{Applied, LogEntry, RowCount, Store, Value, transaction};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -224,10 +225,53 @@ fn steps(
                     .map_err(|reason| failed(item, what, None, reason, rolled_back))?;
                 written.push((csv.path.to_string(), stats.rows, step_started.elapsed()));
             }
+            Step::Rust(f) => {
+                progress.step(item.version, &what, &f.path);
+                let data_dir = files.data_dir();
+                run_rust(store, data_dir, item.version, f)
+                    .map_err(|reason| failed(item, what, None, reason, rolled_back))?;
+            }
         }
         crate::fault::point("after-step");
     }
     Ok(written)
+}
+
+/// Runs a Rust step, and requires it to leave the schema as it found it: the build
+/// proved the migration's schema without it, and every later check relies on that.
+fn run_rust(
+    store: &mut dyn Store,
+    data_dir: &Path,
+    version: SemVer,
+    f: &Function<StepFn>,
+) -> std::result::Result<(), String> {
+    let before = store.schema_text()?;
+    call_rust(store, data_dir, version, f)?;
+    if store.schema_text()? != before {
+        return Err(format!(
+            "{} changed the schema; a Rust step changes data only: put the DDL in a `sql` step",
+            f.path
+        ));
+    }
+    Ok(())
+}
+
+/// Calls a Rust step or check with the store's connection; a panic is an error.
+fn call_rust(
+    store: &mut dyn Store,
+    data_dir: &Path,
+    version: SemVer,
+    f: &Function<StepFn>,
+) -> std::result::Result<(), String> {
+    let call = f
+        .call
+        .ok_or_else(|| format!("{} is not compiled into this binary", f.path))?;
+    let mut cx = Context {
+        database: store.database(),
+        data_dir,
+        version,
+    };
+    crate::rust::guarded(|| call(&mut cx)).map_err(|e| format!("{}: {e}", f.path))
 }
 
 /// `PRAGMA foreign_key_check` must find nothing before a migration that switched
@@ -263,11 +307,11 @@ fn settle(
         foreign_key_check(store, item, item.transaction)?;
     }
     for (i, check) in item.checks.iter().enumerate() {
-        validate(store, files, check).map_err(|reason| {
+        validate(store, files, item.lands_on, check).map_err(|reason| {
             let what = format!("validation {} of {}", i + 1, item.lands_on);
             let sql = match check {
                 Check::Sql { sql, .. } => sql.for_engine(store.engine()),
-                Check::Csv(_) => None,
+                Check::Csv(_) | Check::Rust(_) => None,
             };
             failed(item, what, sql, reason, item.transaction)
         })?;
@@ -372,7 +416,7 @@ pub fn recover(store: &mut dyn Store, chain: &[Migration], paths: &Paths) -> Res
         .flat_map(|m| m.up.iter().chain(m.down.iter()))
         .filter_map(|s| match s {
             Step::Csv(c) => Some(files.target(&c.path)),
-            Step::Sql(_) => None,
+            Step::Sql(_) | Step::Rust(_) => None,
         })
         .collect();
     swap::sweep(targets.iter().map(|t| t.as_path()));
@@ -430,11 +474,13 @@ fn log_failure(
 pub fn validate(
     store: &mut dyn Store,
     files: &Staging,
+    at: SemVer,
     check: &Check,
 ) -> std::result::Result<(), String> {
     let (sql, expect) = match check {
         Check::Sql { sql, expect } => (sql, expect),
         Check::Csv(c) => return crate::data::check::check(files.current(&c.path).as_deref(), c),
+        Check::Rust(f) => return call_rust(store, files.data_dir(), at, f),
     };
     let engine = store.engine();
     let text = sql

@@ -59,7 +59,8 @@ struct Document {
     validate: Vec<Spanned<CheckDoc>>,
 }
 
-/// A step: `sql`, or per-engine `sqlite` / `postgres`, or `csv` with its `ops`.
+/// A step: `sql`, or per-engine `sqlite` / `postgres`, or `csv` with its `ops`, or
+/// `rust`, the path of a function of the chain crate.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StepDoc {
@@ -71,6 +72,8 @@ struct StepDoc {
     columns: Option<Vec<String>>,
     #[schemars(with = "Option<Vec<OpDoc>>")]
     ops: Option<Vec<Spanned<OpDoc>>>,
+    #[schemars(with = "Option<String>")]
+    rust: Option<Spanned<String>>,
 }
 
 /// One CSV operation, tagged by `op`.
@@ -111,9 +114,17 @@ enum OpDoc {
         column: String,
         value: String,
     },
+    /// A function of the chain crate, `fn(&str, &Row) -> CellOutcome`, and the one that
+    /// undoes it.
+    Apply {
+        column: String,
+        function: String,
+        inverse: Option<String>,
+    },
 }
 
-/// A validation: a SQL query and what it must return, or a CSV file and its rules.
+/// A validation: a SQL query and what it must return, a CSV file and its rules, or
+/// `rust`, a function of the chain crate.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckDoc {
@@ -131,6 +142,8 @@ struct CheckDoc {
     not_empty: Option<bool>,
     unique: Option<String>,
     values_in: Option<ValuesIn>,
+    #[schemars(with = "Option<String>")]
+    rust: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]

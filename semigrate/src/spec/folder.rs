@@ -1,11 +1,13 @@
 //! The spec folder as the build reads it: every file named, parsed and lowered, the
 //! chain rules checked, and the chain replayed.
 
+use super::rust::Sources;
 use super::{checksum, document, name};
 use crate::chain::Link;
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, line_column};
 use crate::model::{Engine, Migration, SemVer};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Everything the build proves of the chain in `dir`: each spec parses, the chain
@@ -18,7 +20,8 @@ pub fn prove(
     package: SemVer,
     postgres_url: Option<&str>,
 ) -> Result<Vec<Migration>, Vec<Diagnostic>> {
-    let loaded = load(dir, &config.engines);
+    let sources = config.sources.clone().map(Sources::new);
+    let loaded = load(dir, &config.engines, sources.as_ref());
     let mut errors = loaded.errors;
     errors.extend(crate::chain::check(&loaded.links, config.gaps, package));
     if errors.is_empty() && config.verify && config.engines.contains(&Engine::Sqlite) {
@@ -66,8 +69,11 @@ pub fn spec_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     Ok(files)
 }
 
-/// Reads and lowers every spec of `dir`. A misnamed `.toml` is an error, never skipped.
-pub fn load(dir: &Path, engines: &[Engine]) -> Loaded {
+/// Reads and lowers every spec of `dir`, and finds in `sources` the functions they
+/// name. A misnamed `.toml` is an error, never skipped.
+pub fn load(dir: &Path, engines: &[Engine], sources: Option<&Sources>) -> Loaded {
+    // The tokens of each version's functions, for its checksum.
+    let mut functions: BTreeMap<SemVer, BTreeMap<String, String>> = BTreeMap::new();
     let mut loaded = Loaded {
         links: Vec::new(),
         migrations: Vec::new(),
@@ -113,6 +119,21 @@ pub fn load(dir: &Path, engines: &[Engine]) -> Loaded {
         };
         match document::parse(&path, &source, spec_name.version, engines) {
             Ok(parsed) => {
+                let tokens = functions.entry(spec_name.version).or_default();
+                for used in parsed.functions.iter().filter(|_| sources.is_some()) {
+                    let sources = sources.expect("filtered");
+                    match sources.resolve(&used.path, used.kind) {
+                        Ok(found) => {
+                            tokens.insert(used.path.clone(), found);
+                        }
+                        Err(why) => loaded.errors.push(Diagnostic::at(
+                            &path,
+                            &source,
+                            used.offset,
+                            format!("`{}`: {why}", used.path),
+                        )),
+                    }
+                }
                 let (line, column) = line_column(&source, parsed.version_offset);
                 loaded.links.push(Link {
                     version: spec_name.version,
@@ -144,7 +165,8 @@ pub fn load(dir: &Path, engines: &[Engine]) -> Loaded {
         loaded.errors.push(Diagnostic::file(&file, message));
     }
     for m in &mut loaded.migrations {
-        m.checksum = checksum::of(m).into();
+        let tokens = functions.remove(&m.version).unwrap_or_default();
+        m.checksum = checksum::of(m, &tokens).into();
     }
     loaded
 }

@@ -8,6 +8,8 @@ pub mod document;
 #[cfg(feature = "build")]
 mod folder;
 pub mod name;
+#[cfg(feature = "build")]
+pub mod rust;
 
 #[cfg(feature = "build")]
 pub use folder::{prove, spec_files};

@@ -156,6 +156,13 @@ pub trait Store {
     /// Runs a validation query.
     fn query(&mut self, sql: &str) -> std::result::Result<Rows, String>;
 
+    /// The connection, for a Rust step or check, inside the current transaction.
+    fn database(&mut self) -> crate::rust::Database<'_>;
+
+    /// The user's schema, as text that changes whenever the schema does: a Rust step
+    /// must leave it as it found it.
+    fn schema_text(&mut self) -> std::result::Result<String, String>;
+
     /// Rows that break a foreign key (SQLite's `foreign_key_check`).
     fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String>;
 

@@ -41,6 +41,26 @@ CREATE TABLE IF NOT EXISTS semigrate_swaps (
 );
 ALTER TABLE semigrate_swaps ADD COLUMN IF NOT EXISTS content TEXT;";
 
+/// The objects of the store's schema, one line each, in a fixed order.
+const SCHEMA_TEXT: &str = "SELECT coalesce(string_agg(line, E'\\n' ORDER BY line), '') FROM (
+    SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
+           || is_nullable || ' ' || coalesce(column_default, '') AS line
+    FROM information_schema.columns WHERE table_schema = current_schema()
+    UNION ALL
+    SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes
+    WHERE schemaname = current_schema()
+    UNION ALL
+    SELECT 'constraint ' || c.conname || ' ' || pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+    WHERE n.nspname = current_schema()
+    UNION ALL
+    SELECT 'trigger ' || trigger_name || ' ' || event_object_table || ' ' || action_statement
+    FROM information_schema.triggers WHERE trigger_schema = current_schema()
+    UNION ALL
+    SELECT 'view ' || table_name || ' ' || coalesce(view_definition, '')
+    FROM information_schema.views WHERE table_schema = current_schema()
+) objects";
+
 /// The time as the history writes it, the same shape as SQLite's.
 const NOW: &str =
     "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
@@ -339,6 +359,17 @@ impl Store for PostgresStore {
             (Some(_), Some(_)) => RowCount::Many,
         };
         Ok(Rows { first, count })
+    }
+
+    fn database(&mut self) -> crate::rust::Database<'_> {
+        crate::rust::Database::Postgres(&mut self.client)
+    }
+
+    fn schema_text(&mut self) -> std::result::Result<String, String> {
+        self.client
+            .query_one(SCHEMA_TEXT, &[])
+            .map(|row| row.get(0))
+            .map_err(|e| self.message(&e))
     }
 
     fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {

@@ -400,6 +400,22 @@ impl Store for SqliteStore {
         })
     }
 
+    fn database(&mut self) -> crate::rust::Database<'_> {
+        crate::rust::Database::Sqlite(&self.conn)
+    }
+
+    fn schema_text(&mut self) -> std::result::Result<String, String> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(group_concat(type || ' ' || name || ' ' || coalesce(sql, ''), \
+                 char(10)), '') FROM (SELECT type, name, sql FROM sqlite_schema \
+                 ORDER BY type, name)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| sqlite_message(&e))
+    }
+
     fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {
         fk_check::violations(&self.conn).map_err(|e| sqlite_message(&e))
     }

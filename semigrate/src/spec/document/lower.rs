@@ -4,9 +4,10 @@
 use super::*;
 use crate::diagnostic::Diagnostic;
 use crate::model::{
-    Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, List, Migration, Scalar, SemVer, Source,
-    SqlText, Step, Text,
+    Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, Function, List, Migration, Scalar, SemVer,
+    Source, SqlText, Step, Text,
 };
+use crate::spec::rust::{Kind, is_path};
 use std::path::{Component, Path};
 
 /// Where the errors of one file are collected, so that all of them are reported.
@@ -16,9 +17,50 @@ struct Report<'a> {
     /// The migrations folder, where seeds are read from.
     dir: &'a Path,
     errors: Vec<Diagnostic>,
+    functions: Vec<Use>,
+}
+
+/// A function of the chain crate that the spec names, for the build to find.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Use {
+    /// Its path from the crate root.
+    pub path: String,
+    /// What the spec uses it for.
+    pub kind: Kind,
+    /// Where the spec names it.
+    pub offset: usize,
 }
 
 impl Report<'_> {
+    /// A function the spec names at `offset`, once its path is well formed.
+    fn function<F>(
+        &mut self,
+        offset: usize,
+        what: &str,
+        path: &str,
+        kind: Kind,
+    ) -> Option<Function<F>> {
+        if !is_path(path) {
+            self.at(
+                offset,
+                format!("{what}: `{path}` is not a path to a function"),
+            )
+            .help = Some(
+                "name a function of this crate from its root, as in `steps::score_risk`".into(),
+            );
+            return None;
+        }
+        self.functions.push(Use {
+            path: path.to_owned(),
+            kind,
+            offset,
+        });
+        Some(Function {
+            path: Text::Owned(path.to_owned()),
+            call: None,
+        })
+    }
+
     fn at(&mut self, offset: usize, message: impl Into<String>) -> &mut Diagnostic {
         self.errors
             .push(Diagnostic::at(self.file, self.source, offset, message));
@@ -32,6 +74,8 @@ pub struct Parsed {
     pub migration: Migration,
     /// Byte offset of the `version` key, or 0 (the file's start).
     pub version_offset: usize,
+    /// The functions of the chain crate it names.
+    pub functions: Vec<Use>,
 }
 
 /// Parses and lowers one spec. `version` comes from the file name; every problem in the
@@ -54,6 +98,7 @@ pub fn parse(
         source,
         dir,
         errors: Vec::new(),
+        functions: Vec::new(),
     };
     let file_name = file
         .file_name()
@@ -145,6 +190,7 @@ pub fn parse(
     Ok(Parsed {
         migration,
         version_offset,
+        functions: report.functions,
     })
 }
 
@@ -241,6 +287,28 @@ fn lower_steps(
             let s = step.get_ref();
             let what = format!("{list} step {}", i + 1);
             let offset = step.span().start;
+            if let Some(rust) = &s.rust {
+                let others = [
+                    s.sql.is_some(),
+                    s.sqlite.is_some(),
+                    s.postgres.is_some(),
+                    s.csv.is_some(),
+                    s.ops.is_some(),
+                    s.columns.is_some(),
+                    s.delimiter.is_some(),
+                ];
+                if others.contains(&true) {
+                    report.at(
+                        offset,
+                        format!("{what} gives `rust` and other keys; a Rust step is its own step"),
+                    );
+                    return None;
+                }
+                let at = rust.span().start;
+                return report
+                    .function(at, &what, rust.get_ref(), Kind::Step)
+                    .map(Step::Rust);
+            }
             if s.csv.is_some() {
                 if s.sql.is_some() || s.sqlite.is_some() || s.postgres.is_some() {
                     report.at(
@@ -438,6 +506,22 @@ fn lower_op(
             column: t(column),
             value: t(value),
         },
+        OpDoc::Apply {
+            column,
+            function,
+            inverse,
+        } => {
+            let function = report.function(at, what, function, Kind::Apply);
+            let inverse = match inverse {
+                Some(inverse) => Some(report.function(at, what, inverse, Kind::Apply)?),
+                None => None,
+            };
+            CsvOp::Apply {
+                column: t(column),
+                function: function?,
+                inverse,
+            }
+        }
     })
 }
 
@@ -523,6 +607,27 @@ fn lower_check(
     let offset = check.span().start;
     let c = check.get_ref();
     let what = format!("validation {number}");
+    if let Some(rust) = &c.rust {
+        let others = [
+            c.sql.is_some(),
+            c.sqlite.is_some(),
+            c.postgres.is_some(),
+            c.csv.is_some(),
+            c.expect.is_some(),
+            c.expect_empty.is_some(),
+        ];
+        if others.contains(&true) {
+            report.at(
+                offset,
+                format!("{what} gives `rust` and other keys; a Rust check is its own check"),
+            );
+            return None;
+        }
+        let at = rust.span().start;
+        return report
+            .function(at, &what, rust.get_ref(), Kind::Step)
+            .map(Check::Rust);
+    }
     if let Some(path) = &c.csv {
         return lower_csv_check(report, offset, &what, path, c);
     }
@@ -631,7 +736,7 @@ mod tests {
         match parse(Path::new("v1_1_0.toml"), source, V, &[Engine::Sqlite]) {
             Ok(p) => {
                 let mut m = p.migration;
-                m.checksum = crate::spec::checksum::of(&m).into();
+                m.checksum = crate::spec::checksum::of(&m, &Default::default()).into();
                 m
             }
             Err(e) => panic!("{e:?}"),
