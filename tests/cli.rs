@@ -454,6 +454,40 @@ fn a_store_ahead_of_the_binary_is_refused_up_and_reverted_with_its_stored_steps(
     assert!(!user_schema(&s.db()).iter().any(|(_, n)| n == "vehicules"));
 }
 
+/// A newer binary's version whose down runs Rust code: this binary has the path of the
+/// function in the history, not the function, so it refuses to take the store down.
+#[test]
+fn a_stored_rust_down_this_binary_lacks_is_refused() {
+    use semigrate::model::{Function, Revert, Step};
+    let s = Sandbox::new();
+    s.ok(&["upgrade"]);
+    let revert = Revert {
+        steps: vec![Step::Rust(Function {
+            path: "steps::forget_vehicles".into(),
+            call: None,
+        })],
+        transaction: true,
+        foreign_keys: true,
+        irreversible: false,
+    };
+    s.conn()
+        .execute(
+            "INSERT INTO semigrate_migrations VALUES ('2.2.0', 'Vehicles', 'abc', '2026-01-01', 1, ?1)",
+            [serde_json::to_string(&revert).unwrap()],
+        )
+        .unwrap();
+    let before = s.bytes();
+    let r = s.run(&["downgrade", "--version", "2.1.0"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the down of 2.2.0 runs Rust code (steps::forget_vehicles)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.bytes(), before);
+}
+
 #[test]
 fn a_broken_pipe_is_not_an_error() {
     use std::process::Stdio;

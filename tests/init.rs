@@ -52,6 +52,37 @@ fn current(binary: &Path, cwd: &Path) -> String {
     status["current"].as_str().unwrap().to_owned()
 }
 
+/// `init` a chain crate named `name` in the sandbox, on this checkout, with the
+/// versions this checkout was tested with, so that the shared target folder's artifacts
+/// serve its build too.
+fn inited(s: &Sandbox, name: &str) -> PathBuf {
+    let dir = s.dir.path().join(name);
+    let r = s.run_raw(&[
+        "init",
+        dir.to_str().unwrap(),
+        "--path",
+        root().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    dir
+}
+
+/// Sets the crate's version, and writes `spec` as the migration `file`.
+fn write_spec(dir: &Path, version: &str, file: &str, spec: &str) {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let manifest = manifest
+        .lines()
+        .map(|l| match l.starts_with("version = ") {
+            true => format!("version = \"{version}\""),
+            false => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::write(dir.join("migrations").join(file), spec).unwrap();
+}
+
 #[test]
 fn an_inited_crate_builds_and_runs_its_own_chain() {
     let s = Sandbox::new();
@@ -185,4 +216,170 @@ fn an_inited_crate_builds_and_runs_its_own_chain() {
     ] {
         assert!(output.contains(named), "{named} not named:\n{output}");
     }
+}
+
+/// The Rust steps of a chain crate: run in the migration's transaction, an `Err` or a
+/// panic rolls it back, a schema change is refused, the function's body is in the
+/// checksum but not its layout, and a misspelled path fails the build at the spec.
+#[test]
+fn rust_steps_run_in_the_transaction_and_are_checked_at_build_time() {
+    let s = Sandbox::new();
+    let name = "shop-steps";
+    let dir = inited(&s, name);
+    let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+    let main = main.replacen(
+        "semigrate::include_chain!();",
+        "mod steps;\n\nsemigrate::include_chain!();",
+        1,
+    );
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    let steps = r#"
+use semigrate::rust::{Context, Database, Outcome};
+
+fn exec(cx: &mut Context, sql: &str) -> Outcome {
+    match &mut cx.database {
+        Database::Sqlite(conn) => conn.execute_batch(sql)?,
+        Database::Postgres(client) => client.batch_execute(sql)?,
+    }
+    Ok(())
+}
+
+pub fn fill(cx: &mut Context) -> Outcome {
+    exec(cx, "INSERT INTO example (name) VALUES ('from rust')")
+}
+
+pub fn one_row(cx: &mut Context) -> Outcome {
+    let Database::Sqlite(conn) = &cx.database else { return Ok(()) };
+    let n: i64 = conn.query_row("SELECT count(*) FROM example", [], |r| r.get(0))?;
+    if n == 1 { Ok(()) } else { Err(format!("{n} rows").into()) }
+}
+
+pub fn refuse(cx: &mut Context) -> Outcome {
+    exec(cx, "INSERT INTO example (name) VALUES ('refused')")?;
+    Err("no, thank you".into())
+}
+
+pub fn explode(cx: &mut Context) -> Outcome {
+    exec(cx, "INSERT INTO example (name) VALUES ('exploded')")?;
+    panic!("boom")
+}
+
+pub fn sneak_a_table(cx: &mut Context) -> Outcome {
+    exec(cx, "CREATE TABLE sneaky (id INTEGER)")
+}
+"#;
+    std::fs::write(dir.join("src/steps.rs"), steps).unwrap();
+    write_spec(
+        &dir,
+        "0.2.0",
+        "v0_2_0__fill.toml",
+        "description = \"Fill\"\n[[up]]\nrust = \"steps::fill\"\n\
+         [[down]]\nsql = \"DELETE FROM example WHERE name = 'from rust';\"\n\
+         [[validate]]\nrust = \"steps::one_row\"\n",
+    );
+    let (built, output, binary) = cargo_build(&dir, name);
+    assert!(built, "{output}");
+    assert!(output.contains("up step 1 calls steps::fill, which the build cannot run"));
+    let r = ok(&binary, &dir, &["upgrade", "--dry-run"]);
+    assert!(r.stdout.contains("-- rust steps::fill"), "{}", r.stdout);
+    ok(&binary, &dir, &["upgrade"]);
+    let db = dir.join(format!("var/{name}.db"));
+    let rows = || -> Vec<String> {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM example ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(rows(), ["from rust"]);
+    ok(&binary, &dir, &["downgrade"]);
+    assert_eq!(rows(), Vec::<String>::new());
+    ok(&binary, &dir, &["upgrade"]);
+
+    // A failing step or a panic rolls its migration back; so does a schema change.
+    for (function, said) in [
+        ("refuse", "steps::refuse: no, thank you"),
+        ("explode", "steps::explode: panicked: boom"),
+        ("sneak_a_table", "steps::sneak_a_table changed the schema"),
+    ] {
+        write_spec(
+            &dir,
+            "0.3.0",
+            "v0_3_0__more.toml",
+            &format!("description = \"More\"\ndown = []\n[[up]]\nrust = \"steps::{function}\"\n"),
+        );
+        let (built, output, binary) = cargo_build(&dir, name);
+        assert!(built, "{output}");
+        let r = run(&binary, &dir, &["--no-backup", "upgrade"]);
+        assert_eq!(r.code, 1, "{function}: {}", r.stderr);
+        assert!(r.stderr.contains(said), "{function}: {}", r.stderr);
+        assert!(r.stderr.contains("rolled back"), "{function}: {}", r.stderr);
+        assert_eq!(current(&binary, &dir), "0.2.0");
+        assert_eq!(rows(), ["from rust"]);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let sneaky: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'sneaky'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sneaky, 0, "{function}");
+        // The attempt is on record.
+        let log: serde_json::Value =
+            serde_json::from_str(&ok(&binary, &dir, &["--json", "history"]).stdout).unwrap();
+        let last = log.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (last["version"].as_str(), last["outcome"].as_str()),
+            (Some("0.3.0"), Some("failed"))
+        );
+    }
+    std::fs::remove_file(dir.join("migrations/v0_3_0__more.toml")).unwrap();
+
+    // The body is in the checksum: an edit to an applied step is drift.
+    let edited = steps.replace(
+        "exec(cx, \"INSERT INTO example (name) VALUES ('from rust')\")",
+        "exec(cx, \"INSERT INTO example (name) VALUES ('from rust')\").map(|()| ())",
+    );
+    std::fs::write(dir.join("src/steps.rs"), &edited).unwrap();
+    let (built, output, binary) = cargo_build(&dir, name);
+    assert!(built, "{output}");
+    let status = |binary: &Path| -> serde_json::Value {
+        serde_json::from_str(&ok(binary, &dir, &["--json", "status"]).stdout).unwrap()
+    };
+    assert_eq!(status(&binary)["migrations"][1]["state"], "drifted");
+    assert_eq!(run(&binary, &dir, &["upgrade"]).code, 3);
+    // Its layout and comments are not.
+    let relaid = steps.replace(
+        "pub fn fill(cx: &mut Context) -> Outcome {\n    exec(cx, \"INSERT INTO example (name) VALUES ('from rust')\")\n}",
+        "/// Fills.\npub fn fill(\n    cx: &mut Context,\n) -> Outcome {\n    // one row\n    exec(\n        cx,\n        \"INSERT INTO example (name) VALUES ('from rust')\",\n    )\n}",
+    );
+    assert_ne!(relaid, steps);
+    std::fs::write(dir.join("src/steps.rs"), &relaid).unwrap();
+    let (built, output, binary) = cargo_build(&dir, name);
+    assert!(built, "{output}");
+    assert_eq!(status(&binary)["migrations"][1]["state"], "applied");
+
+    // A misspelled path fails the build at the spec's line and column, before rustc.
+    write_spec(
+        &dir,
+        "0.3.0",
+        "v0_3_0__typo.toml",
+        "description = \"Typo\"\ndown = []\n[[up]]\nrust = \"steps::fil\"\n",
+    );
+    let (built, output, _) = cargo_build(&dir, name);
+    assert!(!built);
+    assert!(
+        output.contains(
+            "migrations/v0_3_0__typo.toml:4:8: `steps::fil`: src/steps.rs has no `fn fil`"
+        ),
+        "{output}"
+    );
+    assert!(
+        !output.contains("error[E0425]"),
+        "rustc met the call: {output}"
+    );
 }
