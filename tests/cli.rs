@@ -322,7 +322,14 @@ fn status_prints_an_aligned_table() {
 #[test]
 fn verify_runs_the_current_validations_and_changes_nothing() {
     let s = Sandbox::new();
-    assert!(s.ok(&["verify"]).stdout.contains("nothing to verify"));
+    let r = s.run(&["verify"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no store at") && r.stderr.contains("nothing to verify"),
+        "{}",
+        r.stderr
+    );
+    assert!(!s.db().exists());
     s.ok(&["upgrade"]);
     assert!(
         s.ok(&["verify"])

@@ -356,6 +356,14 @@ fn the_password_is_never_printed_nor_stored() {
 #[test]
 fn backups_are_pg_dump_files_and_without_pg_dump_a_run_asks_for_no_backup() {
     let (s, db) = (Sandbox::new(), Database::new());
+    // The first upgrade of an empty database has nothing to back up, and says so.
+    let r = ok(&s, &db, &["upgrade", "--version", "0.8.0"]);
+    assert!(
+        r.stderr.contains("no backup: the store is empty"),
+        "{}",
+        r.stderr
+    );
+    assert!(!s.dir.path().join("var/backups").exists());
     ok(&s, &db, &["upgrade", "--version", "0.9.0"]);
     let backups: Vec<_> = std::fs::read_dir(s.dir.path().join("var/backups"))
         .unwrap()

@@ -33,9 +33,8 @@ fn a_backup_holds_the_store_and_files_as_they_were_before_the_run() {
             p.to_string_lossy().contains("app-1.0.1-") && p.extension().is_some_and(|e| e == "db")
         })
         .unwrap();
-    let name = db_copy.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
-        r.stderr.contains(&format!("backup: var/backups/{name}")),
+        r.stderr.contains(&format!("backup: {}", db_copy.display())),
         "{}",
         r.stderr
     );
@@ -58,7 +57,7 @@ fn a_backup_holds_the_store_and_files_as_they_were_before_the_run() {
     assert!(
         s.ok(&["status"])
             .stdout
-            .contains(&format!("backup    var/backups/{name}"))
+            .contains(&format!("backup    {}", db_copy.display()))
     );
 }
 
@@ -454,7 +453,11 @@ fn atomic_refuses_a_plan_with_a_migration_outside_transactions() {
         );
     }
     assert_eq!(s.bytes(), before);
-    assert_eq!(backups(&s).len(), 1, "only the backup of the first upgrade");
+    assert_eq!(
+        backups(&s).len(),
+        0,
+        "none: the first upgrade found an empty store, the refused ones ran nothing"
+    );
     s.ok(&["upgrade", "--atomic", "--version", "1.0.0"]);
     assert_eq!(s.current(), "1.0.0");
 }

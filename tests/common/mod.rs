@@ -43,7 +43,9 @@ impl Sandbox {
     }
 
     pub fn db(&self) -> PathBuf {
-        self.dir.path().join("store").join("app.db")
+        // Its data and backup folders are then var/data and var/backups, as with the
+        // compiled default store.
+        self.dir.path().join("var").join("app.db")
     }
 
     /// Runs the binary in the sandbox against `db()`.
@@ -256,7 +258,7 @@ pub struct State {
     pub schema: Vec<(String, String)>,
     pub csv: Option<Vec<u8>>,
     pub files: Vec<String>,
-    /// Beside the database: the state file, the lock, and no temp file.
+    /// The files beside the database: the state file, the lock, and no temp file.
     pub store_files: Vec<String>,
     pub state_file: serde_json::Value,
 }
@@ -271,6 +273,7 @@ pub fn state(s: &Sandbox) -> State {
             let mut names: Vec<String> = std::fs::read_dir(s.db().parent().unwrap())
                 .unwrap()
                 .flatten()
+                .filter(|e| e.path().is_file())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
             names.sort();
@@ -287,6 +290,7 @@ pub fn state(s: &Sandbox) -> State {
             }
             v["database"] = serde_json::Value::Null;
             v["backup"] = serde_json::Value::Null;
+            v["paths"] = serde_json::Value::Null;
             v
         },
     }

@@ -5,6 +5,7 @@ use crate::error::Result;
 use std::fmt::Write;
 
 pub fn run(context: &Context) -> Result<String> {
+    context.missing_store();
     let mut store = context.open_read_only()?;
     let logged = store.logged()?;
     if context.json {

@@ -337,6 +337,10 @@ impl Progress for Report<'_> {
         }
     }
 
+    fn not_backed_up(&mut self, why: &str) {
+        self.context.say(format!("no backup: {why}"));
+    }
+
     fn planned(&mut self, store: &str, command: &str, plan: &Plan) {
         if plan.items.is_empty() {
             self.context
@@ -359,7 +363,8 @@ impl Progress for Report<'_> {
 
     fn step(&mut self, version: SemVer, what: &str, text: &str) {
         if self.context.verbose {
-            eprintln!("  -- {version} {what}:\n{}", text.trim_end());
+            self.context
+                .say(format!("  -- {version} {what}:\n{}", text.trim_end()));
         }
     }
 

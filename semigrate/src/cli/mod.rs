@@ -12,7 +12,7 @@ mod repair;
 mod status;
 mod verify;
 
-use crate::engine::Paths;
+use crate::engine::{Anchor, Paths};
 use crate::error::{Error, Result};
 use crate::model::{Chain, Migration, SemVer};
 use crate::store::Store;
@@ -40,18 +40,27 @@ struct Cli {
     /// (default: the first of the server's search_path).
     #[arg(long, global = true, value_name = "NAME")]
     schema: Option<String>,
-    /// The folder CSV paths are relative to.
+    /// The folder CSV paths are relative to (default: the configured one, placed
+    /// relative to the store as the configuration places it: `data/` beside the store).
     #[arg(long, global = true, env = "SEMIGRATE_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Where backups are written before a run that changes something.
+    /// Where backups are written before a run that changes something (default: the
+    /// configured one, relative to the store: `backups/` beside it).
     #[arg(long, global = true, env = "SEMIGRATE_BACKUP_DIR", value_name = "DIR")]
     backup_dir: Option<PathBuf>,
     /// Do not back up before changing the store.
     #[arg(long, global = true)]
     no_backup: bool,
-    /// Seconds to wait for another run on the same store to finish.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
-    lock_timeout: u64,
+    /// Seconds to wait for another semigrate run on the same store to finish (not
+    /// PostgreSQL's lock_timeout). `--lock-timeout` is its old name.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        alias = "lock-timeout"
+    )]
+    wait: u64,
     /// Print machine-readable JSON (status, list, history, dry runs).
     #[arg(long, global = true)]
     json: bool,
@@ -175,10 +184,10 @@ pub(crate) struct Context {
     pub database: String,
     /// `--schema`: PostgreSQL only.
     pub schema: Option<String>,
-    /// The folder CSV paths are relative to.
-    pub data_dir: PathBuf,
-    /// Where backups are written.
-    pub backup_dir: PathBuf,
+    /// `--data-dir`, when given.
+    pub data_dir: Option<PathBuf>,
+    /// `--backup-dir`, when given.
+    pub backup_dir: Option<PathBuf>,
     /// `--no-backup`.
     pub no_backup: bool,
     /// How long to wait for another run's lock.
@@ -229,29 +238,45 @@ impl Context {
         Ok(Location::File(PathBuf::from(&self.database)))
     }
 
-    /// Where the store's files go. The anchor names the store's backups and places
-    /// `migration_state.json` beside it: the SQLite file, or for a server, its
-    /// database name in the folder that holds the data folder.
+    /// Where the store's files go (see `engine::paths` for the rule).
     pub fn paths(&self) -> Result<Paths> {
+        let server;
         let anchor = match self.location()? {
-            Location::File(path) => path,
+            Location::File(path) => return Ok(self.paths_for(Anchor::File(&path))),
             Location::Server(url) => {
-                let name = url
+                server = url
                     .parse::<::postgres::Config>()
                     .ok()
                     .and_then(|c| c.get_dbname().map(str::to_owned))
                     .unwrap_or_else(|| "postgres".into());
-                self.data_dir
-                    .parent()
-                    .unwrap_or(std::path::Path::new(""))
-                    .join(format!("{name}.postgres"))
+                Anchor::Server(&server)
             }
         };
-        Ok(Paths {
-            data_dir: self.data_dir.clone(),
-            backup_dir: self.backup_dir.clone(),
+        Ok(self.paths_for(anchor))
+    }
+
+    fn paths_for(&self, anchor: Anchor<'_>) -> Paths {
+        Paths::resolve(
+            &self.chain.settings,
             anchor,
-        })
+            self.data_dir.clone(),
+            self.backup_dir.clone(),
+        )
+    }
+
+    /// Says so when the SQLite store's file does not exist yet, and returns the line:
+    /// `status` and `history` then read it as empty, `verify` refuses, and none of them
+    /// creates it.
+    pub fn missing_store(&self) -> Option<String> {
+        match self.location() {
+            Ok(Location::File(path)) if !path.exists() => {
+                let path = std::path::absolute(&path).unwrap_or(path);
+                let line = format!("no store at {} yet", path.display());
+                self.say(&line);
+                Some(line)
+            }
+            _ => None,
+        }
     }
 
     /// Where the store stands, with its newest backup.
@@ -260,9 +285,11 @@ impl Context {
     }
 
     /// A line of progress on stderr, unless `-q`.
+    /// A write that fails (a reader gone, `2>&1 | head`) is dropped: progress lines
+    /// must never stop a run halfway.
     pub fn say(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", line.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", line.as_ref());
         }
     }
 }
@@ -364,14 +391,10 @@ fn exit_code(chain: &'static Chain) -> u8 {
         chain,
         database: cli.database.unwrap_or_else(|| settings.database.to_owned()),
         schema: cli.schema,
-        data_dir: cli
-            .data_dir
-            .unwrap_or_else(|| PathBuf::from(settings.data_dir)),
-        backup_dir: cli
-            .backup_dir
-            .unwrap_or_else(|| PathBuf::from(settings.backup_dir)),
+        data_dir: cli.data_dir,
+        backup_dir: cli.backup_dir,
         no_backup: cli.no_backup,
-        lock_timeout: std::time::Duration::from_secs(cli.lock_timeout),
+        lock_timeout: std::time::Duration::from_secs(cli.wait),
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 /// Reads the store (without creating it) and compares it with the chain.
 pub fn read(context: &Context) -> Result<Status> {
+    context.missing_store();
     let mut store = context.open_read_only()?;
     context.status(&mut *store)
 }
@@ -23,7 +24,8 @@ pub fn run(context: &Context) -> Result<String> {
 /// The aligned table a person reads.
 pub fn render(s: &Status) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "database  {} ({})", s.database, s.engine);
+    let shown = s.paths.as_ref().map_or(&s.database, |p| &p.store);
+    let _ = writeln!(out, "database  {shown} ({})", s.engine);
     let standing = match (s.current == s.latest, s.pending) {
         (true, _) => "up to date".to_owned(),
         (false, 0) => format!("the newest this binary knows is {}", s.latest),
@@ -32,6 +34,11 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "version   {} ({standing})", s.current);
     if let Some(backup) = &s.backup {
         let _ = writeln!(out, "backup    {backup}");
+    }
+    if let Some(p) = &s.paths {
+        let _ = writeln!(out, "data      {}", p.data_dir);
+        let _ = writeln!(out, "backups   {}", p.backup_dir);
+        let _ = writeln!(out, "state     {}", p.state_file);
     }
     if s.migrations.is_empty() {
         return out;

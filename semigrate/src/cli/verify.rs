@@ -8,6 +8,9 @@ use crate::error::{Error, Result};
 use crate::model::{Check, SemVer};
 
 pub fn run(context: &Context) -> Result<String> {
+    if let Some(line) = context.missing_store() {
+        return Err(Error::Usage(format!("{line}: nothing to verify")));
+    }
     let mut store = context.open_read_only()?;
     let history = store.history()?;
     let at = current(&history);
@@ -22,7 +25,7 @@ pub fn run(context: &Context) -> Result<String> {
             "the store is at {at}, which this binary does not know: its validations are not compiled in"
         )));
     };
-    let files = Staging::new(&context.data_dir);
+    let files = Staging::new(&context.paths()?.data_dir);
     for (i, check) in m.validate.iter().enumerate() {
         validate(&mut *store, &files, at, check).map_err(|reason| Error::Validation {
             version: at,

@@ -36,6 +36,38 @@ fn stem(database: &Path) -> String {
         .map_or_else(|| "store".into(), |s| s.to_string_lossy().into_owned())
 }
 
+/// Whether a backup would hold anything: a store with no table at all and no CSV file
+/// that the plan touches (a new store's first upgrade) has nothing to save.
+pub fn has_anything(store: &mut dyn Store, plan: &Plan, files: &Staging) -> Result<bool> {
+    let touched = touched(plan)
+        .into_iter()
+        .any(|p| files.current(p).is_some());
+    if touched {
+        return Ok(true);
+    }
+    let schema = store.schema_text().map_err(|reason| Error::Store {
+        database: store.describe(),
+        reason,
+    })?;
+    Ok(!schema.is_empty())
+}
+
+/// The CSV files the plan's steps name, each once.
+fn touched<'a>(plan: &'a Plan) -> Vec<&'a str> {
+    let mut touched: Vec<&str> = plan
+        .items
+        .iter()
+        .flat_map(|i| i.steps.iter())
+        .filter_map(|s| match s {
+            Step::Csv(c) => Some(c.path.as_ref()),
+            Step::Sql(_) | Step::Rust(_) => None,
+        })
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    touched
+}
+
 /// Backs up the store and the files `plan` touches, then keeps only the newest `keep`
 /// backups of this store. A backup that fails is removed, and the run does not start.
 pub fn write(
@@ -85,20 +117,9 @@ fn copy_all(
         .open(db_copy)
         .map_err(|e| io_error(db_copy, e))?;
     store.backup(db_copy)?;
-    let mut touched: Vec<&str> = plan
-        .items
-        .iter()
-        .flat_map(|i| i.steps.iter())
-        .filter_map(|s| match s {
-            Step::Csv(c) => Some(c.path.as_ref()),
-            Step::Sql(_) | Step::Rust(_) => None,
-        })
-        .collect();
-    touched.sort_unstable();
-    touched.dedup();
     let folder = backup_dir.join(name);
     let mut copies = Vec::new();
-    for path in touched {
+    for path in touched(plan) {
         let Some(source) = files.current(path) else {
             continue;
         };

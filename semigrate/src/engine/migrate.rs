@@ -4,48 +4,15 @@
 //! the steps itself.
 
 use super::backup::{self, Backup};
+pub use super::paths::Paths;
 use super::plan::{self, Direction, Plan};
 use super::run::{Done, Progress, recover, run, run_atomic};
 use super::state_file;
-use super::status::{self, Status};
 use crate::data::swap::Staging;
 use crate::error::Result;
 use crate::model::{Migration, SemVer};
 use crate::store::Store;
-use std::path::PathBuf;
 use std::time::Duration;
-
-/// Where a store's files go: CSV files, backups, and the state file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Paths {
-    /// The folder CSV paths are relative to.
-    pub data_dir: PathBuf,
-    /// Where backups are written.
-    pub backup_dir: PathBuf,
-    /// The path that names the store's backups and places the state file beside it:
-    /// the SQLite file, or for a server, a name in the folder above the data folder.
-    pub anchor: PathBuf,
-}
-
-impl Paths {
-    /// `migration_state.json`, beside the anchor.
-    pub fn state_file(&self) -> PathBuf {
-        state_file::path_for(&self.anchor)
-    }
-
-    /// Where the store stands against `chain`, with its newest backup.
-    pub fn status(&self, store: &mut dyn Store, chain: &[Migration]) -> Result<Status> {
-        let history = store.history()?;
-        let mut s = status::status(
-            store.describe(),
-            store.engine().to_string(),
-            chain,
-            &history,
-        );
-        s.backup = backup::latest(&self.backup_dir, &self.anchor).map(|p| p.display().to_string());
-        Ok(s)
-    }
-}
 
 /// What a run is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,9 +102,14 @@ pub fn migrate(
     }
     if let Some(keep) = options.backup_keep {
         let files = Staging::new(&paths.data_dir);
-        let b: Backup =
-            backup::write(store, &paths.anchor, &plan, &files, &paths.backup_dir, keep)?;
-        progress.backed_up(&b);
+        if backup::has_anything(store, &plan, &files)? {
+            let b: Backup =
+                backup::write(store, &paths.anchor, &plan, &files, &paths.backup_dir, keep)?;
+            progress.backed_up(&b);
+        } else {
+            progress
+                .not_backed_up("the store is empty, and no CSV file the run touches exists yet");
+        }
     }
     progress.planned(&store.describe(), request.command(), &plan);
     let result = if request.atomic {

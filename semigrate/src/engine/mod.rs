@@ -3,11 +3,13 @@
 
 pub mod backup;
 pub mod migrate;
+pub mod paths;
 pub mod plan;
 pub mod run;
 pub mod state_file;
 pub mod status;
 
-pub use migrate::{Options, Paths, Request, migrate};
+pub use migrate::{Options, Request, migrate};
+pub use paths::{Anchor, Paths};
 pub use plan::Direction;
 pub use status::Status;

@@ -47,6 +47,8 @@ pub trait Progress {
     fn done(&mut self, done: &Done);
     /// A backup was written, before anything changed.
     fn backed_up(&mut self, _backup: &super::backup::Backup) {}
+    /// No backup was written, though one was asked for: there was nothing to save.
+    fn not_backed_up(&mut self, _why: &str) {}
     /// The plan is made and about to run (`plan.items` is empty when there is
     /// nothing to do); `store` is the store as it may be shown.
     fn planned(&mut self, _store: &str, _command: &str, _plan: &Plan) {}

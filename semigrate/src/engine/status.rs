@@ -65,6 +65,9 @@ pub struct Status {
     pub backup: Option<String>,
     /// Every migration, in version order.
     pub migrations: Vec<Entry>,
+    /// Where the store's files go, every path absolute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<super::paths::Shown>,
 }
 
 /// Compares the history with the chain, version by version.
@@ -117,5 +120,6 @@ pub fn status(
             .count(),
         backup: None,
         migrations,
+        paths: None,
     }
 }

@@ -1,0 +1,220 @@
+//! Where a run reads and writes, resolved from one anchor, the store, never from the
+//! working directory alone: the data and backup folders stand where the configuration
+//! places them relative to its store, and move with the store given at run time. With
+//! the defaults (`var/semigrate.db`, `var/data`, `var/backups`), `--database
+//! /srv/app/app.db` reads CSV files from `/srv/app/data` and writes backups to
+//! `/srv/app/backups`. A folder given by flag or environment is taken as given. A
+//! server has no folder: its folders are the configuration's, from the working
+//! directory.
+
+use super::backup;
+use super::state_file;
+use super::status::{self, Status};
+use crate::error::Result;
+use crate::model::{Migration, Settings};
+use crate::store::Store;
+use serde::Serialize;
+use std::path::{Component, Path, PathBuf};
+
+/// Where a store's files go, every path absolute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// The folder CSV paths are relative to.
+    pub data_dir: PathBuf,
+    /// Where backups are written.
+    pub backup_dir: PathBuf,
+    /// The path that names the store's backups and places the state file beside it:
+    /// the SQLite file, or for a server, a name in the folder above the data folder.
+    pub anchor: PathBuf,
+}
+
+/// The store a run is given.
+#[derive(Clone, Copy, Debug)]
+pub enum Anchor<'a> {
+    /// A SQLite file.
+    File(&'a Path),
+    /// A PostgreSQL database, by name.
+    Server(&'a str),
+}
+
+/// The resolved paths as `status` shows them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Shown {
+    /// The store: the SQLite file, or the server's URL without its password.
+    pub store: String,
+    /// The data folder.
+    pub data_dir: String,
+    /// The backup folder.
+    pub backup_dir: String,
+    /// `migration_state.json`.
+    pub state_file: String,
+}
+
+impl Paths {
+    /// The paths of a run against `store`: `data_dir` and `backup_dir` when given
+    /// (flags, environment), else the configuration's, moved with the store.
+    pub fn resolve(
+        settings: &Settings,
+        store: Anchor<'_>,
+        data_dir: Option<PathBuf>,
+        backup_dir: Option<PathBuf>,
+    ) -> Paths {
+        let configured_folder = Path::new(settings.database)
+            .parent()
+            .unwrap_or(Path::new(""));
+        let default = |configured: &str| match store {
+            Anchor::File(file) => file
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(relative(Path::new(configured), configured_folder)),
+            Anchor::Server(_) => PathBuf::from(configured),
+        };
+        let data_dir = absolute(&data_dir.unwrap_or_else(|| default(settings.data_dir)));
+        let backup_dir = absolute(&backup_dir.unwrap_or_else(|| default(settings.backup_dir)));
+        let anchor = match store {
+            Anchor::File(file) => absolute(file),
+            Anchor::Server(name) => data_dir
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .join(format!("{name}.postgres")),
+        };
+        Paths {
+            data_dir,
+            backup_dir,
+            anchor,
+        }
+    }
+
+    /// `migration_state.json`, beside the anchor.
+    pub fn state_file(&self) -> PathBuf {
+        state_file::path_for(&self.anchor)
+    }
+
+    /// Where the store stands against `chain`, with its newest backup and where its
+    /// files go.
+    pub fn status(&self, store: &mut dyn Store, chain: &[Migration]) -> Result<Status> {
+        let history = store.history()?;
+        let mut s = status::status(
+            store.describe(),
+            store.engine().to_string(),
+            chain,
+            &history,
+        );
+        s.backup = backup::latest(&self.backup_dir, &self.anchor).map(|p| p.display().to_string());
+        s.paths = Some(self.shown(store));
+        Ok(s)
+    }
+
+    fn shown(&self, store: &dyn Store) -> Shown {
+        Shown {
+            store: match store.engine() {
+                crate::model::Engine::Sqlite => self.anchor.display().to_string(),
+                crate::model::Engine::Postgres => store.describe(),
+            },
+            data_dir: self.data_dir.display().to_string(),
+            backup_dir: self.backup_dir.display().to_string(),
+            state_file: self.state_file().display().to_string(),
+        }
+    }
+}
+
+/// `path` made absolute from the working directory, without resolving links.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `target` as a path from `base`, both relative to the same place (`var/data` from
+/// `var` is `data`; `files` from `var` is `../files`). An absolute target stays as it is.
+fn relative(target: &Path, base: &Path) -> PathBuf {
+    if target.is_absolute() {
+        return target.to_path_buf();
+    }
+    let (target, base) = (parts(target), parts(base));
+    let common = target.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut out: PathBuf = base[common..].iter().map(|_| "..").collect();
+    out.extend(&target[common..]);
+    out
+}
+
+/// A path's components, `.` left out.
+fn parts(path: &Path) -> Vec<Component<'_>> {
+    path.components()
+        .filter(|c| *c != Component::CurDir)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SETTINGS: Settings = Settings {
+        migrations: "migrations",
+        database: "var/semigrate.db",
+        data_dir: "var/data",
+        backup_dir: "var/backups",
+        backup_keep: 10,
+    };
+
+    #[test]
+    fn the_folders_move_with_the_store() {
+        let p = Paths::resolve(
+            &SETTINGS,
+            Anchor::File(Path::new("/srv/app/app.db")),
+            None,
+            None,
+        );
+        assert_eq!(p.data_dir, Path::new("/srv/app/data"));
+        assert_eq!(p.backup_dir, Path::new("/srv/app/backups"));
+        assert_eq!(p.state_file(), Path::new("/srv/app/migration_state.json"));
+    }
+
+    #[test]
+    fn the_default_store_keeps_the_configured_folders() {
+        let p = Paths::resolve(
+            &SETTINGS,
+            Anchor::File(Path::new("var/semigrate.db")),
+            None,
+            None,
+        );
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(p.data_dir, cwd.join("var/data"));
+        assert_eq!(p.backup_dir, cwd.join("var/backups"));
+        assert_eq!(p.anchor, cwd.join("var/semigrate.db"));
+    }
+
+    #[test]
+    fn given_folders_are_taken_as_given_and_a_server_keeps_the_configured_ones() {
+        let p = Paths::resolve(
+            &SETTINGS,
+            Anchor::File(Path::new("/srv/app/app.db")),
+            Some(PathBuf::from("/data/csv")),
+            None,
+        );
+        assert_eq!(p.data_dir, Path::new("/data/csv"));
+        assert_eq!(p.backup_dir, Path::new("/srv/app/backups"));
+        let p = Paths::resolve(&SETTINGS, Anchor::Server("app"), None, None);
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(p.data_dir, cwd.join("var/data"));
+        assert_eq!(p.anchor, cwd.join("var/app.postgres"));
+    }
+
+    #[test]
+    fn relative_paths_climb_out_of_the_base_where_they_must() {
+        assert_eq!(
+            relative(Path::new("var/data"), Path::new("var")),
+            Path::new("data")
+        );
+        assert_eq!(
+            relative(Path::new("files"), Path::new("var")),
+            Path::new("../files")
+        );
+        assert_eq!(
+            relative(Path::new("./a/b"), Path::new("")),
+            Path::new("a/b")
+        );
+        assert_eq!(
+            relative(Path::new("/abs"), Path::new("var")),
+            Path::new("/abs")
+        );
+    }
+}

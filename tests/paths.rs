@@ -1,0 +1,132 @@
+//! Where a run reads and writes: from the store given, never from the working
+//! directory (see `engine::paths` for the rule).
+
+mod common;
+
+use common::Sandbox;
+use std::path::Path;
+
+/// Every file under `dir`, relative to it.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(
+                tree(&path)
+                    .into_iter()
+                    .map(|f| format!("{}/{f}", entry.file_name().to_string_lossy())),
+            );
+        } else {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_store_given_elsewhere_takes_its_folders_along_and_leaves_the_working_directory_alone() {
+    let s = Sandbox::new();
+    let host = tempfile::tempdir().unwrap();
+    let store = host.path().join("srv/app/app.db");
+    let database = store.to_str().unwrap();
+    // The working directory is the sandbox, which stays empty.
+    let r = s.run_raw(&["--database", database, "upgrade", "--version", "1.0.1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no backup: the store is empty"),
+        "the first upgrade of a new store has nothing to back up: {}",
+        r.stderr
+    );
+    let r = s.run_raw(&["--database", database, "upgrade"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(tree(s.dir.path()), Vec::<String>::new());
+    let app = host.path().join("srv/app");
+    let files = tree(&app);
+    assert!(
+        files.contains(&"data/accidents.csv".to_owned()),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&"migration_state.json".to_owned()),
+        "{files:?}"
+    );
+    let backups: Vec<&String> = files.iter().filter(|f| f.starts_with("backups/")).collect();
+    assert!(
+        backups
+            .iter()
+            .any(|f| f.starts_with("backups/app-1.0.1-") && f.ends_with(".db")),
+        "{files:?}"
+    );
+    assert!(
+        backups.iter().any(|f| f.ends_with("/accidents.csv")),
+        "the CSV file backed up beside the store: {files:?}"
+    );
+
+    // status says where everything went, as absolute paths.
+    let status: serde_json::Value = serde_json::from_str(
+        &s.run_raw(&["--database", database, "--json", "status"])
+            .stdout,
+    )
+    .unwrap();
+    let paths = &status["paths"];
+    assert_eq!(paths["store"], store.to_str().unwrap());
+    assert_eq!(paths["data_dir"], app.join("data").to_str().unwrap());
+    assert_eq!(paths["backup_dir"], app.join("backups").to_str().unwrap());
+    assert_eq!(
+        paths["state_file"],
+        app.join("migration_state.json").to_str().unwrap()
+    );
+    let text = s.run_raw(&["--database", database, "status"]).stdout;
+    for line in [
+        format!("database  {} (sqlite)", store.display()),
+        format!("data      {}", app.join("data").display()),
+        format!("backups   {}", app.join("backups").display()),
+        format!("state     {}", app.join("migration_state.json").display()),
+    ] {
+        assert!(text.contains(&line), "{line}\n{text}");
+    }
+    // Folders given by flag are taken as given, from the working directory.
+    let r = s.run_raw(&[
+        "--database",
+        database,
+        "--backup-dir",
+        "elsewhere",
+        "downgrade",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(s.dir.path().join("elsewhere").is_dir());
+}
+
+#[test]
+fn a_store_that_is_not_there_is_said_so_and_not_created() {
+    let s = Sandbox::new();
+    let r = s.ok(&["status"]);
+    let missing = format!("no store at {} yet", s.db().display());
+    assert!(r.stderr.contains(&missing), "{}", r.stderr);
+    assert!(r.stdout.contains("7 pending"), "{}", r.stdout);
+    let r = s.ok(&["history"]);
+    assert!(r.stderr.contains(&missing), "{}", r.stderr);
+    let r = s.run(&["verify"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains(&missing), "{}", r.stderr);
+    assert!(!s.db().exists());
+    assert_eq!(tree(s.dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn the_wait_for_another_run_is_wait_and_lock_timeout_still_works() {
+    let s = Sandbox::new();
+    s.ok(&["--wait", "0", "upgrade", "--version", "0.8.0"]);
+    s.ok(&["--lock-timeout", "0", "upgrade", "--version", "0.9.0"]);
+    assert_eq!(s.current(), "0.9.0");
+    let help = s.ok(&["--help"]).stdout;
+    assert!(help.contains("--wait <SECONDS>"), "{help}");
+    assert!(
+        !help.contains("--lock-timeout <"),
+        "the old name is not listed, only mentioned: {help}"
+    );
+    let r = s.run(&["--wait", "soon", "status"]);
+    assert_eq!(r.code, 2);
+}
