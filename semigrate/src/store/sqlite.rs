@@ -106,11 +106,16 @@ pub struct SqliteStore {
     foreign_keys_off: bool,
     /// An adopted connection's own `synchronous` level, given back with it.
     synchronous_before: Option<i64>,
+    /// The journal is known to have its `content` column: checked once a connection.
+    journal_ready: bool,
 }
 
 impl SqliteStore {
     /// Adds the `content` column to a journal written before content was recorded.
-    fn journal_has_content(&self) -> rusqlite::Result<()> {
+    fn journal_has_content(&mut self) -> rusqlite::Result<()> {
+        if self.journal_ready {
+            return Ok(());
+        }
         let has: bool = self
             .conn
             .prepare_cached(
@@ -118,10 +123,11 @@ impl SqliteStore {
                  WHERE name = 'content'",
             )?
             .query_row([], |r| r.get(0))?;
-        match has {
-            true => Ok(()),
-            false => self.conn.execute_batch(CONTENT_COLUMN),
+        if !has {
+            self.conn.execute_batch(CONTENT_COLUMN)?;
         }
+        self.journal_ready = true;
+        Ok(())
     }
 
     /// Opens the store for a run that may write; creates the file and its folder when
@@ -177,6 +183,7 @@ impl SqliteStore {
             lock: None,
             foreign_keys_off: false,
             synchronous_before: None,
+            journal_ready: false,
         })
     }
 
@@ -202,6 +209,7 @@ impl SqliteStore {
             lock: None,
             foreign_keys_off: false,
             synchronous_before: Some(before),
+            journal_ready: false,
         })
     }
 
@@ -359,6 +367,8 @@ impl Store for SqliteStore {
     }
 
     fn rollback(&mut self) {
+        // What the transaction did to the journal's shape is undone with it.
+        self.journal_ready = false;
         if !self.conn.is_autocommit() {
             // A failed rollback leaves SQLite to roll back when the connection closes.
             let _ = self.conn.execute_batch("ROLLBACK;");
