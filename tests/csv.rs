@@ -350,3 +350,69 @@ fn a_kill_at_any_instant_converges_on_the_next_run() {
     assert!(killed > 0, "no run was killed before it ended");
     assert_eq!(divergences, Vec::<String>::new(), "{killed} kills");
 }
+
+/// `replace`, `split` and `filter`, and the checks `not_null`, `unique` over two
+/// columns, `matches`, `rows` and `rows_match`, on a fixture chain's real file.
+#[test]
+fn replace_split_filter_and_the_row_checks_on_a_real_file() {
+    let b = build(Some(&root().join("tests/fixtures/good_csv_ops")), &[]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let s = Sandbox::with_binary(binary);
+    s.ok(&["upgrade", "--version", "0.1.0"]);
+    let people = s.dir.path().join("var/data/people.csv");
+    let seed = std::fs::read(&people).unwrap();
+    s.ok(&["upgrade", "--version", "0.2.0"]);
+    assert_eq!(
+        std::fs::read_to_string(&people).unwrap(),
+        "id;name;dep;com;lat\n1;Ada;59;59350;50.5894\n2;Blaise;75;75056;48.8566\n3;Camille;2A;2A004;41.9192\n"
+    );
+    s.ok(&["verify"]);
+    // The file and the table must agree on the count.
+    s.conn().execute("INSERT INTO t VALUES (4)", []).unwrap();
+    let r = s.run(&["verify"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("people.csv has 3 rows, but `SELECT count(*) FROM t` says 4"),
+        "{}",
+        r.stderr
+    );
+    s.conn().execute("DELETE FROM t WHERE id = 4", []).unwrap();
+    // Each rule names the line that breaks it.
+    let good = std::fs::read_to_string(&people).unwrap();
+    for (broken, said) in [
+        (
+            good.replace(";59350;", ";;"),
+            "people.csv line 2: `com` is empty",
+        ),
+        (
+            good.replace("75;75056", "59;59350"),
+            "people.csv line 3: (dep, com) repeats the values (59, 59350)",
+        ),
+        (
+            good.replace("48.8566", "48,8566"),
+            "people.csv line 3: `lat` has `48,8566`, which does not match",
+        ),
+        (
+            format!("{good}4;Denis;13;13055;43.3\n"),
+            "people.csv has 4 rows, expected 3",
+        ),
+    ] {
+        std::fs::write(&people, &broken).unwrap();
+        let r = s.run(&["verify"]);
+        assert_eq!(r.code, 1, "{said}: {}", r.stderr);
+        assert!(r.stderr.contains(said), "{said}: {}", r.stderr);
+    }
+    std::fs::write(&people, &good).unwrap();
+    // The derived down restores every byte.
+    s.ok(&["downgrade", "--version", "0.1.0"]);
+    assert_eq!(std::fs::read(&people).unwrap(), seed);
+    // The filter keeps the mainland, and cannot be undone.
+    s.ok(&["upgrade"]);
+    assert_eq!(
+        std::fs::read_to_string(&people).unwrap(),
+        "id;name;dep;com;lat\n1;Ada;59;59350;50.5894\n2;Blaise;75;75056;48.8566\n"
+    );
+    assert_eq!(s.run(&["downgrade"]).code, 3);
+}

@@ -187,6 +187,39 @@ fn csv_op(op: &CsvOp) -> TokenStream {
             quote!(#m::CsvOp::Create { columns: #columns, seed: #seed })
         }
         CsvOp::Delete => quote!(#m::CsvOp::Delete),
+        CsvOp::Replace {
+            column,
+            from,
+            to,
+            pattern,
+        } => {
+            let (column, from, to) = (text(column), text(from), text(to));
+            quote!(#m::CsvOp::Replace { column: #column, from: #from, to: #to, pattern: #pattern })
+        }
+        CsvOp::Split {
+            column,
+            separator,
+            into,
+        } => {
+            let (column, separator, into) = (text(column), text(separator), texts(into));
+            quote!(#m::CsvOp::Split { column: #column, separator: #separator, into: #into })
+        }
+        CsvOp::Join {
+            columns,
+            separator,
+            into,
+        } => {
+            let (columns, separator, into) = (texts(columns), text(separator), text(into));
+            quote!(#m::CsvOp::Join { columns: #columns, separator: #separator, into: #into })
+        }
+        CsvOp::Filter {
+            column,
+            values,
+            pattern,
+        } => {
+            let (column, values, pattern) = (text(column), texts(values), optional_text(pattern));
+            quote!(#m::CsvOp::Filter { column: #column, values: #values, pattern: #pattern })
+        }
         CsvOp::Apply {
             column,
             function: f,
@@ -280,6 +313,28 @@ fn csv_check(c: &CsvCheck) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    let (not_null, unique_together) = (texts(&c.not_null), texts(&c.unique_together));
+    let matches = match &c.matches {
+        Some((column, pattern)) => {
+            let (column, pattern) = (text(column), text(pattern));
+            quote!(::core::option::Option::Some((#column, #pattern)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let rows = match c.rows {
+        Some(n) => {
+            let n = Literal::u64_unsuffixed(n);
+            quote!(::core::option::Option::Some(#n))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let rows_match = match &c.rows_match {
+        Some(s) => {
+            let s = sql(s);
+            quote!(::core::option::Option::Some(#s))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote!(::semigrate::model::CsvCheck {
         path: #path,
         delimiter: #delimiter,
@@ -288,6 +343,11 @@ fn csv_check(c: &CsvCheck) -> TokenStream {
         not_empty: #not_empty,
         unique: #unique,
         values_in: #values_in,
+        not_null: #not_null,
+        unique_together: #unique_together,
+        matches: #matches,
+        rows: #rows,
+        rows_match: #rows_match,
     })
 }
 

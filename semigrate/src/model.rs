@@ -342,6 +342,47 @@ pub enum CsvOp {
         /// The value given to its empty cells.
         value: Text,
     },
+    /// Replaces text in a column's cells: every occurrence of a literal, or every match
+    /// of a regular expression (`$1` in `to` names its groups).
+    Replace {
+        /// The column rewritten.
+        column: Text,
+        /// The literal, or the pattern.
+        from: Text,
+        /// What replaces it.
+        to: Text,
+        /// `from` is a regular expression.
+        pattern: bool,
+    },
+    /// Splits a column into several on a separator (into exactly as many parts); the
+    /// new columns take its place.
+    Split {
+        /// The column split.
+        column: Text,
+        /// What separates the parts.
+        separator: Text,
+        /// The new columns, in order.
+        into: List<Text>,
+    },
+    /// Joins columns with a separator into one, at the first one's place: split undone.
+    Join {
+        /// The columns joined, in order.
+        columns: List<Text>,
+        /// What goes between them.
+        separator: Text,
+        /// The new column.
+        into: Text,
+    },
+    /// Keeps only the rows whose cell in a column is among `values`, or matches
+    /// `pattern` (the whole cell).
+    Filter {
+        /// The column tested.
+        column: Text,
+        /// The values kept.
+        values: List<Text>,
+        /// Or the pattern kept.
+        pattern: Option<Text>,
+    },
     /// Replaces each cell of a column by what a function of the chain crate makes of
     /// it and its row.
     Apply {
@@ -395,6 +436,27 @@ pub struct CsvCheck {
     pub unique: Option<Text>,
     /// A column whose values all belong to a set.
     pub values_in: Option<(Text, List<Text>)>,
+    // The rules below are absent from the serialized form when unused, so that a
+    // check without them keeps the checksum it had before they existed.
+    /// Columns none of whose cells may be empty.
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub not_null: List<Text>,
+    /// Columns whose values, together, are all different (a composite key).
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub unique_together: List<Text>,
+    /// A column each of whose cells, whole, matches a regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<(Text, Text)>,
+    /// How many rows the file has, its header not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    /// A query whose single value is the number of rows the file must have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_match: Option<SqlText>,
+}
+
+fn is_empty<T: Clone>(list: &List<T>) -> bool {
+    list.is_empty()
 }
 
 /// SQL with optional per-engine text: `sql = "..."` in a spec fills both.
@@ -426,6 +488,8 @@ impl SqlText {
 }
 
 /// A check that holds whenever the store is at a version.
+// The table is static data: a boxed variant could not be written in a `static`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Check {

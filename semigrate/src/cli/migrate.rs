@@ -280,6 +280,34 @@ fn describe_op(op: &CsvOp) -> String {
             Source::Template(t) => format!("add {column} from the template {t:?}"),
         },
         CsvOp::Drop { column } => format!("drop {column}"),
+        CsvOp::Replace {
+            column,
+            from,
+            to,
+            pattern,
+        } => match pattern {
+            true => format!("replace the matches of {from:?} in {column} by {to:?}"),
+            false => format!("replace {from:?} in {column} by {to:?}"),
+        },
+        CsvOp::Split {
+            column,
+            separator,
+            into,
+        } => format!("split {column} on {separator:?} into {}", into.join(", ")),
+        CsvOp::Join {
+            columns,
+            separator,
+            into,
+        } => format!("join {} with {separator:?} into {into}", columns.join(", ")),
+        CsvOp::Filter {
+            column,
+            values,
+            pattern,
+        } => {
+            let mut kept: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+            kept.extend(pattern.iter().map(|p| format!("what matches {p:?}")));
+            format!("keep the rows whose {column} is {}", kept.join(" or "))
+        }
         CsvOp::Apply {
             column, function, ..
         } => format!("apply {} to {column}", function.path),

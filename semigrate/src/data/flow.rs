@@ -135,8 +135,41 @@ pub fn apply(header: &mut Header, op: &CsvOp) -> Result<(), String> {
         CsvOp::Map { column, .. }
         | CsvOp::Convert { column, .. }
         | CsvOp::Fill { column, .. }
-        | CsvOp::Apply { column, .. } => {
+        | CsvOp::Apply { column, .. }
+        | CsvOp::Replace { column, .. }
+        | CsvOp::Filter { column, .. } => {
             position(h, column)?;
+        }
+        CsvOp::Split {
+            column,
+            separator,
+            into,
+        } => {
+            let i = position(h, column)?;
+            if separator.is_empty() || into.len() < 2 {
+                return Err("`split` needs a `separator` and at least two columns `into`".into());
+            }
+            h.remove(i);
+            for (k, name) in into.iter().enumerate() {
+                absent(h, name)?;
+                h.insert(i + k, name.to_string());
+            }
+        }
+        CsvOp::Join {
+            columns,
+            separator,
+            into,
+        } => {
+            if separator.is_empty() || columns.len() < 2 {
+                return Err("`join` needs a `separator` and at least two `columns`".into());
+            }
+            let at = position(h, &columns[0])?;
+            for column in columns.iter() {
+                let i = position(h, column)?;
+                h.remove(i);
+            }
+            absent(h, into)?;
+            h.insert(at.min(h.len()), into.to_string());
         }
         CsvOp::Reorder { columns } => {
             let mut wanted: Vec<&str> = columns.iter().map(|c| c.as_ref()).collect();
@@ -227,6 +260,45 @@ pub fn invert(before: &Header, op: &CsvOp) -> Result<CsvOp, String> {
                 function.path
             ));
         }
+        CsvOp::Replace {
+            column,
+            from,
+            to,
+            pattern: false,
+        } if !to.is_empty() => CsvOp::Replace {
+            column: column.clone(),
+            from: to.clone(),
+            to: from.clone(),
+            pattern: false,
+        },
+        CsvOp::Replace { column, .. } => {
+            return Err(format!(
+                "`replace` in `{column}` by a pattern, or by nothing, loses what it replaced"
+            ));
+        }
+        CsvOp::Split {
+            column,
+            separator,
+            into,
+        } => CsvOp::Join {
+            columns: into.clone(),
+            separator: separator.clone(),
+            into: column.clone(),
+        },
+        CsvOp::Join {
+            columns,
+            separator,
+            into,
+        } => CsvOp::Split {
+            column: into.clone(),
+            separator: separator.clone(),
+            into: columns.clone(),
+        },
+        CsvOp::Filter { column, .. } => {
+            return Err(format!(
+                "`filter` on `{column}` drops the rows it does not keep"
+            ));
+        }
         CsvOp::Delete => return Err("`delete` loses the file".into()),
     })
 }
@@ -234,7 +306,10 @@ pub fn invert(before: &Header, op: &CsvOp) -> Result<CsvOp, String> {
 /// Whether an op, in an up, removes data (it must then say `destructive = true`).
 #[cfg(feature = "build")]
 pub fn removes_data(op: &CsvOp) -> bool {
-    matches!(op, CsvOp::Drop { .. } | CsvOp::Delete)
+    matches!(
+        op,
+        CsvOp::Drop { .. } | CsvOp::Delete | CsvOp::Filter { .. }
+    )
 }
 
 /// An error of the chain pass: the migration (its index in the chain) and the message.
@@ -436,12 +511,80 @@ pub fn op_name(op: &CsvOp) -> &'static str {
         CsvOp::Reorder { .. } => "reorder",
         CsvOp::Fill { .. } => "fill",
         CsvOp::Apply { .. } => "apply",
+        CsvOp::Replace { .. } => "replace",
+        CsvOp::Split { .. } => "split",
+        CsvOp::Join { .. } => "join",
+        CsvOp::Filter { .. } => "filter",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_new_ops_follow_the_header_and_invert_where_exact() {
+        use crate::model::{List, Text};
+        let t = |s: &str| Text::Owned(s.to_owned());
+        let mut h: Header = Some(vec!["id".into(), "lieu".into(), "lat".into()]);
+        let split = CsvOp::Split {
+            column: t("lieu"),
+            separator: t("-"),
+            into: List::Owned(vec![t("dep"), t("com")]),
+        };
+        apply(&mut h, &split).unwrap();
+        assert_eq!(h.as_deref().unwrap(), ["id", "dep", "com", "lat"]);
+        assert!(matches!(invert(&h, &split), Ok(CsvOp::Join { .. })));
+        let join = CsvOp::Join {
+            columns: List::Owned(vec![t("dep"), t("com")]),
+            separator: t("-"),
+            into: t("lieu"),
+        };
+        apply(&mut h, &join).unwrap();
+        assert_eq!(h.as_deref().unwrap(), ["id", "lieu", "lat"]);
+        let into_existing = CsvOp::Split {
+            column: t("lieu"),
+            separator: t("-"),
+            into: List::Owned(vec![t("id"), t("x")]),
+        };
+        assert!(apply(&mut h.clone(), &into_existing).is_err());
+        let literal = CsvOp::Replace {
+            column: t("lat"),
+            from: t(","),
+            to: t("."),
+            pattern: false,
+        };
+        assert_eq!(
+            invert(&h, &literal),
+            Ok(CsvOp::Replace {
+                column: t("lat"),
+                from: t("."),
+                to: t(","),
+                pattern: false,
+            })
+        );
+        let erasing = CsvOp::Replace {
+            column: t("lat"),
+            from: t(","),
+            to: t(""),
+            pattern: false,
+        };
+        assert!(invert(&h, &erasing).is_err());
+        let pattern = CsvOp::Replace {
+            column: t("lat"),
+            from: t("[0-9]"),
+            to: t("#"),
+            pattern: true,
+        };
+        assert!(invert(&h, &pattern).is_err());
+        let filter = CsvOp::Filter {
+            column: t("lat"),
+            values: List::Owned(vec![t("1")]),
+            pattern: None,
+        };
+        assert!(invert(&h, &filter).is_err());
+        assert!(removes_data(&filter) && !removes_data(&literal));
+    }
     use crate::model::{Case, SemVer};
 
     fn t(s: &str) -> Text {

@@ -50,6 +50,35 @@ enum Expr {
         column: String,
         case: Case,
     },
+    /// Every occurrence of a literal replaced; a cell that already holds what replaces
+    /// it is refused, so that the inverse (the same replace, reversed) is exact.
+    Replace {
+        of: Box<Expr>,
+        column: String,
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
+    /// Every match of a pattern replaced.
+    ReplacePattern {
+        of: Box<Expr>,
+        pattern: regex::bytes::Regex,
+        to: Vec<u8>,
+    },
+    /// Part `index` of `count` of a cell split on a separator (the last part keeps any
+    /// further separator), so that joining the parts gives the cell back.
+    Part {
+        of: Box<Expr>,
+        column: String,
+        separator: Vec<u8>,
+        index: usize,
+        count: usize,
+    },
+    /// Cells joined with a separator; one other than the last holding the separator is
+    /// refused, so that splitting gives the cells back.
+    Join {
+        parts: Vec<(String, Expr)>,
+        separator: Vec<u8>,
+    },
     /// A function of the chain crate, handed the cell and the row as the ops before it
     /// left them (`names`, `inputs`).
     Apply {
@@ -69,10 +98,28 @@ fn index(header: &[String], column: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("no column `{column}`"))
 }
 
-/// Compiles the ops of a step that starts from `header` into the output columns.
-fn compile(header: &[String], ops: &[CsvOp]) -> Result<Vec<Expr>, String> {
+/// A row `filter` keeps: its column's value among `values`, or matching `pattern`.
+struct Keep {
+    of: Expr,
+    values: std::collections::HashSet<Vec<u8>>,
+    pattern: Option<regex::bytes::Regex>,
+}
+
+impl Keep {
+    fn keeps(&self, row: &ZeroCopyByteRecord, scratch: &mut Vec<u8>) -> Result<bool, String> {
+        scratch.clear();
+        self.of.eval(row, scratch)?;
+        Ok(self.values.contains(scratch.as_slice())
+            || self.pattern.as_ref().is_some_and(|p| p.is_match(scratch)))
+    }
+}
+
+/// Compiles the ops of a step that starts from `header` into the output columns, and
+/// the filters a row must pass to be written.
+fn compile(header: &[String], ops: &[CsvOp]) -> Result<(Vec<Expr>, Vec<Keep>), String> {
     let mut h: Header = Some(header.to_vec());
     let mut columns: Vec<Expr> = (0..header.len()).map(Expr::Input).collect();
+    let mut filters = Vec::new();
     for op in ops {
         let now = h.as_deref().unwrap_or_default();
         let at = |column: &str| index(now, column);
@@ -136,6 +183,79 @@ fn compile(header: &[String], ops: &[CsvOp]) -> Result<Vec<Expr>, String> {
                     value: value.as_bytes().to_vec(),
                 };
             }
+            CsvOp::Replace {
+                column,
+                from,
+                to,
+                pattern,
+            } => {
+                let (i, of) = take(column)?;
+                columns[i] = match pattern {
+                    true => Expr::ReplacePattern {
+                        of,
+                        pattern: regex::bytes::Regex::new(from)
+                            .map_err(|e| format!("`{from}` is not a regular expression: {e}"))?,
+                        to: to.as_bytes().to_vec(),
+                    },
+                    false => Expr::Replace {
+                        of,
+                        column: column.to_string(),
+                        from: from.as_bytes().to_vec(),
+                        to: to.as_bytes().to_vec(),
+                    },
+                };
+            }
+            CsvOp::Split {
+                column,
+                separator,
+                into,
+            } => {
+                let i = at(column)?;
+                let of = columns.remove(i);
+                for index in (0..into.len()).rev() {
+                    let part = Expr::Part {
+                        of: Box::new(of.clone()),
+                        column: column.to_string(),
+                        separator: separator.as_bytes().to_vec(),
+                        index,
+                        count: into.len(),
+                    };
+                    columns.insert(i, part);
+                }
+            }
+            CsvOp::Join {
+                columns: joined,
+                separator,
+                ..
+            } => {
+                let first = at(&joined[0])?;
+                let parts: Vec<(String, Expr)> = joined
+                    .iter()
+                    .map(|c| at(c).map(|i| (c.to_string(), columns[i].clone())))
+                    .collect::<Result<_, _>>()?;
+                let mut gone: Vec<usize> =
+                    joined.iter().map(|c| at(c)).collect::<Result<_, _>>()?;
+                gone.sort_unstable();
+                for i in gone.into_iter().rev() {
+                    columns.remove(i);
+                }
+                let join = Expr::Join {
+                    parts,
+                    separator: separator.as_bytes().to_vec(),
+                };
+                columns.insert(first.min(columns.len()), join);
+            }
+            CsvOp::Filter {
+                column,
+                values,
+                pattern,
+            } => {
+                filters.push(Keep {
+                    of: columns[at(column)?].clone(),
+                    values: values.iter().map(|v| v.as_bytes().to_vec()).collect(),
+                    pattern: pattern.as_deref().map(super::check::whole).transpose()?,
+                });
+            }
             CsvOp::Apply {
                 column, function, ..
             } => {
@@ -166,7 +286,7 @@ fn compile(header: &[String], ops: &[CsvOp]) -> Result<Vec<Expr>, String> {
         }
         flow::apply(&mut h, op)?;
     }
-    Ok(columns)
+    Ok((columns, filters))
 }
 
 impl Expr {
@@ -205,6 +325,73 @@ impl Expr {
                 of.eval(row, out)?;
                 if out.len() == start {
                     out.extend_from_slice(value);
+                }
+            }
+            Expr::Replace {
+                of,
+                column,
+                from,
+                to,
+            } => {
+                of.eval(row, out)?;
+                let cell = &out[start..];
+                if memchr::memmem::find(cell, to).is_some() {
+                    return Err(format!(
+                        "`{column}` already holds `{}`, so replacing `{}` by it could not be undone",
+                        super::shown_value(to),
+                        super::shown_value(from)
+                    ));
+                }
+                if memchr::memmem::find(cell, from).is_some() {
+                    let replaced = replace_all(cell, from, to);
+                    out.truncate(start);
+                    out.extend_from_slice(&replaced);
+                }
+            }
+            Expr::ReplacePattern { of, pattern, to } => {
+                of.eval(row, out)?;
+                let replaced = pattern
+                    .replace_all(&out[start..], to.as_slice())
+                    .into_owned();
+                out.truncate(start);
+                out.extend_from_slice(&replaced);
+            }
+            Expr::Part {
+                of,
+                column,
+                separator,
+                index,
+                count,
+            } => {
+                let mut cell = Vec::new();
+                of.eval(row, &mut cell)?;
+                let parts: Vec<&[u8]> = splitn(&cell, separator, *count);
+                if parts.len() != *count {
+                    return Err(format!(
+                        "`{column}` has `{}`: {} part{} on `{}`, `split` needs {count}",
+                        super::shown_value(&cell),
+                        parts.len(),
+                        if parts.len() == 1 { "" } else { "s" },
+                        super::shown_value(separator)
+                    ));
+                }
+                out.extend_from_slice(parts[*index]);
+            }
+            Expr::Join { parts, separator } => {
+                for (k, (column, part)) in parts.iter().enumerate() {
+                    if k > 0 {
+                        out.extend_from_slice(separator);
+                    }
+                    let from = out.len();
+                    part.eval(row, out)?;
+                    if k + 1 < parts.len()
+                        && memchr::memmem::find(&out[from..], separator).is_some()
+                    {
+                        return Err(format!(
+                            "`{column}` holds `{}`, so `join` could not be split back",
+                            super::shown_value(separator)
+                        ));
+                    }
                 }
             }
             Expr::Apply {
@@ -277,6 +464,36 @@ impl Expr {
         }
         Ok(())
     }
+}
+
+/// `cell` with every `from` replaced by `to`.
+fn replace_all(cell: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cell.len());
+    let mut rest = cell;
+    while let Some(i) = memchr::memmem::find(rest, from) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(to);
+        rest = &rest[i + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// `cell` cut at the first `count - 1` separators.
+fn splitn<'a>(cell: &'a [u8], separator: &[u8], count: usize) -> Vec<&'a [u8]> {
+    let mut parts = Vec::with_capacity(count);
+    let mut rest = cell;
+    while parts.len() + 1 < count {
+        match memchr::memmem::find(rest, separator) {
+            Some(i) => {
+                parts.push(&rest[..i]);
+                rest = &rest[i + separator.len()..];
+            }
+            None => break,
+        }
+    }
+    parts.push(rest);
+    parts
 }
 
 /// Writes rows in the file's own dialect: its delimiter and line ending, and quotes
@@ -508,7 +725,7 @@ pub fn transform(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Stats, String> {
     let expected: Vec<String> = step.header.iter().map(|c| c.to_string()).collect();
-    let columns = compile(&expected, &step.ops).map_err(|e| format!("{shown}: {e}"))?;
+    let (columns, filters) = compile(&expected, &step.ops).map_err(|e| format!("{shown}: {e}"))?;
     let cannot_read = |e: &dyn std::fmt::Display| format!("{shown}: cannot read: {e}");
     let (bom, crlf) = dialect(src).map_err(|e| cannot_read(&e))?;
     let input = File::open(src).map_err(|e| cannot_read(&e))?;
@@ -570,6 +787,15 @@ pub fn transform(
             && let Some(why) = row.iter().find_map(malformed_cell)
         {
             return Err(format!("{shown} line {}: {why}", line_at(src, at)));
+        }
+        let mut kept = true;
+        for filter in &filters {
+            kept &= filter
+                .keeps(&row, &mut scratch)
+                .map_err(|e| format!("{shown} line {}: {e}", line_at(src, at)))?;
+        }
+        if !kept {
+            continue;
         }
         for (i, column) in columns.iter().enumerate() {
             line.next_cell(i == 0);
@@ -652,6 +878,118 @@ mod tests {
     }
 
     const HOSTILE: &[u8] = "id;com;adr;grav\n1;01053;\"quai \"\"A\"\"; n°2\";1\n2;75056;\"deux\nlignes, virgule\";2\n3;2A004;;4\n4;09122;Prés fleuris;3\n".as_bytes();
+
+    /// The inverse of each op of `ops` (from header `before`), in reverse order, as the
+    /// build derives a down.
+    fn inverse(before: &[&str], ops: &[CsvOp]) -> Vec<CsvOp> {
+        let mut header: crate::data::flow::Header =
+            Some(before.iter().map(|c| c.to_string()).collect());
+        let mut undo = Vec::new();
+        for op in ops {
+            undo.push(crate::data::flow::invert(&header, op).unwrap());
+            crate::data::flow::apply(&mut header, op).unwrap();
+        }
+        undo.reverse();
+        undo
+    }
+
+    #[test]
+    fn replace_split_and_join_go_up_and_come_back_byte_for_byte() {
+        let ops = vec![
+            CsvOp::Replace {
+                column: t("lat"),
+                from: t(","),
+                to: t("."),
+                pattern: false,
+            },
+            CsvOp::Split {
+                column: t("lieu"),
+                separator: t("-"),
+                into: List::Owned(vec![t("dep"), t("com")]),
+            },
+        ];
+        let input = b"id;lieu;lat\n1;59-59350;50,5894\n2;2A-2A004-bis;\"41,9\"\n3;75-75056;48\n";
+        let up = step(&["id", "lieu", "lat"], b';', ops.clone());
+        let out = run(input, &up).unwrap();
+        assert_eq!(
+            out,
+            b"id;dep;com;lat\n1;59;59350;50.5894\n2;2A;2A004-bis;41.9\n3;75;75056;48\n".to_vec()
+        );
+        let down = step(
+            &["id", "dep", "com", "lat"],
+            b';',
+            inverse(&["id", "lieu", "lat"], &ops),
+        );
+        // Quoting that was not needed is not restored; every value is.
+        assert_eq!(
+            run(&out, &down).unwrap(),
+            b"id;lieu;lat\n1;59-59350;50,5894\n2;2A-2A004-bis;41,9\n3;75-75056;48\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn what_could_not_be_undone_is_refused_with_its_line() {
+        let replace = step(
+            &["id", "lat"],
+            b';',
+            vec![CsvOp::Replace {
+                column: t("lat"),
+                from: t(","),
+                to: t("."),
+                pattern: false,
+            }],
+        );
+        let e = run(b"id;lat\n1;50,5\n2;50.5\n", &replace).unwrap_err();
+        assert!(
+            e.contains("line 3") && e.contains("already holds `.`"),
+            "{e}"
+        );
+        let split = step(
+            &["id", "lieu"],
+            b';',
+            vec![CsvOp::Split {
+                column: t("lieu"),
+                separator: t("-"),
+                into: List::Owned(vec![t("dep"), t("com")]),
+            }],
+        );
+        let e = run(b"id;lieu\n1;59-59350\n2;nowhere\n", &split).unwrap_err();
+        assert!(e.contains("line 3") && e.contains("1 part"), "{e}");
+        let join = step(
+            &["dep", "com"],
+            b';',
+            vec![CsvOp::Join {
+                columns: List::Owned(vec![t("dep"), t("com")]),
+                separator: t("-"),
+                into: t("lieu"),
+            }],
+        );
+        let e = run(b"dep;com\n5-9;1\n", &join).unwrap_err();
+        assert!(
+            e.contains("line 2") && e.contains("could not be split back"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_pattern_replace_and_a_filter_stream_and_keep_what_they_should() {
+        let ops = vec![
+            CsvOp::Replace {
+                column: t("tel"),
+                from: t("^0([0-9])"),
+                to: t("+33 $1"),
+                pattern: true,
+            },
+            CsvOp::Filter {
+                column: t("dep"),
+                values: List::Owned(vec![t("59")]),
+                pattern: Some(t("2[AB]")),
+            },
+        ];
+        let s = step(&["dep", "tel"], b',', ops);
+        let out = run(b"dep,tel\n59,0320\n75,0145\n2A,0495\n2AB,01\n", &s).unwrap();
+        assert_eq!(out, b"dep,tel\n59,+33 320\n2A,+33 495\n".to_vec());
+    }
 
     #[test]
     fn up_then_down_restores_every_byte() {

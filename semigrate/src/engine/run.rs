@@ -481,7 +481,13 @@ pub fn validate(
 ) -> std::result::Result<(), String> {
     let (sql, expect) = match check {
         Check::Sql { sql, expect } => (sql, expect),
-        Check::Csv(c) => return crate::data::check::check(files.current(&c.path).as_deref(), c),
+        Check::Csv(c) => {
+            let rows = crate::data::check::check(files.current(&c.path).as_deref(), c)?;
+            return match &c.rows_match {
+                Some(sql) => rows_match(store, &c.path, rows, sql),
+                None => Ok(()),
+            };
+        }
         Check::Rust(f) => return call_rust(store, files.data_dir(), at, f),
     };
     let engine = store.engine();
@@ -521,6 +527,36 @@ fn matches(want: &Scalar, got: &Value) -> bool {
         (Scalar::Bool(a), Value::Integer(b)) => i64::from(*a) == *b,
         _ => false,
     }
+}
+
+/// The file has as many rows as the query's single value says.
+fn rows_match(
+    store: &mut dyn Store,
+    path: &str,
+    rows: u64,
+    sql: &crate::model::SqlText,
+) -> std::result::Result<(), String> {
+    let engine = store.engine();
+    let text = sql
+        .for_engine(engine)
+        .ok_or_else(|| format!("`rows_match` has no SQL for {engine}"))?;
+    let result = store.query(text)?;
+    let want = match (result.count, &result.first) {
+        (RowCount::One, Some(Value::Integer(n))) => *n,
+        (_, got) => {
+            return Err(format!(
+                "`rows_match` must return one integer, got {}",
+                shown(got.as_ref())
+            ));
+        }
+    };
+    if i64::try_from(rows) != Ok(want) {
+        return Err(format!(
+            "{path} has {rows} rows, but `{}` says {want}",
+            super::super::verify::schema::cut(text)
+        ));
+    }
+    Ok(())
 }
 
 fn shown(value: Option<&Value>) -> String {

@@ -114,6 +114,31 @@ enum OpDoc {
         column: String,
         value: String,
     },
+    /// Every occurrence of `from` (a literal), or every match of `pattern`, by `to`.
+    Replace {
+        column: String,
+        from: Option<String>,
+        pattern: Option<String>,
+        to: String,
+    },
+    /// One column into the columns `into`, on `separator`.
+    Split {
+        column: String,
+        separator: String,
+        into: Vec<String>,
+    },
+    /// Columns into one, `into`, with `separator` between them.
+    Join {
+        columns: Vec<String>,
+        separator: String,
+        into: String,
+    },
+    /// Keep the rows whose `column` is among `values` or matches `pattern`.
+    Filter {
+        column: String,
+        values: Option<Vec<String>>,
+        pattern: Option<String>,
+    },
     /// A function of the chain crate, `fn(&str, &Row) -> CellOutcome`, and the one that
     /// undoes it.
     Apply {
@@ -140,10 +165,34 @@ struct CheckDoc {
     columns: Option<Vec<String>>,
     columns_include: Option<Vec<String>>,
     not_empty: Option<bool>,
-    unique: Option<String>,
+    /// A column, or columns together (a composite key), whose values are all different.
+    unique: Option<OneOrMany>,
     values_in: Option<ValuesIn>,
+    /// Columns none of whose cells may be empty.
+    not_null: Option<Vec<String>>,
+    /// A column each of whose cells, whole, matches a regular expression.
+    matches: Option<Matches>,
+    /// How many rows the file has, its header not counted.
+    rows: Option<u64>,
+    /// A query whose single value is the number of rows the file must have.
+    rows_match: Option<String>,
     #[schemars(with = "Option<String>")]
     rust: Option<Spanned<String>>,
+}
+
+/// One column, or a list of them.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Matches {
+    column: String,
+    pattern: String,
 }
 
 #[derive(Deserialize, JsonSchema)]

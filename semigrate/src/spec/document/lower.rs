@@ -506,6 +506,83 @@ fn lower_op(
             column: t(column),
             value: t(value),
         },
+        OpDoc::Replace {
+            column,
+            from,
+            pattern,
+            to,
+        } => {
+            let (from, is_pattern) = match (from, pattern) {
+                (Some(from), None) if !from.is_empty() => (from, false),
+                (None, Some(pattern)) => {
+                    if let Err(e) = regex::Regex::new(pattern) {
+                        report.at(
+                            at,
+                            format!("{what}: `{pattern}` is not a regular expression: {e}"),
+                        );
+                        return None;
+                    }
+                    (pattern, true)
+                }
+                _ => {
+                    report.at(
+                        at,
+                        format!(
+                            "{what}: `replace` takes a non-empty `from` or a `pattern`, not both"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            CsvOp::Replace {
+                column: t(column),
+                from: t(from),
+                to: t(to),
+                pattern: is_pattern,
+            }
+        }
+        OpDoc::Split {
+            column,
+            separator,
+            into,
+        } => CsvOp::Split {
+            column: t(column),
+            separator: t(separator),
+            into: texts(into),
+        },
+        OpDoc::Join {
+            columns,
+            separator,
+            into,
+        } => CsvOp::Join {
+            columns: texts(columns),
+            separator: t(separator),
+            into: t(into),
+        },
+        OpDoc::Filter {
+            column,
+            values,
+            pattern,
+        } => {
+            if values.is_none() && pattern.is_none() {
+                report.at(
+                    at,
+                    format!("{what}: `filter` needs `values` or a `pattern` to keep"),
+                );
+                return None;
+            }
+            if let Some(pattern) = pattern
+                && let Err(why) = crate::data::check::whole(pattern)
+            {
+                report.at(at, format!("{what}: {why}"));
+                return None;
+            }
+            CsvOp::Filter {
+                column: t(column),
+                values: values.as_deref().map(texts).unwrap_or_default(),
+                pattern: pattern.as_ref().map(t),
+            }
+        }
         OpDoc::Apply {
             column,
             function,
@@ -691,26 +768,61 @@ fn lower_csv_check(
         );
         return None;
     }
+    let (unique, unique_together) = match &c.unique {
+        None => (None, Vec::new()),
+        Some(OneOrMany::One(column)) => (Some(column.clone()), Vec::new()),
+        Some(OneOrMany::Many(columns)) if columns.len() == 1 => {
+            (Some(columns[0].clone()), Vec::new())
+        }
+        Some(OneOrMany::Many(columns)) => (None, columns.clone()),
+    };
+    if let Some(m) = &c.matches
+        && let Err(why) = crate::data::check::whole(&m.pattern)
+    {
+        report.at(offset, format!("{what}: `matches`: {why}"));
+        return None;
+    }
     let check = CsvCheck {
         path: data_path(report, offset, what, path)?,
         delimiter: delimiter(report, offset, what, &c.delimiter)?,
         columns: c.columns.as_deref().map(texts),
         columns_include: c.columns_include.as_deref().map(texts).unwrap_or_default(),
         not_empty: c.not_empty.unwrap_or(false),
-        unique: c.unique.as_ref().map(|u| Text::Owned(u.clone())),
+        unique: unique.map(Text::Owned),
         values_in: c
             .values_in
             .as_ref()
             .map(|v| (Text::Owned(v.column.clone()), texts(&v.values))),
+        not_null: c.not_null.as_deref().map(texts).unwrap_or_default(),
+        unique_together: texts(&unique_together),
+        matches: c.matches.as_ref().map(|m| {
+            (
+                Text::Owned(m.column.clone()),
+                Text::Owned(m.pattern.clone()),
+            )
+        }),
+        rows: c.rows,
+        rows_match: c
+            .rows_match
+            .as_ref()
+            .map(|sql| SqlText::portable(normalised(sql))),
     };
     let says_something = check.columns.is_some()
         || !check.columns_include.is_empty()
         || check.not_empty
         || check.unique.is_some()
-        || check.values_in.is_some();
+        || check.values_in.is_some()
+        || !check.not_null.is_empty()
+        || !check.unique_together.is_empty()
+        || check.matches.is_some()
+        || check.rows.is_some()
+        || check.rows_match.is_some();
     if !says_something {
-        report.at(offset, format!("{what} checks nothing")).help =
-            Some("add `columns`, `columns_include`, `not_empty`, `unique` or `values_in`".into());
+        report.at(offset, format!("{what} checks nothing")).help = Some(
+            "add `columns`, `columns_include`, `not_empty`, `not_null`, `unique`, `values_in`, \
+             `matches`, `rows` or `rows_match`"
+                .into(),
+        );
         return None;
     }
     Some(Check::Csv(check))
