@@ -559,3 +559,53 @@ fn a_crash_at_any_fault_point_converges_on_postgresql_too() {
         }
     }
 }
+
+/// `load` and `export` on PostgreSQL (COPY in and out): the same fixture chain as
+/// `tests/load.rs`, with the same results.
+#[test]
+fn a_file_loads_and_exports_through_copy_and_both_are_undone() {
+    let b = common::build(Some(&common::root().join("tests/fixtures/good_load")), &[]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let (s, db) = (Sandbox::with_binary(binary), Database::new());
+    let people = || -> Vec<(i32, String, Option<i32>)> {
+        db.client()
+            .query("SELECT id, name, age FROM people ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    };
+    ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.3.0"]);
+    let loaded = vec![
+        (1, "Ada".to_owned(), Some(36)),
+        (2, "Blaise".to_owned(), None),
+        (3, "Camille; dite \"Cam\"".to_owned(), Some(41)),
+    ];
+    assert_eq!(people(), loaded);
+    let exported = s.dir.path().join("var/data/export/people.csv");
+    assert_eq!(
+        std::fs::read_to_string(&exported).unwrap(),
+        "id,name,age\n1,Ada,36\n2,Blaise,\n3,\"Camille; dite \"\"Cam\"\"\",41\n"
+    );
+    ok(&s, &db, &["--no-backup", "upgrade"]);
+    assert_eq!(
+        people().iter().map(|p| p.2).collect::<Vec<_>>(),
+        [Some(37), Some(30), Some(41)]
+    );
+    ok(&s, &db, &["--no-backup", "downgrade", "--version", "0.1.0"]);
+    assert!(!exported.exists());
+    assert_eq!(people(), Vec::new());
+
+    let file = s.dir.path().join("var/data/people.csv");
+    std::fs::write(&file, "id;name;age\n1;Ada;36\n2;\"Blai\nse\";3\n3;Cam;-5\n").unwrap();
+    let r = run(&s, &db, &["--no-backup", "upgrade", "--version", "0.2.0"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("people.csv line 5:") && r.stderr.contains("people_age_check"),
+        "the file's line, past a quoted line break: {}",
+        r.stderr
+    );
+    assert_eq!(people(), Vec::new());
+    assert_eq!(current(&s, &db), "0.1.0");
+}

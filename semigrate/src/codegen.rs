@@ -4,8 +4,8 @@
 
 use crate::config::Config;
 use crate::model::{
-    Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Function, Migration, Scalar, SemVer, Source,
-    SqlText, Step,
+    Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Function, LoadStep, Migration, Scalar, SemVer,
+    Source, SqlText, Step,
 };
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
@@ -150,7 +150,34 @@ fn step(s: &Step) -> TokenStream {
             let f = function(f);
             quote!(::semigrate::model::Step::Rust(#f))
         }
+        Step::Load(l) => {
+            let l = load_step(l);
+            quote!(::semigrate::model::Step::Load(#l))
+        }
+        Step::Unload(l) => {
+            let l = load_step(l);
+            quote!(::semigrate::model::Step::Unload(#l))
+        }
+        Step::Export(e) => {
+            let (path, delimiter, query) = (text(&e.path), e.delimiter, sql(&e.query));
+            quote!(::semigrate::model::Step::Export(::semigrate::model::ExportStep {
+                path: #path, delimiter: #delimiter, query: #query,
+            }))
+        }
     }
+}
+
+fn load_step(l: &LoadStep) -> TokenStream {
+    let (path, delimiter, table) = (text(&l.path), l.delimiter, text(&l.table));
+    let columns = list(l.columns.iter().map(|(a, b)| {
+        let (a, b) = (text(a), text(b));
+        quote!((#a, #b))
+    }));
+    let (null, upsert, key) = (optional_text(&l.null), l.upsert, texts(&l.key));
+    quote!(::semigrate::model::LoadStep {
+        path: #path, delimiter: #delimiter, table: #table, columns: #columns,
+        null: #null, upsert: #upsert, key: #key,
+    })
 }
 
 /// A function of the chain crate, called directly: `crate::` and the spec's path, so

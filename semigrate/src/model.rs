@@ -217,6 +217,43 @@ pub enum Step {
     Csv(CsvStep),
     /// A function of the chain crate, run in the migration's transaction.
     Rust(Function<crate::rust::StepFn>),
+    /// A CSV file's rows into a table, streamed in the migration's transaction.
+    Load(LoadStep),
+    /// The rows a load put in a table, taken out again by key: a load's derived down.
+    Unload(LoadStep),
+    /// A query's rows into a CSV file, through the same swap as CSV steps.
+    Export(ExportStep),
+}
+
+/// `load`: a CSV file into a table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadStep {
+    /// The CSV file, relative to the data folder.
+    pub path: Text,
+    /// Its field delimiter.
+    pub delimiter: u8,
+    /// The table loaded.
+    pub table: Text,
+    /// Each CSV column loaded and the table column it goes to; empty: every CSV
+    /// column, into the column of the same name.
+    pub columns: List<(Text, Text)>,
+    /// The text that stands for NULL; None: every cell is text.
+    pub null: Option<Text>,
+    /// Rows whose key exists already are updated rather than refused.
+    pub upsert: bool,
+    /// The table columns that identify a row (for an upsert, and for unloading).
+    pub key: List<Text>,
+}
+
+/// `export`: a query's rows into a CSV file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportStep {
+    /// The CSV file written, relative to the data folder.
+    pub path: Text,
+    /// Its field delimiter.
+    pub delimiter: u8,
+    /// The query, per engine.
+    pub query: SqlText,
 }
 
 /// A function of the chain crate that a spec names: its path, and the function itself

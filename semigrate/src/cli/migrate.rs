@@ -6,7 +6,7 @@ use crate::engine::plan::{Direction, Plan};
 use crate::engine::run::{Done, Progress};
 use crate::engine::{Options, Request, migrate};
 use crate::error::Result;
-use crate::model::{Check, CsvOp, Expect, SemVer, Source, Step};
+use crate::model::{Check, CsvOp, Expect, ExportStep, LoadStep, SemVer, Source, Step};
 use crate::store::Store;
 use serde::Serialize;
 use std::fmt::Write;
@@ -143,6 +143,14 @@ fn dry_run_json<'a>(store: &dyn Store, command: &'a str, plan: &'a Plan) -> DryR
                         ops: csv.ops.iter().map(describe_op).collect(),
                     },
                     Step::Rust(f) => PlannedStep::Rust { rust: &f.path },
+                    Step::Load(l) | Step::Unload(l) => PlannedStep::Csv {
+                        csv: &l.path,
+                        ops: vec![describe_data(step, engine)],
+                    },
+                    Step::Export(e) => PlannedStep::Csv {
+                        csv: &e.path,
+                        ops: vec![describe_data(step, engine)],
+                    },
                 })
                 .collect(),
             validations_of: item.lands_on,
@@ -220,6 +228,12 @@ fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
                 Step::Rust(f) => {
                     let _ = writeln!(out, "-- rust {}", f.path);
                 }
+                Step::Load(LoadStep { path, .. })
+                | Step::Unload(LoadStep { path, .. })
+                | Step::Export(ExportStep { path, .. }) => {
+                    let _ = writeln!(out, "-- csv {path}:");
+                    let _ = writeln!(out, "--   {}", describe_data(step, engine));
+                }
             }
         }
         for (i, check) in item.checks.iter().enumerate() {
@@ -258,6 +272,36 @@ fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// A load, an unload or an export as the dry run shows it.
+fn describe_data(step: &Step, engine: crate::model::Engine) -> String {
+    match step {
+        Step::Load(l) => format!(
+            "{} into {}{}",
+            if l.upsert { "upsert" } else { "load" },
+            l.table,
+            if l.columns.is_empty() {
+                String::new()
+            } else {
+                let pairs: Vec<String> = l
+                    .columns
+                    .iter()
+                    .map(|(a, b)| format!("{a} -> {b}"))
+                    .collect();
+                format!(" ({})", pairs.join(", "))
+            }
+        ),
+        Step::Unload(l) => format!("delete its rows from {} by {}", l.table, l.key.join(", ")),
+        Step::Export(e) => format!(
+            "export the rows of: {}",
+            e.query
+                .for_engine(engine)
+                .unwrap_or("(no SQL for this engine)")
+                .trim()
+        ),
+        Step::Sql(_) | Step::Csv(_) | Step::Rust(_) => String::new(),
+    }
 }
 
 /// One CSV op as the dry run shows it.

@@ -332,6 +332,10 @@ pub fn resolve(chain: &mut [Migration]) -> Vec<FlowError> {
         let mut up = m.up.to_vec();
         let mut ok = true;
         for (n, step) in up.iter_mut().enumerate() {
+            // An export writes a file whose header the chain does not follow.
+            if let Step::Export(e) = step {
+                state.remove(e.path.as_ref());
+            }
             let Step::Csv(csv) = step else { continue };
             let what = format!("up step {} ({})", n + 1, csv.path);
             match follow(&mut state, csv, &what, m.destructive) {
@@ -356,7 +360,8 @@ pub fn resolve(chain: &mut [Migration]) -> Vec<FlowError> {
             .iter()
             .filter_map(|s| match s {
                 Step::Csv(c) => Some(c.path.to_string()),
-                Step::Sql(_) | Step::Rust(_) => None,
+                Step::Export(e) => Some(e.path.to_string()),
+                Step::Sql(_) | Step::Rust(_) | Step::Load(_) | Step::Unload(_) => None,
             })
             .collect();
         let mut down = Vec::new();
@@ -430,6 +435,8 @@ fn follow(
     let declared: Option<Vec<String>> =
         (!csv.header.is_empty()).then(|| csv.header.iter().map(|c| c.to_string()).collect());
     let creates = matches!(csv.ops.first(), Some(CsvOp::Create { .. }));
+    // Deleting a file (an export's derived down) needs no header.
+    let deletes = matches!(csv.ops.as_ref(), [CsvOp::Delete]);
     let mut header: Header = match (state.get(&path), declared) {
         (Some(known), None) => known.clone(),
         (Some(Some(known)), Some(declared)) if *known == declared => Some(declared),
@@ -445,6 +452,7 @@ fn follow(
         }
         (None, Some(declared)) => Some(declared),
         (None, None) if creates => None,
+        (None, None) if deletes => Some(Vec::new()),
         (None, None) => {
             return Err(format!(
                 "{what}: the header of {path} is not known here; add `columns = [...]` with the header the file has before this step"

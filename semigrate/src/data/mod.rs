@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod flow;
+pub mod load;
 pub mod stream;
 pub mod swap;
 

@@ -173,6 +173,37 @@ impl Staging {
         Ok(stats)
     }
 
+    /// Writes a new version of the CSV file `path` with `write` (an export) into a temp
+    /// file, fsyncs it, and stages it as `run` does.
+    pub fn write(
+        &mut self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<u64, String>,
+    ) -> Result<u64, String> {
+        let target = self.target(path);
+        if let Some(dir) = target.parent() {
+            crate::durable::create_dir_all(dir, 0o777)
+                .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+        }
+        let temp = self.temp_for(&target);
+        let written = (|| {
+            let file = std::fs::File::create(&temp).map_err(|e| format!("{path}: {e}"))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let rows = write(&mut out)?;
+            let file = out.into_inner().map_err(|e| format!("{path}: {e}"))?;
+            file.sync_all().map_err(|e| format!("{path}: {e}"))?;
+            Ok(rows)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+            return written;
+        }
+        if let Some(Some(old)) = self.staged.insert(target, Some(temp)) {
+            let _ = std::fs::remove_file(old);
+        }
+        written
+    }
+
     fn temp_for(&mut self, target: &Path) -> PathBuf {
         self.written += 1;
         let name = target.file_name().unwrap_or_default().to_string_lossy();

@@ -60,7 +60,8 @@ fn touched<'a>(plan: &'a Plan) -> Vec<&'a str> {
         .flat_map(|i| i.steps.iter())
         .filter_map(|s| match s {
             Step::Csv(c) => Some(c.path.as_ref()),
-            Step::Sql(_) | Step::Rust(_) => None,
+            Step::Export(e) => Some(e.path.as_ref()),
+            Step::Sql(_) | Step::Rust(_) | Step::Load(_) | Step::Unload(_) => None,
         })
         .collect();
     touched.sort_unstable();

@@ -196,7 +196,7 @@ fn rust_path(step: &Step) -> Option<&str> {
             CsvOp::Apply { function, .. } => Some(function.path.as_ref()),
             _ => None,
         }),
-        Step::Sql(_) => None,
+        Step::Sql(_) | Step::Load(_) | Step::Unload(_) | Step::Export(_) => None,
     }
 }
 

@@ -233,6 +233,40 @@ fn steps(
                 run_rust(store, data_dir, item.version, f)
                     .map_err(|reason| failed(item, what, None, reason, rolled_back))?;
             }
+            Step::Load(l) | Step::Unload(l) => {
+                progress.step(item.version, &what, &l.path);
+                let started = Instant::now();
+                let rows = files
+                    .current(&l.path)
+                    .ok_or_else(|| format!("{} does not exist", l.path))
+                    .and_then(|file| match step {
+                        Step::Load(_) => store.load(l, &file),
+                        _ => store.unload(l, &file),
+                    })
+                    .map_err(|reason| failed(item, what, None, reason, rolled_back))?;
+                written.push((l.path.to_string(), rows, started.elapsed()));
+            }
+            Step::Export(e) => {
+                progress.step(item.version, &what, &e.path);
+                let started = Instant::now();
+                let engine = store.engine();
+                let rows = e
+                    .query
+                    .for_engine(engine)
+                    .ok_or_else(|| format!("the export has no query for {engine}"))
+                    .and_then(|query| {
+                        let destructive = item.migration.is_some_and(|m| m.destructive);
+                        if direction == Direction::Up && !destructive && files.current(&e.path).is_some() {
+                            return Err(format!(
+                                "{} exists: exporting over it would lose it; say `destructive = true` and write its down",
+                                e.path
+                            ));
+                        }
+                        files.write(&e.path, &mut |out| store.export(query, e.delimiter, out))
+                    })
+                    .map_err(|reason| failed(item, what, None, reason, rolled_back))?;
+                written.push((e.path.to_string(), rows, started.elapsed()));
+            }
         }
         crate::fault::point("after-step");
     }
@@ -418,7 +452,8 @@ pub fn recover(store: &mut dyn Store, chain: &[Migration], paths: &Paths) -> Res
         .flat_map(|m| m.up.iter().chain(m.down.iter()))
         .filter_map(|s| match s {
             Step::Csv(c) => Some(files.target(&c.path)),
-            Step::Sql(_) | Step::Rust(_) => None,
+            Step::Export(e) => Some(files.target(&e.path)),
+            Step::Sql(_) | Step::Rust(_) | Step::Load(_) | Step::Unload(_) => None,
         })
         .collect();
     swap::sweep(targets.iter().map(|t| t.as_path()));

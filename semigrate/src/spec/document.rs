@@ -69,11 +69,40 @@ struct StepDoc {
     postgres: Option<String>,
     csv: Option<String>,
     delimiter: Option<String>,
-    columns: Option<Vec<String>>,
+    /// A CSV step: the header before it. A load: which CSV column goes to which table
+    /// column (`{ "CSV header" = "table_column" }`).
+    columns: Option<Columns>,
     #[schemars(with = "Option<Vec<OpDoc>>")]
     ops: Option<Vec<Spanned<OpDoc>>>,
     #[schemars(with = "Option<String>")]
     rust: Option<Spanned<String>>,
+    /// A CSV file loaded into `table`.
+    load: Option<String>,
+    table: Option<String>,
+    /// The text that stands for NULL in a loaded file.
+    null: Option<String>,
+    /// `insert` (the default) or `upsert`.
+    mode: Option<LoadMode>,
+    /// The table columns that identify a loaded row.
+    key: Option<Vec<String>>,
+    /// A CSV file written with the rows of `query` (or of `table`).
+    export: Option<String>,
+    query: Option<String>,
+}
+
+/// A CSV step's header, or a load's column mapping.
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum Columns {
+    List(Vec<String>),
+    Map(BTreeMap<String, String>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum LoadMode {
+    Insert,
+    Upsert,
 }
 
 /// One CSV operation, tagged by `op`.

@@ -6,8 +6,10 @@ pub mod sqlite;
 
 use crate::data::swap::Swap;
 use crate::error::Result;
+use crate::model::LoadStep;
 use crate::model::{Engine, Revert, SemVer};
 use serde::Serialize;
+use std::path::Path;
 
 /// A value read back by a validation query.
 #[derive(Clone, Debug, PartialEq)]
@@ -162,6 +164,22 @@ pub trait Store {
     /// The user's schema, as text that changes whenever the schema does: a Rust step
     /// must leave it as it found it.
     fn schema_text(&mut self) -> std::result::Result<String, String>;
+
+    /// Streams the rows of the CSV file `file` into the step's table, inside the
+    /// current transaction; the error names the file's line and says the engine's
+    /// message. Returns the rows loaded.
+    fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String>;
+
+    /// Deletes the rows whose key the CSV file `file` holds: a load taken back.
+    fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String>;
+
+    /// Writes the rows of `query`, header first, as CSV with `delimiter` to `out`.
+    fn export(
+        &mut self,
+        query: &str,
+        delimiter: u8,
+        out: &mut dyn std::io::Write,
+    ) -> std::result::Result<u64, String>;
 
     /// Rows that break a foreign key (SQLite's `foreign_key_check`).
     fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String>;

@@ -3,9 +3,10 @@
 //! transactional), and a session-level advisory lock held for the whole run.
 
 use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
+use crate::data::load;
 use crate::data::swap::{Content, Swap};
 use crate::error::{Error, Result};
-use crate::model::{Engine, SemVer};
+use crate::model::{Engine, LoadStep, SemVer};
 use postgres::types::Type;
 use postgres::{Client, NoTls, SimpleQueryMessage, Statement};
 use std::collections::HashMap;
@@ -370,6 +371,158 @@ impl Store for PostgresStore {
             .query_one(SCHEMA_TEXT, &[])
             .map(|row| row.get(0))
             .map_err(|e| self.message(&e))
+    }
+
+    fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
+        let mut rows = load::Rows::open(file, step)?;
+        let columns: Vec<String> = rows.columns.iter().map(|c| load::quoted(c)).collect();
+        let table = load::quoted(&step.table);
+        // An upsert goes through a temp table, since COPY cannot update.
+        let target = match step.upsert {
+            true => {
+                self.client
+                    .batch_execute(&format!(
+                        "CREATE TEMP TABLE semigrate_load ON COMMIT DROP AS SELECT {} FROM {table} WITH NO DATA",
+                        columns.join(", ")
+                    ))
+                    .map_err(|e| self.message(&e))?;
+                "semigrate_load".to_owned()
+            }
+            false => table.clone(),
+        };
+        let copy = format!(
+            "COPY {target} ({}) FROM STDIN (FORMAT csv)",
+            columns.join(", ")
+        );
+        let url = &self.url;
+        let mut writer = self.client.copy_in(&copy).map_err(|e| message(&e, url))?;
+        let mut line = Vec::new();
+        let loaded = rows.each(|values, _| {
+            load::copy_line(values, &mut line);
+            std::io::Write::write_all(&mut writer, &line).map_err(|e| e.to_string())
+        });
+        let finished = match loaded {
+            Ok(n) => writer.finish().map(|_| n),
+            Err(e) => return Err(e),
+        };
+        let n = finished.map_err(|e| {
+            // The server names the line of the COPY stream: the file's is found again.
+            let at = e
+                .as_db_error()
+                .and_then(|d| d.where_())
+                .and_then(|w| w.split("line ").nth(1))
+                .and_then(|w| w.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .and_then(|n| load::file_line(file, step, n));
+            let message = self.message(&e);
+            match at {
+                Some(line) => format!("{} line {line}: {message}", step.path),
+                None => format!("{}: {message}", step.path),
+            }
+        })?;
+        if step.upsert {
+            // Update the rows a key finds, insert the others. (ON CONFLICT checks NOT
+            // NULL first, which a load of some columns would fail.)
+            let is_key = |c: &String| step.key.iter().any(|k| k.as_ref() == c);
+            let matched: Vec<String> = step
+                .key
+                .iter()
+                .map(|k| format!("t.{k} = s.{k}", k = load::quoted(k)))
+                .collect();
+            let matched = matched.join(" AND ");
+            let set: Vec<String> = rows
+                .columns
+                .iter()
+                .filter(|c| !is_key(c))
+                .map(|c| format!("{c} = s.{c}", c = load::quoted(c)))
+                .collect();
+            let all = columns.join(", ");
+            let mut sql = String::new();
+            if !set.is_empty() {
+                sql += &format!(
+                    "UPDATE {table} t SET {} FROM semigrate_load s WHERE {matched}; ",
+                    set.join(", ")
+                );
+            }
+            sql += &format!(
+                "INSERT INTO {table} ({all}) SELECT {all} FROM semigrate_load s \
+                 WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {matched}); \
+                 DROP TABLE semigrate_load"
+            );
+            self.client
+                .batch_execute(&sql)
+                .map_err(|e| format!("{}: {}", step.path, self.message(&e)))?;
+        }
+        Ok(n)
+    }
+
+    fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
+        let mut rows = load::Rows::open(file, step)?;
+        let at: Vec<usize> = step
+            .key
+            .iter()
+            .map(|k| {
+                rows.columns
+                    .iter()
+                    .position(|c| c == k.as_ref())
+                    .ok_or_else(|| format!("{}: the key column `{k}` is not loaded", step.path))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        // Compared as text: the file's values are text, whatever the columns' types.
+        let clauses: Vec<String> = step
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{}::text = ${}", load::quoted(k), i + 1))
+            .collect();
+        let sql = format!(
+            "DELETE FROM {} WHERE {}",
+            load::quoted(&step.table),
+            clauses.join(" AND ")
+        );
+        let delete = self.client.prepare(&sql).map_err(|e| self.message(&e))?;
+        let client = &mut self.client;
+        rows.each(|values, _| {
+            let key: Vec<Option<&str>> = at.iter().map(|&i| values[i]).collect();
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = key
+                .iter()
+                .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            client
+                .execute(&delete, &params)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn export(
+        &mut self,
+        query: &str,
+        delimiter: u8,
+        out: &mut dyn std::io::Write,
+    ) -> std::result::Result<u64, String> {
+        let delimiter = char::from(delimiter).to_string().replace('\'', "''");
+        let copy = format!(
+            "COPY ({}) TO STDOUT (FORMAT csv, HEADER, DELIMITER '{delimiter}')",
+            query.trim().trim_end_matches(';')
+        );
+        let url = &self.url;
+        let mut reader = self.client.copy_out(&copy).map_err(|e| message(&e, url))?;
+        let mut buffer = vec![0; 1 << 16];
+        let (mut lines, mut quoted) = (0u64, false);
+        loop {
+            let n = std::io::Read::read(&mut reader, &mut buffer).map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            for &b in &buffer[..n] {
+                quoted ^= b == b'"';
+                lines += u64::from(b == b'\n' && !quoted);
+            }
+            out.write_all(&buffer[..n])
+                .map_err(|e| format!("cannot write: {e}"))?;
+        }
+        Ok(lines.saturating_sub(1))
     }
 
     fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {

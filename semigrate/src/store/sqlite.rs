@@ -1,10 +1,11 @@
 //! The SQLite store: one file, the history tables inside it.
 
 use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
+use crate::data::load;
 use crate::data::swap::{Content, Swap};
 use crate::error::{Error, Result};
 use crate::fk_check;
-use crate::model::{Engine, SemVer};
+use crate::model::{Engine, LoadStep, SemVer};
 use crate::sqlite_error::message as sqlite_message;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::os::unix::fs::OpenOptionsExt;
@@ -424,6 +425,145 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .map_err(|e| sqlite_message(&e))
+    }
+
+    fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
+        let mut rows = load::Rows::open(file, step)?;
+        let columns: Vec<String> = rows.columns.iter().map(|c| load::quoted(c)).collect();
+        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let table = load::quoted(&step.table);
+        let insert_sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            columns.join(", "),
+            marks.join(", ")
+        );
+        let mut insert = self
+            .conn
+            .prepare(&insert_sql)
+            .map_err(|e| sqlite_message(&e))?;
+        if !step.upsert {
+            return rows.each(|values, _| {
+                insert
+                    .execute(rusqlite::params_from_iter(values))
+                    .map(|_| ())
+                    .map_err(|e| sqlite_message(&e))
+            });
+        }
+        // An upsert updates the row its key finds, else inserts one. (SQLite's ON
+        // CONFLICT checks NOT NULL first, which a load of some columns would fail.)
+        let is_key = |c: &String| step.key.iter().any(|k| k.as_ref() == c);
+        let set: Vec<String> = rows
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !is_key(c))
+            .map(|(i, c)| format!("{} = ?{}", load::quoted(c), i + 1))
+            .collect();
+        let find: Vec<String> = rows
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| is_key(c))
+            .map(|(i, c)| format!("{} = ?{}", load::quoted(c), i + 1))
+            .collect();
+        if find.len() != step.key.len() {
+            return Err(format!("{}: every `key` column must be loaded", step.path));
+        }
+        let update_sql = match set.is_empty() {
+            // Nothing but the key: a row found is left as it is.
+            true => format!("SELECT 1 FROM {table} WHERE {}", find.join(" AND ")),
+            false => format!(
+                "UPDATE {table} SET {} WHERE {}",
+                set.join(", "),
+                find.join(" AND ")
+            ),
+        };
+        let mut update = self
+            .conn
+            .prepare(&update_sql)
+            .map_err(|e| sqlite_message(&e))?;
+        rows.each(|values, _| {
+            let found = match set.is_empty() {
+                true => update.exists(rusqlite::params_from_iter(values)),
+                false => update
+                    .execute(rusqlite::params_from_iter(values))
+                    .map(|n| n > 0),
+            }
+            .map_err(|e| sqlite_message(&e))?;
+            if !found {
+                insert
+                    .execute(rusqlite::params_from_iter(values))
+                    .map_err(|e| sqlite_message(&e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
+        let mut rows = load::Rows::open(file, step)?;
+        let at: Vec<usize> = step
+            .key
+            .iter()
+            .map(|k| {
+                rows.columns
+                    .iter()
+                    .position(|c| c == k.as_ref())
+                    .ok_or_else(|| format!("{}: the key column `{k}` is not loaded", step.path))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let clauses: Vec<String> = step
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{} = ?{}", load::quoted(k), i + 1))
+            .collect();
+        let sql = format!(
+            "DELETE FROM {} WHERE {}",
+            load::quoted(&step.table),
+            clauses.join(" AND ")
+        );
+        let mut delete = self.conn.prepare(&sql).map_err(|e| sqlite_message(&e))?;
+        rows.each(|values, _| {
+            let key: Vec<Option<&str>> = at.iter().map(|&i| values[i]).collect();
+            delete
+                .execute(rusqlite::params_from_iter(key))
+                .map(|_| ())
+                .map_err(|e| sqlite_message(&e))
+        })
+    }
+
+    fn export(
+        &mut self,
+        query: &str,
+        delimiter: u8,
+        out: &mut dyn std::io::Write,
+    ) -> std::result::Result<u64, String> {
+        let mut stmt = self.conn.prepare(query).map_err(|e| sqlite_message(&e))?;
+        let mut writer = ::csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .from_writer(out);
+        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let failed = |e: ::csv::Error| format!("cannot write: {e}");
+        writer.write_record(&names).map_err(failed)?;
+        let mut rows = stmt.query([]).map_err(|e| sqlite_message(&e))?;
+        let mut count = 0;
+        let mut cells: Vec<Vec<u8>> = vec![Vec::new(); names.len()];
+        while let Some(row) = rows.next().map_err(|e| sqlite_message(&e))? {
+            for (i, cell) in cells.iter_mut().enumerate() {
+                cell.clear();
+                use rusqlite::types::ValueRef;
+                match row.get_ref(i).map_err(|e| sqlite_message(&e))? {
+                    ValueRef::Null => {}
+                    ValueRef::Integer(n) => cell.extend_from_slice(n.to_string().as_bytes()),
+                    ValueRef::Real(x) => cell.extend_from_slice(x.to_string().as_bytes()),
+                    ValueRef::Text(b) | ValueRef::Blob(b) => cell.extend_from_slice(b),
+                }
+            }
+            writer.write_record(&cells).map_err(failed)?;
+            count += 1;
+        }
+        writer.flush().map_err(|e| format!("cannot write: {e}"))?;
+        Ok(count)
     }
 
     fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {

@@ -103,6 +103,47 @@ fn apply(conn: &Connection, m: &Migration, direction: &str, steps: &[Step]) -> R
     restored.map_err(|e| format!("cannot switch foreign keys back on: {e}"))
 }
 
+/// A load's table and columns exist; an export's query prepares.
+fn check_data_step(conn: &Connection, step: &Step) -> Result<(), String> {
+    match step {
+        Step::Load(l) | Step::Unload(l) => {
+            let mut stmt = conn
+                .prepare("SELECT name FROM pragma_table_info(?1)")
+                .map_err(|e| sqlite_message(&e))?;
+            let columns: Vec<String> = stmt
+                .query_map([l.table.as_ref()], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(|e| sqlite_message(&e))?;
+            if columns.is_empty() {
+                return Err(format!("{}: no table `{}` to load", l.path, l.table));
+            }
+            let named = l.columns.iter().map(|(_, c)| c).chain(l.key.iter());
+            for column in named {
+                if !columns.iter().any(|c| c == column.as_ref()) {
+                    return Err(format!(
+                        "{}: the table `{}` has no column `{column}` (its columns: {})",
+                        l.path,
+                        l.table,
+                        columns.join(", ")
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Step::Export(e) => match e.query.for_engine(Engine::Sqlite) {
+            Some(query) => conn.prepare(query).map(|_| ()).map_err(|err| {
+                format!(
+                    "{}: the query does not prepare: {}",
+                    e.path,
+                    sqlite_message(&err)
+                )
+            }),
+            None => Ok(()),
+        },
+        Step::Sql(_) | Step::Csv(_) | Step::Rust(_) => Ok(()),
+    }
+}
+
 fn run_steps(
     conn: &Connection,
     m: &Migration,
@@ -115,6 +156,12 @@ fn run_steps(
     }
     let mut result = Ok(());
     for (i, step) in steps.iter().enumerate() {
+        // The build has no data: a load's table and columns, and an export's query, are
+        // checked against the schema as the replay has it at this step.
+        if let Err(why) = check_data_step(conn, step) {
+            result = Err(format!("{direction} step {} ({why})", i + 1));
+            break;
+        }
         // CSV steps touch no database; the column flow has checked them.
         let Step::Sql(sql) = step else {
             continue;

@@ -4,8 +4,8 @@
 use super::*;
 use crate::diagnostic::Diagnostic;
 use crate::model::{
-    Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, Function, List, Migration, Scalar, SemVer,
-    Source, SqlText, Step, Text,
+    Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, ExportStep, Function, List, LoadStep,
+    Migration, Scalar, SemVer, Source, SqlText, Step, Text,
 };
 use crate::spec::rust::{Kind, is_path};
 use std::path::{Component, Path};
@@ -153,9 +153,10 @@ pub fn parse(
         }
         (Some(down), false) => lower_steps(&mut report, "down", down.get_ref(), engines),
         (None, true) => Vec::new(),
-        // Every step CSV: the column flow derives the down.
-        (None, false) if !doc.up.is_empty() && doc.up.iter().all(|s| s.get_ref().csv.is_some()) => {
-            Vec::new()
+        // Every step CSV, or a load or export that can be undone: the down is derived
+        // (the column flow adds the CSV part).
+        (None, false) if !up.is_empty() && derived_down(&up, doc.destructive).is_some() => {
+            derived_down(&up, doc.destructive).unwrap_or_default()
         }
         (None, false) => {
             report.at(0, "no `down`: this migration cannot be reverted").help = Some(
@@ -164,6 +165,11 @@ pub fn parse(
             Vec::new()
         }
     };
+    if !doc.destructive
+        && let Some(Step::Load(l)) = up.iter().find(|s| matches!(s, Step::Load(l) if l.upsert))
+    {
+        report.at(0, format!("an upsert into {} replaces rows it finds: say `destructive = true`, and write the down", l.table));
+    }
     let validate = doc
         .validate
         .iter()
@@ -309,6 +315,23 @@ fn lower_steps(
                     .function(at, &what, rust.get_ref(), Kind::Step)
                     .map(Step::Rust);
             }
+            if s.load.is_some() || s.export.is_some() {
+                return lower_data(report, offset, &what, s);
+            }
+            let data_keys = [
+                s.table.is_some(),
+                s.null.is_some(),
+                s.mode.is_some(),
+                s.key.is_some(),
+                s.query.is_some(),
+            ];
+            if data_keys.contains(&true) {
+                report.at(
+                    offset,
+                    format!("{what} has `load` or `export` keys but no `load = \"file\"` or `export = \"file\"`"),
+                );
+                return None;
+            }
             if s.csv.is_some() {
                 if s.sql.is_some() || s.sqlite.is_some() || s.postgres.is_some() {
                     report.at(
@@ -338,6 +361,117 @@ fn lower_steps(
             .map(Step::Sql)
         })
         .collect()
+}
+
+/// A `load` (a CSV file into a table) or an `export` (a query into a CSV file).
+fn lower_data(report: &mut Report, offset: usize, what: &str, s: &StepDoc) -> Option<Step> {
+    let others = [
+        s.sql.is_some() || s.sqlite.is_some() || s.postgres.is_some(),
+        s.csv.is_some() || s.ops.is_some(),
+        s.rust.is_some(),
+        s.load.is_some() && s.export.is_some(),
+    ];
+    if others.contains(&true) {
+        report.at(
+            offset,
+            format!("{what}: a `load` or an `export` is a step of its own"),
+        );
+        return None;
+    }
+    let delimiter = delimiter(report, offset, what, &s.delimiter)?;
+    if let Some(path) = &s.load {
+        let path = data_path(report, offset, what, path)?;
+        let Some(table) = &s.table else {
+            report.at(offset, format!("{what}: `load` needs the `table` it loads"));
+            return None;
+        };
+        let columns = match &s.columns {
+            None => Vec::new(),
+            Some(Columns::Map(map)) => map
+                .iter()
+                .map(|(a, b)| (Text::Owned(a.clone()), Text::Owned(b.clone())))
+                .collect(),
+            Some(Columns::List(_)) => {
+                report.at(offset, format!("{what}: a load's `columns` maps CSV columns to table columns: {{ \"CSV header\" = \"table_column\" }}"));
+                return None;
+            }
+        };
+        let upsert = s.mode == Some(LoadMode::Upsert);
+        let key = s.key.as_deref().map(texts).unwrap_or_default();
+        if upsert && key.is_empty() {
+            report.at(
+                offset,
+                format!("{what}: `mode = \"upsert\"` needs the `key` that finds a row"),
+            );
+            return None;
+        }
+        if s.query.is_some() {
+            report.at(offset, format!("{what}: `query` is for an `export`"));
+            return None;
+        }
+        return Some(Step::Load(LoadStep {
+            path,
+            delimiter,
+            table: Text::Owned(table.clone()),
+            columns: List::Owned(columns),
+            null: s.null.clone().map(Text::Owned),
+            upsert,
+            key,
+        }));
+    }
+    let path = data_path(
+        report,
+        offset,
+        what,
+        s.export.as_deref().unwrap_or_default(),
+    )?;
+    if s.columns.is_some() || s.null.is_some() || s.mode.is_some() || s.key.is_some() {
+        report.at(
+            offset,
+            format!("{what}: `columns`, `null`, `mode` and `key` are for a `load`"),
+        );
+        return None;
+    }
+    let query = match (&s.query, &s.table) {
+        (Some(query), None) => normalised(query),
+        (None, Some(table)) => Text::Owned(format!(
+            "SELECT * FROM {}",
+            crate::data::load::quoted(table)
+        )),
+        _ => {
+            report.at(
+                offset,
+                format!("{what}: `export` takes a `query`, or a `table`"),
+            );
+            return None;
+        }
+    };
+    Some(Step::Export(ExportStep {
+        path,
+        delimiter,
+        query: SqlText::portable(query),
+    }))
+}
+
+/// The down that `up` derives, when it is made of steps that can be undone: CSV steps
+/// (whose inverses the column flow adds), loads with a `key` (unloaded by it), and
+/// exports of a file that did not exist (deleted). None when a step cannot.
+fn derived_down(up: &[Step], destructive: bool) -> Option<Vec<Step>> {
+    let mut down = Vec::new();
+    for step in up.iter().rev() {
+        match step {
+            Step::Csv(_) => {}
+            Step::Load(l) if !l.upsert && !l.key.is_empty() => down.push(Step::Unload(l.clone())),
+            Step::Export(e) if !destructive => down.push(Step::Csv(CsvStep {
+                path: e.path.clone(),
+                delimiter: e.delimiter,
+                header: List::Owned(Vec::new()),
+                ops: List::Owned(vec![CsvOp::Delete]),
+            })),
+            _ => return None,
+        }
+    }
+    Some(down)
 }
 
 /// A CSV path: relative to the data folder, and staying inside it.
@@ -404,7 +538,17 @@ fn lower_csv(report: &mut Report, offset: usize, what: &str, s: &StepDoc) -> Opt
     Some(CsvStep {
         path: path?,
         delimiter: delimiter?,
-        header: s.columns.as_deref().map(texts).unwrap_or_default(),
+        header: match &s.columns {
+            None => List::Owned(Vec::new()),
+            Some(Columns::List(header)) => texts(header),
+            Some(Columns::Map(_)) => {
+                report.at(
+                    offset,
+                    format!("{what}: a CSV step's `columns` is the header before it, a list"),
+                );
+                return None;
+            }
+        },
         ops: List::Owned(ops),
     })
 }
