@@ -76,7 +76,7 @@ fn chain_rule_violations_fail_the_build() {
         "above_package",
         &[
             &file("above_package", "v3_0_0.toml"),
-            "above the package version 2.1.0",
+            "above the package version 2.2.0",
         ],
     );
     fails(

@@ -19,12 +19,12 @@ fn upgrade_reaches_the_latest_and_downgrade_to_zero_empties_the_store() {
     let s = Sandbox::new();
     let r = s.ok(&["upgrade"]);
     assert!(
-        r.stderr.contains("0.0.0 -> 2.1.0, 7 migrations"),
+        r.stderr.contains("0.0.0 -> 2.2.0, 8 migrations"),
         "{}",
         r.stderr
     );
     let status = s.status();
-    assert_eq!(status["current"], "2.1.0");
+    assert_eq!(status["current"], "2.2.0");
     assert_eq!(status["pending"], 0);
     let states: Vec<&str> = status["migrations"]
         .as_array()
@@ -32,11 +32,11 @@ fn upgrade_reaches_the_latest_and_downgrade_to_zero_empties_the_store() {
         .iter()
         .map(|m| m["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["applied"; 7]);
+    assert_eq!(states, ["applied"; 8]);
     assert_eq!(
         history(&s.conn()),
         [
-            "0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "2.1.0"
+            "0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "2.1.0", "2.2.0"
         ]
     );
     let conn = s.conn();
@@ -94,12 +94,12 @@ fn a_run_with_nothing_to_do_changes_nothing() {
     let before = s.bytes();
     let r = s.ok(&["upgrade"]);
     assert!(
-        r.stderr.contains("already at 2.1.0, nothing to do"),
+        r.stderr.contains("already at 2.2.0, nothing to do"),
         "{}",
         r.stderr
     );
     assert_eq!(s.bytes(), before);
-    s.ok(&["upgrade", "--version", "2.1.0"]);
+    s.ok(&["upgrade", "--version", "2.2.0"]);
     assert_eq!(s.bytes(), before);
 }
 
@@ -276,7 +276,7 @@ fn list_shows_the_compiled_chain() {
     let s = Sandbox::new();
     let r = s.ok(&["list"]);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 7, "{}", r.stdout);
+    assert_eq!(lines.len(), 8, "{}", r.stdout);
     assert!(
         lines[3].starts_with("1.0.1") && lines[3].ends_with("[no transaction]"),
         "{}",
@@ -284,7 +284,7 @@ fn list_shows_the_compiled_chain() {
     );
     assert!(lines[5].ends_with("[foreign keys off]"), "{}", lines[5]);
     let json: serde_json::Value = serde_json::from_str(&s.ok(&["--json", "list"]).stdout).unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 7);
+    assert_eq!(json.as_array().unwrap().len(), 8);
     assert_eq!(json[4]["version"], "1.1.0");
     assert_eq!(json[4]["checksum"].as_str().unwrap().len(), 64);
     assert!(!s.db().exists());
@@ -296,7 +296,7 @@ fn status_prints_an_aligned_table() {
     let r = s.ok(&["status"]);
     assert!(
         r.stdout
-            .contains("version   0.0.0 (7 pending, latest 2.1.0)"),
+            .contains("version   0.0.0 (8 pending, latest 2.2.0)"),
         "{}",
         r.stdout
     );
@@ -308,7 +308,7 @@ fn status_prints_an_aligned_table() {
         .lines()
         .skip_while(|l| !l.starts_with("VERSION"))
         .collect();
-    assert_eq!(rows.len(), 8);
+    assert_eq!(rows.len(), 9);
     assert!(rows[3].starts_with("1.0.0     applied  20"), "{}", rows[3]);
     assert!(rows[4].starts_with("1.0.1     pending  -"), "{}", rows[4]);
     let state_col = rows[0].find("STATE").unwrap();
@@ -330,7 +330,7 @@ fn verify_runs_the_current_validations_and_changes_nothing() {
         r.stderr
     );
     assert!(!s.db().exists());
-    s.ok(&["upgrade"]);
+    s.ok(&["upgrade", "--version", "2.1.0"]);
     assert!(
         s.ok(&["verify"])
             .stdout
@@ -435,7 +435,7 @@ fn a_store_ahead_of_the_binary_is_refused_up_and_reverted_with_its_stored_steps(
     use semigrate::model::{Revert, SqlText, Step};
     let s = Sandbox::new();
     s.ok(&["upgrade"]);
-    // What a newer binary's 2.2.0 left behind: its table and its history row.
+    // What a newer binary's 2.3.0 left behind: its table and its history row.
     let revert = Revert {
         steps: vec![Step::Sql(SqlText::portable("DROP TABLE vehicules;"))],
         transaction: true,
@@ -447,17 +447,17 @@ fn a_store_ahead_of_the_binary_is_refused_up_and_reverted_with_its_stored_steps(
         .unwrap();
     s.conn()
         .execute(
-            "INSERT INTO semigrate_migrations VALUES ('2.2.0', 'Add vehicules', 'abc', '2026-01-01', 1, ?1)",
+            "INSERT INTO semigrate_migrations VALUES ('2.3.0', 'Add vehicules', 'abc', '2026-01-01', 1, ?1)",
             [serde_json::to_string(&revert).unwrap()],
         )
         .unwrap();
-    assert_eq!(s.status()["migrations"][7]["state"], "ahead");
+    assert_eq!(s.status()["migrations"][8]["state"], "ahead");
     let r = s.run(&["upgrade"]);
     assert_eq!(r.code, 3);
-    assert!(r.stderr.contains("2.2.0"), "{}", r.stderr);
+    assert!(r.stderr.contains("2.3.0"), "{}", r.stderr);
 
-    s.ok(&["downgrade", "--version", "2.1.0"]);
-    assert_eq!(s.current(), "2.1.0");
+    s.ok(&["downgrade", "--version", "2.2.0"]);
+    assert_eq!(s.current(), "2.2.0");
     assert!(!user_schema(&s.db()).iter().any(|(_, n)| n == "vehicules"));
 }
 
@@ -479,16 +479,16 @@ fn a_stored_rust_down_this_binary_lacks_is_refused() {
     };
     s.conn()
         .execute(
-            "INSERT INTO semigrate_migrations VALUES ('2.2.0', 'Vehicles', 'abc', '2026-01-01', 1, ?1)",
+            "INSERT INTO semigrate_migrations VALUES ('2.3.0', 'Vehicles', 'abc', '2026-01-01', 1, ?1)",
             [serde_json::to_string(&revert).unwrap()],
         )
         .unwrap();
     let before = s.bytes();
-    let r = s.run(&["downgrade", "--version", "2.1.0"]);
+    let r = s.run(&["downgrade", "--version", "2.2.0"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("the down of 2.2.0 runs Rust code (steps::forget_vehicles)"),
+            .contains("the down of 2.3.0 runs Rust code (steps::forget_vehicles)"),
         "{}",
         r.stderr
     );
@@ -564,10 +564,10 @@ fn new_writes_the_next_spec_from_a_template_and_it_builds() {
     let chain = s.dir.path().join("chain");
     copy_chain(&chain);
     let dir = chain.to_str().unwrap();
-    let r = s.ok(&["new", "2.1.1", "relabel", "--csv", "--dir", dir]);
-    assert!(r.stderr.contains("v2_1_1__relabel.toml"), "{}", r.stderr);
-    s.ok(&["new", "2.2.0", "add_vehicles", "--dir", dir]);
-    let written = std::fs::read_to_string(chain.join("v2_2_0__add_vehicles.toml")).unwrap();
+    let r = s.ok(&["new", "2.2.1", "relabel", "--csv", "--dir", dir]);
+    assert!(r.stderr.contains("v2_2_1__relabel.toml"), "{}", r.stderr);
+    s.ok(&["new", "2.3.0", "add_vehicles", "--dir", dir]);
+    let written = std::fs::read_to_string(chain.join("v2_3_0__add_vehicles.toml")).unwrap();
     assert!(written.contains("[[up]]") && written.contains("[[down]]"));
     // The chain with both templates passes the build's whole proof, on both engines'
     // text and the SQLite replay.
@@ -576,29 +576,29 @@ fn new_writes_the_next_spec_from_a_template_and_it_builds() {
         ..Config::default()
     };
     let proved =
-        semigrate::build::prove(&chain, &config, SemVer::parse("2.2.0").unwrap(), None).unwrap();
-    assert_eq!(proved.len(), 9);
+        semigrate::build::prove(&chain, &config, SemVer::parse("2.3.0").unwrap(), None).unwrap();
+    assert_eq!(proved.len(), 10);
 
     // Not a successor of the newest compiled version: refused, with the three that are.
-    let r = s.run(&["new", "2.3.0", "--dir", dir]);
+    let r = s.run(&["new", "2.4.0", "--dir", dir]);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
-            .contains("the next version is 2.1.1, 2.2.0 or 3.0.0"),
+            .contains("the next version is 2.2.1, 2.3.0 or 3.0.0"),
         "{}",
         r.stderr
     );
     assert_eq!(s.run(&["new", "two", "--dir", dir]).code, 2);
     assert_eq!(s.run(&["new", "3.0.0", "Bad Slug", "--dir", dir]).code, 2);
     // Never over a spec of the same version, whatever its slug.
-    let r = s.run(&["new", "2.2.0", "other", "--dir", dir]);
+    let r = s.run(&["new", "2.3.0", "other", "--dir", dir]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("already gives 2.2.0"), "{}", r.stderr);
+    assert!(r.stderr.contains("already gives 2.3.0"), "{}", r.stderr);
     assert_eq!(
-        std::fs::read_to_string(chain.join("v2_2_0__add_vehicles.toml")).unwrap(),
+        std::fs::read_to_string(chain.join("v2_3_0__add_vehicles.toml")).unwrap(),
         written
     );
-    assert!(!chain.join("v2_2_0__other.toml").exists());
+    assert!(!chain.join("v2_3_0__other.toml").exists());
     // Outside a source tree, the default folder is ./migrations.
     s.ok(&["new", "3.0.0"]);
     assert!(s.dir.path().join("migrations/v3_0_0.toml").is_file());
@@ -675,10 +675,10 @@ fn a_dry_run_in_json_lists_the_plan_and_changes_nothing() {
     assert_eq!(plan["command"], "upgrade");
     assert_eq!(
         (plan["from"].as_str(), plan["to"].as_str()),
-        (Some("1.0.1"), Some("2.1.0"))
+        (Some("1.0.1"), Some("2.2.0"))
     );
     let migrations = plan["migrations"].as_array().unwrap();
-    assert_eq!(migrations.len(), 3);
+    assert_eq!(migrations.len(), 4);
     let first = &migrations[0];
     assert_eq!(first["version"], "1.1.0");
     assert_eq!(first["direction"], "up");
@@ -741,7 +741,7 @@ fn an_application_embeds_the_migrator() {
     );
     assert_eq!(
         stdout.trim(),
-        format!("{} is at 2.1.0: 8 accidents", db.display())
+        format!("{} is at 2.2.0: 8 accidents", db.display())
     );
     // The CLI sees what the library did: the same history, the CSV file in place.
     let status: serde_json::Value = serde_json::from_str(
@@ -749,7 +749,7 @@ fn an_application_embeds_the_migrator() {
             .stdout,
     )
     .unwrap();
-    assert_eq!(status["current"], "2.1.0");
+    assert_eq!(status["current"], "2.2.0");
     assert!(data.join("accidents.csv").is_file());
     // A second start finds nothing to do.
     assert!(run().status.success());
@@ -776,7 +776,7 @@ fn require_refuses_a_store_below_what_the_application_needs() {
     // An in-memory database has no file to lock beside: none is made.
     let mut memory = rusqlite::Connection::open_in_memory().unwrap();
     let apart = semigrate::Migrator::new(&CHAIN).data_dir(s.dir.path().join("memory-data"));
-    assert_eq!(apart.upgrade(&mut memory).unwrap().to_string(), "2.1.0");
+    assert_eq!(apart.upgrade(&mut memory).unwrap().to_string(), "2.2.0");
     assert!(!common::root().join(".lock").exists());
     assert!(!s.dir.path().join(".lock").exists());
     // A connection to something that is not a store is refused and left as it was.

@@ -49,7 +49,10 @@ fn the_example_chain_transforms_accidents_csv_and_takes_it_back() {
         rows.iter().all(|r| labels.contains(&&r[at])),
         "severities are labels"
     );
-    assert_eq!(data_files(&s), ["accidents.csv"]);
+    assert_eq!(
+        data_files(&s),
+        ["accidents.csv", "accidents_per_departement.csv"]
+    );
 
     s.ok(&["downgrade", "--version", "1.0.1"]);
     assert_eq!(

@@ -105,7 +105,7 @@ fn a_store_that_is_not_there_is_said_so_and_not_created() {
     let r = s.ok(&["status"]);
     let missing = format!("no store at {} yet", s.db().display());
     assert!(r.stderr.contains(&missing), "{}", r.stderr);
-    assert!(r.stdout.contains("7 pending"), "{}", r.stdout);
+    assert!(r.stdout.contains("8 pending"), "{}", r.stdout);
     let r = s.ok(&["history"]);
     assert!(r.stderr.contains(&missing), "{}", r.stderr);
     let r = s.run(&["verify"]);

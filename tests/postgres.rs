@@ -137,11 +137,11 @@ fn current(s: &Sandbox, db: &Database) -> String {
 fn the_example_chain_goes_up_and_down_on_postgresql() {
     let (s, db) = (Sandbox::new(), Database::new());
     ok(&s, &db, &["--no-backup", "upgrade"]);
-    assert_eq!(current(&s, &db), "2.1.0");
+    assert_eq!(current(&s, &db), "2.2.0");
     assert_eq!(
         db.history(),
         [
-            "0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "2.1.0"
+            "0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "2.1.0", "2.2.0"
         ]
     );
     let schema = db.schema();
@@ -235,7 +235,7 @@ fn drift_and_a_store_ahead_of_the_binary_are_refused_up() {
     assert!(r.stderr.contains("0.9.0"), "{}", r.stderr);
     assert_eq!(current(&s, &db), "1.0.0");
 
-    // What a newer binary's 2.1.0 left behind: its table and its history row.
+    // What a newer binary's 2.3.0 left behind: its table and its history row.
     let (s, db) = (Sandbox::new(), Database::new());
     ok(&s, &db, &["--no-backup", "upgrade"]);
     let revert = Revert {
@@ -250,17 +250,17 @@ fn drift_and_a_store_ahead_of_the_binary_are_refused_up() {
         .unwrap();
     client
         .execute(
-            "INSERT INTO semigrate_migrations VALUES ('2.2.0', 'Add vehicules', 'abc', '2026-01-01', 1, $1)",
+            "INSERT INTO semigrate_migrations VALUES ('2.3.0', 'Add vehicules', 'abc', '2026-01-01', 1, $1)",
             &[&serde_json::to_string(&revert).unwrap()],
         )
         .unwrap();
     let r = run(&s, &db, &["-q", "--no-backup", "upgrade"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("2.2.0"), "{}", r.stderr);
-    assert_eq!(db.history().len(), 8);
+    assert!(r.stderr.contains("2.3.0"), "{}", r.stderr);
+    assert_eq!(db.history().len(), 9);
     // Its stored down takes it back.
-    ok(&s, &db, &["--no-backup", "downgrade", "--version", "2.1.0"]);
-    assert_eq!(current(&s, &db), "2.1.0");
+    ok(&s, &db, &["--no-backup", "downgrade", "--version", "2.2.0"]);
+    assert_eq!(current(&s, &db), "2.2.0");
     assert!(!db.schema().iter().any(|(t, _, _)| t == "vehicules"));
 }
 
@@ -286,7 +286,7 @@ fn eight_concurrent_runners_apply_each_migration_once() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(db.history().len(), 7);
+    assert_eq!(db.history().len(), 8);
     let applied: i64 = db
         .client()
         .query_one(
@@ -295,7 +295,7 @@ fn eight_concurrent_runners_apply_each_migration_once() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 7, "each migration applied exactly once");
+    assert_eq!(applied, 8, "each migration applied exactly once");
 }
 
 #[test]

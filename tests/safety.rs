@@ -109,7 +109,7 @@ fn concurrent_upgrades_apply_each_migration_once() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(history(&s.conn()).len(), 7);
+    assert_eq!(history(&s.conn()).len(), 8);
     let applied: i64 = s
         .conn()
         .query_row(
@@ -118,12 +118,12 @@ fn concurrent_upgrades_apply_each_migration_once() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(applied, 7, "each migration applied exactly once");
+    assert_eq!(applied, 8, "each migration applied exactly once");
 }
 
 /// The versions a racing runner aims at, 0.0.0 (nothing applied) included.
-const TARGETS: [&str; 8] = [
-    "0.0.0", "0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "2.1.0",
+const TARGETS: [&str; 9] = [
+    "0.0.0", "0.8.0", "0.9.0", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "2.1.0", "2.2.0",
 ];
 
 #[test]
@@ -235,7 +235,7 @@ fn a_held_lock_makes_a_second_run_wait_then_refuse() {
     s.ok(&["status"]);
     drop(lock);
     s.ok(&["--lock-timeout", "0", "upgrade"]);
-    assert_eq!(s.current(), "2.1.0");
+    assert_eq!(s.current(), "2.2.0");
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub enum Version {
     V2_0_0,
     /// 2.1.0: Score accidents in Rust (severity, light and weather); accidents.csv gives each commune its number within its département
     V2_1_0,
+    /// 2.2.0: Load accidents.csv into a table of its own, and export the accidents per département
+    V2_2_0,
 }
 impl Version {
     /// Every version, oldest first.
@@ -28,6 +30,7 @@ impl Version {
         Version::V1_1_0,
         Version::V2_0_0,
         Version::V2_1_0,
+        Version::V2_2_0,
     ];
     /// The SemVer this variant stands for.
     pub const fn semver(self) -> ::semigrate::model::SemVer {
@@ -39,6 +42,7 @@ impl Version {
             Version::V1_1_0 => ::semigrate::model::SemVer::new(1, 1, 0),
             Version::V2_0_0 => ::semigrate::model::SemVer::new(2, 0, 0),
             Version::V2_1_0 => ::semigrate::model::SemVer::new(2, 1, 0),
+            Version::V2_2_0 => ::semigrate::model::SemVer::new(2, 2, 0),
         }
     }
     /// The migration that brings the store to this version.
@@ -1238,6 +1242,173 @@ END;
         ),
         checksum: ::std::borrow::Cow::Borrowed(
             "76e699ad12c6359462d8c78a57e6701804c349bfbb6e07cf488e70379555f61f",
+        ),
+    },
+    ::semigrate::model::Migration {
+        version: ::semigrate::model::SemVer::new(2, 2, 0),
+        file: ::std::borrow::Cow::Borrowed("v2_2_0__accidents_file.toml"),
+        description: ::std::borrow::Cow::Borrowed(
+            "Load accidents.csv into a table of its own, and export the accidents per département",
+        ),
+        transaction: true,
+        foreign_keys: true,
+        irreversible: false,
+        destructive: false,
+        up: ::std::borrow::Cow::Borrowed(
+            &[
+                ::semigrate::model::Step::Sql(::semigrate::model::SqlText {
+                    sqlite: ::core::option::Option::Some(
+                        ::std::borrow::Cow::Borrowed(
+                            r#"CREATE TABLE accidents_file (
+    Num_Acc TEXT PRIMARY KEY,
+    an      INTEGER,
+    mois    INTEGER,
+    jour    INTEGER,
+    hrmn    TEXT,
+    dep     TEXT NOT NULL,
+    com     TEXT NOT NULL,
+    lieu    TEXT,
+    adr     TEXT,
+    lat     TEXT,
+    long    TEXT,
+    gravite TEXT NOT NULL,
+    lum     INTEGER,
+    agg     INTEGER,
+    "int"   INTEGER,
+    atm     INTEGER,
+    col     INTEGER
+);
+"#,
+                        ),
+                    ),
+                    postgres: ::core::option::Option::Some(
+                        ::std::borrow::Cow::Borrowed(
+                            r#"CREATE TABLE accidents_file (
+    Num_Acc TEXT PRIMARY KEY,
+    an      INTEGER,
+    mois    INTEGER,
+    jour    INTEGER,
+    hrmn    TEXT,
+    dep     TEXT NOT NULL,
+    com     TEXT NOT NULL,
+    lieu    TEXT,
+    adr     TEXT,
+    lat     TEXT,
+    long    TEXT,
+    gravite TEXT NOT NULL,
+    lum     INTEGER,
+    agg     INTEGER,
+    "int"   INTEGER,
+    atm     INTEGER,
+    col     INTEGER
+);
+"#,
+                        ),
+                    ),
+                }),
+                ::semigrate::model::Step::Load(::semigrate::model::LoadStep {
+                    path: ::std::borrow::Cow::Borrowed("accidents.csv"),
+                    delimiter: 59u8,
+                    table: ::std::borrow::Cow::Borrowed("accidents_file"),
+                    columns: ::std::borrow::Cow::Borrowed(&[]),
+                    null: ::core::option::Option::Some(::std::borrow::Cow::Borrowed("")),
+                    upsert: false,
+                    key: ::std::borrow::Cow::Borrowed(
+                        &[::std::borrow::Cow::Borrowed("Num_Acc")],
+                    ),
+                }),
+                ::semigrate::model::Step::Export(::semigrate::model::ExportStep {
+                    path: ::std::borrow::Cow::Borrowed("accidents_per_departement.csv"),
+                    delimiter: 44u8,
+                    query: ::semigrate::model::SqlText {
+                        sqlite: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                "SELECT dep, count(*) AS accidents FROM accidents_file GROUP BY dep ORDER BY dep",
+                            ),
+                        ),
+                        postgres: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                "SELECT dep, count(*) AS accidents FROM accidents_file GROUP BY dep ORDER BY dep",
+                            ),
+                        ),
+                    },
+                }),
+            ],
+        ),
+        down: ::std::borrow::Cow::Borrowed(
+            &[
+                ::semigrate::model::Step::Csv(::semigrate::model::CsvStep {
+                    path: ::std::borrow::Cow::Borrowed("accidents_per_departement.csv"),
+                    delimiter: 44u8,
+                    header: ::std::borrow::Cow::Borrowed(&[]),
+                    ops: ::std::borrow::Cow::Borrowed(
+                        &[::semigrate::model::CsvOp::Delete],
+                    ),
+                }),
+                ::semigrate::model::Step::Sql(::semigrate::model::SqlText {
+                    sqlite: ::core::option::Option::Some(
+                        ::std::borrow::Cow::Borrowed("DROP TABLE accidents_file;"),
+                    ),
+                    postgres: ::core::option::Option::Some(
+                        ::std::borrow::Cow::Borrowed("DROP TABLE accidents_file;"),
+                    ),
+                }),
+            ],
+        ),
+        validate: ::std::borrow::Cow::Borrowed(
+            &[
+                ::semigrate::model::Check::Csv(::semigrate::model::CsvCheck {
+                    path: ::std::borrow::Cow::Borrowed("accidents.csv"),
+                    delimiter: 59u8,
+                    columns: ::core::option::Option::None,
+                    columns_include: ::std::borrow::Cow::Borrowed(&[]),
+                    not_empty: false,
+                    unique: ::core::option::Option::None,
+                    values_in: ::core::option::Option::None,
+                    not_null: ::std::borrow::Cow::Borrowed(&[]),
+                    unique_together: ::std::borrow::Cow::Borrowed(&[]),
+                    matches: ::core::option::Option::None,
+                    rows: ::core::option::Option::None,
+                    rows_match: ::core::option::Option::Some(::semigrate::model::SqlText {
+                        sqlite: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                "SELECT count(*) FROM accidents_file",
+                            ),
+                        ),
+                        postgres: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                "SELECT count(*) FROM accidents_file",
+                            ),
+                        ),
+                    }),
+                }),
+                ::semigrate::model::Check::Csv(::semigrate::model::CsvCheck {
+                    path: ::std::borrow::Cow::Borrowed("accidents_per_departement.csv"),
+                    delimiter: 44u8,
+                    columns: ::core::option::Option::Some(
+                        ::std::borrow::Cow::Borrowed(
+                            &[
+                                ::std::borrow::Cow::Borrowed("dep"),
+                                ::std::borrow::Cow::Borrowed("accidents"),
+                            ],
+                        ),
+                    ),
+                    columns_include: ::std::borrow::Cow::Borrowed(&[]),
+                    not_empty: false,
+                    unique: ::core::option::Option::Some(
+                        ::std::borrow::Cow::Borrowed("dep"),
+                    ),
+                    values_in: ::core::option::Option::None,
+                    not_null: ::std::borrow::Cow::Borrowed(&[]),
+                    unique_together: ::std::borrow::Cow::Borrowed(&[]),
+                    matches: ::core::option::Option::None,
+                    rows: ::core::option::Option::None,
+                    rows_match: ::core::option::Option::None,
+                }),
+            ],
+        ),
+        checksum: ::std::borrow::Cow::Borrowed(
+            "be8aee464e8c9f00b04f417096581bdf3a8922b56e0404d0a476b9b1c5593066",
         ),
     },
 ];

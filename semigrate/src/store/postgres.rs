@@ -177,6 +177,37 @@ impl PostgresStore {
         message(e, &self.url)
     }
 
+    /// `names` as the table spells its columns: a CSV header's `Num_Acc` is the
+    /// `num_acc` that PostgreSQL folded an unquoted name to. A name that matches no
+    /// column, or several, is left as it is, for the server to name.
+    fn spelled(&mut self, table: &str, names: &[String]) -> Vec<String> {
+        let columns: Vec<String> = self
+            .client
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+                &[&table],
+            )
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        names
+            .iter()
+            .map(|name| {
+                if columns.contains(name) {
+                    return name.clone();
+                }
+                let folded: Vec<&String> = columns
+                    .iter()
+                    .filter(|c| c.eq_ignore_ascii_case(name))
+                    .collect();
+                match folded.as_slice() {
+                    [one] => (*one).clone(),
+                    _ => name.clone(),
+                }
+            })
+            .collect()
+    }
+
     /// The prepared statement for `sql`, from the session's cache.
     fn statement(&mut self, sql: &'static str) -> std::result::Result<Statement, postgres::Error> {
         if let Some(statement) = self.statements.get(sql) {
@@ -375,6 +406,9 @@ impl Store for PostgresStore {
 
     fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
         let mut rows = load::Rows::open(file, step)?;
+        rows.columns = self.spelled(&step.table, &rows.columns);
+        let key: Vec<String> = step.key.iter().map(|k| k.to_string()).collect();
+        let key = self.spelled(&step.table, &key);
         let columns: Vec<String> = rows.columns.iter().map(|c| load::quoted(c)).collect();
         let table = load::quoted(&step.table);
         // An upsert goes through a temp table, since COPY cannot update.
@@ -423,9 +457,8 @@ impl Store for PostgresStore {
         if step.upsert {
             // Update the rows a key finds, insert the others. (ON CONFLICT checks NOT
             // NULL first, which a load of some columns would fail.)
-            let is_key = |c: &String| step.key.iter().any(|k| k.as_ref() == c);
-            let matched: Vec<String> = step
-                .key
+            let is_key = |c: &String| key.contains(c);
+            let matched: Vec<String> = key
                 .iter()
                 .map(|k| format!("t.{k} = s.{k}", k = load::quoted(k)))
                 .collect();
@@ -458,19 +491,20 @@ impl Store for PostgresStore {
 
     fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
         let mut rows = load::Rows::open(file, step)?;
-        let at: Vec<usize> = step
-            .key
+        rows.columns = self.spelled(&step.table, &rows.columns);
+        let key: Vec<String> = step.key.iter().map(|k| k.to_string()).collect();
+        let key = self.spelled(&step.table, &key);
+        let at: Vec<usize> = key
             .iter()
             .map(|k| {
                 rows.columns
                     .iter()
-                    .position(|c| c == k.as_ref())
+                    .position(|c| c == k)
                     .ok_or_else(|| format!("{}: the key column `{k}` is not loaded", step.path))
             })
             .collect::<std::result::Result<_, _>>()?;
         // Compared as text: the file's values are text, whatever the columns' types.
-        let clauses: Vec<String> = step
-            .key
+        let clauses: Vec<String> = key
             .iter()
             .enumerate()
             .map(|(i, k)| format!("{}::text = ${}", load::quoted(k), i + 1))

@@ -119,7 +119,8 @@ fn check_data_step(conn: &Connection, step: &Step) -> Result<(), String> {
             }
             let named = l.columns.iter().map(|(_, c)| c).chain(l.key.iter());
             for column in named {
-                if !columns.iter().any(|c| c == column.as_ref()) {
+                // SQLite's names are case-insensitive.
+                if !columns.iter().any(|c| c.eq_ignore_ascii_case(column)) {
                     return Err(format!(
                         "{}: the table `{}` has no column `{column}` (its columns: {})",
                         l.path,
