@@ -235,15 +235,15 @@ fn a_crash_at_any_fault_point_converges_on_the_next_run() {
     let b = build(None, &["fault-injection"]);
     assert!(b.ok, "{}", b.output);
     let (_keep, binary) = b.binary.unwrap();
-    // Up from 1.0.1 and down from 2.1.0 both cross the three CSV migrations, the
-    // foreign-key-off rebuild and the Rust step.
+    // Up from 1.0.1 and down from 2.2.0 both cross the three CSV migrations, the
+    // foreign-key-off rebuild, the Rust step, and the load and export.
     let start = |from: &str| {
         let s = Sandbox::with_binary(binary.clone());
         s.ok(&["upgrade", "--version", from]);
         s
     };
     let up: (&str, &[&str]) = ("1.0.1", &["upgrade"]);
-    let down: (&str, &[&str]) = ("2.1.0", &["downgrade", "--version", "1.0.1"]);
+    let down: (&str, &[&str]) = ("2.2.0", &["downgrade", "--version", "1.0.1"]);
     for (from, args) in [up, down] {
         let clean = start(from);
         clean.ok(args);
@@ -314,7 +314,7 @@ fn a_kill_at_any_instant_converges_on_the_next_run() {
         s
     };
     let up: (&str, &[&str]) = ("1.0.1", &["upgrade"]);
-    let down: (&str, &[&str]) = ("2.1.0", &["downgrade", "--version", "1.0.1"]);
+    let down: (&str, &[&str]) = ("2.2.0", &["downgrade", "--version", "1.0.1"]);
     let mut killed = 0;
     let mut divergences = Vec::new();
     for (from, args) in [up, down] {

@@ -85,3 +85,17 @@ fn a_file_loads_into_a_table_exports_back_and_both_are_undone() {
     s.ok(&["upgrade", "--version", "0.2.0"]);
     assert_eq!(people(&s), loaded);
 }
+
+/// Hostile text survives a load into a table and an export out of it: quotes, the
+/// delimiter, line breaks, CRLF line ends, a BOM before the header, and a 10 MB cell.
+#[test]
+fn hostile_text_goes_into_a_table_and_back_out_unchanged() {
+    let b = build(Some(&root().join("tests/fixtures/good_load")), &[]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let s = Sandbox::with_binary(binary);
+    s.ok(&["upgrade", "--version", "0.1.0"]);
+    common::write_hostile_people(&s);
+    s.ok(&["upgrade", "--version", "0.3.0"]);
+    common::assert_hostile_people_exported(&s);
+}

@@ -541,7 +541,7 @@ fn a_crash_at_any_fault_point_converges_on_postgresql_too() {
         )
     };
     let up: (&str, &[&str]) = ("1.0.1", &["--no-backup", "upgrade"]);
-    let down: (&str, &[&str]) = ("2.1.0", &["--no-backup", "downgrade", "--version", "1.0.1"]);
+    let down: (&str, &[&str]) = ("2.2.0", &["--no-backup", "downgrade", "--version", "1.0.1"]);
     for (from, args) in [up, down] {
         let (clean, clean_db) = start(from);
         ok(&clean, &clean_db, args);
@@ -608,4 +608,9 @@ fn a_file_loads_and_exports_through_copy_and_both_are_undone() {
     );
     assert_eq!(people(), Vec::new());
     assert_eq!(current(&s, &db), "0.1.0");
+
+    // Hostile text goes in through COPY and back out unchanged.
+    common::write_hostile_people(&s);
+    ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.3.0"]);
+    common::assert_hostile_people_exported(&s);
 }

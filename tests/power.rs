@@ -102,7 +102,7 @@ fn a_power_cut_at_any_fault_point_or_instant_converges_or_names_the_file() {
     assert!(b.ok, "{}", b.output);
     let (_keep, binary) = b.binary.unwrap();
     let up: (&str, &[&str]) = ("1.0.1", &["upgrade"]);
-    let down: (&str, &[&str]) = ("2.1.0", &["downgrade", "--version", "1.0.1"]);
+    let down: (&str, &[&str]) = ("2.2.0", &["downgrade", "--version", "1.0.1"]);
     // A new store: its folder, its file, the data folder and the first CSV file.
     let first: (&str, &[&str]) = ("0.0.0", &["upgrade", "--version", "1.0.1"]);
     let (mut converged, mut refused, mut failures) = (0, 0, Vec::new());

@@ -306,3 +306,47 @@ pub const FAULT_POINTS: [&str; 7] = [
     "after-swaps",
     "state-file",
 ];
+
+/// The rows of a CSV file, as values, whatever its dialect.
+pub fn csv_values(file: &Path, delimiter: u8) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .from_path(file)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// A 10 MB cell of quotes, delimiters and line breaks.
+fn big_cell() -> String {
+    "é\"x;\n".repeat(2_000_000)
+}
+
+/// Hostile text for the `good_load` fixture's people.csv: quotes, the delimiter, line
+/// breaks, CRLF line ends, a BOM before the header, an empty cell, a 10 MB cell.
+pub fn write_hostile_people(s: &Sandbox) {
+    let hostile = format!(
+        "\u{feff}id;name;age\r\n1;\"a \"\"quoted\"\"; name\";1\r\n2;\"two\r\nlines\";2\r\n3;\"{}\";3\r\n4;plain;\"\"\r\n",
+        big_cell().replace('"', "\"\"")
+    );
+    std::fs::write(s.dir.path().join("var/data/people.csv"), hostile).unwrap();
+}
+
+/// Once loaded and exported, every value is what the file had (the BOM is not part of
+/// the header's first name).
+pub fn assert_hostile_people_exported(s: &Sandbox) {
+    let data = s.dir.path().join("var/data");
+    let mut expected = csv_values(&data.join("people.csv"), b';');
+    expected[0][0] = "id".into();
+    let got = csv_values(&data.join("export/people.csv"), b',');
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(&expected) {
+        assert!(
+            g == e,
+            "a row changed on its way: {g:.80?} against {e:.80?}"
+        );
+    }
+    assert_eq!(got[3][1].len(), big_cell().len());
+}
