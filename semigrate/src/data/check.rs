@@ -20,18 +20,7 @@ pub fn check(file: Option<&Path>, check: &CsvCheck) -> Result<u64, String> {
     if !reader.read_byte_record(&mut row).map_err(malformed)? {
         return Err(format!("{path} is empty"));
     }
-    let header: Vec<String> = row
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let name = if i == 0 {
-                f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f)
-            } else {
-                f
-            };
-            String::from_utf8_lossy(name).into_owned()
-        })
-        .collect();
+    let header = super::header_names(&row);
     if let Some(columns) = &check.columns
         && header.iter().ne(columns.iter().map(|c| c.as_ref()))
     {

@@ -33,18 +33,7 @@ impl Rows {
         {
             return Err(format!("{path} is empty: it has no header"));
         }
-        let header: Vec<String> = first
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let name = if i == 0 {
-                    f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f)
-                } else {
-                    f
-                };
-                String::from_utf8_lossy(name).into_owned()
-            })
-            .collect();
+        let header = super::header_names(&first);
         let wanted: Vec<(String, String)> = match step.columns.is_empty() {
             true => header.iter().map(|c| (c.clone(), c.clone())).collect(),
             false => step
@@ -72,6 +61,18 @@ impl Rows {
             null: step.null.as_ref().map(|n| n.as_bytes().to_vec()),
             path,
         })
+    }
+
+    /// Where each of `key`'s columns is among the loaded ones: to find the rows again.
+    pub fn positions(&self, key: &[String], path: &str) -> Result<Vec<usize>, String> {
+        key.iter()
+            .map(|k| {
+                self.columns
+                    .iter()
+                    .position(|c| c == k)
+                    .ok_or_else(|| format!("{path}: the key column `{k}` is not loaded"))
+            })
+            .collect()
     }
 
     /// Calls `each` with every row's values (None for NULL) and its line; stops at the

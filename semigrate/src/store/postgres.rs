@@ -494,15 +494,7 @@ impl Store for PostgresStore {
         rows.columns = self.spelled(&step.table, &rows.columns);
         let key: Vec<String> = step.key.iter().map(|k| k.to_string()).collect();
         let key = self.spelled(&step.table, &key);
-        let at: Vec<usize> = key
-            .iter()
-            .map(|k| {
-                rows.columns
-                    .iter()
-                    .position(|c| c == k)
-                    .ok_or_else(|| format!("{}: the key column `{k}` is not loaded", step.path))
-            })
-            .collect::<std::result::Result<_, _>>()?;
+        let at = rows.positions(&key, &step.path)?;
         // Compared as text: the file's values are text, whatever the columns' types.
         let clauses: Vec<String> = key
             .iter()

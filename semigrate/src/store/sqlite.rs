@@ -501,16 +501,8 @@ impl Store for SqliteStore {
 
     fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
         let mut rows = load::Rows::open(file, step)?;
-        let at: Vec<usize> = step
-            .key
-            .iter()
-            .map(|k| {
-                rows.columns
-                    .iter()
-                    .position(|c| c == k.as_ref())
-                    .ok_or_else(|| format!("{}: the key column `{k}` is not loaded", step.path))
-            })
-            .collect::<std::result::Result<_, _>>()?;
+        let key: Vec<String> = step.key.iter().map(|k| k.to_string()).collect();
+        let at = rows.positions(&key, &step.path)?;
         let clauses: Vec<String> = step
             .key
             .iter()
