@@ -614,3 +614,40 @@ fn a_file_loads_and_exports_through_copy_and_both_are_undone() {
     ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.3.0"]);
     common::assert_hostile_people_exported(&s);
 }
+
+/// `transaction = false` with several statements in a step: each is sent on its own,
+/// so `CREATE INDEX CONCURRENTLY` runs (PostgreSQL would run them as one implicit
+/// transaction, where it fails), at build time and at run time, up and down.
+#[test]
+fn statements_outside_a_transaction_run_one_by_one_concurrently_included() {
+    use semigrate::build::Config;
+    use semigrate::model::{Engine, SemVer};
+    let fixture = common::root().join("tests/fixtures/good_concurrently");
+    let scratch = Database::new();
+    let config = Config {
+        engines: vec![Engine::Sqlite, Engine::Postgres],
+        ..Config::default()
+    };
+    let package = SemVer::parse("0.2.0").unwrap();
+    let proved = semigrate::build::prove(&fixture, &config, package, Some(&scratch.url()));
+    assert!(proved.is_ok(), "{:?}", proved.err());
+
+    let b = common::build(Some(&fixture), &[]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let (s, db) = (Sandbox::with_binary(binary), Database::new());
+    let index = || -> i64 {
+        db.client()
+            .query_one(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'ix_r'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    ok(&s, &db, &["--no-backup", "upgrade"]);
+    assert_eq!(index(), 1);
+    ok(&s, &db, &["--no-backup", "downgrade", "--version", "0.1.0"]);
+    assert_eq!(index(), 0);
+    assert_eq!(current(&s, &db), "0.1.0");
+}

@@ -60,6 +60,7 @@ pub mod model;
 pub mod rust;
 mod spec;
 mod sqlite_error;
+mod statements;
 mod store;
 mod verify;
 

@@ -214,9 +214,15 @@ fn steps(
                     )
                 })?;
                 progress.step(item.version, &what, text);
-                store
-                    .execute(text)
-                    .map_err(|reason| failed(item, what, Some(text), reason, rolled_back))?;
+                // Outside a transaction, each statement on its own: PostgreSQL runs a
+                // text of several as one implicit transaction, where CONCURRENTLY fails.
+                let batches = crate::statements::batches(text, item.transaction);
+                for (k, batch) in batches.iter().enumerate() {
+                    store.execute(batch).map_err(|reason| {
+                        let what = format!("{what}{}", crate::statements::which(k, batches.len()));
+                        failed(item, what, Some(batch), reason, rolled_back)
+                    })?;
+                }
             }
             Step::Csv(csv) => {
                 progress.step(item.version, &what, &csv.path);

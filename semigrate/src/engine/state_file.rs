@@ -41,6 +41,9 @@ pub fn write(path: &Path, status: &Status) -> Result<()> {
     };
     let mut text = serde_json::to_vec_pretty(status).expect("status always serializes");
     text.push(b'\n');
+    // A server's state file goes above the data folder, which a chain without CSV
+    // steps never creates.
+    crate::durable::create_dir_all(dir, 0o777).map_err(io)?;
     sweep(dir);
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)

@@ -127,14 +127,19 @@ fn apply(
             let Some(text) = sql.for_engine(Engine::Postgres) else {
                 continue;
             };
-            client.batch_execute(text).map_err(|e| {
-                format!(
-                    "{direction} step {} fails on PostgreSQL: {} (in `{}`)",
-                    i + 1,
-                    reason(&e),
-                    cut(text)
-                )
-            })?;
+            // As the run sends it: outside a transaction, one statement at a time.
+            let batches = crate::statements::batches(text, m.transaction);
+            for (k, batch) in batches.iter().enumerate() {
+                client.batch_execute(batch).map_err(|e| {
+                    format!(
+                        "{direction} step {}{} fails on PostgreSQL: {} (in `{}`)",
+                        i + 1,
+                        crate::statements::which(k, batches.len()),
+                        reason(&e),
+                        cut(batch)
+                    )
+                })?;
+            }
         }
         Ok(())
     };

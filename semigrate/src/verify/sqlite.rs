@@ -170,13 +170,20 @@ fn run_steps(
         let Some(text) = sql.for_engine(Engine::Sqlite) else {
             continue;
         };
-        if let Err(e) = conn.execute_batch(text) {
-            result = Err(format!(
-                "{direction} step {} fails on SQLite: {} (in `{}`)",
-                i + 1,
-                sqlite_message(&e),
-                cut(text)
-            ));
+        let batches = crate::statements::batches(text, m.transaction);
+        let failed = batches.iter().enumerate().find_map(|(k, batch)| {
+            conn.execute_batch(batch).err().map(|e| {
+                format!(
+                    "{direction} step {}{} fails on SQLite: {} (in `{}`)",
+                    i + 1,
+                    crate::statements::which(k, batches.len()),
+                    sqlite_message(&e),
+                    cut(batch)
+                )
+            })
+        });
+        if let Some(e) = failed {
+            result = Err(e);
             break;
         }
     }

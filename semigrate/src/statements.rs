@@ -1,0 +1,220 @@
+//! A step's SQL text cut into its statements, for a migration that runs outside a
+//! transaction: PostgreSQL runs a text of several statements as one implicit
+//! transaction, where `CREATE INDEX CONCURRENTLY` or `VACUUM` cannot run, so each
+//! statement is sent on its own. The cut respects what may hold a `;`: strings (with
+//! `''`, and backslash escapes in `E'…'`), quoted identifiers, dollar quotes
+//! (`$$…$$`, `$tag$…$tag$`), line and block comments (nested, as PostgreSQL has them),
+//! and `BEGIN ATOMIC … END` bodies.
+
+/// What a step sends at once: its whole text inside a transaction, each statement on
+/// its own outside one.
+pub fn batches(sql: &str, transaction: bool) -> Vec<&str> {
+    match transaction {
+        true => vec![sql],
+        false => split(sql),
+    }
+}
+
+/// Names the failing statement of a step cut into several, for an error message.
+pub fn which(index: usize, count: usize) -> String {
+    match count {
+        1 => String::new(),
+        _ => format!(" (statement {} of {count})", index + 1),
+    }
+}
+
+/// The statements of `sql`, in order, each without its `;` and trimmed; empty ones
+/// (a trailing `;`, a comment alone) are left out.
+pub fn split(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut statements = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    // Inside `BEGIN ATOMIC`: its depth, and the CASEs open within it, whose END is
+    // not the body's.
+    let (mut atomic, mut cases) = (0usize, 0usize);
+    let mut last_word = String::new();
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = find(bytes, i, b"\n").map_or(bytes.len(), |e| e + 1);
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = block_comment_end(bytes, i);
+                continue;
+            }
+            b'\'' => {
+                let escapes = last_word.eq_ignore_ascii_case("e") && i > 0 && bytes[i - 1] != b' ';
+                i = string_end(bytes, i, escapes);
+                last_word.clear();
+                continue;
+            }
+            b'"' => {
+                i = string_end(bytes, i, false);
+                continue;
+            }
+            b'$' => {
+                if let Some(tag) = dollar_tag(bytes, i) {
+                    let body = i + tag.len();
+                    i = find(bytes, body, tag).map_or(bytes.len(), |e| e + tag.len());
+                    continue;
+                }
+            }
+            b';' if atomic == 0 => {
+                push(&mut statements, &sql[start..i]);
+                start = i + 1;
+            }
+            _ if b.is_ascii_alphabetic() || b == b'_' => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    .map_or(bytes.len(), |n| i + n);
+                let word = &sql[i..end];
+                if word.eq_ignore_ascii_case("atomic") && last_word.eq_ignore_ascii_case("begin") {
+                    atomic += 1;
+                } else if atomic > 0 && word.eq_ignore_ascii_case("case") {
+                    cases += 1;
+                } else if atomic > 0 && word.eq_ignore_ascii_case("end") {
+                    match cases {
+                        0 => atomic -= 1,
+                        _ => cases -= 1,
+                    }
+                }
+                last_word = word.to_owned();
+                i = end;
+                continue;
+            }
+            _ => {}
+        }
+        if !b.is_ascii_whitespace() {
+            last_word.clear();
+        }
+        i += 1;
+    }
+    push(&mut statements, &sql[start..]);
+    statements
+}
+
+/// Keeps a statement that holds more than blanks and comments.
+fn push<'a>(statements: &mut Vec<&'a str>, text: &'a str) {
+    let text = text.trim();
+    if !split_is_empty(text) {
+        statements.push(text);
+    }
+}
+
+/// Whether `text` is only blanks and comments.
+fn split_is_empty(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = find(bytes, i, b"\n").map_or(bytes.len(), |e| e + 1);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = block_comment_end(bytes, i),
+            b if b.is_ascii_whitespace() => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Where `needle` starts at or after `from`.
+fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(&bytes[from..], needle).map(|n| from + n)
+}
+
+/// Past the block comment that opens at `i`; PostgreSQL nests them.
+fn block_comment_end(bytes: &[u8], mut i: usize) -> usize {
+    let mut depth = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+        } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    bytes.len()
+}
+
+/// Past the quoted text that opens at `i` (`'` or `"`): a doubled quote stays inside,
+/// and with `escapes`, so does a backslash and what follows it.
+fn string_end(bytes: &[u8], i: usize, escapes: bool) -> usize {
+    let quote = bytes[i];
+    let mut j = i + 1;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' if escapes => j += 2,
+            q if q == quote && bytes.get(j + 1) == Some(&quote) => j += 2,
+            q if q == quote => return j + 1,
+            _ => j += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The dollar quote's tag (`$$`, `$body$`) that opens at `i`, if one does: not a
+/// parameter (`$1`), nor a `$` inside a word.
+fn dollar_tag(bytes: &[u8], i: usize) -> Option<&[u8]> {
+    if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_') {
+        return None;
+    }
+    let rest = &bytes[i + 1..];
+    let len = rest
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))?;
+    if rest[len] != b'$' || rest.first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(&bytes[i..i + len + 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn statements_are_cut_at_semicolons_and_trimmed() {
+        assert_eq!(
+            split("ALTER TABLE a ADD COLUMN r REAL;\n CREATE INDEX CONCURRENTLY ix ON a (r);\n"),
+            [
+                "ALTER TABLE a ADD COLUMN r REAL",
+                "CREATE INDEX CONCURRENTLY ix ON a (r)"
+            ]
+        );
+        assert_eq!(split("VACUUM"), ["VACUUM"]);
+        assert_eq!(split(" ; -- nothing\n;/* nor here */"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn semicolons_inside_strings_identifiers_and_comments_do_not_cut() {
+        let sql = "INSERT INTO t VALUES ('a;b', 'it''s; fine', E'esc\\'; aped');\
+                   SELECT \"odd;name\" FROM t -- a; comment\n;\
+                   /* outer /* inner; */ still; */ SELECT 2";
+        assert_eq!(
+            split(sql),
+            [
+                "INSERT INTO t VALUES ('a;b', 'it''s; fine', E'esc\\'; aped')",
+                "SELECT \"odd;name\" FROM t -- a; comment",
+                "/* outer /* inner; */ still; */ SELECT 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn dollar_quotes_and_atomic_bodies_hold_their_semicolons() {
+        let function = "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql";
+        let atomic = "CREATE FUNCTION g(x int) RETURNS int BEGIN ATOMIC SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END; SELECT 2; END";
+        let sql = format!("{function};\n{atomic};\nSELECT $1, $$a;b$$");
+        assert_eq!(split(&sql), [function, atomic, "SELECT $1, $$a;b$$"]);
+    }
+}
