@@ -3,7 +3,7 @@
 //!
 //! A chain crate holds its specs in `migrations/` and uses this library twice, as
 //! prost is used: its build script proves the chain and writes the table
-//! ([`build::compile`], the `build` feature), and its binary includes that table and
+//! (`build::compile`, with the `build` feature), and its binary includes that table and
 //! hands it to the command line ([`cli::main`]) or, inside an application, to a
 //! [`Migrator`].
 //!

@@ -4,7 +4,7 @@
 //! the steps itself.
 
 use super::backup::{self, Backup};
-pub use super::paths::Paths;
+use super::paths::Paths;
 use super::plan::{self, Direction, Plan};
 use super::run::{Done, Progress, recover, run, run_atomic};
 use super::state_file;

@@ -1,6 +1,6 @@
 //! Carries out a plan on a store, one transaction per migration.
 
-use super::migrate::Paths;
+use super::paths::Paths;
 use super::plan::{Direction, Item, Plan};
 use crate::data::swap::{self, Staging, Unfinished};
 use crate::error::{Error, Result};
