@@ -651,3 +651,89 @@ fn statements_outside_a_transaction_run_one_by_one_concurrently_included() {
     assert_eq!(index(), 0);
     assert_eq!(current(&s, &db), "0.1.0");
 }
+
+/// A migration whose table another session holds: it times out waiting for the lock
+/// (the migration's `lock_timeout`), is rolled back and tried again, each try logged,
+/// and lands once the other session lets go; when it never does, the run fails
+/// naming the table and the session that holds it.
+#[test]
+fn a_lock_timeout_is_retried_and_then_names_who_holds_the_lock() {
+    let b = common::build(
+        Some(&common::root().join("tests/fixtures/good_lock_wait")),
+        &[],
+    );
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let (s, db) = (Sandbox::with_binary(binary), Database::new());
+    ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.1.0"]);
+    let hold = |for_ms: u64| {
+        let mut holder = db.client();
+        let (taken, wait) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            holder
+                .batch_execute("SET application_name = 'holder'; BEGIN; LOCK TABLE accidents IN ACCESS SHARE MODE")
+                .unwrap();
+            taken.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(for_ms));
+            holder.batch_execute("COMMIT").unwrap();
+        });
+        wait.recv().unwrap();
+        thread
+    };
+
+    // Let go after 600 ms: a few tries time out, a later one lands.
+    let holder = hold(600);
+    ok(&s, &db, &["--no-backup", "--lock-retries", "8", "upgrade"]);
+    holder.join().unwrap();
+    assert_eq!(current(&s, &db), "0.2.0");
+    let outcomes: Vec<String> = db
+        .client()
+        .query(
+            "SELECT outcome FROM semigrate_log WHERE version = '0.2.0' ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(outcomes.len() >= 2, "{outcomes:?}");
+    assert!(
+        outcomes[..outcomes.len() - 1]
+            .iter()
+            .all(|o| o == "retried"),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes.last().map(String::as_str), Some("ok"));
+
+    // Never let go (within the run): two tries, then the table and the session named.
+    let holder = hold(4000);
+    let r = run(
+        &s,
+        &db,
+        &[
+            "--no-backup",
+            "--lock-retries",
+            "1",
+            "--lock-wait",
+            "50ms",
+            "downgrade",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for said in [
+        "lock timeout",
+        "2 tries",
+        "accidents is held by session",
+        "holder",
+    ] {
+        assert!(r.stderr.contains(said), "{said}: {}", r.stderr);
+    }
+    assert_eq!(current(&s, &db), "0.2.0");
+    holder.join().unwrap();
+    let r = run(
+        &s,
+        &db,
+        &["--no-backup", "--lock-wait", "soon", "downgrade"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

@@ -30,6 +30,15 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
         &config.backup_dir,
     );
     let backup_keep = Literal::usize_unsuffixed(config.backup_keep);
+    let option = |s: &Option<String>| match s {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (lock_timeout, statement_timeout) = (
+        option(&config.lock_timeout),
+        option(&config.statement_timeout),
+    );
+    let lock_retries = config.lock_retries;
 
     let tokens = quote! {
         /// The versions this binary knows, oldest first.
@@ -69,6 +78,9 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
             data_dir: #data_dir,
             backup_dir: #backup_dir,
             backup_keep: #backup_keep,
+            lock_timeout: #lock_timeout,
+            statement_timeout: #statement_timeout,
+            lock_retries: #lock_retries,
         };
 
         /// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.
@@ -422,6 +434,10 @@ fn migration(m: &Migration) -> TokenStream {
     let file = text(&m.file);
     let description = text(&m.description);
     let checksum = text(&m.checksum);
+    let (lock, statement) = (
+        optional_text(&m.timeouts.lock),
+        optional_text(&m.timeouts.statement),
+    );
     let (transaction, foreign_keys, irreversible, destructive) =
         (m.transaction, m.foreign_keys, m.irreversible, m.destructive);
     let up = list(m.up.iter().map(step));
@@ -440,6 +456,7 @@ fn migration(m: &Migration) -> TokenStream {
             down: #down,
             validate: #validate,
             checksum: #checksum,
+            timeouts: ::semigrate::model::Timeouts { lock: #lock, statement: #statement },
         }
     }
 }

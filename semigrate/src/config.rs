@@ -35,6 +35,12 @@ pub struct Config {
     pub verify: bool,
     /// The engines every SQL step must have text for.
     pub engines: Vec<Engine>,
+    /// PostgreSQL: how long a migration's statements may wait for a lock.
+    pub lock_timeout: Option<String>,
+    /// PostgreSQL: how long a migration's statements may run.
+    pub statement_timeout: Option<String>,
+    /// PostgreSQL: how many times a migration that timed out on a lock is tried again.
+    pub lock_retries: u32,
     /// The chain crate's root source file (`src/main.rs`), where the functions that
     /// Rust steps name are looked up; None leaves them unchecked (a folder of specs
     /// proved on its own). Not a key: the build sets it.
@@ -53,6 +59,9 @@ impl Default for Config {
             gaps: Gaps::Deny,
             verify: true,
             engines: vec![Engine::Sqlite],
+            lock_timeout: Some("5s".into()),
+            statement_timeout: None,
+            lock_retries: 5,
             sources: None,
         }
     }

@@ -38,6 +38,9 @@ use std::time::Duration;
 ///         data_dir: "var/data",
 ///         backup_dir: "var/backups",
 ///         backup_keep: 10,
+///         lock_timeout: Some("5s"),
+///         statement_timeout: None,
+///         lock_retries: 5,
 ///     },
 /// };
 /// let mut conn = rusqlite::Connection::open_in_memory()?;
@@ -135,6 +138,7 @@ impl Migrator {
                 .as_ref()
                 .map(|_| self.chain.settings.backup_keep),
             state_file: self.state_file,
+            patience: crate::engine::Patience::from_settings(&self.chain.settings),
         };
         lend(conn, |store| {
             let outcome = migrate(

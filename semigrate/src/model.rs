@@ -126,6 +126,13 @@ pub struct Settings {
     pub backup_dir: &'static str,
     /// How many backups of a store to keep.
     pub backup_keep: usize,
+    /// PostgreSQL: the lock timeout of a migration that gives none.
+    pub lock_timeout: Option<&'static str>,
+    /// PostgreSQL: the statement timeout of a migration that gives none.
+    pub statement_timeout: Option<&'static str>,
+    /// PostgreSQL: how many times a migration that timed out waiting for a lock is
+    /// tried again.
+    pub lock_retries: u32,
 }
 
 /// A chain as a chain crate's build compiled it: what its binary's command line and a
@@ -179,6 +186,29 @@ pub struct Migration {
     pub validate: List<Check>,
     /// SHA-256 (hex) of what the migration does; see `spec::checksum`.
     pub checksum: Text,
+    /// PostgreSQL's lock and statement timeouts for this migration; how long it may
+    /// wait is not part of what it does, so not of its checksum.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+/// PostgreSQL timeouts, as PostgreSQL reads them (`"2s"`, `"500ms"`); None: the
+/// configuration's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// How long a statement may wait for a lock (`lock_timeout`).
+    pub lock: Option<Text>,
+    /// How long a statement may run (`statement_timeout`).
+    pub statement: Option<Text>,
+}
+
+impl Timeouts {
+    /// Whether `text` is a duration as PostgreSQL's settings read it: a number and a
+    /// unit (`500ms`, `2s`, `1min`).
+    pub fn is_duration(text: &str) -> bool {
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && matches!(&text[digits..], "" | "us" | "ms" | "s" | "min" | "h" | "d")
+    }
 }
 
 /// How to revert a migration: what the history stores when it is applied, so that a

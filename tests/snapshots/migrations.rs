@@ -289,6 +289,10 @@ pub static MIGRATIONS: &[::semigrate::model::Migration] = &[
         checksum: ::std::borrow::Cow::Borrowed(
             "09a2c6cef949bb1a918100016b22c72ebfa438f19849e7d27062648ef85949e2",
         ),
+        timeouts: ::semigrate::model::Timeouts {
+            lock: ::core::option::Option::None,
+            statement: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(0, 9, 0),
@@ -421,6 +425,10 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
         checksum: ::std::borrow::Cow::Borrowed(
             "a6eb614ca3dac18bba7511b28f9f910b1bf9b40b7977dfa5cf77443faf0d56b3",
         ),
+        timeouts: ::semigrate::model::Timeouts {
+            lock: ::core::option::Option::None,
+            statement: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 0),
@@ -504,6 +512,10 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
         checksum: ::std::borrow::Cow::Borrowed(
             "8c64c600f0ea6d752976cc1a47e8cda9cdc1b067a6f216b03511647a20c19621",
         ),
+        timeouts: ::semigrate::model::Timeouts {
+            lock: ::core::option::Option::None,
+            statement: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 1),
@@ -560,6 +572,10 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
         checksum: ::std::borrow::Cow::Borrowed(
             "01b0af7ca28006e907555fda6154f21490f0b02637f736280a1c6f09312bb9e0",
         ),
+        timeouts: ::semigrate::model::Timeouts {
+            lock: ::core::option::Option::None,
+            statement: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 1, 0),
@@ -817,6 +833,10 @@ END;
         checksum: ::std::borrow::Cow::Borrowed(
             "0a2c487dffd6f3747f4d56a15be9cf61c03d72ae8eebcf333c41a55f09f50133",
         ),
+        timeouts: ::semigrate::model::Timeouts {
+            lock: ::core::option::Option::None,
+            statement: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 0, 0),
@@ -1066,6 +1086,10 @@ CREATE INDEX ix_accidents_dep_com ON accidents (dep, com);
         checksum: ::std::borrow::Cow::Borrowed(
             "1b75a6665e8b6859c3544c0395ef6748c60cea3669be66fc0ba588cf6e2fd27f",
         ),
+        timeouts: ::semigrate::model::Timeouts {
+            lock: ::core::option::Option::None,
+            statement: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 1, 0),
@@ -1243,6 +1267,10 @@ END;
         checksum: ::std::borrow::Cow::Borrowed(
             "76e699ad12c6359462d8c78a57e6701804c349bfbb6e07cf488e70379555f61f",
         ),
+        timeouts: ::semigrate::model::Timeouts {
+            lock: ::core::option::Option::None,
+            statement: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 2, 0),
@@ -1410,6 +1438,10 @@ END;
         checksum: ::std::borrow::Cow::Borrowed(
             "be8aee464e8c9f00b04f417096581bdf3a8922b56e0404d0a476b9b1c5593066",
         ),
+        timeouts: ::semigrate::model::Timeouts {
+            lock: ::core::option::Option::None,
+            statement: ::core::option::Option::None,
+        },
     },
 ];
 /// The settings of `[package.metadata.semigrate]` that the binary uses.
@@ -1419,6 +1451,9 @@ pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings 
     data_dir: "var/data",
     backup_dir: "var/backups",
     backup_keep: 10,
+    lock_timeout: ::core::option::Option::Some("5s"),
+    statement_timeout: ::core::option::Option::None,
+    lock_retries: 5u32,
 };
 /// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.
 pub static CHAIN: ::semigrate::model::Chain = ::semigrate::model::Chain {

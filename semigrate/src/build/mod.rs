@@ -56,6 +56,21 @@ fn generate() -> Result<PathBuf, usize> {
         .map_err(|e| Diagnostic::file(manifest, e.to_string()))
         .and_then(|text| Config::from_manifest(manifest, &text))
         .map_err(|d| fail(&[d]))?;
+    for (key, value) in [
+        ("lock_timeout", &config.lock_timeout),
+        ("statement_timeout", &config.statement_timeout),
+    ] {
+        if let Some(value) = value.as_deref()
+            && !crate::model::Timeouts::is_duration(value)
+        {
+            return Err(fail(&[Diagnostic::file(
+                manifest,
+                format!(
+                    "[package.metadata.semigrate] `{key} = {value:?}` is not a duration, as \"500ms\" or \"5s\""
+                ),
+            )]));
+        }
+    }
     // The binary includes the table at its root: the functions specs name are paths
     // from there.
     config.sources = ["src/main.rs", "src/lib.rs"]

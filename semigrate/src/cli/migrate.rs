@@ -4,7 +4,7 @@ use super::Context;
 use crate::engine::backup::Backup;
 use crate::engine::plan::{Direction, Plan};
 use crate::engine::run::{Done, Progress};
-use crate::engine::{Options, Request, migrate};
+use crate::engine::{Options, Patience, Request, migrate};
 use crate::error::Result;
 use crate::model::{Check, CsvOp, Expect, ExportStep, LoadStep, SemVer, Source, Step};
 use crate::store::Store;
@@ -52,6 +52,13 @@ fn run(context: &Context, request: &Request, dry_run: bool) -> Result<String> {
         lock_timeout: context.lock_timeout,
         backup_keep: (!context.no_backup).then_some(context.chain.settings.backup_keep),
         state_file: true,
+        patience: Patience {
+            lock_override: context.lock_wait.clone(),
+            retries: context
+                .lock_retries
+                .unwrap_or(context.chain.settings.lock_retries),
+            ..Patience::from_settings(&context.chain.settings)
+        },
     };
     let mut report = Report::new(context);
     let outcome = migrate(

@@ -61,6 +61,15 @@ struct Cli {
         alias = "lock-timeout"
     )]
     wait: u64,
+    /// PostgreSQL: how long each migration's statements may wait for a lock
+    /// (`lock_timeout`, e.g. 2s or 500ms), whatever the migration or the configuration
+    /// says.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    lock_wait: Option<String>,
+    /// PostgreSQL: how many times a migration that timed out waiting for a lock is
+    /// tried again (default: the configuration's `lock_retries`, 5).
+    #[arg(long, global = true, value_name = "N")]
+    lock_retries: Option<u32>,
     /// Print machine-readable JSON (status, list, history, dry runs).
     #[arg(long, global = true)]
     json: bool,
@@ -192,6 +201,10 @@ pub(crate) struct Context {
     pub no_backup: bool,
     /// How long to wait for another run's lock.
     pub lock_timeout: std::time::Duration,
+    /// `--lock-wait`: PostgreSQL's lock timeout for every migration.
+    pub lock_wait: Option<String>,
+    /// `--lock-retries`.
+    pub lock_retries: Option<u32>,
     /// `--json`: machine-readable output.
     pub json: bool,
     /// `-q`: errors only.
@@ -316,6 +329,16 @@ fn nearest(chain: &[Migration], v: SemVer) -> String {
     }
 }
 
+/// A duration as PostgreSQL's settings read it (`500ms`, `2s`, `1min`).
+fn duration(text: &str) -> std::result::Result<String, String> {
+    match crate::model::Timeouts::is_duration(text) {
+        true => Ok(text.to_owned()),
+        false => Err(format!(
+            "`{text}` is not a duration: a number and a unit, as 500ms or 2s"
+        )),
+    }
+}
+
 /// A version of `chain`, or, with `zero`, 0.0.0 (the empty store).
 fn known_version(
     chain: &'static [Migration],
@@ -395,6 +418,8 @@ fn exit_code(chain: &'static Chain) -> u8 {
         backup_dir: cli.backup_dir,
         no_backup: cli.no_backup,
         lock_timeout: std::time::Duration::from_secs(cli.wait),
+        lock_wait: cli.lock_wait,
+        lock_retries: cli.lock_retries,
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,

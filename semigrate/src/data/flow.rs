@@ -780,6 +780,7 @@ mod tests {
             down: List::Owned(down),
             validate: List::Owned(vec![]),
             checksum: t(""),
+            timeouts: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@
 use super::backup::{self, Backup};
 use super::paths::Paths;
 use super::plan::{self, Direction, Plan};
-use super::run::{Done, Progress, recover, run, run_atomic};
+use super::run::{Done, Patience, Progress, recover, run, run_atomic};
 use super::state_file;
 use crate::data::swap::Staging;
 use crate::error::Result;
@@ -63,6 +63,8 @@ pub struct Options {
     pub backup_keep: Option<usize>,
     /// Rewrite `migration_state.json` after the run.
     pub state_file: bool,
+    /// PostgreSQL's timeouts, and the retries of a lock timeout.
+    pub patience: Patience,
 }
 
 /// Where a run took the store.
@@ -113,9 +115,23 @@ pub fn migrate(
     }
     progress.planned(&store.describe(), request.command(), &plan);
     let result = if request.atomic {
-        run_atomic(store, &paths.data_dir, &plan, request.command(), progress)
+        run_atomic(
+            store,
+            &paths.data_dir,
+            &plan,
+            request.command(),
+            &options.patience,
+            progress,
+        )
     } else {
-        run(store, &paths.data_dir, &plan, request.command(), progress)
+        run(
+            store,
+            &paths.data_dir,
+            &plan,
+            request.command(),
+            &options.patience,
+            progress,
+        )
     };
     // The state file says where the store stands, after a failure too.
     let state = state_if_asked(store, chain, options);

@@ -12,4 +12,5 @@ pub mod status;
 pub use migrate::{Options, Request, migrate};
 pub use paths::{Anchor, Paths};
 pub use plan::Direction;
+pub use run::Patience;
 pub use status::Status;

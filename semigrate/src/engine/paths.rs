@@ -153,6 +153,9 @@ mod tests {
         data_dir: "var/data",
         backup_dir: "var/backups",
         backup_keep: 10,
+        lock_timeout: None,
+        statement_timeout: None,
+        lock_retries: 0,
     };
 
     #[test]

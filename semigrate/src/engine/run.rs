@@ -57,36 +57,117 @@ pub trait Progress {
 /// Each CSV step of a migration: its file, the rows it wrote, and how long it took.
 type Written = Vec<(String, u64, Duration)>;
 
+/// How long a migration's statements may wait for a lock and run, on PostgreSQL, and
+/// how often one that timed out waiting is tried again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Patience {
+    /// The lock timeout of a migration that gives none.
+    pub lock: Option<String>,
+    /// The statement timeout of a migration that gives none.
+    pub statement: Option<String>,
+    /// A lock timeout for every migration, whatever it gives (`--lock-wait`).
+    pub lock_override: Option<String>,
+    /// How many times a migration that timed out waiting for a lock is tried again.
+    pub retries: u32,
+}
+
+impl Patience {
+    /// The configuration's timeouts and retries.
+    pub fn from_settings(settings: &crate::model::Settings) -> Patience {
+        Patience {
+            lock: settings.lock_timeout.map(str::to_owned),
+            statement: settings.statement_timeout.map(str::to_owned),
+            lock_override: None,
+            retries: settings.lock_retries,
+        }
+    }
+
+    /// The lock and statement timeouts of `item`.
+    fn of<'a>(&'a self, item: &'a Item) -> (Option<&'a str>, Option<&'a str>) {
+        let own = item.migration.map(|m| &m.timeouts);
+        let lock = self
+            .lock_override
+            .as_deref()
+            .or_else(|| own.and_then(|t| t.lock.as_deref()))
+            .or(self.lock.as_deref());
+        let statement = own
+            .and_then(|t| t.statement.as_deref())
+            .or(self.statement.as_deref());
+        (lock, statement)
+    }
+}
+
+/// The wait before try `attempt + 1`: 100 ms doubled each time, and up to a tenth of
+/// a second more, so that runners that collided do not collide again.
+fn backoff(attempt: u32) -> Duration {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() % 100_000_000);
+    Duration::from_millis(100 << attempt.min(10)) + Duration::from_nanos(u64::from(jitter))
+}
+
 /// Runs every item of the plan in order, one transaction each, and stops at the first
-/// failure, which is rolled back and logged.
+/// failure, which is rolled back and logged. A migration that timed out waiting for a
+/// lock is rolled back and tried again, after a growing wait, each try logged.
 pub fn run(
     store: &mut dyn Store,
     data_dir: &Path,
     plan: &Plan,
     command: &str,
+    patience: &Patience,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Done>> {
     let mut done = Vec::with_capacity(plan.items.len());
     for item in &plan.items {
-        let started = Instant::now();
-        match apply(
-            store,
-            data_dir,
-            plan.direction,
-            item,
-            command,
-            started,
-            progress,
-        ) {
-            Ok(files) => {
-                let d = Done::of(item, plan.direction, started, files);
-                progress.done(&d);
-                done.push(d);
-            }
-            Err(e) => {
-                store.rollback();
-                log_failure(store, plan.direction, item, command, started, &e);
-                return Err(e);
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let how = How {
+                data_dir,
+                direction: plan.direction,
+                command,
+                patience,
+            };
+            match apply(store, &how, item, started, progress) {
+                Ok(files) => {
+                    let d = Done::of(item, plan.direction, started, files);
+                    progress.done(&d);
+                    done.push(d);
+                    break;
+                }
+                Err(e) => {
+                    store.rollback();
+                    let locked = store.lock_timed_out();
+                    if locked && attempt < patience.retries {
+                        log_outcome(store, plan.direction, item, command, started, &e, "retried");
+                        std::thread::sleep(backoff(attempt));
+                        attempt += 1;
+                        continue;
+                    }
+                    log_outcome(store, plan.direction, item, command, started, &e, "failed");
+                    return Err(match (locked, e) {
+                        (
+                            true,
+                            Error::Migration {
+                                version,
+                                what,
+                                sql,
+                                reason,
+                                rolled_back,
+                            },
+                        ) => Error::Migration {
+                            version,
+                            what,
+                            sql,
+                            reason: match store.lock_holders() {
+                                Some(held) => format!("{reason}, {} tries; {held}", attempt + 1),
+                                None => format!("{reason}, {} tries", attempt + 1),
+                            },
+                            rolled_back,
+                        },
+                        (_, e) => e,
+                    });
+                }
             }
         }
     }
@@ -101,6 +182,7 @@ pub fn run_atomic(
     data_dir: &Path,
     plan: &Plan,
     command: &str,
+    patience: &Patience,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Done>> {
     plan.fits_one_transaction()?;
@@ -108,6 +190,18 @@ pub fn run_atomic(
     let mut files = Staging::new(data_dir);
     let mut done = Vec::with_capacity(plan.items.len());
     store.begin(foreign_keys)?;
+    // One transaction, one set of timeouts: the configuration's.
+    let timeouts = store.set_timeouts(
+        patience
+            .lock_override
+            .as_deref()
+            .or(patience.lock.as_deref()),
+        patience.statement.as_deref(),
+    );
+    if let Err(e) = timeouts {
+        store.rollback();
+        return Err(e);
+    }
     for item in &plan.items {
         let started = Instant::now();
         let result = expect_state(store, plan.direction, item)
@@ -119,7 +213,7 @@ pub fn run_atomic(
             Ok(written) => done.push(Done::of(item, plan.direction, started, written)),
             Err(e) => {
                 store.rollback();
-                log_failure(store, plan.direction, item, command, started, &e);
+                log_outcome(store, plan.direction, item, command, started, &e, "failed");
                 return Err(e);
             }
         }
@@ -157,32 +251,40 @@ fn failed(
     }
 }
 
+/// What stays the same for every migration of a run.
+struct How<'a> {
+    data_dir: &'a Path,
+    direction: Direction,
+    command: &'a str,
+    patience: &'a Patience,
+}
+
 /// One migration in its own transaction (or, with `transaction = false`, its steps on
 /// their own and the rest in a transaction).
 fn apply(
     store: &mut dyn Store,
-    data_dir: &Path,
-    direction: Direction,
+    how: &How,
     item: &Item,
-    command: &str,
     started: Instant,
     progress: &mut dyn Progress,
 ) -> Result<Written> {
     crate::fault::point("before-begin");
     if item.transaction {
         store.begin(item.foreign_keys)?;
-        expect_state(store, direction, item)?;
+        let (lock, statement) = how.patience.of(item);
+        store.set_timeouts(lock, statement)?;
+        expect_state(store, how.direction, item)?;
     }
     // Dropped without `committed()` on any early return: its temp files go with it.
-    let mut files = Staging::new(data_dir);
-    let written = steps(store, &mut files, direction, item, progress)?;
+    let mut files = Staging::new(how.data_dir);
+    let written = steps(store, &mut files, how.direction, item, progress)?;
     if !item.transaction {
         // The steps ran on their own; the checks and the history row still commit
         // together, so the history never claims a version whose checks failed.
         store.begin(true)?;
-        expect_state(store, direction, item)?;
+        expect_state(store, how.direction, item)?;
     }
-    settle(store, &files, direction, item, command, started)?;
+    settle(store, &files, how.direction, item, how.command, started)?;
     commit(store, files)?;
     Ok(written)
 }
@@ -485,16 +587,17 @@ fn expect_state(store: &mut dyn Store, direction: Direction, item: &Item) -> Res
     )))
 }
 
-/// Records a failed migration in the log, in a transaction of its own since the
+/// Records a failed (or retried) migration in the log, in a transaction of its own since the
 /// migration's was rolled back. A log that cannot be written must not hide the error
 /// that the user needs to see, so its own failure is dropped.
-fn log_failure(
+fn log_outcome(
     store: &mut dyn Store,
     direction: Direction,
     item: &Item,
     command: &str,
     started: Instant,
     e: &Error,
+    outcome: &str,
 ) {
     if matches!(e, Error::Refused(_) | Error::Store { .. }) {
         return;
@@ -505,7 +608,7 @@ fn log_failure(
         direction: direction.as_str().to_owned(),
         from: item.starts_at,
         to: item.lands_on,
-        outcome: "failed".to_owned(),
+        outcome: outcome.to_owned(),
         duration_ms: millis(started.elapsed()),
         error: Some(e.to_string()),
     };
@@ -657,7 +760,15 @@ mod tests {
         let v = |s: &str| SemVer::parse(s).unwrap();
         let history = store.history().unwrap();
         let up = plan::upgrade(&chain, &history, Some(v("0.1.0"))).unwrap();
-        run(&mut store, &data, &up, "upgrade", &mut Silent).unwrap();
+        run(
+            &mut store,
+            &data,
+            &up,
+            "upgrade",
+            &Patience::default(),
+            &mut Silent,
+        )
+        .unwrap();
 
         let history = store.history().unwrap();
         let up = plan::upgrade(&chain, &history, Some(v("0.2.0"))).unwrap();
@@ -666,7 +777,15 @@ mod tests {
         let mut sneaked = history[0].clone();
         sneaked.version = v("0.3.0");
         store.record(&sneaked).unwrap();
-        let e = run(&mut store, &data, &up, "upgrade", &mut Silent).unwrap_err();
+        let e = run(
+            &mut store,
+            &data,
+            &up,
+            "upgrade",
+            &Patience::default(),
+            &mut Silent,
+        )
+        .unwrap_err();
         assert!(
             matches!(&e, Error::Refused(m) if m.contains("the store changed")),
             "{e}"
@@ -676,7 +795,15 @@ mod tests {
         let history = store.history().unwrap();
         let down = plan::downgrade(&chain, &history, Some(SemVer::ZERO)).unwrap();
         store.forget(v("0.1.0")).unwrap();
-        let e = run(&mut store, &data, &down, "downgrade", &mut Silent).unwrap_err();
+        let e = run(
+            &mut store,
+            &data,
+            &down,
+            "downgrade",
+            &Patience::default(),
+            &mut Silent,
+        )
+        .unwrap_err();
         assert!(
             matches!(&e, Error::Refused(m) if m.contains("the store changed")),
             "{e}"

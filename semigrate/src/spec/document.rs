@@ -46,6 +46,10 @@ struct Document {
     /// The migration drops data, and says so.
     #[serde(default)]
     destructive: bool,
+    /// PostgreSQL: how long its statements may wait for a lock (`"2s"`, `"500ms"`).
+    lock_timeout: Option<String>,
+    /// PostgreSQL: how long its statements may run.
+    statement_timeout: Option<String>,
     /// The steps that move the store to this version, in order.
     #[serde(default)]
     #[schemars(with = "Vec<StepDoc>")]

@@ -181,6 +181,24 @@ pub trait Store {
         out: &mut dyn std::io::Write,
     ) -> std::result::Result<u64, String>;
 
+    /// Sets the current transaction's lock and statement timeouts (PostgreSQL's `SET
+    /// LOCAL`); SQLite has none.
+    fn set_timeouts(&mut self, _lock: Option<&str>, _statement: Option<&str>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Whether the last error was a lock not granted in time (PostgreSQL's 55P03);
+    /// asking clears it.
+    fn lock_timed_out(&mut self) -> bool {
+        false
+    }
+
+    /// Who holds locks on the store's tables, as a person reads it, for a migration
+    /// that gave up waiting.
+    fn lock_holders(&mut self) -> Option<String> {
+        None
+    }
+
     /// Rows that break a foreign key (SQLite's `foreign_key_check`).
     fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String>;
 

@@ -126,6 +126,8 @@ pub struct PostgresStore {
     /// Set once a committed transaction has created semigrate's tables: later ones
     /// skip the round trips that would check them again.
     tables_ready: bool,
+    /// Set when an error was a lock not granted in time, for `lock_timed_out`.
+    lock_timed_out: std::cell::Cell<bool>,
     /// The bookkeeping statements, prepared once per session: each use is then one
     /// round trip instead of two.
     statements: HashMap<&'static str, Statement>,
@@ -162,6 +164,7 @@ impl PostgresStore {
             url: url.to_owned(),
             in_transaction: false,
             tables_ready: false,
+            lock_timed_out: std::cell::Cell::new(false),
             statements: HashMap::new(),
         })
     }
@@ -174,6 +177,9 @@ impl PostgresStore {
     }
 
     fn message(&self, e: &postgres::Error) -> String {
+        if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+            self.lock_timed_out.set(true);
+        }
         message(e, &self.url)
     }
 
@@ -402,6 +408,51 @@ impl Store for PostgresStore {
             .query_one(SCHEMA_TEXT, &[])
             .map(|row| row.get(0))
             .map_err(|e| self.message(&e))
+    }
+
+    fn set_timeouts(&mut self, lock: Option<&str>, statement: Option<&str>) -> Result<()> {
+        for (setting, value) in [("lock_timeout", lock), ("statement_timeout", statement)] {
+            if let Some(value) = value {
+                let sql = format!("SET LOCAL {setting} = '{}'", value.replace('\'', "''"));
+                self.client.batch_execute(&sql).map_err(|e| {
+                    self.fail(format!("cannot set {setting}: {}", self.message(&e)))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn lock_timed_out(&mut self) -> bool {
+        self.lock_timed_out.replace(false)
+    }
+
+    fn lock_holders(&mut self) -> Option<String> {
+        let rows = self
+            .client
+            .query(
+                "SELECT DISTINCT c.relname::text, a.pid, coalesce(a.application_name, ''), \
+                 coalesce(a.state, ''), left(coalesce(a.query, ''), 60) \
+                 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.granted AND l.pid <> pg_backend_pid() \
+                 AND n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+                 ORDER BY 1, 2 LIMIT 5",
+                &[],
+            )
+            .ok()?;
+        let held: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let (table, pid, app, state, query): (String, i32, String, String, String) =
+                    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                format!(
+                    "{table} is held by session {pid} ({app}{}{state}: {query})",
+                    if app.is_empty() { "" } else { ", " }
+                )
+            })
+            .collect();
+        (!held.is_empty()).then(|| held.join("; "))
     }
 
     fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {

@@ -5,7 +5,7 @@ use super::*;
 use crate::diagnostic::Diagnostic;
 use crate::model::{
     Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, ExportStep, Function, List, LoadStep,
-    Migration, Scalar, SemVer, Source, SqlText, Step, Text,
+    Migration, Scalar, SemVer, Source, SqlText, Step, Text, Timeouts,
 };
 use crate::spec::rust::{Kind, is_path};
 use std::path::{Component, Path};
@@ -170,6 +170,20 @@ pub fn parse(
     {
         report.at(0, format!("an upsert into {} replaces rows it finds: say `destructive = true`, and write the down", l.table));
     }
+    for (key, value) in [
+        ("lock_timeout", &doc.lock_timeout),
+        ("statement_timeout", &doc.statement_timeout),
+    ] {
+        if let Some(value) = value
+            && !Timeouts::is_duration(value)
+        {
+            report
+                .at(0, format!("`{key} = {value:?}` is not a duration"))
+                .help = Some(
+                "write a number and a unit PostgreSQL reads: \"500ms\", \"5s\", \"2min\"".into(),
+            );
+        }
+    }
     let validate = doc
         .validate
         .iter()
@@ -192,6 +206,10 @@ pub fn parse(
         down: List::Owned(down),
         validate: List::Owned(validate),
         checksum: Text::Borrowed(""),
+        timeouts: Timeouts {
+            lock: doc.lock_timeout.clone().map(Text::Owned),
+            statement: doc.statement_timeout.clone().map(Text::Owned),
+        },
     };
     Ok(Parsed {
         migration,
