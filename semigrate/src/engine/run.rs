@@ -189,19 +189,15 @@ pub fn run_atomic(
     let foreign_keys = plan.items.iter().all(|i| i.foreign_keys);
     let mut files = Staging::new(data_dir);
     let mut done = Vec::with_capacity(plan.items.len());
-    store.begin(foreign_keys)?;
     // One transaction, one set of timeouts: the configuration's.
-    let timeouts = store.set_timeouts(
+    store.set_timeouts(
         patience
             .lock_override
             .as_deref()
             .or(patience.lock.as_deref()),
         patience.statement.as_deref(),
-    );
-    if let Err(e) = timeouts {
-        store.rollback();
-        return Err(e);
-    }
+    )?;
+    store.begin(foreign_keys)?;
     for item in &plan.items {
         let started = Instant::now();
         let result = expect_state(store, plan.direction, item)
@@ -270,9 +266,9 @@ fn apply(
 ) -> Result<Written> {
     crate::fault::point("before-begin");
     if item.transaction {
-        store.begin(item.foreign_keys)?;
         let (lock, statement) = how.patience.of(item);
         store.set_timeouts(lock, statement)?;
+        store.begin(item.foreign_keys)?;
         expect_state(store, how.direction, item)?;
     }
     // Dropped without `committed()` on any early return: its temp files go with it.

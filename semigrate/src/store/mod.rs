@@ -181,8 +181,8 @@ pub trait Store {
         out: &mut dyn std::io::Write,
     ) -> std::result::Result<u64, String>;
 
-    /// Sets the current transaction's lock and statement timeouts (PostgreSQL's `SET
-    /// LOCAL`); SQLite has none.
+    /// Gives the next transaction's lock and statement timeouts (PostgreSQL's `SET
+    /// LOCAL`, sent with its `BEGIN`); SQLite has none.
     fn set_timeouts(&mut self, _lock: Option<&str>, _statement: Option<&str>) -> Result<()> {
         Ok(())
     }

@@ -126,6 +126,8 @@ pub struct PostgresStore {
     /// Set once a committed transaction has created semigrate's tables: later ones
     /// skip the round trips that would check them again.
     tables_ready: bool,
+    /// The `SET LOCAL`s the next `BEGIN` sends.
+    next_timeouts: String,
     /// Set when an error was a lock not granted in time, for `lock_timed_out`.
     lock_timed_out: std::cell::Cell<bool>,
     /// The bookkeeping statements, prepared once per session: each use is then one
@@ -164,6 +166,7 @@ impl PostgresStore {
             url: url.to_owned(),
             in_transaction: false,
             tables_ready: false,
+            next_timeouts: String::new(),
             lock_timed_out: std::cell::Cell::new(false),
             statements: HashMap::new(),
         })
@@ -338,7 +341,8 @@ impl Store for PostgresStore {
     /// PostgreSQL checks foreign keys at each statement or at commit and cannot switch
     /// them off for a transaction, so `foreign_keys = false` changes nothing here.
     fn begin(&mut self, _foreign_keys: bool) -> Result<()> {
-        let begun = self.client.batch_execute("BEGIN").and_then(|()| {
+        let begin = format!("BEGIN; {}", std::mem::take(&mut self.next_timeouts));
+        let begun = self.client.batch_execute(&begin).and_then(|()| {
             self.in_transaction = true;
             self.client.batch_execute(HISTORY)
         });
@@ -411,12 +415,12 @@ impl Store for PostgresStore {
     }
 
     fn set_timeouts(&mut self, lock: Option<&str>, statement: Option<&str>) -> Result<()> {
+        // Sent with the next BEGIN: no round trip of its own.
+        self.next_timeouts.clear();
         for (setting, value) in [("lock_timeout", lock), ("statement_timeout", statement)] {
             if let Some(value) = value {
-                let sql = format!("SET LOCAL {setting} = '{}'", value.replace('\'', "''"));
-                self.client.batch_execute(&sql).map_err(|e| {
-                    self.fail(format!("cannot set {setting}: {}", self.message(&e)))
-                })?;
+                self.next_timeouts +=
+                    &format!("SET LOCAL {setting} = '{}'; ", value.replace('\'', "''"));
             }
         }
         Ok(())
