@@ -311,6 +311,7 @@ fn a_crate_compiles_its_own_chain_with_the_build_feature() {
             .arg(&db)
             .env("CARGO_TARGET_DIR", &target)
             .env_remove("SEMIGRATE_MIGRATIONS_DIR")
+            .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL")
             .output()
             .unwrap()
     };

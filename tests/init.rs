@@ -19,6 +19,7 @@ fn cargo_build(dir: &Path, name: &str) -> (bool, String, PathBuf) {
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("SEMIGRATE_MIGRATIONS_DIR")
+        .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL")
         .output()
         .unwrap();
     let binary = dir.join(name);

@@ -187,7 +187,8 @@ pub fn build(chain: Option<&Path>, features: &[&str]) -> Build {
         .args(["build", "--bin", "semigrate", "--color", "never"])
         .current_dir(root())
         .env("CARGO_TARGET_DIR", &target)
-        .env_remove("SEMIGRATE_MIGRATIONS_DIR");
+        .env_remove("SEMIGRATE_MIGRATIONS_DIR")
+        .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL");
     if !features.is_empty() {
         cargo.args(["--features", &features.join(",")]);
     }
