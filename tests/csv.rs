@@ -325,15 +325,7 @@ fn a_kill_at_any_instant_converges_on_the_next_run() {
             // Spread the kills over the run's length (about 25 ms here), reproducibly.
             let delay = std::time::Duration::from_micros((i * 7919) % 25_000);
             let s = start(from);
-            let db = s.db();
-            let mut child = s
-                .command()
-                .args(["--database", db.to_str().unwrap()])
-                .args(args)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = s.spawn(args);
             std::thread::sleep(delay);
             let _ = child.kill();
             // Killed only if the signal ended it; a run that had finished exits 0.

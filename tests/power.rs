@@ -132,16 +132,7 @@ fn a_power_cut_at_any_fault_point_or_instant_converges_or_names_the_file() {
         let mut rng = Rng::new(u64::from(args.len() as u32));
         for i in 0..cuts / 2 {
             let mut rig = Rig::new(&binary, template.dir.path());
-            let db = rig.sandbox.db();
-            let mut child = rig
-                .sandbox
-                .command()
-                .args(["--database", db.to_str().unwrap()])
-                .args(args)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = rig.sandbox.spawn(args);
             std::thread::sleep(Duration::from_micros(rng.next() % length));
             let _ = child.kill();
             let _ = child.wait();

@@ -56,6 +56,18 @@ impl Sandbox {
         self.run_raw(&all)
     }
 
+    /// Starts the binary against `db()`, its output discarded: for the tests that
+    /// kill it mid-run.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command()
+            .args(["--database", self.db().to_str().unwrap()])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs the binary in the sandbox with exactly these arguments.
     pub fn run_raw(&self, args: &[&str]) -> Run {
         self.command().args(args).output().unwrap().into()
