@@ -451,6 +451,17 @@ fn the_build_replays_the_postgresql_text_in_a_scratch_schema() {
 #[test]
 fn schema_puts_the_tables_and_the_history_in_that_schema() {
     let (s, db) = (Sandbox::new(), Database::new());
+    // A schema that is not there yet is refused, in one line, before anything is
+    // written (the tables listed below would show a stray one in `public`).
+    let r = run(&s, &db, &["--schema", "app", "--no-backup", "upgrade"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("has no schema app: create it first (CREATE SCHEMA \"app\")"),
+        "{}",
+        r.stderr
+    );
     db.client().batch_execute("CREATE SCHEMA app").unwrap();
     ok(
         &s,

@@ -157,8 +157,23 @@ impl PostgresStore {
             .map_err(|e| fail(format!("cannot connect: {}", message(&e, url))))?;
         if let Some(schema) = schema {
             client
-                .batch_execute(&format!("SET search_path TO {}", quote_ident(schema)))
+                .batch_execute(&format!("SET search_path TO {}", load::quoted(schema)))
                 .map_err(|e| fail(format!("cannot use schema {schema}: {}", message(&e, url))))?;
+        }
+        // Without a schema to work in, the tables would have nowhere to go and the
+        // lock, keyed on the schema's name, no key.
+        let current: Option<String> = client
+            .query_one("SELECT current_schema()::text", &[])
+            .map(|row| row.get(0))
+            .map_err(|e| fail(message(&e, url)))?;
+        if current.is_none() {
+            return Err(fail(match schema {
+                Some(schema) => format!(
+                    "has no schema {schema}: create it first (CREATE SCHEMA {})",
+                    load::quoted(schema)
+                ),
+                None => "has no schema on the search_path to work in".to_owned(),
+            }));
         }
         Ok(PostgresStore {
             client,
@@ -267,10 +282,6 @@ fn message(e: &postgres::Error, url: &str) -> String {
     };
     // The driver's own messages do not quote the URL; this makes sure of it.
     text.replace(url, &redact(url))
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A validation's first value, read as text and typed by the column's type.
