@@ -127,6 +127,18 @@ fn the_wait_for_another_run_is_wait_and_lock_timeout_still_works() {
         !help.contains("--lock-timeout <"),
         "the old name is not listed, only mentioned: {help}"
     );
-    let r = s.run(&["--wait", "soon", "status"]);
-    assert_eq!(r.code, 2);
+    // Seconds bare or with `--lock-wait`'s unit; anything else named, with the form.
+    s.ok(&["--wait", "0s", "upgrade", "--version", "1.0.0"]);
+    assert_eq!(s.current(), "1.0.0");
+    for wrong in ["soon", "2m", "-1"] {
+        let r = s.run(&[&format!("--wait={wrong}"), "status"]);
+        assert_eq!(r.code, 2);
+        assert!(
+            r.stderr.contains(&format!(
+                "`{wrong}` is not a number of seconds, as 30 or 30s"
+            )),
+            "{}",
+            r.stderr
+        );
+    }
 }

@@ -58,7 +58,8 @@ struct Cli {
         global = true,
         value_name = "SECONDS",
         default_value_t = 30,
-        alias = "lock-timeout"
+        alias = "lock-timeout",
+        value_parser = seconds
     )]
     wait: u64,
     /// PostgreSQL: how long each migration's statements may wait for a lock
@@ -327,6 +328,15 @@ fn nearest(chain: &[Migration], v: SemVer) -> String {
         0 => "this binary knows no version".into(),
         _ => format!("the nearest known: {}", near.join(", ")),
     }
+}
+
+/// Whole seconds, bare or with PostgreSQL's unit (`30`, `30s`), so that `--wait` takes
+/// what `--lock-wait` takes in seconds.
+fn seconds(text: &str) -> std::result::Result<u64, String> {
+    text.strip_suffix('s')
+        .unwrap_or(text)
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds, as 30 or 30s"))
 }
 
 /// A duration as PostgreSQL's settings read it (`500ms`, `2s`, `1min`).
