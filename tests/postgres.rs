@@ -748,3 +748,176 @@ fn a_lock_timeout_is_retried_and_then_names_who_holds_the_lock() {
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+/// Proves a two-migration chain on the server: `accidents` and `usagers` (with rows,
+/// as the replay seeds them), then `up` (and `down`) at 0.2.0 with `keys` on top.
+fn prove_on_server(
+    keys: &str,
+    up: &str,
+    down: &str,
+) -> Result<Vec<semigrate::model::Migration>, String> {
+    use semigrate::build::Config;
+    use semigrate::model::{Engine, SemVer};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("v0_1_0.toml"),
+        "description = \"Accidents and their usagers\"\n\n[[up]]\npostgres = \"\"\"\n\
+         CREATE TABLE accidents (id INTEGER PRIMARY KEY, grav INTEGER, lat TEXT);\n\
+         CREATE TABLE usagers (id INTEGER PRIMARY KEY, accident INTEGER);\n\"\"\"\n\n\
+         [[down]]\npostgres = \"DROP TABLE usagers; DROP TABLE accidents;\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("v0_2_0.toml"),
+        format!(
+            "description = \"The change under test\"\n{keys}\n\n[[up]]\npostgres = \"\"\"{up}\"\"\"\n\n\
+             [[down]]\npostgres = \"\"\"{down}\"\"\"\n"
+        ),
+    )
+    .unwrap();
+    let config = Config {
+        engines: vec![Engine::Postgres],
+        ..Config::default()
+    };
+    let scratch = Database::new();
+    semigrate::build::prove(
+        dir.path(),
+        &config,
+        SemVer::parse("0.2.0").unwrap(),
+        Some(&scratch.url()),
+    )
+    .map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+/// Each hazard the replay measures fails the build, naming the file, the step, the
+/// table and the lock, and passes once the migration accepts it, for all its tables
+/// or for the table named; the safe forms of the same changes pass unacknowledged.
+#[test]
+fn the_build_measures_the_locks_each_step_takes_and_refuses_unaccepted_hazards() {
+    let hazards = [
+        (
+            "CREATE INDEX ix_grav ON accidents (grav);",
+            "DROP INDEX ix_grav;",
+            "accidents",
+            "reads all of table accidents under a SHARE lock",
+        ),
+        (
+            "ALTER TABLE accidents ALTER COLUMN lat TYPE REAL USING lat::real;",
+            "ALTER TABLE accidents ALTER COLUMN lat TYPE TEXT;",
+            "accidents",
+            "rewrites table accidents under an ACCESS EXCLUSIVE lock",
+        ),
+        (
+            "ALTER TABLE accidents ALTER COLUMN grav SET NOT NULL;",
+            "ALTER TABLE accidents ALTER COLUMN grav DROP NOT NULL;",
+            "accidents",
+            "reads all of table accidents under an ACCESS EXCLUSIVE lock",
+        ),
+        (
+            "ALTER TABLE usagers ADD CONSTRAINT usagers_accident_fk FOREIGN KEY (accident) REFERENCES accidents (id);",
+            "ALTER TABLE usagers DROP CONSTRAINT usagers_accident_fk;",
+            // Both tables: the check joins them.
+            "usagers\", \"accidents",
+            "reads all of table usagers under a SHARE ROW EXCLUSIVE lock",
+        ),
+    ];
+    for (up, down, tables, said) in hazards {
+        let refused = prove_on_server("", up, down).expect_err(up);
+        for named in ["v0_2_0.toml", "up step 1", said, "locks = \"accepted\""] {
+            assert!(refused.contains(named), "{up}: {named}: {refused}");
+        }
+        for keys in [
+            "locks = \"accepted\"".to_owned(),
+            format!("locks = [\"{tables}\"]"),
+        ] {
+            let proved = prove_on_server(&keys, up, down).unwrap_or_else(|e| panic!("{keys}: {e}"));
+            let measured = proved[1].locks.measured.as_deref().unwrap();
+            assert!(
+                measured
+                    .iter()
+                    .any(|h| tables.starts_with(&*h.table) && h.blocks_writes()),
+                "{up}: {measured:?}"
+            );
+        }
+        let other = prove_on_server("locks = [\"elsewhere\"]", up, down).expect_err(up);
+        assert!(other.contains(said), "{other}");
+    }
+
+    let safe = [
+        (
+            "CREATE INDEX CONCURRENTLY ix_grav ON accidents (grav);",
+            "DROP INDEX CONCURRENTLY ix_grav;",
+        ),
+        (
+            "ALTER TABLE usagers ADD CONSTRAINT usagers_accident_fk FOREIGN KEY (accident) \
+             REFERENCES accidents (id) NOT VALID; \
+             ALTER TABLE usagers VALIDATE CONSTRAINT usagers_accident_fk;",
+            "ALTER TABLE usagers DROP CONSTRAINT usagers_accident_fk;",
+        ),
+        (
+            "ALTER TABLE accidents ADD COLUMN risk REAL DEFAULT 0;",
+            "ALTER TABLE accidents DROP COLUMN risk;",
+        ),
+    ];
+    for (up, down) in safe {
+        let proved = prove_on_server("transaction = false", up, down)
+            .unwrap_or_else(|e| panic!("{up}: {e}"));
+        let measured = proved[1].locks.measured.as_deref().unwrap();
+        assert!(
+            measured.iter().all(|h| !h.blocks_writes()),
+            "{up}: {measured:?}"
+        );
+    }
+    // What was measured: the FK's two tables, and the validation's scan under a lock
+    // that lets writes through.
+    let proved = prove_on_server("transaction = false", safe[1].0, safe[1].1).unwrap();
+    let measured = proved[1].locks.measured.as_deref().unwrap();
+    let validate = measured
+        .iter()
+        .find(|h| h.direction == "up" && h.table == "usagers" && h.scan)
+        .unwrap_or_else(|| panic!("{measured:?}"));
+    assert_eq!(validate.lock.as_deref(), Some("SHARE UPDATE EXCLUSIVE"));
+}
+
+/// Built on the server, a chain carries what the replay measured: `list` and
+/// `list --json` show each step's locks, and `--dry-run` shows them above the step
+/// it would run, on PostgreSQL.
+#[test]
+fn measured_locks_are_compiled_in_and_shown_by_list_and_dry_run() {
+    let scratch = Database::new();
+    let fixture = common::root().join("tests/fixtures/good_locks_accepted");
+    let b = common::build_on_server(&fixture, &scratch.url());
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let (s, db) = (Sandbox::with_binary(binary), Database::new());
+    let shown = "up step 1: SHARE on accidents, read in full (blocks writes; accepted)";
+
+    let list = s.ok(&["list"]);
+    assert!(list.stdout.contains(shown), "{}", list.stdout);
+    let listed: serde_json::Value =
+        serde_json::from_str(&s.ok(&["--json", "list"]).stdout).unwrap();
+    let held = &listed[1]["locks"]["measured"][0];
+    assert_eq!(held["lock"], "SHARE", "{listed}");
+    assert_eq!(
+        (&held["scan"], &held["rewrite"]),
+        (&true.into(), &false.into())
+    );
+    assert_eq!(listed[1]["locks"]["accepted"]["tables"][0], "accidents");
+
+    let plan = ok(&s, &db, &["upgrade", "--dry-run"]);
+    let comment = format!("-- locks (measured at build): {shown}\nCREATE INDEX ix_grav");
+    assert!(plan.stdout.contains(&comment), "{}", plan.stdout);
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(&s, &db, &["--json", "upgrade", "--dry-run"]).stdout).unwrap();
+    assert_eq!(
+        plan["migrations"][1]["steps"][0]["locks"][0]["table"],
+        "accidents"
+    );
+    assert_eq!(current(&s, &db), "0.0.0");
+}

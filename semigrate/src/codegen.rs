@@ -4,8 +4,8 @@
 
 use crate::config::Config;
 use crate::model::{
-    Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Function, LoadStep, Migration, Scalar, SemVer,
-    Source, SqlText, Step,
+    Accepted, Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Function, LoadStep, Locks, Migration,
+    Scalar, SemVer, Source, SqlText, Step,
 };
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
@@ -443,6 +443,7 @@ fn migration(m: &Migration) -> TokenStream {
     let up = list(m.up.iter().map(step));
     let down = list(m.down.iter().map(step));
     let validate = list(m.validate.iter().map(check));
+    let locks = locks(&m.locks);
     quote! {
         ::semigrate::model::Migration {
             version: #version,
@@ -457,6 +458,33 @@ fn migration(m: &Migration) -> TokenStream {
             validate: #validate,
             checksum: #checksum,
             timeouts: ::semigrate::model::Timeouts { lock: #lock, statement: #statement },
+            locks: #locks,
         }
     }
+}
+
+fn locks(l: &Locks) -> TokenStream {
+    let accepted = match &l.accepted {
+        Accepted::None => quote!(::semigrate::model::Accepted::None),
+        Accepted::All => quote!(::semigrate::model::Accepted::All),
+        Accepted::Tables(tables) => {
+            let tables = texts(tables.as_ref());
+            quote!(::semigrate::model::Accepted::Tables(#tables))
+        }
+    };
+    let measured = match &l.measured {
+        None => quote!(::core::option::Option::None),
+        Some(held) => {
+            let held = list(held.iter().map(|h| {
+                let (direction, step, table) = (text(&h.direction), h.step, text(&h.table));
+                let (lock, scan, rewrite) = (optional_text(&h.lock), h.scan, h.rewrite);
+                quote!(::semigrate::model::Held {
+                    direction: #direction, step: #step, table: #table,
+                    lock: #lock, scan: #scan, rewrite: #rewrite,
+                })
+            }));
+            quote!(::core::option::Option::Some(#held))
+        }
+    };
+    quote!(::semigrate::model::Locks { accepted: #accepted, measured: #measured })
 }

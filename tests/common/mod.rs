@@ -190,6 +190,16 @@ pub struct Build {
 /// the dependencies. A file lock keeps build-and-copy one at a time across test
 /// binaries.
 pub fn build(chain: Option<&Path>, features: &[&str]) -> Build {
+    build_with(chain, features, None)
+}
+
+/// `build`, with the PostgreSQL replay on the server at `url`: the chain's locks
+/// measured and compiled in.
+pub fn build_on_server(chain: &Path, url: &str) -> Build {
+    build_with(Some(chain), &[], Some(url))
+}
+
+fn build_with(chain: Option<&Path>, features: &[&str], postgres: Option<&str>) -> Build {
     let target = root().join("target").join("fixture-builds");
     std::fs::create_dir_all(&target).unwrap();
     let lock = std::fs::File::create(target.join("semigrate-tests.lock")).unwrap();
@@ -206,6 +216,9 @@ pub fn build(chain: Option<&Path>, features: &[&str]) -> Build {
     }
     if let Some(chain) = chain {
         cargo.env("SEMIGRATE_MIGRATIONS_DIR", chain);
+    }
+    if let Some(url) = postgres {
+        cargo.env("SEMIGRATE_VERIFY_POSTGRES_URL", url);
     }
     let out = cargo.output().unwrap();
     let binary = out.status.success().then(|| {

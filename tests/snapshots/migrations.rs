@@ -293,6 +293,10 @@ pub static MIGRATIONS: &[::semigrate::model::Migration] = &[
             lock: ::core::option::Option::None,
             statement: ::core::option::Option::None,
         },
+        locks: ::semigrate::model::Locks {
+            accepted: ::semigrate::model::Accepted::None,
+            measured: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(0, 9, 0),
@@ -429,6 +433,10 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             lock: ::core::option::Option::None,
             statement: ::core::option::Option::None,
         },
+        locks: ::semigrate::model::Locks {
+            accepted: ::semigrate::model::Accepted::None,
+            measured: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 0),
@@ -516,6 +524,17 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             lock: ::core::option::Option::None,
             statement: ::core::option::Option::None,
         },
+        locks: ::semigrate::model::Locks {
+            accepted: ::semigrate::model::Accepted::Tables(
+                ::std::borrow::Cow::Borrowed(
+                    &[
+                        ::std::borrow::Cow::Borrowed("accidents"),
+                        ::std::borrow::Cow::Borrowed("usagers"),
+                    ],
+                ),
+            ),
+            measured: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 1),
@@ -575,6 +594,10 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
         timeouts: ::semigrate::model::Timeouts {
             lock: ::core::option::Option::None,
             statement: ::core::option::Option::None,
+        },
+        locks: ::semigrate::model::Locks {
+            accepted: ::semigrate::model::Accepted::None,
+            measured: ::core::option::Option::None,
         },
     },
     ::semigrate::model::Migration {
@@ -837,6 +860,14 @@ END;
             lock: ::core::option::Option::None,
             statement: ::core::option::Option::None,
         },
+        locks: ::semigrate::model::Locks {
+            accepted: ::semigrate::model::Accepted::Tables(
+                ::std::borrow::Cow::Borrowed(
+                    &[::std::borrow::Cow::Borrowed("accidents")],
+                ),
+            ),
+            measured: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 0, 0),
@@ -1090,6 +1121,10 @@ CREATE INDEX ix_accidents_dep_com ON accidents (dep, com);
             lock: ::core::option::Option::None,
             statement: ::core::option::Option::None,
         },
+        locks: ::semigrate::model::Locks {
+            accepted: ::semigrate::model::Accepted::All,
+            measured: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 1, 0),
@@ -1271,6 +1306,10 @@ END;
             lock: ::core::option::Option::None,
             statement: ::core::option::Option::None,
         },
+        locks: ::semigrate::model::Locks {
+            accepted: ::semigrate::model::Accepted::None,
+            measured: ::core::option::Option::None,
+        },
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 2, 0),
@@ -1441,6 +1480,10 @@ END;
         timeouts: ::semigrate::model::Timeouts {
             lock: ::core::option::Option::None,
             statement: ::core::option::Option::None,
+        },
+        locks: ::semigrate::model::Locks {
+            accepted: ::semigrate::model::Accepted::None,
+            measured: ::core::option::Option::None,
         },
     },
 ];

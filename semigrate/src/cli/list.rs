@@ -15,6 +15,8 @@ struct Listed<'a> {
     irreversible: bool,
     destructive: bool,
     checksum: &'a str,
+    /// PostgreSQL: what the build measured each step lock, and what the spec accepts.
+    locks: &'a crate::model::Locks,
 }
 
 pub fn run(context: &Context) -> Result<String> {
@@ -31,6 +33,7 @@ pub fn run(context: &Context) -> Result<String> {
                 irreversible: m.irreversible,
                 destructive: m.destructive,
                 checksum: &m.checksum,
+                locks: &m.locks,
             })
             .collect();
         return Ok(serde_json::to_string_pretty(&listed).expect("serializes") + "\n");
@@ -56,6 +59,10 @@ pub fn run(context: &Context) -> Result<String> {
             format!(" [{}]", flags.join(", "))
         };
         let _ = writeln!(out, "{:<8} {}{flags}", m.version.to_string(), m.description);
+        // What the build measured on PostgreSQL, when it had a server.
+        for held in m.locks.measured.iter().flat_map(|held| held.iter()) {
+            let _ = writeln!(out, "{:<8}   locks: {}", "", held.describe());
+        }
     }
     Ok(out)
 }

@@ -2,11 +2,13 @@
 
 use super::Context;
 use crate::engine::backup::Backup;
-use crate::engine::plan::{Direction, Plan};
+use crate::engine::plan::{Direction, Item, Plan};
 use crate::engine::run::{Done, Progress};
 use crate::engine::{Options, Patience, Request, migrate};
 use crate::error::Result;
-use crate::model::{Check, CsvOp, Expect, ExportStep, LoadStep, SemVer, Source, Step};
+use crate::model::{
+    Check, CsvOp, Engine, Expect, ExportStep, Held, LoadStep, SemVer, Source, Step,
+};
 use crate::store::Store;
 use serde::Serialize;
 use std::fmt::Write;
@@ -107,6 +109,9 @@ enum PlannedStep<'a> {
         sql: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         expect: Option<String>,
+        /// PostgreSQL: what the build measured the step lock.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        locks: Option<Vec<&'a Held>>,
     },
     Csv {
         csv: &'a str,
@@ -126,6 +131,17 @@ fn expected(expect: &Expect) -> String {
     }
 }
 
+/// What the build measured step `index` of `item` lock on PostgreSQL; None when it
+/// measured nothing (no server at build time, or a version this binary does not know).
+fn measured<'a>(item: &Item<'a>, direction: Direction, index: usize) -> Option<Vec<&'a Held>> {
+    let held = item.migration?.locks.measured.as_deref()?;
+    Some(
+        held.iter()
+            .filter(|h| h.direction == direction.as_str() && h.step as usize == index + 1)
+            .collect(),
+    )
+}
+
 fn dry_run_json<'a>(store: &dyn Store, command: &'a str, plan: &'a Plan) -> DryRun<'a> {
     let engine = store.engine();
     let migrations = plan
@@ -140,10 +156,12 @@ fn dry_run_json<'a>(store: &dyn Store, command: &'a str, plan: &'a Plan) -> DryR
             steps: item
                 .steps
                 .iter()
-                .map(|step| match step {
+                .enumerate()
+                .map(|(i, step)| match step {
                     Step::Sql(sql) => PlannedStep::Sql {
                         sql: sql.for_engine(engine),
                         expect: None,
+                        locks: measured(item, plan.direction, i),
                     },
                     Step::Csv(csv) => PlannedStep::Csv {
                         csv: &csv.path,
@@ -168,6 +186,7 @@ fn dry_run_json<'a>(store: &dyn Store, command: &'a str, plan: &'a Plan) -> DryR
                     Check::Sql { sql, expect } => PlannedStep::Sql {
                         sql: sql.for_engine(engine),
                         expect: Some(expected(expect)),
+                        locks: None,
                     },
                     Check::Csv(c) => PlannedStep::Csv {
                         csv: &c.path,
@@ -218,9 +237,15 @@ fn dry_run_text(store: &dyn Store, command: &str, plan: &Plan) -> String {
         if item.steps.is_empty() {
             let _ = writeln!(out, "-- (no statements)");
         }
-        for step in item.steps {
+        for (i, step) in item.steps.iter().enumerate() {
             match step {
                 Step::Sql(sql) => {
+                    if engine == Engine::Postgres {
+                        for held in measured(item, plan.direction, i).into_iter().flatten() {
+                            let _ =
+                                writeln!(out, "-- locks (measured at build): {}", held.describe());
+                        }
+                    }
                     let text = sql
                         .for_engine(engine)
                         .unwrap_or("-- (no SQL for this engine)");

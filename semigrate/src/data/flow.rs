@@ -781,6 +781,7 @@ mod tests {
             validate: List::Owned(vec![]),
             checksum: t(""),
             timeouts: Default::default(),
+            locks: Default::default(),
         }
     }
 

@@ -312,6 +312,7 @@ mod tests {
             validate: List::Owned(vec![]),
             checksum: Text::Owned(format!("sum{version}")),
             timeouts: Default::default(),
+            locks: Default::default(),
         }
     }
 

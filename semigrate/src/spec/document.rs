@@ -50,6 +50,9 @@ struct Document {
     lock_timeout: Option<String>,
     /// PostgreSQL: how long its statements may run.
     statement_timeout: Option<String>,
+    /// PostgreSQL: the hazards the build measured that this migration accepts:
+    /// `"accepted"` for all, or the tables whose blocking locks and rewrites it accepts.
+    locks: Option<LocksDoc>,
     /// The steps that move the store to this version, in order.
     #[serde(default)]
     #[schemars(with = "Vec<StepDoc>")]
@@ -92,6 +95,24 @@ struct StepDoc {
     /// A CSV file written with the rows of `query` (or of `table`).
     export: Option<String>,
     query: Option<String>,
+}
+
+/// `locks = "accepted"`, or `locks = ["table", ...]`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "\"accepted\", or a list of tables: [\"accidents\"]"
+)]
+enum LocksDoc {
+    All(AcceptedWord),
+    Tables(Vec<String>),
+}
+
+/// The one word `locks` takes.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum AcceptedWord {
+    Accepted,
 }
 
 /// A CSV step's header, or a load's column mapping.

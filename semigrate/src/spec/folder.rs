@@ -21,7 +21,7 @@ pub fn prove(
     postgres_url: Option<&str>,
 ) -> Result<Vec<Migration>, Vec<Diagnostic>> {
     let sources = config.sources.clone().map(Sources::new);
-    let loaded = load(dir, &config.engines, sources.as_ref());
+    let mut loaded = load(dir, &config.engines, sources.as_ref());
     let mut errors = loaded.errors;
     errors.extend(crate::chain::check(&loaded.links, config.gaps, package));
     if errors.is_empty() && config.verify && config.engines.contains(&Engine::Sqlite) {
@@ -32,7 +32,7 @@ pub fn prove(
         && config.verify
         && config.engines.contains(&Engine::Postgres)
     {
-        errors = crate::verify::postgres::replay(url, dir, &loaded.migrations);
+        errors = crate::verify::postgres::replay(url, dir, &mut loaded.migrations);
     }
     if errors.is_empty() {
         Ok(loaded.migrations)

@@ -4,8 +4,8 @@
 use super::*;
 use crate::diagnostic::Diagnostic;
 use crate::model::{
-    Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, ExportStep, Function, List, LoadStep,
-    Migration, Scalar, SemVer, Source, SqlText, Step, Text, Timeouts,
+    Accepted, Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, ExportStep, Function, List,
+    LoadStep, Locks, Migration, Scalar, SemVer, Source, SqlText, Step, Text, Timeouts,
 };
 use crate::spec::rust::{Kind, is_path};
 use std::path::{Component, Path};
@@ -184,6 +184,13 @@ pub fn parse(
             );
         }
     }
+    let accepted = match &doc.locks {
+        None => Accepted::None,
+        Some(LocksDoc::All(AcceptedWord::Accepted)) => Accepted::All,
+        Some(LocksDoc::Tables(tables)) => {
+            Accepted::Tables(tables.iter().cloned().map(Text::Owned).collect())
+        }
+    };
     let validate = doc
         .validate
         .iter()
@@ -210,6 +217,10 @@ pub fn parse(
             lock: doc.lock_timeout.clone().map(Text::Owned),
             statement: doc.statement_timeout.clone().map(Text::Owned),
         },
+        locks: Locks {
+            accepted,
+            measured: None,
+        },
     };
     Ok(Parsed {
         migration,
@@ -222,8 +233,11 @@ pub fn parse(
 /// the steps is read as a key of the last step. Say so, since the message alone
 /// ("unknown field `down`") points nowhere useful.
 fn misplaced_key_help(message: &str) -> Option<String> {
-    const TOP_LEVEL: [&str; 9] = [
+    const TOP_LEVEL: [&str; 12] = [
         "description",
+        "lock_timeout",
+        "statement_timeout",
+        "locks",
         "version",
         "transaction",
         "foreign_keys",
@@ -1171,5 +1185,33 @@ description   =   "Add risk, said differently"   # the description is documentat
             "{e:?}"
         );
         assert!(parse(Path::new("v.toml"), spec, V, &[Engine::Sqlite]).is_ok());
+    }
+
+    /// `locks` takes "accepted" or a list of tables, outside the checksum; any other
+    /// word or type is refused at its line.
+    #[test]
+    fn locks_accepts_all_or_tables_and_leaves_the_checksum_alone() {
+        let with = |locks: &str| SPEC.replacen("\n[[up]]", &format!("\n{locks}\n[[up]]"), 1);
+        let plain = parse_ok(SPEC);
+        let all = parse_ok(&with("locks = \"accepted\""));
+        assert_eq!(all.locks.accepted, Accepted::All);
+        let listed = parse_ok(&with("locks = [\"t\", \"u\"]"));
+        assert!(listed.locks.accepted.covers("T") && !listed.locks.accepted.covers("v"));
+        assert_eq!(plain.locks.accepted, Accepted::None);
+        assert!(!plain.locks.accepted.covers("t"));
+        assert_eq!(
+            (&all.checksum, &listed.checksum),
+            (&plain.checksum, &plain.checksum)
+        );
+        let word = errors(&with("locks = \"yes\""));
+        assert!(
+            word[0].contains("v1_1_0.toml") && word[0].contains("\"accepted\""),
+            "{word:?}"
+        );
+        let number = errors(&with("locks = 5"));
+        assert!(
+            number[0].contains("v1_1_0.toml:3") && number[0].contains("a list of tables"),
+            "{number:?}"
+        );
     }
 }
