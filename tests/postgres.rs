@@ -920,4 +920,35 @@ fn measured_locks_are_compiled_in_and_shown_by_list_and_dry_run() {
         "accidents"
     );
     assert_eq!(current(&s, &db), "0.0.0");
+
+    // The history and the log go with the COMMIT, as literals: quotes and backslashes
+    // arrive as written, and the row is stamped with the server's clock.
+    ok(&s, &db, &["--no-backup", "upgrade"]);
+    let row = db
+        .client()
+        .query_one(
+            "SELECT description, applied_at FROM semigrate_migrations WHERE version = '0.2.0'",
+            &[],
+        )
+        .unwrap();
+    let (description, applied_at): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(
+        description,
+        "Index accidents by severity: it's \"blocking\", C:\\ too"
+    );
+    assert!(
+        applied_at.len() == 24 && applied_at.ends_with('Z'),
+        "{applied_at}"
+    );
+    ok(&s, &db, &["--no-backup", "downgrade", "--version", "0.1.0"]);
+    assert_eq!(db.history(), ["0.1.0"]);
+    let logged: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM semigrate_log WHERE outcome = 'ok'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(logged, 3);
 }

@@ -56,7 +56,8 @@ pub struct Applied {
     pub description: String,
     /// The checksum of its spec as applied.
     pub checksum: String,
-    /// When it was applied (UTC, RFC 3339).
+    /// When it was applied (UTC, RFC 3339). Empty in a row to record: the store's
+    /// clock as it writes the row, with no round trip to read it first.
     pub applied_at: String,
     /// How long its transaction took.
     pub duration_ms: i64,

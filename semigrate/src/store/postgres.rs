@@ -63,8 +63,8 @@ const SCHEMA_TEXT: &str = "SELECT coalesce(string_agg(line, E'\\n' ORDER BY line
 ) objects";
 
 /// The time as the history writes it, the same shape as SQLite's.
-const NOW: &str =
-    "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+const CLOCK: &str =
+    "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
 /// Whether `--database` names a PostgreSQL server rather than a file.
 pub fn is_url(database: &str) -> bool {
@@ -130,6 +130,9 @@ pub struct PostgresStore {
     next_timeouts: String,
     /// Set when an error was a lock not granted in time, for `lock_timed_out`.
     lock_timed_out: std::cell::Cell<bool>,
+    /// The bookkeeping of the open transaction (its history, log and swap rows), sent
+    /// with the next statement or with COMMIT rather than in round trips of its own.
+    pending: String,
     /// The bookkeeping statements, prepared once per session: each use is then one
     /// round trip instead of two.
     statements: HashMap<&'static str, Statement>,
@@ -184,6 +187,7 @@ impl PostgresStore {
             next_timeouts: String::new(),
             lock_timed_out: std::cell::Cell::new(false),
             statements: HashMap::new(),
+            pending: String::new(),
         })
     }
 
@@ -240,6 +244,30 @@ impl PostgresStore {
         let statement = self.client.prepare(sql)?;
         self.statements.insert(sql, statement.clone());
         Ok(statement)
+    }
+
+    /// Runs `sql` in the open transaction with the bookkeeping before it, or at once
+    /// outside one.
+    fn defer(&mut self, sql: String) -> std::result::Result<(), postgres::Error> {
+        match self.in_transaction {
+            true => {
+                self.pending += &sql;
+                self.pending += ";\n";
+                Ok(())
+            }
+            false => self.client.batch_execute(&sql),
+        }
+    }
+
+    /// Sends the deferred bookkeeping now, before a statement that may read it.
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.client
+            .batch_execute(&pending)
+            .map_err(|e| self.fail(format!("cannot write the history: {}", self.message(&e))))
     }
 
     fn has_table(&mut self, name: &str) -> Result<bool> {
@@ -301,6 +329,12 @@ fn typed(text: Option<&str>, column: &Type) -> Value {
     }
 }
 
+/// `text` as a string literal that reads the same whatever
+/// `standard_conforming_strings` says: an `E''` string, backslashes and quotes doubled.
+fn literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 impl Store for PostgresStore {
     fn engine(&self) -> Engine {
         Engine::Postgres
@@ -311,6 +345,7 @@ impl Store for PostgresStore {
     }
 
     fn history(&mut self) -> Result<Vec<Applied>> {
+        self.flush()?;
         if !self.has_table("semigrate_migrations")? {
             return Ok(Vec::new());
         }
@@ -335,6 +370,7 @@ impl Store for PostgresStore {
     }
 
     fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])> {
+        self.flush()?;
         if !self.has_table("semigrate_migrations")? {
             return Ok((0, [false; 2]));
         }
@@ -372,8 +408,10 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    /// The bookkeeping goes with the COMMIT: one round trip.
     fn commit(&mut self) -> Result<()> {
-        let committed = self.client.batch_execute("COMMIT");
+        let batch = std::mem::take(&mut self.pending) + "COMMIT";
+        let committed = self.client.batch_execute(&batch);
         self.in_transaction = false;
         self.tables_ready = committed.is_ok();
         committed.map_err(|e| self.fail(format!("cannot commit: {}", self.message(&e))))
@@ -384,6 +422,7 @@ impl Store for PostgresStore {
         // statements prepared against them.
         self.tables_ready = false;
         self.statements.clear();
+        self.pending.clear();
         if std::mem::take(&mut self.in_transaction) {
             // A failed rollback leaves the server to roll back when the session ends.
             let _ = self.client.batch_execute("ROLLBACK");
@@ -391,10 +430,18 @@ impl Store for PostgresStore {
     }
 
     fn execute(&mut self, sql: &str) -> std::result::Result<(), String> {
-        self.client.batch_execute(sql).map_err(|e| self.message(&e))
+        match self.pending.is_empty() {
+            true => self.client.batch_execute(sql),
+            false => {
+                let batch = std::mem::take(&mut self.pending) + sql;
+                self.client.batch_execute(&batch)
+            }
+        }
+        .map_err(|e| self.message(&e))
     }
 
     fn query(&mut self, sql: &str) -> std::result::Result<Rows, String> {
+        self.flush().map_err(|e| e.to_string())?;
         // The prepared statement gives the column's type; the simple protocol gives
         // every value as text, NUMERIC included.
         let statement = self.client.prepare(sql).map_err(|e| self.message(&e))?;
@@ -422,10 +469,14 @@ impl Store for PostgresStore {
     }
 
     fn database(&mut self) -> crate::rust::Database<'_> {
+        // A Rust step reads what it likes: the bookkeeping is sent first. A failure
+        // here fails the step's first statement, which runs in the aborted transaction.
+        let _ = self.flush();
         crate::rust::Database::Postgres(&mut self.client)
     }
 
     fn schema_text(&mut self) -> std::result::Result<String, String> {
+        self.flush().map_err(|e| e.to_string())?;
         self.client
             .query_one(SCHEMA_TEXT, &[])
             .map(|row| row.get(0))
@@ -478,6 +529,7 @@ impl Store for PostgresStore {
     }
 
     fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
+        self.flush().map_err(|e| e.to_string())?;
         let mut rows = load::Rows::open(file, step)?;
         rows.columns = self.spelled(&step.table, &rows.columns);
         let key: Vec<String> = step.key.iter().map(|k| k.to_string()).collect();
@@ -563,6 +615,7 @@ impl Store for PostgresStore {
     }
 
     fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
+        self.flush().map_err(|e| e.to_string())?;
         let mut rows = load::Rows::open(file, step)?;
         rows.columns = self.spelled(&step.table, &rows.columns);
         let key: Vec<String> = step.key.iter().map(|k| k.to_string()).collect();
@@ -600,6 +653,7 @@ impl Store for PostgresStore {
         delimiter: u8,
         out: &mut dyn std::io::Write,
     ) -> std::result::Result<u64, String> {
+        self.flush().map_err(|e| e.to_string())?;
         let delimiter = char::from(delimiter).to_string().replace('\'', "''");
         let copy = format!(
             "COPY ({}) TO STDOUT (FORMAT csv, HEADER, DELIMITER '{delimiter}')",
@@ -630,66 +684,56 @@ impl Store for PostgresStore {
 
     fn record(&mut self, a: &Applied) -> Result<()> {
         let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
-        self.statement(
+        let sql = format!(
             "INSERT INTO semigrate_migrations \
              (version, description, checksum, applied_at, duration_ms, revert) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .and_then(|statement| {
-            self.client.execute(
-                &statement,
-                &[
-                    &a.version.to_string(),
-                    &a.description,
-                    &a.checksum,
-                    &a.applied_at,
-                    &a.duration_ms,
-                    &revert,
-                ],
-            )
-        })
-        .map(drop)
-        .map_err(|e| self.fail(format!("cannot record {}: {}", a.version, self.message(&e))))
+             VALUES ({}, {}, {}, coalesce(nullif({}, ''), {CLOCK}), {}, {})",
+            literal(&a.version.to_string()),
+            literal(&a.description),
+            literal(&a.checksum),
+            literal(&a.applied_at),
+            a.duration_ms,
+            literal(&revert)
+        );
+        self.defer(sql)
+            .map_err(|e| self.fail(format!("cannot record {}: {}", a.version, self.message(&e))))
     }
 
     fn forget(&mut self, version: SemVer) -> Result<()> {
-        self.statement("DELETE FROM semigrate_migrations WHERE version = $1")
-            .and_then(|statement| self.client.execute(&statement, &[&version.to_string()]))
-            .map(drop)
-            .map_err(|e| {
-                self.fail(format!(
-                    "cannot remove {version} from the history: {}",
-                    self.message(&e)
-                ))
-            })
+        let sql = format!(
+            "DELETE FROM semigrate_migrations WHERE version = {}",
+            literal(&version.to_string())
+        );
+        self.defer(sql).map_err(|e| {
+            self.fail(format!(
+                "cannot remove {version} from the history: {}",
+                self.message(&e)
+            ))
+        })
     }
 
     fn log(&mut self, e: &LogEntry) -> Result<()> {
-        self.statement(
+        let sql = format!(
             "INSERT INTO semigrate_log \
              (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .and_then(|statement| {
-            self.client.execute(
-                &statement,
-                &[
-                    &e.command,
-                    &e.version.to_string(),
-                    &e.direction,
-                    &e.from.to_string(),
-                    &e.to.to_string(),
-                    &e.outcome,
-                    &e.duration_ms,
-                    &e.error,
-                ],
-            )
-        })
-        .map(drop)
-        .map_err(|err| self.fail(format!("cannot write the run log: {}", self.message(&err))))
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
+            literal(&e.command),
+            literal(&e.version.to_string()),
+            literal(&e.direction),
+            literal(&e.from.to_string()),
+            literal(&e.to.to_string()),
+            literal(&e.outcome),
+            e.duration_ms,
+            e.error
+                .as_deref()
+                .map_or_else(|| "NULL".to_owned(), literal)
+        );
+        self.defer(sql)
+            .map_err(|err| self.fail(format!("cannot write the run log: {}", self.message(&err))))
     }
 
     fn logged(&mut self) -> Result<Vec<Logged>> {
+        self.flush()?;
         if !self.has_table("semigrate_log")? {
             return Ok(Vec::new());
         }
@@ -726,6 +770,7 @@ impl Store for PostgresStore {
     }
 
     fn accept(&mut self, a: &Applied) -> Result<()> {
+        self.flush()?;
         let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
         self.client
             .execute(
@@ -737,8 +782,9 @@ impl Store for PostgresStore {
     }
 
     fn now(&mut self) -> Result<String> {
-        self.statement(NOW)
-            .and_then(|statement| self.client.query_one(&statement, &[]))
+        self.flush()?;
+        self.client
+            .query_one(&format!("SELECT {CLOCK}"), &[])
             .map(|row| row.get(0))
             .map_err(|e| self.fail(self.message(&e)))
     }
@@ -806,25 +852,25 @@ impl Store for PostgresStore {
 
     fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()> {
         for swap in swaps {
-            self.client
-                .execute(
-                    "INSERT INTO semigrate_swaps (target, temp, content) VALUES ($1, $2, $3) \
-                     ON CONFLICT (target) DO UPDATE \
-                     SET temp = EXCLUDED.temp, content = EXCLUDED.content",
-                    &[
-                        &swap.target.to_string_lossy().into_owned(),
-                        &swap.temp.as_ref().map(|t| t.to_string_lossy().into_owned()),
-                        &swap.content.map(Content::to_text),
-                    ],
-                )
-                .map_err(|e| {
-                    self.fail(format!("cannot record the CSV swaps: {}", self.message(&e)))
-                })?;
+            let text = |path: &Path| literal(&path.to_string_lossy());
+            let sql = format!(
+                "INSERT INTO semigrate_swaps (target, temp, content) VALUES ({}, {}, {}) \
+                 ON CONFLICT (target) DO UPDATE \
+                 SET temp = EXCLUDED.temp, content = EXCLUDED.content",
+                text(&swap.target),
+                swap.temp.as_deref().map_or_else(|| "NULL".to_owned(), text),
+                swap.content
+                    .map_or_else(|| "NULL".to_owned(), |c| literal(&c.to_text()))
+            );
+            self.defer(sql).map_err(|e| {
+                self.fail(format!("cannot record the CSV swaps: {}", self.message(&e)))
+            })?;
         }
         Ok(())
     }
 
     fn swaps(&mut self) -> Result<Vec<Swap>> {
+        self.flush()?;
         if !self.has_table("semigrate_swaps")? {
             return Ok(Vec::new());
         }

@@ -12,6 +12,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The time as the history writes it: UTC, RFC 3339, milliseconds.
+const CLOCK: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
 const HISTORY: &str = "
 CREATE TABLE IF NOT EXISTS semigrate_migrations (
     version      TEXT PRIMARY KEY,
@@ -565,11 +568,11 @@ impl Store for SqliteStore {
     fn record(&mut self, a: &Applied) -> Result<()> {
         let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
         self.conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "INSERT INTO semigrate_migrations \
                  (version, description, checksum, applied_at, duration_ms, revert) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
+                 VALUES (?1, ?2, ?3, coalesce(nullif(?4, ''), {CLOCK}), ?5, ?6)"
+            ))
             .and_then(|mut s| {
                 s.execute(params![
                     a.version.to_string(),
@@ -628,9 +631,7 @@ impl Store for SqliteStore {
 
     fn now(&mut self) -> Result<String> {
         self.conn
-            .query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", [], |r| {
-                r.get(0)
-            })
+            .query_row(&format!("SELECT {CLOCK}"), [], |r| r.get(0))
             .map_err(|e| self.fail(sqlite_message(&e)))
     }
 
