@@ -331,3 +331,27 @@ fn a_crate_compiles_its_own_chain_with_the_build_feature() {
     let out = run();
     assert!(String::from_utf8_lossy(&out.stdout).contains("is at 0.2.0: 2 tasks"));
 }
+
+/// Built without a server, the PostgreSQL text is read for the hazards a server would
+/// have measured: each one a warning naming the spec, the step, the table and the
+/// rule; none for a table the migration creates, nor for one whose locks it accepts.
+#[test]
+fn without_a_server_the_text_is_linted_for_locking_hazards() {
+    let b = build(Some(&fixture("good_unmeasured_hazards")), &[]);
+    assert!(b.ok, "{}", b.output);
+    let warnings: Vec<&str> = b
+        .output
+        .lines()
+        .filter(|l| l.starts_with(concat!("warning: ", env!("CARGO_PKG_NAME"), "@")))
+        .filter(|l| l.contains(" [") && l.ends_with(']'))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", b.output);
+    for (warning, said) in warnings.iter().zip([
+        "v0_2_0.toml: up step 1: on table accidents, builds an index under a SHARE lock",
+        "v0_2_0.toml: up step 2: on table accidents, sets NOT NULL under an ACCESS EXCLUSIVE lock",
+    ]) {
+        assert!(warning.contains(said), "{said}: {warning}");
+    }
+    assert!(warnings[0].ends_with("[index-without-concurrently]"));
+    assert!(warnings[1].ends_with("[set-not-null]"));
+}

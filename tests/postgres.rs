@@ -883,6 +883,31 @@ fn the_build_measures_the_locks_each_step_takes_and_refuses_unaccepted_hazards()
         .find(|h| h.direction == "up" && h.table == "usagers" && h.scan)
         .unwrap_or_else(|| panic!("{measured:?}"));
     assert_eq!(validate.lock.as_deref(), Some("SHARE UPDATE EXCLUSIVE"));
+
+    // The chain the text lints warn about, measured: the same two steps fail the
+    // build, and the accepted one after them does not.
+    use semigrate::build::Config;
+    use semigrate::model::{Engine, SemVer};
+    let config = Config {
+        engines: vec![Engine::Sqlite, Engine::Postgres],
+        ..Config::default()
+    };
+    let scratch = Database::new();
+    let errors = semigrate::build::prove(
+        &common::root().join("tests/fixtures/good_unmeasured_hazards"),
+        &config,
+        SemVer::parse("0.3.0").unwrap(),
+        Some(&scratch.url()),
+    )
+    .unwrap_err();
+    let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for (error, said) in errors.iter().zip([
+        "v0_2_0.toml: up step 1 reads all of table accidents under a SHARE lock",
+        "v0_2_0.toml: up step 2 reads all of table accidents under an ACCESS EXCLUSIVE lock",
+    ]) {
+        assert!(error.contains(said), "{said}: {error}");
+    }
 }
 
 /// Built on the server, a chain carries what the replay measured: `list` and

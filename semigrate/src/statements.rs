@@ -26,16 +26,63 @@ pub fn which(index: usize, count: usize) -> String {
 /// The statements of `sql`, in order, each without its `;` and trimmed; empty ones
 /// (a trailing `;`, a comment alone) are left out.
 pub fn split(sql: &str) -> Vec<&str> {
-    let bytes = sql.as_bytes();
     let mut statements = Vec::new();
-    let (mut start, mut i) = (0, 0);
+    let mut start = 0;
     // Inside `BEGIN ATOMIC`: its depth, and the CASEs open within it, whose END is
     // not the body's.
     let (mut atomic, mut cases) = (0usize, 0usize);
-    let mut last_word = String::new();
+    let mut last: Option<Token> = None;
+    for (at, token) in tokens(sql) {
+        let word = |w: &str| matches!(token, Token::Word(t) if t.eq_ignore_ascii_case(w));
+        if token == Token::Punct(b';') && atomic == 0 {
+            if last.is_some() {
+                statements.push(sql[start..at].trim());
+            }
+            start = at + 1;
+            last = None;
+            continue;
+        }
+        if word("atomic") && matches!(last, Some(Token::Word(b)) if b.eq_ignore_ascii_case("begin"))
+        {
+            atomic += 1;
+        } else if atomic > 0 && word("case") {
+            cases += 1;
+        } else if atomic > 0 && word("end") {
+            match cases {
+                0 => atomic -= 1,
+                _ => cases -= 1,
+            }
+        }
+        last = Some(token);
+    }
+    if last.is_some() {
+        statements.push(sql[start..].trim());
+    }
+    statements
+}
+
+/// A piece of SQL text as the splitter and the lints read it. Blanks and comments
+/// are not tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Token<'a> {
+    /// A keyword or a bare identifier, as written.
+    Word(&'a str),
+    /// A quoted identifier, its quotes included.
+    Quoted(&'a str),
+    /// A string (`'…'`, `E'…'`) or a dollar-quoted text, its quotes included.
+    Literal(&'a str),
+    /// Any other byte: `;`, `,`, `(`, `)`, `.`, an operator's, a digit.
+    Punct(u8),
+}
+
+/// The tokens of `sql`, each with the offset where it starts.
+pub fn tokens(sql: &str) -> Vec<(usize, Token<'_>)> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        match b {
+        let (end, token) = match b {
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = find(bytes, i, b"\n").map_or(bytes.len(), |e| e + 1);
                 continue;
@@ -44,81 +91,44 @@ pub fn split(sql: &str) -> Vec<&str> {
                 i = block_comment_end(bytes, i);
                 continue;
             }
-            b'\'' => {
-                let escapes = last_word.eq_ignore_ascii_case("e") && i > 0 && bytes[i - 1] != b' ';
-                i = string_end(bytes, i, escapes);
-                last_word.clear();
+            _ if b.is_ascii_whitespace() => {
+                i += 1;
                 continue;
+            }
+            b'\'' => {
+                let end = string_end(bytes, i, false);
+                (end, Token::Literal(&sql[i..end]))
             }
             b'"' => {
-                i = string_end(bytes, i, false);
-                continue;
+                let end = string_end(bytes, i, false);
+                (end, Token::Quoted(&sql[i..end]))
             }
-            b'$' => {
-                if let Some(tag) = dollar_tag(bytes, i) {
-                    let body = i + tag.len();
-                    i = find(bytes, body, tag).map_or(bytes.len(), |e| e + tag.len());
-                    continue;
-                }
-            }
-            b';' if atomic == 0 => {
-                push(&mut statements, &sql[start..i]);
-                start = i + 1;
+            b'$' if dollar_tag(bytes, i).is_some() => {
+                let tag = dollar_tag(bytes, i).unwrap_or_default();
+                let body = i + tag.len();
+                let end = find(bytes, body, tag).map_or(bytes.len(), |e| e + tag.len());
+                (end, Token::Literal(&sql[i..end]))
             }
             _ if b.is_ascii_alphabetic() || b == b'_' => {
                 let end = bytes[i..]
                     .iter()
                     .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
                     .map_or(bytes.len(), |n| i + n);
-                let word = &sql[i..end];
-                if word.eq_ignore_ascii_case("atomic") && last_word.eq_ignore_ascii_case("begin") {
-                    atomic += 1;
-                } else if atomic > 0 && word.eq_ignore_ascii_case("case") {
-                    cases += 1;
-                } else if atomic > 0 && word.eq_ignore_ascii_case("end") {
-                    match cases {
-                        0 => atomic -= 1,
-                        _ => cases -= 1,
+                match &sql[i..end] {
+                    // `E'…'`: backslash escapes.
+                    e if e.eq_ignore_ascii_case("e") && bytes.get(end) == Some(&b'\'') => {
+                        let end = string_end(bytes, end, true);
+                        (end, Token::Literal(&sql[i..end]))
                     }
+                    word => (end, Token::Word(word)),
                 }
-                last_word = word.to_owned();
-                i = end;
-                continue;
             }
-            _ => {}
-        }
-        if !b.is_ascii_whitespace() {
-            last_word.clear();
-        }
-        i += 1;
+            _ => (i + 1, Token::Punct(b)),
+        };
+        out.push((i, token));
+        i = end;
     }
-    push(&mut statements, &sql[start..]);
-    statements
-}
-
-/// Keeps a statement that holds more than blanks and comments.
-fn push<'a>(statements: &mut Vec<&'a str>, text: &'a str) {
-    let text = text.trim();
-    if !split_is_empty(text) {
-        statements.push(text);
-    }
-}
-
-/// Whether `text` is only blanks and comments.
-fn split_is_empty(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = find(bytes, i, b"\n").map_or(bytes.len(), |e| e + 1);
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = block_comment_end(bytes, i),
-            b if b.is_ascii_whitespace() => i += 1,
-            _ => return false,
-        }
-    }
-    true
+    out
 }
 
 /// Where `needle` starts at or after `from`.
