@@ -4,8 +4,8 @@
 
 use crate::config::Config;
 use crate::model::{
-    Accepted, Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Function, LoadStep, Locks, Migration,
-    Scalar, SemVer, Source, SqlText, Step,
+    Accepted, Case, Check, CsvCheck, CsvOp, CsvStep, Expect, Function, List, LoadStep, Locks,
+    Migration, Scalar, SchemaObject, SemVer, Source, SqlText, Step,
 };
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
@@ -39,6 +39,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
         option(&config.statement_timeout),
     );
     let lock_retries = config.lock_retries;
+    let ignore_objects = &config.ignore_objects;
 
     let tokens = quote! {
         /// The versions this binary knows, oldest first.
@@ -81,6 +82,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> String {
             lock_timeout: #lock_timeout,
             statement_timeout: #statement_timeout,
             lock_retries: #lock_retries,
+            ignore_objects: &[#(#ignore_objects),*],
         };
 
         /// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.
@@ -444,6 +446,7 @@ fn migration(m: &Migration) -> TokenStream {
     let down = list(m.down.iter().map(step));
     let validate = list(m.validate.iter().map(check));
     let locks = locks(&m.locks);
+    let schema = schema(&m.schema);
     quote! {
         ::semigrate::model::Migration {
             version: #version,
@@ -459,8 +462,20 @@ fn migration(m: &Migration) -> TokenStream {
             checksum: #checksum,
             timeouts: ::semigrate::model::Timeouts { lock: #lock, statement: #statement },
             locks: #locks,
+            schema: #schema,
         }
     }
+}
+
+fn schema(objects: &Option<List<SchemaObject>>) -> TokenStream {
+    let Some(objects) = objects else {
+        return quote!(::core::option::Option::None);
+    };
+    let objects = list(objects.iter().map(|o| {
+        let (name, kind, sql) = (text(&o.name), text(&o.kind), optional_text(&o.sql));
+        quote!(::semigrate::model::SchemaObject { name: #name, kind: #kind, sql: #sql })
+    }));
+    quote!(::core::option::Option::Some(#objects))
 }
 
 fn locks(l: &Locks) -> TokenStream {

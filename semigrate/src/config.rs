@@ -41,6 +41,9 @@ pub struct Config {
     pub statement_timeout: Option<String>,
     /// PostgreSQL: how many times a migration that timed out on a lock is tried again.
     pub lock_retries: u32,
+    /// Objects of the live schema the chain does not own, by name, `*` matching any
+    /// text: the schema check never reports them.
+    pub ignore_objects: Vec<String>,
     /// The chain crate's root source file (`src/main.rs`), where the functions that
     /// Rust steps name are looked up; None leaves them unchecked (a folder of specs
     /// proved on its own). Not a key: the build sets it.
@@ -62,6 +65,7 @@ impl Default for Config {
             lock_timeout: Some("5s".into()),
             statement_timeout: None,
             lock_retries: 5,
+            ignore_objects: Vec::new(),
             sources: None,
         }
     }

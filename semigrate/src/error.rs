@@ -32,6 +32,9 @@ pub enum Error {
         /// What it found instead.
         reason: String,
     },
+    /// The store's schema differs from the one compiled for its version (`verify`,
+    /// exit 1): every difference, one per line.
+    Schema(String),
     /// Bad flags, an unknown version, a target in the wrong direction (exit 2).
     Usage(String),
     /// The store cannot be opened or read as a semigrate store (exit 2).
@@ -57,7 +60,10 @@ impl Error {
     /// The documented exit code.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Migration { .. } | Error::Validation { .. } | Error::Io { .. } => 1,
+            Error::Migration { .. }
+            | Error::Validation { .. }
+            | Error::Schema(_)
+            | Error::Io { .. } => 1,
             Error::Usage(_) | Error::Store { .. } => 2,
             Error::Refused(_) => 3,
         }
@@ -102,7 +108,9 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Usage(message) | Error::Refused(message) => f.write_str(message),
+            Error::Usage(message) | Error::Refused(message) | Error::Schema(message) => {
+                f.write_str(message)
+            }
             Error::Store { database, reason } => write!(f, "store {database}: {reason}"),
             Error::Io { path, reason } => write!(f, "{path}: {reason}"),
         }

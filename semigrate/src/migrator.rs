@@ -41,6 +41,7 @@ use std::time::Duration;
 ///         lock_timeout: Some("5s"),
 ///         statement_timeout: None,
 ///         lock_retries: 5,
+///         ignore_objects: &[],
 ///     },
 /// };
 /// let mut conn = rusqlite::Connection::open_in_memory()?;
@@ -118,6 +119,7 @@ impl Migrator {
             direction: Direction::Up,
             target: None,
             atomic: false,
+            allow_schema_drift: false,
         };
         let anchor = conn
             .path()
@@ -139,6 +141,7 @@ impl Migrator {
                 .map(|_| self.chain.settings.backup_keep),
             state_file: self.state_file,
             patience: crate::engine::Patience::from_settings(&self.chain.settings),
+            ignore_objects: self.chain.settings.ignore_objects,
         };
         lend(conn, |store| {
             let outcome = migrate(

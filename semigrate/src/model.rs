@@ -133,6 +133,9 @@ pub struct Settings {
     /// PostgreSQL: how many times a migration that timed out waiting for a lock is
     /// tried again.
     pub lock_retries: u32,
+    /// Objects of the live schema that the chain does not own (`ix_hotfix_*`): never
+    /// reported as differing from the compiled schema.
+    pub ignore_objects: &'static [&'static str],
 }
 
 /// A chain as a chain crate's build compiled it: what its binary's command line and a
@@ -194,6 +197,23 @@ pub struct Migration {
     /// accepts; like the timeouts, not part of what it does.
     #[serde(default)]
     pub locks: Locks,
+    /// SQLite: the objects its up created, redefined or removed, as the build's replay
+    /// saw them; with the migrations before it, the schema its version must have.
+    /// None: the build did not replay the chain on SQLite.
+    #[serde(default)]
+    pub schema: Option<List<SchemaObject>>,
+}
+
+/// An object of the schema (a table, an index, a view or a trigger) as a migration's up
+/// left it: stored once per change, not once per version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaObject {
+    /// Its name.
+    pub name: Text,
+    /// `table`, `index`, `view` or `trigger`.
+    pub kind: Text,
+    /// Its definition as SQLite stores it; None when the up removed it.
+    pub sql: Option<Text>,
 }
 
 /// What a migration's steps do to the PostgreSQL tables that exist before it, as the

@@ -297,6 +297,38 @@ pub static MIGRATIONS: &[::semigrate::model::Migration] = &[
             accepted: ::semigrate::model::Accepted::None,
             measured: ::core::option::Option::None,
         },
+        schema: ::core::option::Option::Some(
+            ::std::borrow::Cow::Borrowed(
+                &[
+                    ::semigrate::model::SchemaObject {
+                        name: ::std::borrow::Cow::Borrowed("accidents"),
+                        kind: ::std::borrow::Cow::Borrowed("table"),
+                        sql: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                r#"CREATE TABLE accidents (
+    Num_Acc TEXT PRIMARY KEY,   -- accident number, e.g. 202100000001
+    jour    INTEGER NOT NULL,   -- day of month
+    mois    INTEGER NOT NULL,   -- month
+    an      INTEGER NOT NULL,   -- year
+    hrmn    TEXT,               -- time, HH:MM
+    lum     INTEGER,            -- light conditions, 1-5
+    dep     TEXT NOT NULL,      -- departement code, '75', '2A'
+    com     TEXT NOT NULL,      -- INSEE commune code, leading zeros kept: '01053'
+    agg     INTEGER,            -- 1 outside built-up area, 2 inside
+    "int"   INTEGER,            -- intersection type, 1-9
+    atm     INTEGER,            -- weather, 1-9
+    col     INTEGER,            -- collision type, 1-7
+    adr     TEXT,               -- postal address
+    lat     TEXT,               -- latitude as exported, decimal comma: '48,8566'
+    long    TEXT,               -- longitude as exported, decimal comma
+    grav    INTEGER             -- worst injury: 1 unhurt, 2 killed, 3 hospitalised, 4 light
+)"#,
+                            ),
+                        ),
+                    },
+                ],
+            ),
+        ),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(0, 9, 0),
@@ -437,6 +469,29 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             accepted: ::semigrate::model::Accepted::None,
             measured: ::core::option::Option::None,
         },
+        schema: ::core::option::Option::Some(
+            ::std::borrow::Cow::Borrowed(
+                &[
+                    ::semigrate::model::SchemaObject {
+                        name: ::std::borrow::Cow::Borrowed("usagers"),
+                        kind: ::std::borrow::Cow::Borrowed("table"),
+                        sql: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                r#"CREATE TABLE usagers (
+    id      INTEGER PRIMARY KEY,
+    Num_Acc TEXT NOT NULL REFERENCES accidents (Num_Acc) ON DELETE CASCADE,
+    place   INTEGER,            -- seat, 1 = driver
+    catu    INTEGER NOT NULL,   -- 1 driver, 2 passenger, 3 pedestrian
+    grav    INTEGER NOT NULL,   -- same scale as accidents.grav
+    sexe    INTEGER,            -- 1 male, 2 female
+    an_nais INTEGER             -- year of birth
+)"#,
+                            ),
+                        ),
+                    },
+                ],
+            ),
+        ),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 0),
@@ -535,6 +590,30 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             ),
             measured: ::core::option::Option::None,
         },
+        schema: ::core::option::Option::Some(
+            ::std::borrow::Cow::Borrowed(
+                &[
+                    ::semigrate::model::SchemaObject {
+                        name: ::std::borrow::Cow::Borrowed("ix_accidents_dep_com"),
+                        kind: ::std::borrow::Cow::Borrowed("index"),
+                        sql: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                "CREATE INDEX ix_accidents_dep_com ON accidents (dep, com)",
+                            ),
+                        ),
+                    },
+                    ::semigrate::model::SchemaObject {
+                        name: ::std::borrow::Cow::Borrowed("ix_usagers_num_acc"),
+                        kind: ::std::borrow::Cow::Borrowed("index"),
+                        sql: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                "CREATE INDEX ix_usagers_num_acc ON usagers (Num_Acc)",
+                            ),
+                        ),
+                    },
+                ],
+            ),
+        ),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 1),
@@ -599,6 +678,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             accepted: ::semigrate::model::Accepted::None,
             measured: ::core::option::Option::None,
         },
+        schema: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[])),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 1, 0),
@@ -868,6 +948,38 @@ END;
             ),
             measured: ::core::option::Option::None,
         },
+        schema: ::core::option::Option::Some(
+            ::std::borrow::Cow::Borrowed(
+                &[
+                    ::semigrate::model::SchemaObject {
+                        name: ::std::borrow::Cow::Borrowed("accidents"),
+                        kind: ::std::borrow::Cow::Borrowed("table"),
+                        sql: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                r#"CREATE TABLE accidents (
+    Num_Acc TEXT PRIMARY KEY,   -- accident number, e.g. 202100000001
+    jour    INTEGER NOT NULL,   -- day of month
+    mois    INTEGER NOT NULL,   -- month
+    an      INTEGER NOT NULL,   -- year
+    hrmn    TEXT,               -- time, HH:MM
+    lum     INTEGER,            -- light conditions, 1-5
+    dep     TEXT NOT NULL,      -- departement code, '75', '2A'
+    com     TEXT NOT NULL,      -- INSEE commune code, leading zeros kept: '01053'
+    agg     INTEGER,            -- 1 outside built-up area, 2 inside
+    "int"   INTEGER,            -- intersection type, 1-9
+    atm     INTEGER,            -- weather, 1-9
+    col     INTEGER,            -- collision type, 1-7
+    adr     TEXT,               -- postal address
+    lat     TEXT,               -- latitude as exported, decimal comma: '48,8566'
+    long    TEXT,               -- longitude as exported, decimal comma
+    grav    INTEGER             -- worst injury: 1 unhurt, 2 killed, 3 hospitalised, 4 light
+, risk_score REAL)"#,
+                            ),
+                        ),
+                    },
+                ],
+            ),
+        ),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 0, 0),
@@ -1125,6 +1237,39 @@ CREATE INDEX ix_accidents_dep_com ON accidents (dep, com);
             accepted: ::semigrate::model::Accepted::All,
             measured: ::core::option::Option::None,
         },
+        schema: ::core::option::Option::Some(
+            ::std::borrow::Cow::Borrowed(
+                &[
+                    ::semigrate::model::SchemaObject {
+                        name: ::std::borrow::Cow::Borrowed("accidents"),
+                        kind: ::std::borrow::Cow::Borrowed("table"),
+                        sql: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                r#"CREATE TABLE "accidents" (
+    Num_Acc    TEXT PRIMARY KEY,
+    jour       INTEGER NOT NULL,
+    mois       INTEGER NOT NULL,
+    an         INTEGER NOT NULL,
+    hrmn       TEXT,
+    lum        INTEGER,
+    dep        TEXT NOT NULL,
+    com        TEXT NOT NULL,
+    agg        INTEGER,
+    "int"      INTEGER,
+    atm        INTEGER,
+    col        INTEGER,
+    adr        TEXT,
+    lat        REAL,
+    long       REAL,
+    grav       INTEGER NOT NULL CHECK (grav BETWEEN 1 AND 4),
+    risk_score REAL
+)"#,
+                            ),
+                        ),
+                    },
+                ],
+            ),
+        ),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 1, 0),
@@ -1310,6 +1455,7 @@ END;
             accepted: ::semigrate::model::Accepted::None,
             measured: ::core::option::Option::None,
         },
+        schema: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[])),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 2, 0),
@@ -1485,6 +1631,39 @@ END;
             accepted: ::semigrate::model::Accepted::None,
             measured: ::core::option::Option::None,
         },
+        schema: ::core::option::Option::Some(
+            ::std::borrow::Cow::Borrowed(
+                &[
+                    ::semigrate::model::SchemaObject {
+                        name: ::std::borrow::Cow::Borrowed("accidents_file"),
+                        kind: ::std::borrow::Cow::Borrowed("table"),
+                        sql: ::core::option::Option::Some(
+                            ::std::borrow::Cow::Borrowed(
+                                r#"CREATE TABLE accidents_file (
+    Num_Acc TEXT PRIMARY KEY,
+    an      INTEGER,
+    mois    INTEGER,
+    jour    INTEGER,
+    hrmn    TEXT,
+    dep     TEXT NOT NULL,
+    com     TEXT NOT NULL,
+    lieu    TEXT,
+    adr     TEXT,
+    lat     TEXT,
+    long    TEXT,
+    gravite TEXT NOT NULL,
+    lum     INTEGER,
+    agg     INTEGER,
+    "int"   INTEGER,
+    atm     INTEGER,
+    col     INTEGER
+)"#,
+                            ),
+                        ),
+                    },
+                ],
+            ),
+        ),
     },
 ];
 /// The settings of `[package.metadata.semigrate]` that the binary uses.
@@ -1497,6 +1676,7 @@ pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings 
     lock_timeout: ::core::option::Option::Some("5s"),
     statement_timeout: ::core::option::Option::None,
     lock_retries: 5u32,
+    ignore_objects: &["ix_hotfix_*"],
 };
 /// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.
 pub static CHAIN: ::semigrate::model::Chain = ::semigrate::model::Chain {

@@ -19,7 +19,12 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
         )));
     }
     transaction(&mut *store, |s| record(s, context.migrations(), version))?;
-    write_state(&mut *store, context.migrations(), &context.paths()?)?;
+    write_state(
+        &mut *store,
+        context.migrations(),
+        &context.paths()?,
+        context.chain.settings.ignore_objects,
+    )?;
     context.say(format!(
         "{} is recorded at {version}; nothing was run",
         store.describe()

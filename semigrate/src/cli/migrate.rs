@@ -18,20 +18,28 @@ pub fn upgrade(
     target: Option<SemVer>,
     dry_run: bool,
     atomic: bool,
+    allow_schema_drift: bool,
 ) -> Result<String> {
     let request = Request {
         direction: Direction::Up,
         target,
         atomic,
+        allow_schema_drift,
     };
     run(context, &request, dry_run)
 }
 
-pub fn downgrade(context: &Context, target: Option<SemVer>, dry_run: bool) -> Result<String> {
+pub fn downgrade(
+    context: &Context,
+    target: Option<SemVer>,
+    dry_run: bool,
+    allow_schema_drift: bool,
+) -> Result<String> {
     let request = Request {
         direction: Direction::Down,
         target,
         atomic: false,
+        allow_schema_drift,
     };
     run(context, &request, dry_run)
 }
@@ -61,6 +69,7 @@ fn run(context: &Context, request: &Request, dry_run: bool) -> Result<String> {
                 .unwrap_or(context.chain.settings.lock_retries),
             ..Patience::from_settings(&context.chain.settings)
         },
+        ignore_objects: context.chain.settings.ignore_objects,
     };
     let mut report = Report::new(context);
     let outcome = migrate(

@@ -9,6 +9,7 @@ mod list;
 mod migrate;
 mod new;
 mod repair;
+mod schema_at;
 mod status;
 mod verify;
 
@@ -100,6 +101,10 @@ enum Command {
         /// Run the whole upgrade in one transaction: all of it lands, or none.
         #[arg(long)]
         atomic: bool,
+        /// Run even though the store's schema differs from the one compiled for its
+        /// version (the run log records it).
+        #[arg(long)]
+        allow_schema_drift: bool,
     },
     /// Revert migrations down to a version (default: one step; 0.0.0: all of them).
     #[command(after_help = "Example:\n  semigrate downgrade --version 1.0.0")]
@@ -110,6 +115,10 @@ enum Command {
         /// Print the SQL that would run, in order, and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Run even though the store's schema differs from the one compiled for its
+        /// version (the run log records it).
+        #[arg(long)]
+        allow_schema_drift: bool,
     },
     /// Show the store's version and the state of each migration.
     #[command(after_help = "Example:\n  semigrate status --json")]
@@ -136,6 +145,20 @@ enum Command {
         /// The applied version whose compiled spec becomes the applied one.
         #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
         accept_checksum: SemVer,
+    },
+    /// Print the schema a version has, as the build's replay saw it (SQLite), or what
+    /// changes between two versions.
+    #[command(
+        name = "schema-at",
+        after_help = "Examples:\n  semigrate schema-at 2.0.0\n  semigrate schema-at 1.1.0 --diff 2.0.0"
+    )]
+    SchemaAt {
+        /// The version; one this binary knows, or 0.0.0.
+        #[arg(value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        version: SemVer,
+        /// A second version: print what changes from the first to it.
+        #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        diff: Option<SemVer>,
     },
     /// Print the JSON Schema of a spec file, for editors (taplo, Even Better TOML).
     #[command(after_help = "Example:\n  semigrate schema > spec.schema.json")]
@@ -294,8 +317,10 @@ impl Context {
     }
 
     /// Where the store stands, with its newest backup.
+    /// The store against the chain, its schema checked.
     pub fn status(&self, store: &mut dyn Store) -> Result<crate::engine::Status> {
-        self.paths()?.status(store, self.migrations())
+        let ignore = self.chain.settings.ignore_objects;
+        self.paths()?.status(store, self.migrations(), ignore)
     }
 
     /// A line of progress on stderr, unless `-q`.
@@ -390,6 +415,10 @@ fn command(chain: &'static Chain) -> clap::Command {
                 a.value_parser(known_version(versions, false))
             })
         })
+        .mut_subcommand("schema-at", |c| {
+            c.mut_arg("version", |a| a.value_parser(known_version(versions, true)))
+                .mut_arg("diff", |a| a.value_parser(known_version(versions, true)))
+        })
         .mut_subcommand("repair", |c| {
             c.mut_arg("accept_checksum", |a| {
                 a.value_parser(known_version(versions, false))
@@ -439,8 +468,13 @@ fn exit_code(chain: &'static Chain) -> u8 {
             version,
             dry_run,
             atomic,
-        } => migrate::upgrade(&context, version, dry_run, atomic),
-        Command::Downgrade { version, dry_run } => migrate::downgrade(&context, version, dry_run),
+            allow_schema_drift,
+        } => migrate::upgrade(&context, version, dry_run, atomic, allow_schema_drift),
+        Command::Downgrade {
+            version,
+            dry_run,
+            allow_schema_drift,
+        } => migrate::downgrade(&context, version, dry_run, allow_schema_drift),
         Command::Status => status::run(&context),
         Command::List => list::run(&context),
         Command::Verify => verify::run(&context),
@@ -448,6 +482,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
         Command::History => history::run(&context),
         Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
         Command::Schema => Ok(crate::spec::document::schema()),
+        Command::SchemaAt { version, diff } => schema_at::run(&context, version, diff),
         Command::Man => {
             let mut page = Vec::new();
             clap_mangen::Man::new(command(chain))

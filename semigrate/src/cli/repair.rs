@@ -48,7 +48,12 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
     transaction(&mut *store, |s| {
         s.accept(&accepted).and_then(|()| s.log(&entry))
     })?;
-    write_state(&mut *store, context.migrations(), &context.paths()?)?;
+    write_state(
+        &mut *store,
+        context.migrations(),
+        &context.paths()?,
+        context.chain.settings.ignore_objects,
+    )?;
     context.say(format!(
         "{version}: the compiled spec is now the applied one"
     ));

@@ -32,6 +32,9 @@ pub fn render(s: &Status) -> String {
         (false, n) => format!("{n} pending, latest {}", s.latest),
     };
     let _ = writeln!(out, "version   {} ({standing})", s.current);
+    if let Some(check) = &s.schema {
+        let _ = writeln!(out, "schema    {}", check.summary());
+    }
     if let Some(backup) = &s.backup {
         let _ = writeln!(out, "backup    {backup}");
     }

@@ -4,6 +4,7 @@ use super::Context;
 use crate::data::swap::Staging;
 use crate::engine::plan::current;
 use crate::engine::run::validate;
+use crate::engine::schema_check::{Standing, check};
 use crate::error::{Error, Result};
 use crate::model::{Check, SemVer};
 
@@ -25,6 +26,15 @@ pub fn run(context: &Context) -> Result<String> {
             "the store is at {at}, which this binary does not know: its validations are not compiled in"
         )));
     };
+    let check = check(
+        &mut *store,
+        context.migrations(),
+        at,
+        context.chain.settings.ignore_objects,
+    )?;
+    if check.state == Standing::Differs {
+        return Err(Error::Schema(check.listed()));
+    }
     let files = Staging::new(&context.paths()?.data_dir);
     for (i, check) in m.validate.iter().enumerate() {
         validate(&mut *store, &files, at, check).map_err(|reason| Error::Validation {
@@ -38,9 +48,10 @@ pub fn run(context: &Context) -> Result<String> {
         })?;
     }
     Ok(format!(
-        "{}: the {} validation{} of {at} pass\n",
+        "{}: the {} validation{} of {at} pass; schema {}\n",
         store.describe(),
         m.validate.len(),
-        if m.validate.len() == 1 { "" } else { "s" }
+        if m.validate.len() == 1 { "" } else { "s" },
+        check.summary()
     ))
 }

@@ -782,6 +782,7 @@ mod tests {
             checksum: t(""),
             timeouts: Default::default(),
             locks: Default::default(),
+            schema: None,
         }
     }
 

@@ -7,11 +7,12 @@ use super::backup::{self, Backup};
 use super::paths::Paths;
 use super::plan::{self, Direction, Plan};
 use super::run::{Done, Patience, Progress, recover, run, run_atomic};
+use super::schema_check::{Standing, check};
 use super::state_file;
 use crate::data::swap::Staging;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Migration, SemVer};
-use crate::store::Store;
+use crate::store::{LogEntry, Store};
 use std::time::Duration;
 
 /// What a run is asked to do.
@@ -23,6 +24,9 @@ pub struct Request {
     pub target: Option<SemVer>,
     /// The whole plan in one transaction.
     pub atomic: bool,
+    /// Run on a store whose schema differs from the one compiled for its version,
+    /// and say so in the run log.
+    pub allow_schema_drift: bool,
 }
 
 impl Request {
@@ -65,6 +69,8 @@ pub struct Options {
     pub state_file: bool,
     /// PostgreSQL's timeouts, and the retries of a lock timeout.
     pub patience: Patience,
+    /// Objects of the store the chain does not own, left out of the schema check.
+    pub ignore_objects: &'static [&'static str],
 }
 
 /// Where a run took the store.
@@ -102,6 +108,7 @@ pub fn migrate(
             done: Vec::new(),
         });
     }
+    schema_drift(store, chain, request, options, &plan)?;
     if let Some(keep) = options.backup_keep {
         let files = Staging::new(&paths.data_dir);
         if backup::has_anything(store, &plan, &files)? {
@@ -144,16 +151,54 @@ pub fn migrate(
     })
 }
 
+/// Refuses a store whose schema is not the one compiled for its version, unless the
+/// request allows it, which the run log then records with the differences.
+fn schema_drift(
+    store: &mut dyn Store,
+    chain: &[Migration],
+    request: &Request,
+    options: &Options,
+    plan: &Plan,
+) -> Result<()> {
+    let check = check(store, chain, plan.from, options.ignore_objects)?;
+    if check.state != Standing::Differs {
+        return Ok(());
+    }
+    if !request.allow_schema_drift {
+        return Err(Error::Refused(format!(
+            "{}
+put the store back as its version has it, list the objects the chain does \
+             not own in ignore_objects, or run again with --allow-schema-drift",
+            check.listed()
+        )));
+    }
+    store.log(&LogEntry {
+        command: request.command().to_owned(),
+        version: plan.from,
+        direction: plan.direction.as_str().to_owned(),
+        from: plan.from,
+        to: plan.to,
+        outcome: "schema-drift-allowed".to_owned(),
+        duration_ms: 0,
+        error: Some(check.differences.join("; ")),
+    })
+}
+
 /// Rewrites `migration_state.json` with the store as it now stands.
-pub fn write_state(store: &mut dyn Store, chain: &[Migration], paths: &Paths) -> Result<()> {
-    let s = paths.status(store, chain)?;
+pub fn write_state(
+    store: &mut dyn Store,
+    chain: &[Migration],
+    paths: &Paths,
+    ignore: &[&str],
+) -> Result<()> {
+    let s = paths.status(store, chain, ignore)?;
     state_file::write(&paths.state_file(), &s)
 }
 
 /// `write_state`, when the options ask for it.
 fn state_if_asked(store: &mut dyn Store, chain: &[Migration], options: &Options) -> Result<()> {
     match options.state_file {
-        true => write_state(store, chain, &options.paths),
+        true => write_state(store, chain, &options.paths, options.ignore_objects),
         false => Ok(()),
     }
 }

@@ -6,6 +6,7 @@ pub mod migrate;
 pub mod paths;
 pub mod plan;
 pub mod run;
+pub mod schema_check;
 pub mod state_file;
 pub mod status;
 

@@ -92,7 +92,12 @@ impl Paths {
 
     /// Where the store stands against `chain`, with its newest backup and where its
     /// files go.
-    pub fn status(&self, store: &mut dyn Store, chain: &[Migration]) -> Result<Status> {
+    pub fn status(
+        &self,
+        store: &mut dyn Store,
+        chain: &[Migration],
+        ignore: &[&str],
+    ) -> Result<Status> {
         let history = store.history()?;
         let mut s = status::status(
             store.describe(),
@@ -102,6 +107,7 @@ impl Paths {
         );
         s.backup = backup::latest(&self.backup_dir, &self.anchor).map(|p| p.display().to_string());
         s.paths = Some(self.shown(store));
+        s.schema = Some(super::schema_check::check(store, chain, s.current, ignore)?);
         Ok(s)
     }
 
@@ -156,6 +162,7 @@ mod tests {
         lock_timeout: None,
         statement_timeout: None,
         lock_retries: 0,
+        ignore_objects: &[],
     };
 
     #[test]

@@ -313,6 +313,7 @@ mod tests {
             checksum: Text::Owned(format!("sum{version}")),
             timeouts: Default::default(),
             locks: Default::default(),
+            schema: None,
         }
     }
 

@@ -68,6 +68,9 @@ pub struct Status {
     /// Where the store's files go, every path absolute.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paths: Option<super::paths::Shown>,
+    /// The store's schema against the one compiled for its version (`status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<super::schema_check::SchemaCheck>,
 }
 
 /// Compares the history with the chain, version by version.
@@ -121,5 +124,6 @@ pub fn status(
         backup: None,
         migrations,
         paths: None,
+        schema: None,
     }
 }

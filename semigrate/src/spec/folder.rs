@@ -25,7 +25,7 @@ pub fn prove(
     let mut errors = loaded.errors;
     errors.extend(crate::chain::check(&loaded.links, config.gaps, package));
     if errors.is_empty() && config.verify && config.engines.contains(&Engine::Sqlite) {
-        errors = crate::verify::replay(dir, &loaded.migrations);
+        errors = crate::verify::replay(dir, &mut loaded.migrations);
     }
     if let Some(url) = postgres_url
         && errors.is_empty()

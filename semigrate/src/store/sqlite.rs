@@ -635,6 +635,12 @@ impl Store for SqliteStore {
             .map_err(|e| self.fail(sqlite_message(&e)))
     }
 
+    fn objects(&mut self) -> Result<Option<crate::verify::schema::Schema>> {
+        crate::verify::schema::Schema::read(&self.conn)
+            .map(Some)
+            .map_err(|e| self.fail(format!("cannot read the schema: {}", sqlite_message(&e))))
+    }
+
     fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()> {
         for swap in swaps {
             self.conn

@@ -234,6 +234,7 @@ mod tests {
                 accepted,
                 measured: None,
             },
+            schema: None,
         }
     }
 

@@ -168,14 +168,100 @@ fn columns(name: &str, sql: &str) -> Option<Vec<Column>> {
     rows.collect::<rusqlite::Result<Vec<_>>>().ok()
 }
 
+/// The user's objects: SQLite's own and semigrate's own (`semigrate_migrations`, ...)
+/// left out.
 const OBJECTS: &str = "SELECT type, name, coalesce(sql, '') FROM sqlite_schema \
-                       WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+                       WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                       AND name NOT LIKE 'semigrate\\_%' ESCAPE '\\'";
+
+/// How a difference is worded: the replay compares the schema before up with the one
+/// after down; the schema check, the compiled schema with the store's.
+pub struct Sides {
+    /// An object or column only on the first side.
+    pub missing: &'static str,
+    /// One only on the second.
+    pub extra: &'static str,
+    /// The first side, after a value.
+    pub was: &'static str,
+    /// The second side, after a value.
+    pub now: &'static str,
+}
+
+/// Before up, after down.
+pub const AFTER_DOWN: Sides = Sides {
+    missing: "is missing after down",
+    extra: "is left behind by down",
+    was: "before",
+    now: "after down",
+};
+
+/// As compiled, in the store.
+pub const IN_STORE: Sides = Sides {
+    missing: "is missing from the store",
+    extra: "is in the store, not in the chain",
+    was: "as compiled",
+    now: "in the store",
+};
 
 impl Schema {
     /// Reads the whole schema.
-    #[cfg(test)]
     pub fn read(conn: &Connection) -> rusqlite::Result<Schema> {
         Schema::default().changes(conn).map(|c| c.now)
+    }
+
+    /// The schema a chain's migrations up to `at` leave, from what each one's up
+    /// changed; None when one of them was compiled without it.
+    pub fn compiled(chain: &[crate::model::Migration], at: crate::model::SemVer) -> Option<Schema> {
+        let mut schema = Schema::default();
+        for m in chain.iter().take_while(|m| m.version <= at) {
+            for o in m.schema.as_deref()? {
+                match &o.sql {
+                    Some(sql) => {
+                        let object = Object {
+                            kind: o.kind.to_string(),
+                            sql: sql.to_string(),
+                        };
+                        schema.objects.insert(o.name.to_string(), object);
+                    }
+                    None => {
+                        schema.objects.remove(o.name.as_ref());
+                    }
+                }
+            }
+        }
+        Some(schema)
+    }
+
+    /// What differs, in meaning, between this schema and `other`: the objects whose
+    /// canonical definitions differ or that only one side has.
+    pub fn against(&self, other: &Schema) -> Change {
+        let mut change = Change::default();
+        let same = |a: &Object, b: &Object| {
+            a.kind == b.kind && canonical(&a.kind, &a.sql) == canonical(&b.kind, &b.sql)
+        };
+        for (name, o) in &self.objects {
+            if !other.objects.get(name).is_some_and(|p| same(o, p)) {
+                change.was.objects.insert(name.clone(), o.clone());
+            }
+        }
+        for (name, o) in &other.objects {
+            if !self.objects.get(name).is_some_and(|p| same(o, p)) {
+                change.now.objects.insert(name.clone(), o.clone());
+            }
+        }
+        change
+    }
+
+    /// Leaves out the objects whose names `patterns` match (`*`: any text).
+    pub fn without(mut self, patterns: &[&str]) -> Schema {
+        let whole = |p: &str| {
+            let parts: Vec<String> = p.split('*').map(regex::escape).collect();
+            format!("^{}$", parts.join(".*"))
+        };
+        if let Ok(set) = regex::RegexSet::new(patterns.iter().map(|p| whole(p))) {
+            self.objects.retain(|name, _| !set.is_match(name));
+        }
+        self
     }
 
     /// Compares the live schema with this snapshot, allocating only for the objects
@@ -248,11 +334,52 @@ impl Change {
     /// Read as "up, then down": what the schema after down lacks or adds compared with
     /// the schema before up, one readable line per difference.
     pub fn differences(&self) -> Vec<String> {
+        self.differences_as(&AFTER_DOWN)
+    }
+
+    /// The objects a migration's up changed, as the table compiles them: each new or
+    /// redefined object with its SQL, each removed one without.
+    pub fn objects(&self) -> Vec<crate::model::SchemaObject> {
+        use crate::model::{SchemaObject, Text};
+        let removed = self
+            .was
+            .objects
+            .iter()
+            .filter(|(name, _)| !self.now.objects.contains_key(*name))
+            .map(|(name, o)| SchemaObject {
+                name: Text::Owned(name.clone()),
+                kind: Text::Owned(o.kind.clone()),
+                sql: None,
+            });
+        let written = self.now.objects.iter().map(|(name, o)| SchemaObject {
+            name: Text::Owned(name.clone()),
+            kind: Text::Owned(o.kind.clone()),
+            sql: Some(Text::Owned(o.sql.clone())),
+        });
+        removed.chain(written).collect()
+    }
+
+    /// How many objects differ: each name on either side once.
+    pub fn count(&self) -> usize {
+        let mut names: Vec<&String> = self
+            .was
+            .objects
+            .keys()
+            .chain(self.now.objects.keys())
+            .collect();
+        names.sort();
+        names.dedup();
+        names.len()
+    }
+
+    /// What the second side lacks or adds compared with the first, one readable line
+    /// per difference, worded for the two sides.
+    pub fn differences_as(&self, sides: &Sides) -> Vec<String> {
         let mut out = Vec::new();
         for (name, was) in &self.was.objects {
             let kind = &was.kind;
             let Some(now) = self.now.objects.get(name).filter(|o| &o.kind == kind) else {
-                out.push(format!("{kind} {name} is missing after down"));
+                out.push(format!("{kind} {name} {}", sides.missing));
                 continue;
             };
             let (before, after) = (canonical(kind, &was.sql), canonical(kind, &now.sql));
@@ -264,7 +391,7 @@ impl Change {
                 columns(name, &was.sql),
                 columns(name, &now.sql),
             ) {
-                ("table", Some(b), Some(a)) => column_differences(name, &b, &a),
+                ("table", Some(b), Some(a)) => column_differences(name, &b, &a, sides),
                 _ => Vec::new(),
             };
             if column_lines.is_empty() {
@@ -283,7 +410,7 @@ impl Change {
                 .get(name)
                 .is_none_or(|o| o.kind != now.kind)
             {
-                out.push(format!("{} {name} is left behind by down", now.kind));
+                out.push(format!("{} {name} {}", now.kind, sides.extra));
             }
         }
         out
@@ -330,12 +457,23 @@ impl Change {
     }
 }
 
-/// Column by column, what differs between a table before up and after down.
-fn column_differences(table: &str, before: &[Column], after: &[Column]) -> Vec<String> {
+/// Column by column, what differs between a table on one side and the other.
+fn column_differences(
+    table: &str,
+    before: &[Column],
+    after: &[Column],
+    sides: &Sides,
+) -> Vec<String> {
+    let Sides {
+        missing,
+        extra,
+        was,
+        now,
+    } = sides;
     let mut out = Vec::new();
     for c in before {
         let Some(d) = after.iter().find(|d| d.name == c.name) else {
-            out.push(format!("column {table}.{} is missing after down", c.name));
+            out.push(format!("column {table}.{} {missing}", c.name));
             continue;
         };
         let name = &c.name;
@@ -348,7 +486,7 @@ fn column_differences(table: &str, before: &[Column], after: &[Column]) -> Vec<S
         };
         if c.decl_type != d.decl_type {
             out.push(format!(
-                "column {table}.{name} has type {} after down, {} before",
+                "column {table}.{name} has type {} {now}, {} {was}",
                 shown(&d.decl_type),
                 shown(&c.decl_type)
             ));
@@ -356,7 +494,7 @@ fn column_differences(table: &str, before: &[Column], after: &[Column]) -> Vec<S
         if c.not_null != d.not_null {
             let says = |n: bool| if n { "NOT NULL" } else { "nullable" };
             out.push(format!(
-                "column {table}.{name} is {} after down, {} before",
+                "column {table}.{name} is {} {now}, {} {was}",
                 says(d.not_null),
                 says(c.not_null)
             ));
@@ -364,26 +502,26 @@ fn column_differences(table: &str, before: &[Column], after: &[Column]) -> Vec<S
         if c.default != d.default {
             let says = |v: &Option<String>| v.clone().unwrap_or_else(|| "no default".into());
             out.push(format!(
-                "column {table}.{name} has default {} after down, {} before",
+                "column {table}.{name} has default {} {now}, {} {was}",
                 says(&d.default),
                 says(&c.default)
             ));
         }
         if c.primary_key != d.primary_key {
             out.push(format!(
-                "column {table}.{name} changed its primary key part after down"
+                "column {table}.{name} has another primary key part {now}"
             ));
         }
     }
     for d in after {
         if !before.iter().any(|c| c.name == d.name) {
-            out.push(format!("column {table}.{} is left behind by down", d.name));
+            out.push(format!("column {table}.{} {extra}", d.name));
         }
     }
     let order = |cs: &[Column]| cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
     if out.is_empty() && order(before) != order(after) {
         out.push(format!(
-            "table {table} has its columns in another order after down: {}, before: {}",
+            "table {table} has its columns in another order {now}: {}, {was}: {}",
             order(after).join(", "),
             order(before).join(", ")
         ));

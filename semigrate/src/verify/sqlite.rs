@@ -10,9 +10,10 @@ use crate::sqlite_error::message as sqlite_message;
 use rusqlite::Connection;
 use std::path::Path;
 
-/// Replays the chain; returns the errors of the first migration that fails (the ones
-/// after it would only repeat the damage).
-pub fn replay(dir: &Path, migrations: &[Migration]) -> Vec<Diagnostic> {
+/// Replays the chain, recording in each migration the objects its up changed; returns
+/// the errors of the first migration that fails (the ones after it would only repeat
+/// the damage).
+pub fn replay(dir: &Path, migrations: &mut [Migration]) -> Vec<Diagnostic> {
     let conn = match Connection::open_in_memory()
         .and_then(|c| c.execute_batch("PRAGMA foreign_keys = ON;").map(|()| c))
     {
@@ -27,7 +28,10 @@ pub fn replay(dir: &Path, migrations: &[Migration]) -> Vec<Diagnostic> {
     let mut schema = Schema::default();
     for m in migrations {
         match replay_one(&conn, m, &schema) {
-            Ok(up) => schema.apply(&up),
+            Ok(up) => {
+                m.schema = Some(up.objects().into());
+                schema.apply(&up);
+            }
             Err(errors) => {
                 let file = dir.join(m.file.as_ref());
                 return errors

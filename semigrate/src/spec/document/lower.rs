@@ -221,6 +221,7 @@ pub fn parse(
             accepted,
             measured: None,
         },
+        schema: None,
     };
     Ok(Parsed {
         migration,

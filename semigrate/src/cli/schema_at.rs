@@ -1,0 +1,126 @@
+//! `semigrate schema-at X.Y.Z [--diff X.Y.Z]`: the schema a version has, as the
+//! build's replay saw it, or what changes between two versions: what a reviewer wants
+//! to read in a pull request. It needs no store.
+
+use super::Context;
+use crate::error::{Error, Result};
+use crate::model::SemVer;
+use crate::verify::schema::{Schema, Sides};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// How `--diff` words a difference: from the first version to the second.
+const BETWEEN: Sides = Sides {
+    missing: "is removed",
+    extra: "is added",
+    was: "before",
+    now: "after",
+};
+
+/// One object, as `--json` prints it.
+#[derive(Serialize)]
+struct Shown<'a> {
+    name: &'a str,
+    kind: &'a str,
+    sql: &'a str,
+}
+
+/// One changed object between two versions, as `--diff --json` prints it.
+#[derive(Serialize)]
+struct Changed<'a> {
+    name: &'a str,
+    kind: &'a str,
+    was: Option<&'a str>,
+    now: Option<&'a str>,
+}
+
+pub fn run(context: &Context, at: SemVer, diff: Option<SemVer>) -> Result<String> {
+    let schema = |v: SemVer| {
+        Schema::compiled(context.migrations(), v).ok_or_else(|| {
+            Error::Usage(format!(
+                "this binary holds no schema for {v}: its chain was built without the SQLite replay (verify = false, or no sqlite in engines)"
+            ))
+        })
+    };
+    let first = schema(at)?;
+    let Some(to) = diff else {
+        return Ok(print(context, &first));
+    };
+    let second = schema(to)?;
+    let change = first.against(&second);
+    let differences = change.differences_as(&BETWEEN);
+    let mut names: Vec<&String> = change
+        .was
+        .objects
+        .keys()
+        .chain(change.now.objects.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    let changed: Vec<Changed> = names
+        .into_iter()
+        .map(|name| {
+            let (was, now) = (change.was.objects.get(name), change.now.objects.get(name));
+            Changed {
+                name,
+                kind: was.or(now).map_or("", |o| o.kind.as_str()),
+                was: was.map(|o| o.sql.as_str()),
+                now: now.map(|o| o.sql.as_str()),
+            }
+        })
+        .collect();
+    if context.json {
+        let json = serde_json::json!({
+            "from": at, "to": to, "differences": differences, "objects": changed,
+        });
+        return Ok(serde_json::to_string_pretty(&json).expect("serializes") + "\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- schema {at} -> {to}: {} object{} {}",
+        changed.len(),
+        if changed.len() == 1 { "" } else { "s" },
+        if changed.len() == 1 {
+            "differs"
+        } else {
+            "differ"
+        }
+    );
+    for line in &differences {
+        let _ = writeln!(out, "--   {line}");
+    }
+    for c in &changed {
+        let _ = writeln!(out, "\n-- {} {}", c.kind, c.name);
+        for (sign, sql) in [("-", c.was), ("+", c.now)] {
+            for line in sql.into_iter().flat_map(str::lines) {
+                let _ = writeln!(out, "{sign} {line}");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The schema as DDL (tables, then indexes, views and triggers, each by name), or as
+/// JSON.
+fn print(context: &Context, schema: &Schema) -> String {
+    let order = ["table", "index", "view", "trigger"];
+    let mut objects: Vec<Shown> = schema
+        .objects
+        .iter()
+        .map(|(name, o)| Shown {
+            name,
+            kind: &o.kind,
+            sql: &o.sql,
+        })
+        .collect();
+    objects.sort_by_key(|o| order.iter().position(|k| *k == o.kind));
+    if context.json {
+        return serde_json::to_string_pretty(&objects).expect("serializes") + "\n";
+    }
+    let mut out = String::new();
+    for o in &objects {
+        let _ = writeln!(out, "{};\n", o.sql.trim_end());
+    }
+    out
+}

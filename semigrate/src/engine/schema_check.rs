@@ -1,0 +1,102 @@
+//! The schema check: the live store's schema against the one the build's replay saw at
+//! the store's version, compiled into the binary. It finds what a history cannot: a
+//! hotfix index, a column added from a console, a table dropped by mistake. It reads
+//! the catalog only: no lock, no write.
+
+use crate::error::Result;
+use crate::model::{Migration, SemVer};
+use crate::store::Store;
+use crate::verify::schema::{IN_STORE, Schema};
+use serde::Serialize;
+
+/// How the store's schema stands against the one compiled for its version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SchemaCheck {
+    /// The version whose schema the store was compared with.
+    pub version: SemVer,
+    /// What was found.
+    pub state: Standing,
+    /// How many objects differ.
+    pub objects: usize,
+    /// One line per difference: `index ix_hotfix is in the store, not in the chain`.
+    pub differences: Vec<String>,
+}
+
+/// The outcome of the check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// The schema is the one compiled for the version.
+    AsCompiled,
+    /// It is not.
+    Differs,
+    /// The binary holds no schema to compare with: a PostgreSQL store, a chain built
+    /// without the SQLite replay, or a version it does not know.
+    NotCompiled,
+    /// Nothing is applied: what the store holds predates the chain (`baseline` is
+    /// for such a store), so there is nothing to compare it with.
+    Empty,
+}
+
+impl SchemaCheck {
+    /// `status`'s line: `as compiled for 2.0.0`, `differs from 2.0.0: 2 objects`.
+    pub fn summary(&self) -> String {
+        let v = self.version;
+        match self.state {
+            Standing::AsCompiled => format!("as compiled for {v}"),
+            Standing::Differs => format!(
+                "differs from {v}: {} object{}",
+                self.objects,
+                if self.objects == 1 { "" } else { "s" }
+            ),
+            Standing::NotCompiled => format!("not compiled in for {v}: not checked"),
+            Standing::Empty => "nothing applied: not checked".to_owned(),
+        }
+    }
+
+    /// The differences, one per line, for an error.
+    pub fn listed(&self) -> String {
+        format!(
+            "the store's schema differs from the one compiled for {}, in {} object{}:\n  {}",
+            self.version,
+            self.objects,
+            if self.objects == 1 { "" } else { "s" },
+            self.differences.join("\n  ")
+        )
+    }
+}
+
+/// Compares the store, at `at`, with the schema `chain` compiled for `at`, leaving out
+/// the objects `ignore` names.
+pub fn check(
+    store: &mut dyn Store,
+    chain: &[Migration],
+    at: SemVer,
+    ignore: &[&str],
+) -> Result<SchemaCheck> {
+    let unchecked = |state| SchemaCheck {
+        version: at,
+        state,
+        objects: 0,
+        differences: Vec::new(),
+    };
+    if at == SemVer::ZERO {
+        return Ok(unchecked(Standing::Empty));
+    }
+    let known = chain.iter().any(|m| m.version == at);
+    let compiled = known.then(|| Schema::compiled(chain, at)).flatten();
+    let (Some(compiled), Some(live)) = (compiled, store.objects()?) else {
+        return Ok(unchecked(Standing::NotCompiled));
+    };
+    let change = compiled.without(ignore).against(&live.without(ignore));
+    let differences = change.differences_as(&IN_STORE);
+    Ok(SchemaCheck {
+        version: at,
+        state: match differences.is_empty() {
+            true => Standing::AsCompiled,
+            false => Standing::Differs,
+        },
+        objects: change.count(),
+        differences,
+    })
+}
