@@ -2,7 +2,6 @@
 //! it as being at X, running nothing.
 
 use super::Context;
-use crate::engine::migrate::write_state;
 use crate::error::{Error, Result};
 use crate::model::{Migration, SemVer};
 use crate::store::{Applied, LogEntry, Store, transaction};
@@ -19,12 +18,7 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
         )));
     }
     transaction(&mut *store, |s| record(s, context.migrations(), version))?;
-    write_state(
-        &mut *store,
-        context.migrations(),
-        &context.paths()?,
-        context.chain.settings.ignore_objects,
-    )?;
+    context.write_state(&mut *store)?;
     context.say(format!(
         "{} is recorded at {version}; nothing was run",
         store.describe()

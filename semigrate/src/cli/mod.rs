@@ -317,6 +317,12 @@ impl Context {
     }
 
     /// Where the store stands, with its newest backup.
+    /// Rewrites `migration_state.json` with the store as it now stands.
+    pub fn write_state(&self, store: &mut dyn Store) -> Result<()> {
+        let ignore = self.chain.settings.ignore_objects;
+        crate::engine::migrate::write_state(store, self.migrations(), &self.paths()?, ignore)
+    }
+
     /// The store against the chain, its schema checked.
     pub fn status(&self, store: &mut dyn Store) -> Result<crate::engine::Status> {
         let ignore = self.chain.settings.ignore_objects;

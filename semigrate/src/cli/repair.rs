@@ -3,7 +3,6 @@
 //! compiled ones. Logged, so the decision stays on record.
 
 use super::Context;
-use crate::engine::migrate::write_state;
 use crate::error::{Error, Result};
 use crate::model::SemVer;
 use crate::store::{Applied, LogEntry, transaction};
@@ -48,12 +47,7 @@ pub fn run(context: &Context, version: SemVer) -> Result<String> {
     transaction(&mut *store, |s| {
         s.accept(&accepted).and_then(|()| s.log(&entry))
     })?;
-    write_state(
-        &mut *store,
-        context.migrations(),
-        &context.paths()?,
-        context.chain.settings.ignore_objects,
-    )?;
+    context.write_state(&mut *store)?;
     context.say(format!(
         "{version}: the compiled spec is now the applied one"
     ));

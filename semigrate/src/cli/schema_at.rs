@@ -49,15 +49,8 @@ pub fn run(context: &Context, at: SemVer, diff: Option<SemVer>) -> Result<String
     let second = schema(to)?;
     let change = first.against(&second);
     let differences = change.differences_as(&BETWEEN);
-    let mut names: Vec<&String> = change
-        .was
-        .objects
-        .keys()
-        .chain(change.now.objects.keys())
-        .collect();
-    names.sort();
-    names.dedup();
-    let changed: Vec<Changed> = names
+    let changed: Vec<Changed> = change
+        .names()
         .into_iter()
         .map(|name| {
             let (was, now) = (change.was.objects.get(name), change.now.objects.get(name));

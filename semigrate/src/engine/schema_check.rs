@@ -96,7 +96,7 @@ pub fn check(
             true => Standing::AsCompiled,
             false => Standing::Differs,
         },
-        objects: change.count(),
+        objects: change.names().len(),
         differences,
     })
 }

@@ -359,8 +359,8 @@ impl Change {
         removed.chain(written).collect()
     }
 
-    /// How many objects differ: each name on either side once.
-    pub fn count(&self) -> usize {
+    /// The names of the objects that differ, each once, sorted.
+    pub fn names(&self) -> Vec<&String> {
         let mut names: Vec<&String> = self
             .was
             .objects
@@ -369,7 +369,7 @@ impl Change {
             .collect();
         names.sort();
         names.dedup();
-        names.len()
+        names
     }
 
     /// What the second side lacks or adds compared with the first, one readable line
