@@ -446,7 +446,7 @@ fn migration(m: &Migration) -> TokenStream {
     let down = list(m.down.iter().map(step));
     let validate = list(m.validate.iter().map(check));
     let locks = locks(&m.locks);
-    let schema = schema(&m.schema);
+    let (schema, schema_postgres) = (objects(&m.schema), objects(&m.schema_postgres));
     quote! {
         ::semigrate::model::Migration {
             version: #version,
@@ -463,11 +463,12 @@ fn migration(m: &Migration) -> TokenStream {
             timeouts: ::semigrate::model::Timeouts { lock: #lock, statement: #statement },
             locks: #locks,
             schema: #schema,
+            schema_postgres: #schema_postgres,
         }
     }
 }
 
-fn schema(objects: &Option<List<SchemaObject>>) -> TokenStream {
+fn objects(objects: &Option<List<SchemaObject>>) -> TokenStream {
     let Some(objects) = objects else {
         return quote!(::core::option::Option::None);
     };

@@ -202,6 +202,10 @@ pub struct Migration {
     /// None: the build did not replay the chain on SQLite.
     #[serde(default)]
     pub schema: Option<List<SchemaObject>>,
+    /// PostgreSQL: the same, from the catalog of the build's replay on a server
+    /// (`SEMIGRATE_VERIFY_POSTGRES_URL`); None without one.
+    #[serde(default)]
+    pub schema_postgres: Option<List<SchemaObject>>,
 }
 
 /// An object of the schema (a table, an index, a view or a trigger) as a migration's up

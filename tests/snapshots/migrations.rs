@@ -329,6 +329,7 @@ pub static MIGRATIONS: &[::semigrate::model::Migration] = &[
                 ],
             ),
         ),
+        schema_postgres: ::core::option::Option::None,
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(0, 9, 0),
@@ -492,6 +493,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
                 ],
             ),
         ),
+        schema_postgres: ::core::option::Option::None,
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 0),
@@ -614,6 +616,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
                 ],
             ),
         ),
+        schema_postgres: ::core::option::Option::None,
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 1),
@@ -679,6 +682,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             measured: ::core::option::Option::None,
         },
         schema: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[])),
+        schema_postgres: ::core::option::Option::None,
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 1, 0),
@@ -980,6 +984,7 @@ END;
                 ],
             ),
         ),
+        schema_postgres: ::core::option::Option::None,
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 0, 0),
@@ -1270,6 +1275,7 @@ CREATE INDEX ix_accidents_dep_com ON accidents (dep, com);
                 ],
             ),
         ),
+        schema_postgres: ::core::option::Option::None,
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 1, 0),
@@ -1456,6 +1462,7 @@ END;
             measured: ::core::option::Option::None,
         },
         schema: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[])),
+        schema_postgres: ::core::option::Option::None,
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 2, 0),
@@ -1664,6 +1671,7 @@ END;
                 ],
             ),
         ),
+        schema_postgres: ::core::option::Option::None,
     },
 ];
 /// The settings of `[package.metadata.semigrate]` that the binary uses.

@@ -15,7 +15,7 @@ mod verify;
 
 use crate::engine::{Anchor, Paths};
 use crate::error::{Error, Result};
-use crate::model::{Chain, Migration, SemVer};
+use crate::model::{Chain, Engine, Migration, SemVer};
 use crate::store::Store;
 use crate::store::postgres::{self, PostgresStore};
 use crate::store::sqlite::SqliteStore;
@@ -159,6 +159,10 @@ enum Command {
         /// A second version: print what changes from the first to it.
         #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
         diff: Option<SemVer>,
+        /// The engine whose schema to print (PostgreSQL's is compiled in when the chain
+        /// was built with SEMIGRATE_VERIFY_POSTGRES_URL).
+        #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
+        engine: String,
     },
     /// Print the JSON Schema of a spec file, for editors (taplo, Even Better TOML).
     #[command(after_help = "Example:\n  semigrate schema > spec.schema.json")]
@@ -488,7 +492,17 @@ fn exit_code(chain: &'static Chain) -> u8 {
         Command::History => history::run(&context),
         Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
         Command::Schema => Ok(crate::spec::document::schema()),
-        Command::SchemaAt { version, diff } => schema_at::run(&context, version, diff),
+        Command::SchemaAt {
+            version,
+            diff,
+            engine,
+        } => {
+            let engine = match engine.as_str() {
+                "postgres" => Engine::Postgres,
+                _ => Engine::Sqlite,
+            };
+            schema_at::run(&context, version, diff, engine)
+        }
         Command::Man => {
             let mut page = Vec::new();
             clap_mangen::Man::new(command(chain))

@@ -4,7 +4,7 @@
 
 use super::Context;
 use crate::error::{Error, Result};
-use crate::model::SemVer;
+use crate::model::{Engine, SemVer};
 use crate::verify::schema::{Schema, Sides};
 use serde::Serialize;
 use std::fmt::Write;
@@ -34,17 +34,22 @@ struct Changed<'a> {
     now: Option<&'a str>,
 }
 
-pub fn run(context: &Context, at: SemVer, diff: Option<SemVer>) -> Result<String> {
+pub fn run(context: &Context, at: SemVer, diff: Option<SemVer>, engine: Engine) -> Result<String> {
     let schema = |v: SemVer| {
-        Schema::compiled(context.migrations(), v).ok_or_else(|| {
-            Error::Usage(format!(
-                "this binary holds no schema for {v}: its chain was built without the SQLite replay (verify = false, or no sqlite in engines)"
-            ))
+        Schema::compiled(context.migrations(), v, engine).ok_or_else(|| {
+            Error::Usage(match engine {
+                Engine::Sqlite => format!(
+                    "this binary holds no SQLite schema for {v}: its chain was built without the SQLite replay (verify = false, or no sqlite in engines)"
+                ),
+                Engine::Postgres => format!(
+                    "this binary holds no PostgreSQL schema for {v}: its chain was built without SEMIGRATE_VERIFY_POSTGRES_URL"
+                ),
+            })
         })
     };
     let first = schema(at)?;
     let Some(to) = diff else {
-        return Ok(print(context, &first));
+        return Ok(print(context, &first, engine));
     };
     let second = schema(to)?;
     let change = first.against(&second);
@@ -95,9 +100,18 @@ pub fn run(context: &Context, at: SemVer, diff: Option<SemVer>) -> Result<String
 }
 
 /// The schema as DDL (tables, then indexes, views and triggers, each by name), or as
-/// JSON.
-fn print(context: &Context, schema: &Schema) -> String {
-    let order = ["table", "index", "view", "trigger"];
+/// JSON. PostgreSQL's is the catalog's view of it: one line per object (`column
+/// accidents.lat: real`), tables and columns first.
+fn print(context: &Context, schema: &Schema, engine: Engine) -> String {
+    let order = [
+        "table",
+        "column",
+        "constraint",
+        "index",
+        "view",
+        "trigger",
+        "sequence",
+    ];
     let mut objects: Vec<Shown> = schema
         .objects
         .iter()
@@ -113,7 +127,10 @@ fn print(context: &Context, schema: &Schema) -> String {
     }
     let mut out = String::new();
     for o in &objects {
-        let _ = writeln!(out, "{};\n", o.sql.trim_end());
+        let _ = match engine {
+            Engine::Sqlite => writeln!(out, "{};\n", o.sql.trim_end()),
+            Engine::Postgres => writeln!(out, "{} {}: {}", o.kind, o.name, o.sql),
+        };
     }
     out
 }

@@ -783,6 +783,7 @@ mod tests {
             timeouts: Default::default(),
             locks: Default::default(),
             schema: None,
+            schema_postgres: None,
         }
     }
 

@@ -30,8 +30,9 @@ pub enum Standing {
     AsCompiled,
     /// It is not.
     Differs,
-    /// The binary holds no schema to compare with: a PostgreSQL store, a chain built
-    /// without the SQLite replay, or a version it does not know.
+    /// The binary holds no schema to compare with: a chain built without the replay
+    /// on the store's engine (PostgreSQL's needs a server at build time), or a version
+    /// it does not know.
     NotCompiled,
     /// Nothing is applied: what the store holds predates the chain (`baseline` is
     /// for such a store), so there is nothing to compare it with.
@@ -84,10 +85,13 @@ pub fn check(
         return Ok(unchecked(Standing::Empty));
     }
     let known = chain.iter().any(|m| m.version == at);
-    let compiled = known.then(|| Schema::compiled(chain, at)).flatten();
-    let (Some(compiled), Some(live)) = (compiled, store.objects()?) else {
+    let compiled = known
+        .then(|| Schema::compiled(chain, at, store.engine()))
+        .flatten();
+    let Some(compiled) = compiled else {
         return Ok(unchecked(Standing::NotCompiled));
     };
+    let live = store.objects()?;
     let change = compiled.without(ignore).against(&live.without(ignore));
     let differences = change.differences_as(&IN_STORE);
     Ok(SchemaCheck {

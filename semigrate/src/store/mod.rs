@@ -219,11 +219,9 @@ pub trait Store {
     /// current transaction): `repair --accept-checksum`.
     fn accept(&mut self, applied: &Applied) -> Result<()>;
 
-    /// The user's schema objects, semigrate's own left out, for the schema check; None
-    /// where the binary compiles no schema to compare them with (PostgreSQL).
-    fn objects(&mut self) -> Result<Option<crate::verify::schema::Schema>> {
-        Ok(None)
-    }
+    /// The user's schema objects, semigrate's own left out, as the build's replay
+    /// reads them: what the schema check compares.
+    fn objects(&mut self) -> Result<crate::verify::schema::Schema>;
 
     /// The current time as the store writes it into the history.
     fn now(&mut self) -> Result<String>;

@@ -42,25 +42,78 @@ CREATE TABLE IF NOT EXISTS semigrate_swaps (
 );
 ALTER TABLE semigrate_swaps ADD COLUMN IF NOT EXISTS content TEXT;";
 
-/// The objects of the store's schema, one line each, in a fixed order.
-const SCHEMA_TEXT: &str = "SELECT coalesce(string_agg(line, E'\\n' ORDER BY line), '') FROM (
-    SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
-           || is_nullable || ' ' || coalesce(column_default, '') AS line
-    FROM information_schema.columns WHERE table_schema = current_schema()
+/// The user's objects of the current schema, one row each, as the schema check and
+/// the build's replay compare them: `(kind, name, definition)`, the schema's own name
+/// taken out of every definition (the replay's scratch schema must not show), and
+/// semigrate's tables left out.
+macro_rules! catalog {
+    () => {
+        "SELECT kind, name, replace(definition, quote_ident(current_schema()) || '.', '') FROM (
+    SELECT 'table' AS kind, table_name::text AS name, table_type::text AS definition
+    FROM information_schema.tables
+    WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+      AND table_name NOT LIKE 'semigrate\\_%'
     UNION ALL
-    SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes
-    WHERE schemaname = current_schema()
+    SELECT 'column', table_name || '.' || column_name, data_type
+           || CASE WHEN is_nullable = 'NO' THEN ' NOT NULL' ELSE '' END
+           || coalesce(' DEFAULT ' || column_default, '')
+    FROM information_schema.columns
+    WHERE table_schema = current_schema() AND table_name NOT LIKE 'semigrate\\_%'
     UNION ALL
-    SELECT 'constraint ' || c.conname || ' ' || pg_get_constraintdef(c.oid)
-    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-    WHERE n.nspname = current_schema()
+    SELECT 'index', indexname, indexdef FROM pg_indexes
+    WHERE schemaname = current_schema() AND tablename NOT LIKE 'semigrate\\_%'
     UNION ALL
-    SELECT 'trigger ' || trigger_name || ' ' || event_object_table || ' ' || action_statement
-    FROM information_schema.triggers WHERE trigger_schema = current_schema()
+    SELECT 'constraint', c.conname || ' on ' || r.relname, pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+    JOIN pg_namespace n ON n.oid = c.connamespace
+    WHERE n.nspname = current_schema() AND r.relname NOT LIKE 'semigrate\\_%'
     UNION ALL
-    SELECT 'view ' || table_name || ' ' || coalesce(view_definition, '')
-    FROM information_schema.views WHERE table_schema = current_schema()
-) objects";
+    SELECT 'trigger', t.tgname || ' on ' || r.relname, pg_get_triggerdef(t.oid)
+    FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid
+    JOIN pg_namespace n ON n.oid = r.relnamespace
+    WHERE n.nspname = current_schema() AND NOT t.tgisinternal
+    UNION ALL
+    SELECT 'view', c.relname, pg_get_viewdef(c.oid)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm')
+    UNION ALL
+    SELECT 'sequence', sequence_name, data_type || ' start ' || start_value || ' by ' || increment
+    FROM information_schema.sequences
+    WHERE sequence_schema = current_schema() AND sequence_name NOT LIKE 'semigrate\\_%'
+) objects"
+    };
+}
+
+/// See `catalog!`.
+pub const CATALOG: &str = catalog!();
+
+/// The objects of the store's schema as one text, in a fixed order: whether a step
+/// changed the schema.
+const SCHEMA_TEXT: &str = concat!(
+    "SELECT coalesce(string_agg(kind || ' ' || name || ' ' || definition, E'\\n' \
+     ORDER BY kind, name), '') FROM (",
+    catalog!(),
+    ") catalog (kind, name, definition)"
+);
+
+/// The catalog's rows as a schema the check compares.
+pub fn catalog(
+    client: &mut Client,
+) -> std::result::Result<crate::verify::schema::Schema, postgres::Error> {
+    let mut schema = crate::verify::schema::Schema::default();
+    for row in client.query(CATALOG, &[])? {
+        let (kind, name, definition): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        schema.objects.insert(
+            name,
+            crate::verify::schema::Object {
+                kind,
+                sql: definition,
+            },
+        );
+    }
+    Ok(schema)
+}
 
 /// The time as the history writes it, the same shape as SQLite's.
 const CLOCK: &str =
@@ -481,6 +534,12 @@ impl Store for PostgresStore {
             .query_one(SCHEMA_TEXT, &[])
             .map(|row| row.get(0))
             .map_err(|e| self.message(&e))
+    }
+
+    fn objects(&mut self) -> Result<crate::verify::schema::Schema> {
+        self.flush()?;
+        catalog(&mut self.client)
+            .map_err(|e| self.fail(format!("cannot read the schema: {}", self.message(&e))))
     }
 
     fn set_timeouts(&mut self, lock: Option<&str>, statement: Option<&str>) -> Result<()> {

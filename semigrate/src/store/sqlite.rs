@@ -635,9 +635,8 @@ impl Store for SqliteStore {
             .map_err(|e| self.fail(sqlite_message(&e)))
     }
 
-    fn objects(&mut self) -> Result<Option<crate::verify::schema::Schema>> {
+    fn objects(&mut self) -> Result<crate::verify::schema::Schema> {
         crate::verify::schema::Schema::read(&self.conn)
-            .map(Some)
             .map_err(|e| self.fail(format!("cannot read the schema: {}", sqlite_message(&e))))
     }
 

@@ -235,6 +235,7 @@ mod tests {
                 measured: None,
             },
             schema: None,
+            schema_postgres: None,
         }
     }
 

@@ -13,7 +13,8 @@
 use super::schema::cut;
 use crate::data::load::quoted;
 use crate::diagnostic::Diagnostic;
-use crate::model::{Check, Engine, Held, List, Migration, Step, Text};
+use crate::model::{Check, Engine, Held, List, Migration, SchemaObject, Step, Text};
+use crate::verify::schema::Schema;
 use postgres::{Client, NoTls};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -49,8 +50,9 @@ pub fn replay(url: &str, dir: &Path, migrations: &mut [Migration]) -> Vec<Diagno
                 .iter_mut()
                 .find_map(|m| {
                     match replay_one(&mut client, &schema, &mut seeded, m) {
-                        Ok(held) => {
-                            m.locks.measured = Some(List::Owned(held));
+                        Ok(replayed) => {
+                            m.locks.measured = Some(List::Owned(replayed.held));
+                            m.schema_postgres = Some(List::Owned(replayed.objects));
                             None
                         }
                         Err(errors) => Some(errors),
@@ -77,6 +79,13 @@ fn reason(e: &postgres::Error) -> String {
         .map_or_else(|| e.to_string(), |db| db.message().to_owned())
 }
 
+/// What the replay of one migration found: the locks its steps took, and the objects
+/// its up changed.
+struct Replayed {
+    held: Vec<Held>,
+    objects: Vec<SchemaObject>,
+}
+
 /// Replays one migration: seeds its tables, runs and measures its up, prepares its
 /// validations, runs and measures its down, compares the schema, runs its up again.
 /// Returns what was measured, or every error.
@@ -85,10 +94,11 @@ fn replay_one(
     schema: &str,
     seeded: &mut BTreeSet<u32>,
     m: &Migration,
-) -> Result<Vec<Held>, Vec<String>> {
+) -> Result<Replayed, Vec<String>> {
     seed(client, schema, seeded).map_err(|e| vec![e])?;
-    let before = snapshot(client, schema).map_err(|e| vec![e])?;
+    let before = snapshot(client).map_err(|e| vec![e])?;
     let mut held = apply(client, schema, m, "up", &m.up, true).map_err(|e| vec![e])?;
+    let up = before.against(&snapshot(client).map_err(|e| vec![e])?);
     let mut errors = Vec::new();
     for (i, check) in m.validate.iter().enumerate() {
         let Check::Sql { sql, .. } = check else {
@@ -111,20 +121,12 @@ fn replay_one(
     }
     if !m.irreversible {
         held.extend(apply(client, schema, m, "down", &m.down, true).map_err(|e| vec![e])?);
-        let after = snapshot(client, schema).map_err(|e| vec![e])?;
-        if after != before {
-            let left: Vec<&String> = after.difference(&before).collect();
-            let lost: Vec<&String> = before.difference(&after).collect();
-            let mut what = Vec::new();
-            if !left.is_empty() {
-                what.push(format!("left behind by down: {}", join(&left)));
-            }
-            if !lost.is_empty() {
-                what.push(format!("missing after down: {}", join(&lost)));
-            }
+        let after = snapshot(client).map_err(|e| vec![e])?;
+        let differences = before.against(&after).differences();
+        if !differences.is_empty() {
             return Err(vec![format!(
                 "down does not undo up on PostgreSQL: {}",
-                what.join("; ")
+                differences.join("; ")
             )]);
         }
         apply(client, schema, m, "up", &m.up, false).map_err(|e| vec![e])?;
@@ -135,7 +137,10 @@ fn replay_one(
         .map(hazard)
         .collect();
     match hazards.is_empty() {
-        true => Ok(held),
+        true => Ok(Replayed {
+            held,
+            objects: up.objects(),
+        }),
         false => Err(hazards),
     }
 }
@@ -167,14 +172,6 @@ fn hazard(h: &Held) -> String {
          batches; or accept it with `locks = [\"{}\"]` (or `locks = \"accepted\"`)",
         h.direction, h.step, h.table
     )
-}
-
-fn join(items: &[&String]) -> String {
-    items
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Runs the SQL steps of one direction: in one transaction, unless the migration says
@@ -450,27 +447,9 @@ fn seed(client: &mut Client, schema: &str, seeded: &mut BTreeSet<u32>) -> Result
     }
 }
 
-/// The scratch schema as comparable lines: each column with its type, nullability and
-/// default, each index and each constraint with its definition.
-fn snapshot(client: &mut Client, schema: &str) -> Result<BTreeSet<String>, String> {
-    let mut lines = BTreeSet::new();
-    let queries = [
-        "SELECT format('column %s.%s %s%s%s', table_name, column_name, data_type, \
-         CASE WHEN is_nullable = 'NO' THEN ' NOT NULL' ELSE '' END, \
-         coalesce(' DEFAULT ' || column_default, '')) \
-         FROM information_schema.columns WHERE table_schema = $1",
-        "SELECT format('index %s: %s', indexname, indexdef) FROM pg_indexes WHERE schemaname = $1",
-        "SELECT format('constraint %s on %s: %s', c.conname, c.conrelid::regclass, \
-         pg_get_constraintdef(c.oid)) FROM pg_constraint c \
-         JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = $1",
-    ];
-    for query in queries {
-        for row in client
-            .query(query, &[&schema])
-            .map_err(|e| format!("cannot read the scratch schema: {}", reason(&e)))?
-        {
-            lines.insert(row.get::<_, String>(0).replace(&format!("{schema}."), ""));
-        }
-    }
-    Ok(lines)
+/// The scratch schema as the schema check reads a store's (the search path is set to
+/// it): every object with its definition, the scratch schema's name left out.
+fn snapshot(client: &mut Client) -> Result<Schema, String> {
+    crate::store::postgres::catalog(client)
+        .map_err(|e| format!("cannot read the scratch schema: {}", reason(&e)))
 }

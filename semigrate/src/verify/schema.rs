@@ -127,7 +127,7 @@ pub fn canonical(kind: &str, sql: &str) -> String {
 }
 
 /// Where two canonical definitions part, with a little context either side.
-fn divergence(after: &str, before: &str) -> String {
+fn divergence(after: &str, before: &str, sides: &Sides) -> String {
     let at = after
         .char_indices()
         .zip(before.chars())
@@ -139,9 +139,11 @@ fn divergence(after: &str, before: &str) -> String {
         format!("…{}…", &s[start..end])
     };
     format!(
-        "`{}` after down, `{}` before",
+        "`{}` {}, `{}` {}",
         window(after),
-        window(before)
+        sides.now,
+        window(before),
+        sides.was
     )
 }
 
@@ -209,12 +211,20 @@ impl Schema {
         Schema::default().changes(conn).map(|c| c.now)
     }
 
-    /// The schema a chain's migrations up to `at` leave, from what each one's up
-    /// changed; None when one of them was compiled without it.
-    pub fn compiled(chain: &[crate::model::Migration], at: crate::model::SemVer) -> Option<Schema> {
+    /// The schema a chain's migrations up to `at` leave on `engine`, from what each
+    /// one's up changed; None when one of them was compiled without it.
+    pub fn compiled(
+        chain: &[crate::model::Migration],
+        at: crate::model::SemVer,
+        engine: crate::model::Engine,
+    ) -> Option<Schema> {
         let mut schema = Schema::default();
         for m in chain.iter().take_while(|m| m.version <= at) {
-            for o in m.schema.as_deref()? {
+            let objects = match engine {
+                crate::model::Engine::Sqlite => &m.schema,
+                crate::model::Engine::Postgres => &m.schema_postgres,
+            };
+            for o in objects.as_deref()? {
                 match &o.sql {
                     Some(sql) => {
                         let object = Object {
@@ -397,7 +407,7 @@ impl Change {
             if column_lines.is_empty() {
                 out.push(format!(
                     "{kind} {name} is defined differently: {}",
-                    divergence(&after, &before)
+                    divergence(&after, &before, sides)
                 ));
             } else {
                 out.extend(column_lines);

@@ -222,6 +222,7 @@ pub fn parse(
             measured: None,
         },
         schema: None,
+        schema_postgres: None,
     };
     Ok(Parsed {
         migration,
