@@ -447,6 +447,10 @@ fn migration(m: &Migration) -> TokenStream {
     let validate = list(m.validate.iter().map(check));
     let locks = locks(&m.locks);
     let (schema, schema_postgres) = (objects(&m.schema), objects(&m.schema_postgres));
+    let schema_digest = match m.schema_digest {
+        Some(d) => quote!(::core::option::Option::Some(#d)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         ::semigrate::model::Migration {
             version: #version,
@@ -464,6 +468,7 @@ fn migration(m: &Migration) -> TokenStream {
             locks: #locks,
             schema: #schema,
             schema_postgres: #schema_postgres,
+            schema_digest: #schema_digest,
         }
     }
 }

@@ -206,6 +206,11 @@ pub struct Migration {
     /// (`SEMIGRATE_VERIFY_POSTGRES_URL`); None without one.
     #[serde(default)]
     pub schema_postgres: Option<List<SchemaObject>>,
+    /// SQLite: a digest of the whole schema after its up, as the store keeps it
+    /// (`verify::schema::digest`): a store whose own digest is this one is as
+    /// compiled, without building either schema.
+    #[serde(default)]
+    pub schema_digest: Option<u64>,
 }
 
 /// An object of the schema (a table, an index, a view or a trigger) as a migration's up

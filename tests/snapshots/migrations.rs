@@ -330,6 +330,7 @@ pub static MIGRATIONS: &[::semigrate::model::Migration] = &[
             ),
         ),
         schema_postgres: ::core::option::Option::None,
+        schema_digest: ::core::option::Option::Some(2017792943077922083u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(0, 9, 0),
@@ -494,6 +495,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             ),
         ),
         schema_postgres: ::core::option::Option::None,
+        schema_digest: ::core::option::Option::Some(14070874408909269196u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 0),
@@ -617,6 +619,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             ),
         ),
         schema_postgres: ::core::option::Option::None,
+        schema_digest: ::core::option::Option::Some(16345709026886572622u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 1),
@@ -683,6 +686,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
         },
         schema: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[])),
         schema_postgres: ::core::option::Option::None,
+        schema_digest: ::core::option::Option::Some(16345709026886572622u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 1, 0),
@@ -985,6 +989,7 @@ END;
             ),
         ),
         schema_postgres: ::core::option::Option::None,
+        schema_digest: ::core::option::Option::Some(8574226044501970765u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 0, 0),
@@ -1276,6 +1281,7 @@ CREATE INDEX ix_accidents_dep_com ON accidents (dep, com);
             ),
         ),
         schema_postgres: ::core::option::Option::None,
+        schema_digest: ::core::option::Option::Some(6205629908646404401u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 1, 0),
@@ -1463,6 +1469,7 @@ END;
         },
         schema: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[])),
         schema_postgres: ::core::option::Option::None,
+        schema_digest: ::core::option::Option::Some(6205629908646404401u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 2, 0),
@@ -1672,6 +1679,7 @@ END;
             ),
         ),
         schema_postgres: ::core::option::Option::None,
+        schema_digest: ::core::option::Option::Some(10957657592012883749u64),
     },
 ];
 /// The settings of `[package.metadata.semigrate]` that the binary uses.

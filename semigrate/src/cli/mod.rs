@@ -473,6 +473,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
         quiet: cli.quiet,
         verbose: cli.verbose,
     };
+    let json = context.json;
     let output = match cli.command {
         Command::Upgrade {
             version,
@@ -527,12 +528,23 @@ fn exit_code(chain: &'static Chain) -> u8 {
     };
     match output {
         Ok(text) => {
-            // Colour goes out only to a terminal, and never under NO_COLOR.
-            let mut stdout = anstream::stdout().lock();
-            match stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
+            // Colour goes out only to a terminal, and never under NO_COLOR; JSON has
+            // none, and goes out as it is, unscanned.
+            let written = match json {
+                true => {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout
+                        .write_all(text.as_bytes())
+                        .and_then(|()| stdout.flush())
+                }
+                false => {
+                    let mut stdout = anstream::stdout().lock();
+                    stdout
+                        .write_all(text.as_bytes())
+                        .and_then(|()| stdout.flush())
+                }
+            };
+            match written {
                 // A reader that stops early (`| head`) is not an error.
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                     eprintln!("error: cannot write the output: {e}");

@@ -784,6 +784,7 @@ mod tests {
             locks: Default::default(),
             schema: None,
             schema_postgres: None,
+            schema_digest: None,
         }
     }
 

@@ -84,11 +84,14 @@ pub fn check(
     if at == SemVer::ZERO {
         return Ok(unchecked(Standing::Empty));
     }
-    let known = chain.iter().any(|m| m.version == at);
-    let compiled = known
-        .then(|| Schema::compiled(chain, at, store.engine()))
-        .flatten();
-    let Some(compiled) = compiled else {
+    let Some(m) = chain.iter().find(|m| m.version == at) else {
+        return Ok(unchecked(Standing::NotCompiled));
+    };
+    // The common case, cheaply: the store keeps exactly what the replay kept.
+    if m.schema_digest.is_some() && store.objects_digest()? == m.schema_digest {
+        return Ok(unchecked(Standing::AsCompiled));
+    }
+    let Some(compiled) = Schema::compiled(chain, at, store.engine()) else {
         return Ok(unchecked(Standing::NotCompiled));
     };
     let live = store.objects()?;

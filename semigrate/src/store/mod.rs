@@ -223,6 +223,12 @@ pub trait Store {
     /// reads them: what the schema check compares.
     fn objects(&mut self) -> Result<crate::verify::schema::Schema>;
 
+    /// The digest of the user's objects as stored (`verify::schema::Digest`), read
+    /// without building them; None where the binary compiles no digest (PostgreSQL).
+    fn objects_digest(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// The current time as the store writes it into the history.
     fn now(&mut self) -> Result<String>;
 

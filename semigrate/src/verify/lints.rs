@@ -236,6 +236,7 @@ mod tests {
             },
             schema: None,
             schema_postgres: None,
+            schema_digest: None,
         }
     }
 

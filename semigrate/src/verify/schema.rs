@@ -176,6 +176,42 @@ const OBJECTS: &str = "SELECT type, name, coalesce(sql, '') FROM sqlite_schema \
                        WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
                        AND name NOT LIKE 'semigrate\\_%' ESCAPE '\\'";
 
+/// The digest of a schema's objects, fed in name order (SQLite's `ORDER BY name`,
+/// byte order, is Rust's string order): equal digests, equal stored schemas.
+#[derive(Default)]
+pub struct Digest(xxhash_rust::xxh3::Xxh3);
+
+impl Digest {
+    /// Adds one object.
+    pub fn add(&mut self, kind: &str, name: &str, sql: &str) {
+        for part in [kind, name, sql] {
+            self.0.update(part.as_bytes());
+            self.0.update(&[0]);
+        }
+    }
+
+    /// The digest of what was added.
+    pub fn finish(&self) -> u64 {
+        self.0.digest()
+    }
+}
+
+/// The digest of a store's objects, straight from its rows: `Schema::digest` of
+/// what `Schema::read` would build, without building it.
+pub fn stored_digest(conn: &Connection) -> rusqlite::Result<u64> {
+    let mut digest = Digest::default();
+    let mut stmt = conn.prepare(&format!("{OBJECTS} ORDER BY name"))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        digest.add(
+            row.get_ref(0)?.as_str()?,
+            row.get_ref(1)?.as_str()?,
+            row.get_ref(2)?.as_str()?,
+        );
+    }
+    Ok(digest.finish())
+}
+
 /// How a difference is worded: the replay compares the schema before up with the one
 /// after down; the schema check, the compiled schema with the store's.
 pub struct Sides {
@@ -246,8 +282,11 @@ impl Schema {
     /// canonical definitions differ or that only one side has.
     pub fn against(&self, other: &Schema) -> Change {
         let mut change = Change::default();
+        // Most objects are stored as the replay stored them: equal text needs no
+        // canonical form.
         let same = |a: &Object, b: &Object| {
-            a.kind == b.kind && canonical(&a.kind, &a.sql) == canonical(&b.kind, &b.sql)
+            a.kind == b.kind
+                && (a.sql == b.sql || canonical(&a.kind, &a.sql) == canonical(&b.kind, &b.sql))
         };
         for (name, o) in &self.objects {
             if !other.objects.get(name).is_some_and(|p| same(o, p)) {
@@ -262,8 +301,21 @@ impl Schema {
         change
     }
 
+    /// A digest of every object as stored, in name order: what `Digest` computes over
+    /// a store's rows.
+    pub fn digest(&self) -> u64 {
+        let mut digest = Digest::default();
+        for (name, o) in &self.objects {
+            digest.add(&o.kind, name, &o.sql);
+        }
+        digest.finish()
+    }
+
     /// Leaves out the objects whose names `patterns` match (`*`: any text).
     pub fn without(mut self, patterns: &[&str]) -> Schema {
+        if patterns.is_empty() {
+            return self;
+        }
         let whole = |p: &str| {
             let parts: Vec<String> = p.split('*').map(regex::escape).collect();
             format!("^{}$", parts.join(".*"))
@@ -677,5 +729,28 @@ mod tests {
         snapshot.apply(&change);
         assert_eq!(snapshot, Schema::read(&conn).unwrap());
         assert_eq!(snapshot.changes(&conn).unwrap(), Change::default());
+    }
+
+    /// The digest read from a store's rows is the digest of the schema read from it,
+    /// whatever order the objects were created in, and any change moves it;
+    /// semigrate's own tables count for nothing.
+    #[test]
+    fn a_stores_digest_is_its_schemas_and_any_change_moves_it() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE z (a); CREATE TABLE b (a, c TEXT DEFAULT 'x'); CREATE INDEX ix ON b (c); \
+             CREATE VIEW v AS SELECT a FROM z; CREATE TABLE semigrate_migrations (version TEXT);",
+        )
+        .unwrap();
+        let digest = stored_digest(&conn).unwrap();
+        assert_eq!(digest, Schema::read(&conn).unwrap().digest());
+        conn.execute_batch("DROP TABLE semigrate_migrations")
+            .unwrap();
+        assert_eq!(stored_digest(&conn).unwrap(), digest);
+        conn.execute_batch("CREATE INDEX ix2 ON z (a)").unwrap();
+        assert_ne!(stored_digest(&conn).unwrap(), digest);
+        conn.execute_batch("DROP INDEX ix2; DROP VIEW v; CREATE VIEW v AS SELECT a FROM b")
+            .unwrap();
+        assert_ne!(stored_digest(&conn).unwrap(), digest);
     }
 }

@@ -31,6 +31,7 @@ pub fn replay(dir: &Path, migrations: &mut [Migration]) -> Vec<Diagnostic> {
             Ok(up) => {
                 m.schema = Some(up.objects().into());
                 schema.apply(&up);
+                m.schema_digest = Some(schema.digest());
             }
             Err(errors) => {
                 let file = dir.join(m.file.as_ref());

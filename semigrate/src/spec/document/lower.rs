@@ -223,6 +223,7 @@ pub fn parse(
         },
         schema: None,
         schema_postgres: None,
+        schema_digest: None,
     };
     Ok(Parsed {
         migration,
