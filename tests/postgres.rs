@@ -1089,3 +1089,40 @@ fn the_schema_check_compares_a_postgresql_store_with_its_compiled_schema() {
     assert_eq!(schema(&s, &db)["state"], "as_compiled");
     ok(&s, &db, &["--no-backup", "upgrade", "--version", "1.1.0"]);
 }
+
+/// A chain whose PostgreSQL text has a trigger and a view: one redefined by hand, the
+/// other replaced, are each named as defined differently and refuse a run.
+#[test]
+fn a_trigger_or_view_redefined_on_postgresql_differs_from_its_compiled_schema() {
+    let scratch = Database::new();
+    let fixture = common::root().join("tests/fixtures/good_schema_objects");
+    let b = common::build_on_server(&fixture, &scratch.url());
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    for (change, said) in [
+        (
+            "DROP TRIGGER people_audit ON people; CREATE TRIGGER people_audit AFTER DELETE ON people \
+             FOR EACH ROW EXECUTE FUNCTION people_audit()",
+            "trigger people_audit on people is defined differently",
+        ),
+        (
+            "CREATE OR REPLACE VIEW adults AS SELECT id, name FROM people WHERE age >= 21",
+            "view adults is defined differently",
+        ),
+    ] {
+        let (s, db) = (Sandbox::with_binary(binary.clone()), Database::new());
+        ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.1.0"]);
+        ok(&s, &db, &["verify"]);
+        db.client().batch_execute(change).unwrap();
+        let verified = run(&s, &db, &["verify"]);
+        assert_eq!(verified.code, 1, "{change}: {}", verified.stderr);
+        assert!(
+            verified.stderr.contains(said),
+            "{said}: {}",
+            verified.stderr
+        );
+        let refused = run(&s, &db, &["--no-backup", "upgrade"]);
+        assert_eq!(refused.code, 3, "{}", refused.stderr);
+        assert_eq!(current(&s, &db), "0.1.0");
+    }
+}
