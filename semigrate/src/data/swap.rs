@@ -188,11 +188,14 @@ impl Staging {
         let temp = self.temp_for(&target);
         let written = (|| {
             let file = std::fs::File::create(&temp).map_err(|e| format!("{path}: {e}"))?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let rows = write(&mut out)?;
-            let file = out.into_inner().map_err(|e| format!("{path}: {e}"))?;
-            file.sync_all().map_err(|e| format!("{path}: {e}"))?;
-            Ok(rows)
+            // Written, its write-back started and at last fsynced on a second thread,
+            // as a transform's output is.
+            let mut out = super::stream::Behind::new(file);
+            let rows = write(&mut out);
+            // The thread is done with the temp file either way before it is removed.
+            let finished = out.finish().map_err(|e| format!("{path}: {e}"));
+            let rows = rows?;
+            finished.map(|()| rows)
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&temp);
