@@ -885,6 +885,20 @@ fn the_build_measures_the_locks_each_step_takes_and_refuses_unaccepted_hazards()
         .unwrap_or_else(|| panic!("{measured:?}"));
     assert_eq!(validate.lock.as_deref(), Some("SHARE UPDATE EXCLUSIVE"));
 
+    // The seeded row makes real what production's rows would: a NOT NULL column with
+    // no default cannot be added to a table that holds one.
+    let refused = prove_on_server(
+        "",
+        "ALTER TABLE accidents ADD COLUMN risk REAL NOT NULL;",
+        "ALTER TABLE accidents DROP COLUMN risk;",
+    )
+    .unwrap_err();
+    assert!(
+        refused.contains("up step 1 fails on PostgreSQL with a row in each table that existed before the migration")
+            && refused.contains("contains null values"),
+        "{refused}"
+    );
+
     // The chain the text lints warn about, measured: the same two steps fail the
     // build, and the accepted one after them does not.
     use semigrate::build::Config;

@@ -201,9 +201,15 @@ fn apply(
             // As the run sends it: outside a transaction, one statement at a time.
             let batches = crate::statements::batches(text, m.transaction);
             for (k, batch) in batches.iter().enumerate() {
+                // Where the tables hold their seeded row, say so: production's rows
+                // are what such a failure is about.
+                let seeded = match tables.is_empty() {
+                    true => "",
+                    false => " with a row in each table that existed before the migration",
+                };
                 let failed = |e: postgres::Error| {
                     format!(
-                        "{direction} step {}{} fails on PostgreSQL: {} (in `{}`)",
+                        "{direction} step {}{} fails on PostgreSQL{seeded}: {} (in `{}`)",
                         i + 1,
                         crate::statements::which(k, batches.len()),
                         reason(&e),
