@@ -101,7 +101,7 @@ struct StepDoc {
 #[derive(Deserialize, JsonSchema)]
 #[serde(
     untagged,
-    expecting = "\"accepted\", or a list of tables: [\"accidents\"]"
+    expecting = "`locks` takes \"accepted\", or a list of tables: [\"accidents\"]"
 )]
 enum LocksDoc {
     All(AcceptedWord),
