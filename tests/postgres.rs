@@ -1061,17 +1061,7 @@ fn the_schema_check_compares_a_postgresql_store_with_its_compiled_schema() {
         ok(&s, &db, &["--no-backup", "upgrade", "--version", "1.0.1"]);
         db.client().batch_execute(change).unwrap();
         assert_eq!(schema(&s, &db)["state"], "differs", "{change}");
-        let verified = run(&s, &db, &["verify"]);
-        assert_eq!(verified.code, 1, "{change}: {}", verified.stderr);
-        assert!(
-            verified.stderr.contains(said),
-            "{said}: {}",
-            verified.stderr
-        );
-        let refused = run(&s, &db, &["--no-backup", "upgrade"]);
-        assert_eq!(refused.code, 3, "{change}: {}", refused.stderr);
-        assert!(refused.stderr.contains(said), "{}", refused.stderr);
-        assert_eq!(current(&s, &db), "1.0.1");
+        assert_schema_refused(&s, &db, change, said, "1.0.1");
         ok(
             &s,
             &db,
@@ -1128,15 +1118,22 @@ fn a_trigger_or_view_redefined_on_postgresql_differs_from_its_compiled_schema() 
         ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.1.0"]);
         ok(&s, &db, &["verify"]);
         db.client().batch_execute(change).unwrap();
-        let verified = run(&s, &db, &["verify"]);
-        assert_eq!(verified.code, 1, "{change}: {}", verified.stderr);
-        assert!(
-            verified.stderr.contains(said),
-            "{said}: {}",
-            verified.stderr
-        );
-        let refused = run(&s, &db, &["--no-backup", "upgrade"]);
-        assert_eq!(refused.code, 3, "{}", refused.stderr);
-        assert_eq!(current(&s, &db), "0.1.0");
+        assert_schema_refused(&s, &db, change, said, "0.1.0");
     }
+}
+
+/// After `change` made by hand, `verify` names `said` and exits 1, and `upgrade`
+/// names it too, exits 3 and leaves the store at `at`.
+fn assert_schema_refused(s: &Sandbox, db: &Database, change: &str, said: &str, at: &str) {
+    let verified = run(s, db, &["verify"]);
+    assert_eq!(verified.code, 1, "{change}: {}", verified.stderr);
+    assert!(
+        verified.stderr.contains(said),
+        "{said}: {}",
+        verified.stderr
+    );
+    let refused = run(s, db, &["--no-backup", "upgrade"]);
+    assert_eq!(refused.code, 3, "{change}: {}", refused.stderr);
+    assert!(refused.stderr.contains(said), "{}", refused.stderr);
+    assert_eq!(current(s, db), at);
 }
