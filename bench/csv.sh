@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The CSV transform on a large file against `cat file > out`, in alternating pairs,
-# with peak RSS; and pandas doing the same change, when it is installed.
+# The CSV transform on a large file against its peers and bounds, in alternating runs
+# on the same file: `cat`, a durable copy (`dd conv=fsync`), `xsv select` and
+# `qsvlite select` of every column; semigrate on all cores and on one thread (the
+# scaling); with wall and CPU time and peak RSS of each.
 # Usage: bench/csv.sh [ROWS] (default 10000000, about 1 GB) [PAIRS] (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,48 +36,69 @@ python3 bench/gen_csv.py "$rows" "$work/data/accidents.csv"
 size=$(stat -c %s "$work/data/accidents.csv")
 CARGO_TARGET_DIR=target/bench SEMIGRATE_MIGRATIONS_DIR="$work/migrations" cargo build -q --release
 bin=target/bench/release/semigrate
+
+# The peers: xsv and qsv rewriting the file through their parser (`select` of every
+# column), installed once into target/bench-tools. qsv is tried once; it does not
+# always build.
+tools=target/bench-tools
+[ -x "$tools/bin/xsv" ] || cargo install -q --locked xsv --root "$tools"
+xsv=$tools/bin/xsv
+if [ ! -x "$tools/bin/qsvlite" ] && [ ! -e "$tools/qsv-failed" ]; then
+  cargo install -q --locked qsv --no-default-features --features lite --root "$tools" > "$tools/qsv-build.log" 2>&1 \
+    || touch "$tools/qsv-failed"
+fi
+qsv=$tools/bin/qsvlite
+[ -x "$qsv" ] || qsv=
+
+# Each run's wall and CPU seconds and peak RSS (KiB), from /usr/bin/time.
+measure() { /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" > /dev/null; cat "$work/time"; }
+wall() { echo "$1" | awk '{print $1}'; }
+cpu() { echo "$1" | awk '{printf "%.2f", $2 + $3}'; }
+rss() { echo "$1" | awk '{print $4}'; }
 # The transform alone: the default backup of the data file is a second durable copy,
 # timed on its own below.
 run() { "$bin" -q --no-backup --database "$work/store.db" --data-dir "$work/data" "$@"; }
 backed() { "$bin" -q --backup-dir "$work/backups" --database "$work/store.db" --data-dir "$work/data" "$@"; }
+one() { SEMIGRATE_CSV_THREADS=1 run "$@"; }
 
-secs() { local t0 t1; t0=$(date +%s%N); "$@"; t1=$(date +%s%N); echo "scale=3; ($t1 - $t0) / 1000000000" | bc; }
-cat_times=(); dd_times=(); up_times=(); down_times=(); backed_times=()
+declare -A w c r
+add() { w[$1]+="$(wall "$2") "; c[$1]+="$(cpu "$2") "; r[$1]+="$(rss "$2") "; }
 for _ in $(seq "$pairs"); do
-  cat_times+=("$(secs bash -c "cat '$work/data/accidents.csv' > '$work/copy.csv'")")
+  add cat "$(measure bash -c "cat '$work/data/accidents.csv' > '$work/copy.csv'")"
   rm -f "$work/copy.csv"
   # A durable copy, as semigrate's is: the same bytes, fsynced.
-  dd_times+=("$(secs dd if="$work/data/accidents.csv" of="$work/copy.csv" bs=1M conv=fsync status=none)")
+  add dd "$(measure dd if="$work/data/accidents.csv" of="$work/copy.csv" bs=1M conv=fsync status=none)"
   rm -f "$work/copy.csv"
-  up_times+=("$(secs run upgrade)")
-  down_times+=("$(secs run downgrade --version 0.0.0)")
-  backed_times+=("$(secs backed upgrade)")
+  add xsv "$(measure "$xsv" select 1-7 "$work/data/accidents.csv" -o "$work/copy.csv")"
+  rm -f "$work/copy.csv"
+  if [ -n "$qsv" ]; then
+    add qsv "$(measure "$qsv" select 1-7 "$work/data/accidents.csv" -o "$work/copy.csv")"
+    rm -f "$work/copy.csv"
+  fi
+  add up "$(measure run upgrade)"
+  add down "$(measure run downgrade --version 0.0.0)"
+  add up1 "$(measure one upgrade)"
+  add down1 "$(measure one downgrade --version 0.0.0)"
+  add backed "$(measure backed upgrade)"
   run downgrade --version 0.0.0
   rm -rf "$work/backups"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-mc=$(median "${cat_times[@]}"); mdd=$(median "${dd_times[@]}"); mu=$(median "${up_times[@]}"); md=$(median "${down_times[@]}"); mb=$(median "${backed_times[@]}")
-rss=$( { /usr/bin/time -f %M "$bin" -q --no-backup --database "$work/store.db" --data-dir "$work/data" upgrade; } 2>&1 | tail -1)
-run downgrade --version 0.0.0
+median() { printf '%s\n' $@ | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+most() { printf '%s\n' $@ | sort -n | tail -1; }
+m() { median "${w[$1]}"; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
+row() { printf '%-28s %s s (median %s; CPU median %s s; peak RSS %s KiB)\n' "$1:" "${w[$2]}" "$(m "$2")" "$(median "${c[$2]}")" "$(most "${r[$2]}")"; }
 
-echo "file: $rows rows, $size bytes"
-echo "cat:       ${cat_times[*]} s (median $mc)"
-echo "dd fsync:  ${dd_times[*]} s (median $mdd)"
-echo "upgrade:   ${up_times[*]} s (median $mu, $(echo "scale=2; $mu / $mc" | bc)x cat, $(echo "scale=2; $mu / $mdd" | bc)x dd fsync)"
-echo "downgrade: ${down_times[*]} s (median $md, $(echo "scale=2; $md / $mc" | bc)x cat)"
-echo "upgrade with its backup: ${backed_times[*]} s (median $mb, $(echo "scale=2; $mb / $mc" | bc)x cat, $(echo "scale=2; $mb / $mdd" | bc)x dd fsync)"
-echo "peak RSS of the upgrade: $rss KiB"
-if python3 -c 'import pandas' 2>/dev/null; then
-  pt=$(secs python3 - "$work/data/accidents.csv" "$work/pandas.csv" <<'PY'
-import sys, pandas as pd
-df = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False)
-df["severity"] = df["severity"].map({"1": "indemne", "2": "tue", "3": "blesse_hospitalise", "4": "blesse_leger"})
-df = df.rename(columns={"severity": "gravite"})
-df["lieu"] = df["commune"] + "-" + df["date"]
-df.to_csv(sys.argv[2], index=False)
-PY
-)
-  echo "pandas:    $pt s ($(echo "scale=1; $pt / $mu" | bc)x semigrate's upgrade)"
-else
-  echo "pandas:    not installed"
-fi
+echo "file: $rows rows, $size bytes; $pairs alternating runs of each; $(nproc) cores"
+echo "xsv $("$xsv" --version)${qsv:+, $("$qsv" --version | head -1)}"
+row cat cat
+row "dd conv=fsync" dd
+row "xsv select" xsv
+[ -n "$qsv" ] && row "qsvlite select" qsv
+row "upgrade" up
+row "upgrade, 1 thread" up1
+row "downgrade" down
+row "downgrade, 1 thread" down1
+row "upgrade with its backup" backed
+echo "upgrade: $(ratio "$(m up)" "$(m xsv)")x xsv select${qsv:+, $(ratio "$(m up)" "$(m qsv)")x qsvlite select}, $(ratio "$(m up)" "$(m dd)")x dd fsync, $(ratio "$(m up)" "$(m cat)")x cat"
+echo "1 to 2 threads: upgrade $(ratio "$(m up1)" "$(m up)")x faster, downgrade $(ratio "$(m down1)" "$(m down)")x; CPU $(ratio "$(median "${c[up]}")" "$(median "${c[up1]}")")x the 1-thread upgrade's"

@@ -138,6 +138,45 @@ fn a_ragged_row_stops_the_migration() {
     );
 }
 
+/// The example chain's file comes out the same on one thread in one piece as cut at
+/// every few records on three threads; a setting that is not a number of threads stops
+/// the run before anything changes, naming it.
+#[test]
+fn one_thread_and_many_write_the_same_file_and_a_bad_setting_changes_nothing() {
+    let (one, many) = (Sandbox::new(), Sandbox::new());
+    let upgrade = |s: &Sandbox, threads: &str, piece: &str| {
+        let mut c = s.command();
+        c.env("SEMIGRATE_CSV_THREADS", threads)
+            .env("SEMIGRATE_CSV_PIECE", piece)
+            .args(["--database", s.db().to_str().unwrap(), "upgrade"]);
+        common::Run::from(c.output().unwrap())
+    };
+    for s in [&one, &many] {
+        s.ok(&["upgrade", "--version", "1.0.1"]);
+    }
+    assert_eq!(upgrade(&one, "1", "1048576").code, 0);
+    assert_eq!(upgrade(&many, "3", "100").code, 0);
+    assert_eq!(
+        std::fs::read(csv_path(&one)).unwrap(),
+        std::fs::read(csv_path(&many)).unwrap()
+    );
+
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    let file = std::fs::read(csv_path(&s)).unwrap();
+    let r = upgrade(&s, "two", "64");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("SEMIGRATE_CSV_THREADS=`two`: expected a whole number, 1 or more"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(history(&s.conn()).last().unwrap(), "1.0.1");
+    assert_eq!(std::fs::read(csv_path(&s)).unwrap(), file);
+    assert_eq!(data_files(&s), ["accidents.csv"]);
+}
+
 #[test]
 fn a_header_that_is_not_the_expected_one_stops_the_migration() {
     let s = Sandbox::new();

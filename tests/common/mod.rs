@@ -124,13 +124,17 @@ impl Sandbox {
 }
 
 /// A run of `binary` in `cwd`, with none of the caller's semigrate settings and no
-/// colour.
+/// colour. CSV files are cut into pieces of a few records, on more threads than a small
+/// machine has cores, so that every CSV test runs the parallel transform across many
+/// cuts (the library's own tests compare each cut with the single-thread pass).
 pub fn command(binary: &Path, cwd: &Path) -> Command {
     let mut c = Command::new(binary);
     c.current_dir(cwd)
         .env_remove("SEMIGRATE_DATABASE")
         .env_remove("SEMIGRATE_DATA_DIR")
         .env_remove("SEMIGRATE_BACKUP_DIR")
+        .env("SEMIGRATE_CSV_THREADS", "3")
+        .env("SEMIGRATE_CSV_PIECE", "64")
         .env("NO_COLOR", "1");
     c
 }

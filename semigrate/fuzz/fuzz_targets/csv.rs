@@ -1,10 +1,13 @@
-//! Any bytes as a CSV file, through a few ops picked by the first bytes: the
+//! Any bytes as a CSV file, through a few ops picked by the first byte: the
 //! transformer must refuse the file or write one that reads back as CSV with the
-//! header the ops give and the rows it counted, never panic.
+//! header the ops give and the rows it counted, never panic. The second byte picks a
+//! piece size: the file cut into pieces that small, on two threads, must give exactly
+//! what one thread in one piece gives, the same bytes or the same error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use semigrate::fuzzing::{flow, stream};
+use stream::Split;
 use semigrate::model::{Case, CsvOp, CsvStep, List, Source, Text};
 
 fn t(s: &str) -> Text {
@@ -51,9 +54,10 @@ fn op(n: u8) -> CsvOp {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    let Some((&pick, rest)) = bytes.split_first() else {
+    let [pick, piece, rest @ ..] = bytes else {
         return;
     };
+    let pick = *pick;
     let delimiter = [b',', b';', b'\t', b'|'][usize::from(pick & 3)];
     let ops: Vec<CsvOp> = [pick >> 2, pick >> 5].into_iter().map(op).collect();
     let step = CsvStep {
@@ -69,11 +73,27 @@ fuzz_target!(|bytes: &[u8]| {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let (src, dst) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+    let (src, dst, cut) = (
+        dir.path().join("in.csv"),
+        dir.path().join("out.csv"),
+        dir.path().join("cut.csv"),
+    );
     std::fs::write(&src, rest).unwrap();
-    let Ok(stats) = stream::transform(&src, &dst, &step, "f.csv", &mut |_, _| {}) else {
+    let whole = Split {
+        threads: 1,
+        piece: 1 << 20,
+    };
+    let pieces = Split {
+        threads: 2,
+        piece: usize::from(piece % 32) + 1,
+    };
+    let one = stream::transform(&src, &dst, &step, "f.csv", whole, &mut |_, _| {});
+    let two = stream::transform(&src, &cut, &step, "f.csv", pieces, &mut |_, _| {});
+    assert_eq!(one, two, "{pieces:?}");
+    let Ok(stats) = one else {
         return;
     };
+    assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&cut).unwrap());
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)

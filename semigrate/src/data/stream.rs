@@ -2,14 +2,15 @@
 //! once into one expression per output column over the cells of the input row, so a
 //! step costs one pass whatever its number of ops. A cell that no op touches is copied
 //! as the raw bytes it had in the input, quotes and all; only computed cells are
-//! unescaped and quoted again where the format needs it. Memory stays constant
-//! whatever the size: the reader's buffer, one output line and a scratch buffer.
+//! unescaped and quoted again where the format needs it. The file is cut at record
+//! ends into pieces that the cores transform side by side (`Split`), written back in
+//! file order; memory stays constant whatever the size: the pieces in flight.
 //! Cells are bytes; UTF-8 is decoded only by `convert` to upper or lower case.
 
 use super::flow::{self, Header, Part};
 use crate::model::{Case, CsvOp, CsvStep, Source};
 use crate::rust::{ApplyFn, Row};
-use simd_csv::{ErrorKind, ZeroCopyByteRecord, ZeroCopyReaderBuilder};
+use simd_csv::{ZeroCopyByteRecord, ZeroCopyReaderBuilder};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -564,7 +565,8 @@ impl Line {
 }
 
 /// A writer whose chunks are written, and at last fsynced, by a second thread: the
-/// kernel's copy of one chunk into the page cache overlaps the parsing of the next.
+/// kernel's copy of one chunk into the page cache overlaps the making of the next (an
+/// export's rows, read from the store).
 /// Two chunks circulate, so memory stays at two buffers. The thread also starts the
 /// disk writing every `WRITE_BACK` bytes (`WriteBack`), so that the final fsync waits
 /// for the last stretch only, not for the whole file.
@@ -760,43 +762,312 @@ fn malformed_cell(cell: &[u8]) -> Option<&'static str> {
     Some("a quoted cell is never closed")
 }
 
-/// Rows between two progress reports: often enough for a bar, rare enough to cost
-/// nothing in the loop.
-const REPORT_EVERY: u64 = 1 << 16;
+/// How a pass shares its file among threads: the file is cut at record ends into
+/// pieces of about `piece` bytes, and `threads` pieces are transformed at once, then
+/// written in file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Pieces transformed at once.
+    pub threads: usize,
+    /// Bytes a piece holds at least (unless the file ends first): a piece ends at the
+    /// first record end past this size.
+    pub piece: usize,
+}
 
-/// Streams `src` through the ops of `step` into `dst`, after checking that the real
-/// header is the one the chain expects. `shown` names the file in errors; `progress`
-/// hears now and then how many of the file's bytes have been read.
-pub fn transform(
-    src: &Path,
-    dst: &Path,
-    step: &CsvStep,
-    shown: &str,
+/// The default piece: large enough that a piece's own cost (two channel hops, a reader)
+/// is lost among its rows, small enough that the pieces in flight stay a few MiB.
+const PIECE: usize = 1 << 20;
+
+/// The default number of threads is the machine's cores, up to this: beyond it the
+/// one thread that reads and the one that writes set the pace, and each more thread
+/// only holds more memory.
+const MOST_THREADS: usize = 4;
+
+impl Split {
+    /// The machine's cores, up to `MOST_THREADS`, in pieces of `PIECE` bytes; or what
+    /// `SEMIGRATE_CSV_THREADS` and `SEMIGRATE_CSV_PIECE` say (1 thread is a single-thread
+    /// pass; the tests set a tiny piece, to cut even a small file at every record).
+    pub fn from_env() -> Result<Split, String> {
+        let setting = |name: &str, default: usize| match std::env::var(name) {
+            Err(_) => Ok(default),
+            Ok(value) => value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("{name}=`{value}`: expected a whole number, 1 or more")),
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Split {
+            threads: setting("SEMIGRATE_CSV_THREADS", cores.min(MOST_THREADS))?,
+            piece: setting("SEMIGRATE_CSV_PIECE", PIECE)?,
+        })
+    }
+}
+
+/// What every piece of a pass needs: the compiled step, the file's dialect, and the
+/// file's name for errors.
+struct Plan<'a> {
+    columns: Vec<Expr>,
+    filters: Vec<Keep>,
+    /// Cells a row must have: the header's.
+    width: usize,
+    delimiter: u8,
+    crlf: bool,
+    src: &'a Path,
+    shown: &'a str,
+}
+
+/// A transformed piece, on its way to be written.
+struct Done {
+    out: Vec<u8>,
+    rows: u64,
+    /// The file offset the piece ends at, for progress.
+    end: u64,
+}
+
+impl Plan<'_> {
+    /// Transforms the records of `piece`, which starts at byte `offset` of the file,
+    /// onto `out`; returns the rows written. An error names the file and the line.
+    fn run(&self, piece: &[u8], offset: u64, out: &mut Vec<u8>) -> Result<u64, String> {
+        // The reader drops a BOM at the start of its input, and a piece's first cell
+        // may begin with those bytes: an empty line ahead of the piece, which the
+        // reader skips, keeps them.
+        let mut reader = ZeroCopyReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(piece.len() + 1)
+            .from_reader(b"\n".chain(piece));
+        let failed = |at: u64, why: &dyn std::fmt::Display| {
+            let line = line_at(self.src, offset + at.saturating_sub(1));
+            format!("{} line {line}: {why}", self.shown)
+        };
+        let mut line = Line::new(self.delimiter, self.crlf);
+        let mut scratch = Vec::new();
+        let mut rows = 0;
+        loop {
+            let at = reader.position();
+            let Some(row) = reader
+                .read_byte_record()
+                .map_err(|e| format!("{}: cannot read: {e}", self.shown))?
+            else {
+                return Ok(rows);
+            };
+            if row.len() != self.width {
+                let why = format!(
+                    "the row has {} fields, the header {}",
+                    row.len(),
+                    self.width
+                );
+                return Err(failed(at, &why));
+            }
+            if memchr::memchr2(QUOTE, b'\r', row.as_slice()).is_some()
+                && let Some(why) = row.iter().find_map(malformed_cell)
+            {
+                return Err(failed(at, &why));
+            }
+            let mut kept = true;
+            for filter in &self.filters {
+                kept &= filter
+                    .keeps(&row, &mut scratch)
+                    .map_err(|e| failed(at, &e))?;
+            }
+            if !kept {
+                continue;
+            }
+            for (i, column) in self.columns.iter().enumerate() {
+                line.next_cell(i == 0);
+                if let Expr::Input(cell) = column {
+                    line.raw(&row[*cell]);
+                } else {
+                    scratch.clear();
+                    column
+                        .eval(&row, &mut scratch)
+                        .map_err(|e| failed(at, &e))?;
+                    line.value(&scratch);
+                }
+            }
+            line.end(out).map_err(|e| failed(at, &e))?;
+            rows += 1;
+        }
+    }
+}
+
+/// Where the last record of `bytes` that starts at a record start ends: past its last
+/// line feed outside quotes. The reader enters and leaves quotes at every quote byte
+/// (a doubled quote leaves and enters again), so a line feed ends a record exactly
+/// when an even number of quotes comes before it: the cut is certain, even in a
+/// malformed file, and falls where a single-thread read would end the record.
+fn record_end(bytes: &[u8]) -> Option<usize> {
+    let quotes = memchr::memchr_iter(QUOTE, bytes).count();
+    let (mut after, mut end) = (0, bytes.len());
+    while let Some(feed) = memchr::memrchr(b'\n', &bytes[..end]) {
+        after += memchr::memchr_iter(QUOTE, &bytes[feed + 1..end]).count();
+        if (quotes - after).is_multiple_of(2) {
+            return Some(feed + 1);
+        }
+        end = feed;
+    }
+    None
+}
+
+/// Reads the file from `start` (a record start) and hands out the pieces, each to the
+/// next thread in turn; returns how many it handed out. A piece that holds no record
+/// end yet (a long multi-line cell) grows, doubling, until it does or the file ends.
+fn cut(
+    mut input: File,
+    start: u64,
+    size: usize,
+    threads: &[SyncSender<(u64, Vec<u8>)>],
+    spent: &Receiver<Vec<u8>>,
+) -> std::io::Result<usize> {
+    use std::io::{Seek, SeekFrom};
+    input.seek(SeekFrom::Start(start))?;
+    let (mut offset, mut carry, mut handed) = (start, Vec::new(), 0);
+    loop {
+        let mut piece = spent
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(size + size / 4));
+        piece.clear();
+        piece.extend_from_slice(&carry);
+        let (end, last) = loop {
+            let more = size.max(piece.len());
+            if (&mut input).take(more as u64).read_to_end(&mut piece)? < more {
+                break (piece.len(), true);
+            }
+            if let Some(end) = record_end(&piece) {
+                break (end, false);
+            }
+        };
+        carry.clear();
+        carry.extend_from_slice(&piece[end..]);
+        piece.truncate(end);
+        if piece.is_empty() {
+            return Ok(handed);
+        }
+        let length = piece.len() as u64;
+        if threads[handed % threads.len()]
+            .send((offset, piece))
+            .is_err()
+        {
+            // That thread stopped on an error, which the writer reports.
+            return Ok(handed);
+        }
+        handed += 1;
+        offset += length;
+        if last {
+            return Ok(handed);
+        }
+    }
+}
+
+/// Transforms the file from `start` on `split.threads` threads and writes the pieces to
+/// `output` in file order; returns the rows written. Memory stays bounded: each thread
+/// holds one piece and has one waiting on each side of it, and buffers go round.
+fn spread(
+    plan: &Plan,
+    input: File,
+    start: u64,
+    split: Split,
+    output: &mut Output,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<Stats, String> {
-    let expected: Vec<String> = step.header.iter().map(|c| c.to_string()).collect();
-    let (columns, filters) = compile(&expected, &step.ops).map_err(|e| format!("{shown}: {e}"))?;
-    let cannot_read = |e: &dyn std::fmt::Display| format!("{shown}: cannot read: {e}");
-    let (bom, crlf) = dialect(src).map_err(|e| cannot_read(&e))?;
-    let input = File::open(src).map_err(|e| cannot_read(&e))?;
-    let total = input.metadata().map_or(0, |m| m.len());
+    total: u64,
+) -> Result<u64, String> {
+    let threads = split.threads.max(1);
+    std::thread::scope(|scope| {
+        let (recycle, spent) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (mut feeds, mut results, mut returns, mut workers) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..threads {
+            let (feed, pieces) = sync_channel::<(u64, Vec<u8>)>(1);
+            let (result, done) = sync_channel::<Result<Done, String>>(1);
+            let (give_back, outs) = std::sync::mpsc::channel::<Vec<u8>>();
+            let recycle = recycle.clone();
+            workers.push(scope.spawn(move || {
+                for (offset, piece) in pieces {
+                    let mut out = outs.try_recv().unwrap_or_default();
+                    out.clear();
+                    let end = offset + piece.len() as u64;
+                    let ran = plan.run(&piece, offset, &mut out);
+                    let _ = recycle.send(piece);
+                    let failed = ran.is_err();
+                    let sent = result.send(ran.map(|rows| Done { out, rows, end }));
+                    if failed || sent.is_err() {
+                        return;
+                    }
+                }
+            }));
+            feeds.push(feed);
+            results.push(done);
+            returns.push(give_back);
+        }
+        drop(recycle);
+        let cutter = scope.spawn(move || cut(input, start, split.piece, &feeds, &spent));
+        let (mut rows, mut written) = (0, 0);
+        // The pieces come back in the order they were handed out: round the threads.
+        while let Ok(done) = results[written % threads].recv() {
+            let done = done?;
+            output.write(&done.out)?;
+            rows += done.rows;
+            progress(done.end, total);
+            let _ = returns[written % threads].send(done.out);
+            written += 1;
+        }
+        let handed = cutter
+            .join()
+            .map_err(|_| "the reading thread panicked".to_string())?
+            .map_err(|e| format!("{}: cannot read: {e}", plan.shown))?;
+        for worker in workers {
+            worker
+                .join()
+                .map_err(|_| "a transforming thread panicked".to_string())?;
+        }
+        if handed != written {
+            return Err(format!(
+                "{}: {handed} pieces read but {written} written",
+                plan.shown
+            ));
+        }
+        Ok(rows)
+    })
+}
+
+/// The output file, with its write-back started as it grows.
+struct Output<'a> {
+    file: File,
+    back: WriteBack,
+    dst: &'a Path,
+}
+
+impl Output<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.file
+            .write_all(bytes)
+            .map_err(|e| format!("{}: cannot write: {e}", self.dst.display()))?;
+        self.back.wrote(&self.file, bytes.len() as u64);
+        Ok(())
+    }
+}
+
+/// Reads the header at the start of `input` and checks it is `expected`; returns the
+/// offset where the records start.
+fn header_end(
+    input: &File,
+    delimiter: u8,
+    expected: &[String],
+    shown: &str,
+) -> Result<u64, String> {
     let mut reader = ZeroCopyReaderBuilder::new()
-        .delimiter(step.delimiter)
+        .delimiter(delimiter)
         .has_headers(false)
-        .buffer_capacity(BUFFER)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
         .from_reader(input);
-    let malformed = |e: simd_csv::Error| match e.kind() {
-        ErrorKind::UnequalLengths {
-            expected_len,
-            len,
-            pos,
-        } => format!(
-            "{shown} line {}: the row has {len} fields, the header {expected_len}",
-            pos.map_or(0, |(byte, _)| line_at(src, byte))
-        ),
-        _ => cannot_read(&e),
-    };
-    let found: Vec<String> = match reader.read_byte_record().map_err(malformed)? {
+    let found: Vec<String> = match reader
+        .read_byte_record()
+        .map_err(|e| format!("{shown}: cannot read: {e}"))?
+    {
         Some(row) => row
             .unescaped_iter()
             .map(|f| String::from_utf8_lossy(&f).into_owned())
@@ -807,16 +1078,39 @@ pub fn transform(
         return Err(format!(
             "{shown} has the columns {}, but the migration expects {}",
             super::shown_header(&found),
-            super::shown_header(&expected)
+            super::shown_header(expected)
         ));
     }
-    let write_error = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", dst.display());
-    let mut output = Behind::new(File::create(dst).map_err(|e| write_error(&e))?);
-    if bom {
-        output.write_all(BOM).map_err(|e| write_error(&e))?;
-    }
-    let mut line = Line::new(step.delimiter, crlf);
+    Ok(reader.position())
+}
+
+/// Streams `src` through the ops of `step` into `dst`, after checking that the real
+/// header is the one the chain expects, on the threads `split` says. `shown` names the
+/// file in errors; `progress` hears now and then how many of the file's bytes have
+/// been read.
+pub fn transform(
+    src: &Path,
+    dst: &Path,
+    step: &CsvStep,
+    shown: &str,
+    split: Split,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Stats, String> {
+    let expected: Vec<String> = step.header.iter().map(|c| c.to_string()).collect();
+    let (columns, filters) = compile(&expected, &step.ops).map_err(|e| format!("{shown}: {e}"))?;
+    let cannot_read = |e: &dyn std::fmt::Display| format!("{shown}: cannot read: {e}");
+    let (bom, crlf) = dialect(src).map_err(|e| cannot_read(&e))?;
+    let input = File::open(src).map_err(|e| cannot_read(&e))?;
+    let total = input.metadata().map_or(0, |m| m.len());
+    let start = header_end(&input, step.delimiter, &expected, shown)?;
+    let mut output = Output {
+        file: File::create(dst).map_err(|e| format!("{}: cannot write: {e}", dst.display()))?,
+        back: WriteBack::default(),
+        dst,
+    };
     // The header goes out with the names the ops give it.
+    let mut head = if bom { BOM.to_vec() } else { Vec::new() };
+    let mut line = Line::new(step.delimiter, crlf);
     let mut header: Header = Some(expected);
     for op in step.ops.iter() {
         flow::apply(&mut header, op).map_err(|e| format!("{shown}: {e}"))?;
@@ -825,49 +1119,25 @@ pub fn transform(
         line.next_cell(i == 0);
         line.value(name.as_bytes());
     }
-    line.end(&mut output).map_err(|e| write_error(&e))?;
-    let mut stats = Stats::default();
-    let mut scratch = Vec::new();
-    loop {
-        let at = reader.position();
-        let Some(row) = reader.read_byte_record().map_err(malformed)? else {
-            break;
-        };
-        if memchr::memchr2(QUOTE, b'\r', row.as_slice()).is_some()
-            && let Some(why) = row.iter().find_map(malformed_cell)
-        {
-            return Err(format!("{shown} line {}: {why}", line_at(src, at)));
-        }
-        let mut kept = true;
-        for filter in &filters {
-            kept &= filter
-                .keeps(&row, &mut scratch)
-                .map_err(|e| format!("{shown} line {}: {e}", line_at(src, at)))?;
-        }
-        if !kept {
-            continue;
-        }
-        for (i, column) in columns.iter().enumerate() {
-            line.next_cell(i == 0);
-            if let Expr::Input(cell) = column {
-                line.raw(&row[*cell]);
-            } else {
-                scratch.clear();
-                column
-                    .eval(&row, &mut scratch)
-                    .map_err(|e| format!("{shown} line {}: {e}", line_at(src, at)))?;
-                line.value(&scratch);
-            }
-        }
-        line.end(&mut output).map_err(|e| write_error(&e))?;
-        stats.rows += 1;
-        if stats.rows % REPORT_EVERY == 0 {
-            progress(reader.position(), total);
-        }
-    }
+    line.end(&mut head)
+        .map_err(|e| format!("{}: cannot write: {e}", dst.display()))?;
+    output.write(&head)?;
+    let plan = Plan {
+        columns,
+        filters,
+        width: step.header.len(),
+        delimiter: step.delimiter,
+        crlf,
+        src,
+        shown,
+    };
+    let rows = spread(&plan, input, start, split, &mut output, progress, total)?;
     progress(total, total);
-    output.finish().map_err(|e| write_error(&e))?;
-    Ok(stats)
+    output
+        .file
+        .sync_all()
+        .map_err(|e| format!("{}: cannot write: {e}", dst.display()))?;
+    Ok(Stats { rows })
 }
 
 /// Writes a new file: the seed as it was embedded, or just the header.
@@ -920,11 +1190,34 @@ mod tests {
         }
     }
 
-    fn run(input: &[u8], s: &CsvStep) -> Result<Vec<u8>, String> {
+    /// Transforms `input` with `split`: the bytes written and the rows counted.
+    fn run_split(input: &[u8], s: &CsvStep, split: Split) -> Result<(Vec<u8>, u64), String> {
         let dir = tempfile::tempdir().unwrap();
         let (src, dst) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
         std::fs::write(&src, input).unwrap();
-        transform(&src, &dst, s, "f.csv", &mut |_, _| {}).map(|_| std::fs::read(&dst).unwrap())
+        transform(&src, &dst, s, "f.csv", split, &mut |_, _| {})
+            .map(|stats| (std::fs::read(&dst).unwrap(), stats.rows))
+    }
+
+    /// Transforms `input` on one thread in one piece, and checks that every way of
+    /// cutting it (a piece per record, per few bytes, on two and three threads) writes
+    /// the same bytes, or fails with the same error.
+    fn run(input: &[u8], s: &CsvStep) -> Result<Vec<u8>, String> {
+        let whole = run_split(
+            input,
+            s,
+            Split {
+                threads: 1,
+                piece: PIECE,
+            },
+        );
+        for threads in [1, 2, 3] {
+            for piece in [1, 2, 5, 16] {
+                let cut = run_split(input, s, Split { threads, piece });
+                assert_eq!(cut, whole, "{threads} threads, pieces of {piece} bytes");
+            }
+        }
+        whole.map(|(bytes, _)| bytes)
     }
 
     const HOSTILE: &[u8] = "id;com;adr;grav\n1;01053;\"quai \"\"A\"\"; n°2\";1\n2;75056;\"deux\nlignes, virgule\";2\n3;2A004;;4\n4;09122;Prés fleuris;3\n".as_bytes();
@@ -1282,6 +1575,77 @@ mod tests {
             run(b"a,b\n1,\"x\"\"\"\n", &s).unwrap(),
             b"z,b\n1,\"x\"\"\"\n"
         );
+    }
+
+    #[test]
+    fn a_record_ends_at_a_line_feed_outside_quotes_only() {
+        assert_eq!(record_end(b"a,b\n1,2\n3,"), Some(8));
+        assert_eq!(record_end(b"a,\"x\ny\"\n1,\"open\n"), Some(8));
+        assert_eq!(record_end(b"1,\"\"\"q\"\"\"\n2,\"b\nc"), Some(10));
+        assert_eq!(record_end(b"1,\"still\nopen\n"), None);
+        assert_eq!(record_end(b"no line feed yet"), None);
+        assert_eq!(record_end(b"\r\n"), Some(2));
+    }
+
+    /// The cuts the issue names: inside a quoted cell of many lines (longer than a
+    /// piece, which grows), between a CR and its LF, on a cell that starts with a BOM's
+    /// bytes, on blank lines, and on files of one row or none; `run` compares each way
+    /// of cutting with the single-thread pass.
+    #[test]
+    fn every_cut_writes_what_one_thread_writes() {
+        let s = step(
+            &["a", "b"],
+            b',',
+            vec![CsvOp::Map {
+                column: t("a"),
+                values: List::Owned(vec![(t("1"), t("one"))]),
+                default: Some(t("other")),
+            }],
+        );
+        let long = format!("1,\"{}\"\r\n2,x\r\n", "line\r\n".repeat(40));
+        let out = run(format!("a,b\r\n{long}").as_bytes(), &s).unwrap();
+        assert_eq!(
+            out,
+            format!("a,b\r\none,\"{}\"\r\nother,x\r\n", "line\r\n".repeat(40)).as_bytes()
+        );
+        // A BOM is the file's only at its start; a row may begin with the same bytes.
+        let bom_cell = b"\xEF\xBB\xBFa,b\n\xEF\xBB\xBF1,x\n1,y\n";
+        assert_eq!(
+            run(bom_cell, &s).unwrap(),
+            b"\xEF\xBB\xBFa,b\nother,x\none,y\n"
+        );
+        assert_eq!(
+            run(b"a,b\n\n1,x\n\n\n1,y\n\n", &s).unwrap(),
+            b"a,b\none,x\none,y\n"
+        );
+        assert_eq!(run(b"a,b\n1,x", &s).unwrap(), b"a,b\none,x\n");
+        assert_eq!(run(b"a,b\n", &s).unwrap(), b"a,b\n");
+        assert_eq!(run(b"a,b", &s).unwrap(), b"a,b\n");
+    }
+
+    /// An error in a later piece names its true line, and of two bad rows the first
+    /// is the one named, whichever thread meets its row first.
+    #[test]
+    fn the_first_bad_row_is_named_by_its_line_however_the_file_is_cut() {
+        let s = step(
+            &["a", "b"],
+            b',',
+            vec![CsvOp::Rename {
+                from: t("a"),
+                to: t("z"),
+            }],
+        );
+        let mut input = b"a,b\n".to_vec();
+        for i in 2..=400 {
+            match i {
+                150 => input.extend_from_slice(b"\"x\ny\",1\n"),
+                300 => input.extend_from_slice(b"ragged\n"),
+                350 => input.extend_from_slice(b"1,2,3\n"),
+                _ => input.extend_from_slice(format!("{i},v\n").as_bytes()),
+            }
+        }
+        let e = run(&input, &s).unwrap_err();
+        assert_eq!(e, "f.csv line 301: the row has 1 fields, the header 2");
     }
 
     /// The write-back is started once per `WRITE_BACK` bytes, over exactly the bytes

@@ -157,7 +157,9 @@ impl Staging {
                 })?;
                 let temp = self.temp_for(&target);
                 (
-                    stream::transform(&source, &temp, step, &shown, progress),
+                    stream::Split::from_env().and_then(|split| {
+                        stream::transform(&source, &temp, step, &shown, split, progress)
+                    }),
                     Some(temp),
                 )
             }
