@@ -57,9 +57,9 @@ cpu() { echo "$1" | awk '{printf "%.2f", $2 + $3}'; }
 rss() { echo "$1" | awk '{print $4}'; }
 # The transform alone: the default backup of the data file is a second durable copy,
 # timed on its own below.
-run() { "$bin" -q --no-backup --database "$work/store.db" --data-dir "$work/data" "$@"; }
-backed() { "$bin" -q --backup-dir "$work/backups" --database "$work/store.db" --data-dir "$work/data" "$@"; }
-one() { SEMIGRATE_CSV_THREADS=1 run "$@"; }
+run=("$bin" -q --no-backup --database "$work/store.db" --data-dir "$work/data")
+backed=("$bin" -q --backup-dir "$work/backups" --database "$work/store.db" --data-dir "$work/data")
+one=(env SEMIGRATE_CSV_THREADS=1 "${run[@]}")
 
 declare -A w c r
 add() { w[$1]+="$(wall "$2") "; c[$1]+="$(cpu "$2") "; r[$1]+="$(rss "$2") "; }
@@ -75,12 +75,12 @@ for _ in $(seq "$pairs"); do
     add qsv "$(measure "$qsv" select 1-7 "$work/data/accidents.csv" -o "$work/copy.csv")"
     rm -f "$work/copy.csv"
   fi
-  add up "$(measure run upgrade)"
-  add down "$(measure run downgrade --version 0.0.0)"
-  add up1 "$(measure one upgrade)"
-  add down1 "$(measure one downgrade --version 0.0.0)"
-  add backed "$(measure backed upgrade)"
-  run downgrade --version 0.0.0
+  add up "$(measure "${run[@]}" upgrade)"
+  add down "$(measure "${run[@]}" downgrade --version 0.0.0)"
+  add up1 "$(measure "${one[@]}" upgrade)"
+  add down1 "$(measure "${one[@]}" downgrade --version 0.0.0)"
+  add backed "$(measure "${backed[@]}" upgrade)"
+  "${run[@]}" downgrade --version 0.0.0
   rm -rf "$work/backups"
 done
 median() { printf '%s\n' $@ | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -8,6 +8,7 @@
 //! Cells are bytes; UTF-8 is decoded only by `convert` to upper or lower case.
 
 use super::flow::{self, Header, Part};
+use super::swap::Content;
 use crate::model::{Case, CsvOp, CsvStep, Source};
 use crate::rust::{ApplyFn, Row};
 use simd_csv::{ZeroCopyByteRecord, ZeroCopyReaderBuilder};
@@ -23,10 +24,12 @@ const QUOTE: u8 = b'"';
 const BUFFER: usize = 1 << 20;
 
 /// What a pass wrote.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stats {
     /// Data rows written (the header not counted).
     pub rows: u64,
+    /// The file written: its length and hash, for the journal.
+    pub content: Content,
 }
 
 /// The value of one column after the step's ops, in terms of the input row.
@@ -39,7 +42,7 @@ enum Expr {
     Map {
         of: Box<Expr>,
         column: String,
-        images: HashMap<Vec<u8>, Vec<u8>>,
+        images: Images,
         default: Option<Vec<u8>>,
     },
     Fill {
@@ -90,6 +93,37 @@ enum Expr {
         names: Vec<String>,
         inputs: Vec<Expr>,
     },
+}
+
+/// A map's values and their images. A short list is searched in order, which beats
+/// hashing each cell; a long one is hashed.
+#[derive(Clone)]
+enum Images {
+    Few(Vec<(Vec<u8>, Vec<u8>)>),
+    Many(HashMap<Vec<u8>, Vec<u8>>),
+}
+
+/// Up to this many values, a map searches its list.
+const FEW: usize = 16;
+
+impl Images {
+    fn new(pairs: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) -> Images {
+        let pairs: Vec<_> = pairs.collect();
+        match pairs.len() <= FEW {
+            true => Images::Few(pairs),
+            false => Images::Many(pairs.into_iter().collect()),
+        }
+    }
+
+    fn get(&self, value: &[u8]) -> Option<&[u8]> {
+        match self {
+            Images::Few(pairs) => pairs
+                .iter()
+                .find(|(from, _)| from.as_slice() == value)
+                .map(|(_, to)| to.as_slice()),
+            Images::Many(map) => map.get(value).map(Vec::as_slice),
+        }
+    }
 }
 
 fn index(header: &[String], column: &str) -> Result<usize, String> {
@@ -162,10 +196,11 @@ fn compile(header: &[String], ops: &[CsvOp]) -> Result<(Vec<Expr>, Vec<Keep>), S
                 columns[i] = Expr::Map {
                     of,
                     column: column.to_string(),
-                    images: values
-                        .iter()
-                        .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
-                        .collect(),
+                    images: Images::new(
+                        values
+                            .iter()
+                            .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec())),
+                    ),
                     default: default.as_ref().map(|d| d.as_bytes().to_vec()),
                 };
             }
@@ -311,7 +346,7 @@ impl Expr {
                 of.eval(row, out)?;
                 let image = match (images.get(&out[start..]), default) {
                     (Some(image), _) => image,
-                    (None, Some(d)) => d,
+                    (None, Some(d)) => d.as_slice(),
                     (None, None) => {
                         return Err(format!(
                             "`{column}` has the value `{}`, which the map does not list (and it has no `default`)",
@@ -498,12 +533,14 @@ fn splitn<'a>(cell: &'a [u8], separator: &[u8], count: usize) -> Vec<&'a [u8]> {
 }
 
 /// Writes rows in the file's own dialect: its delimiter and line ending, and quotes
-/// only around the computed cells that need them (the csv crate's rule).
+/// only around the computed cells that need them (the csv crate's rule). Rows go
+/// straight onto the output buffer, with no copy in between.
 struct Line {
     rules: ::csv_core::Writer,
     delimiter: u8,
     terminator: &'static [u8],
-    bytes: Vec<u8>,
+    /// Where the row being written starts in the buffer.
+    row: usize,
 }
 
 impl Line {
@@ -521,46 +558,49 @@ impl Line {
             rules,
             delimiter,
             terminator,
-            bytes: Vec::new(),
+            row: 0,
         }
     }
 
     /// Starts the next cell (the delimiter before all but the first).
-    fn next_cell(&mut self, first: bool) {
-        if !first {
-            self.bytes.push(self.delimiter);
+    fn next_cell(&mut self, out: &mut Vec<u8>, first: bool) {
+        if first {
+            self.row = out.len();
+        } else {
+            out.push(self.delimiter);
         }
-    }
-
-    /// Appends a cell already in CSV form.
-    fn raw(&mut self, cell: &[u8]) {
-        self.bytes.extend_from_slice(cell);
     }
 
     /// Appends a cell's value, quoted if the format needs it.
-    fn value(&mut self, cell: &[u8]) {
+    fn value(&self, out: &mut Vec<u8>, cell: &[u8]) {
         if !self.rules.should_quote(cell) {
-            return self.raw(cell);
+            return out.extend_from_slice(cell);
         }
-        self.bytes.push(QUOTE);
-        let start = self.bytes.len();
+        out.push(QUOTE);
+        let start = out.len();
         // Quoting at most doubles the bytes.
-        self.bytes.resize(start + 2 * cell.len(), 0);
-        let (_, _, written) = ::csv_core::quote(cell, &mut self.bytes[start..], QUOTE, b'\\', true);
-        self.bytes.truncate(start + written);
-        self.bytes.push(QUOTE);
+        out.resize(start + 2 * cell.len(), 0);
+        let (_, _, written) = ::csv_core::quote(cell, &mut out[start..], QUOTE, b'\\', true);
+        out.truncate(start + written);
+        out.push(QUOTE);
     }
 
-    /// Ends the row and writes it out. A row of one empty cell is written `""`, as
-    /// a blank line would be skipped on reading.
-    fn end(&mut self, out: &mut impl Write) -> std::io::Result<()> {
-        if self.bytes.is_empty() {
-            self.bytes.extend_from_slice(&[QUOTE, QUOTE]);
+    /// Ends the row. A row of one empty cell is written `""`, as a blank line would be
+    /// skipped on reading.
+    fn end(&self, out: &mut Vec<u8>) {
+        if out.len() == self.row {
+            out.extend_from_slice(&[QUOTE, QUOTE]);
         }
-        self.bytes.extend_from_slice(self.terminator);
-        out.write_all(&self.bytes)?;
-        self.bytes.clear();
-        Ok(())
+        out.extend_from_slice(self.terminator);
+    }
+
+    /// Writes a whole row of values: a header.
+    fn values<'a>(&mut self, out: &mut Vec<u8>, cells: impl IntoIterator<Item = &'a str>) {
+        for (i, cell) in cells.into_iter().enumerate() {
+            self.next_cell(out, i == 0);
+            self.value(out, cell.as_bytes());
+        }
+        self.end(out);
     }
 }
 
@@ -574,26 +614,25 @@ pub(crate) struct Behind {
     chunk: Vec<u8>,
     full: Option<SyncSender<Vec<u8>>>,
     empty: Receiver<Vec<u8>>,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
+    thread: Option<JoinHandle<std::io::Result<Content>>>,
 }
 
 impl Behind {
-    pub(crate) fn new(mut file: File) -> Behind {
+    pub(crate) fn new(file: File) -> Behind {
         let (full, chunks) = sync_channel::<Vec<u8>>(1);
         let (recycle, empty) = sync_channel(2);
         recycle
             .send(Vec::with_capacity(BUFFER))
             .expect("the channel has room");
         let thread = std::thread::spawn(move || {
-            let mut written = WriteBack::default();
+            let mut sink = Sink::new(file);
             for mut chunk in chunks {
-                file.write_all(&chunk)?;
-                written.wrote(&file, chunk.len() as u64);
+                sink.write(&chunk)?;
                 chunk.clear();
                 // The other side may have finished and gone: nothing to recycle for.
                 let _ = recycle.send(chunk);
             }
-            file.sync_all()
+            sink.finish()
         });
         Behind {
             chunk: Vec::with_capacity(BUFFER),
@@ -622,18 +661,19 @@ impl Behind {
         }
     }
 
-    /// Waits for the thread to stop, and returns what it met.
-    fn stop(&mut self) -> std::io::Result<()> {
+    /// Waits for the thread to stop, and returns what it met: the file's content once
+    /// it is durable.
+    fn stop(&mut self) -> std::io::Result<Content> {
         self.full = None;
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),
-            None => Ok(()),
+            None => Err(std::io::Error::other("the writing thread stopped")),
         }
     }
 
-    /// Writes what is left, fsyncs, and waits for both.
-    pub(crate) fn finish(mut self) -> std::io::Result<()> {
+    /// Writes what is left, fsyncs, and waits for both; returns the file's content.
+    pub(crate) fn finish(mut self) -> std::io::Result<Content> {
         if !self.chunk.is_empty() {
             self.ship()?;
         }
@@ -644,23 +684,37 @@ impl Behind {
 /// How much a writer lets the page cache hold before it starts the disk writing.
 const WRITE_BACK: u64 = 8 << 20;
 
-/// Starts the write-back of each `WRITE_BACK` bytes once they are written
-/// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, Linux): the disk works while the
-/// transform goes on. It only starts the writing: the fsync at the end still makes the
+/// A file being written, to be made durable: each write is counted and hashed (the
+/// `Content` the journal records, known without reading the file again), and the
+/// write-back of each `WRITE_BACK` bytes is started once they are written
+/// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, Linux), so that the disk works while the
+/// transform goes on. That only starts the writing: the fsync in `finish` makes the
 /// file durable, and stays the one point that says it is.
-#[derive(Default)]
-struct WriteBack {
+pub(crate) struct Sink {
+    file: File,
+    hash: xxhash_rust::xxh3::Xxh3,
     /// Bytes written so far.
     end: u64,
     /// Where the range not yet handed to the disk starts.
     start: u64,
 }
 
-impl WriteBack {
-    fn wrote(&mut self, file: &File, bytes: u64) {
-        self.end += bytes;
+impl Sink {
+    pub(crate) fn new(file: File) -> Sink {
+        Sink {
+            file,
+            hash: xxhash_rust::xxh3::Xxh3::new(),
+            end: 0,
+            start: 0,
+        }
+    }
+
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.hash.update(bytes);
+        self.end += bytes.len() as u64;
         if self.end - self.start < WRITE_BACK {
-            return;
+            return Ok(());
         }
         #[cfg(target_os = "linux")]
         {
@@ -674,16 +728,24 @@ impl WriteBack {
             // later, at the fsync, so it is not an error.
             let _ = unsafe {
                 libc::sync_file_range(
-                    file.as_raw_fd(),
+                    self.file.as_raw_fd(),
                     offset,
                     length,
                     libc::SYNC_FILE_RANGE_WRITE,
                 )
             };
         }
-        #[cfg(not(target_os = "linux"))]
-        let _ = file;
         self.start = self.end;
+        Ok(())
+    }
+
+    /// Fsyncs the file; returns its content.
+    pub(crate) fn finish(self) -> std::io::Result<Content> {
+        self.file.sync_all()?;
+        Ok(Content {
+            length: self.end,
+            hash: self.hash.digest(),
+        })
     }
 }
 
@@ -805,10 +867,43 @@ impl Split {
     }
 }
 
+/// A stretch of an output row: input cells that go out as they came in, in their
+/// order, copied in one go with the delimiters between them; or one computed cell.
+enum Segment {
+    Raw(std::ops::RangeInclusive<usize>),
+    Computed(Expr),
+}
+
+/// The output columns as segments: each run of consecutive input cells becomes one.
+fn segments(columns: Vec<Expr>) -> Vec<Segment> {
+    let mut segments: Vec<Segment> = Vec::with_capacity(columns.len());
+    for column in columns {
+        match (column, segments.last_mut()) {
+            (Expr::Input(i), Some(Segment::Raw(run))) if *run.end() + 1 == i => {
+                *run = *run.start()..=i;
+            }
+            (Expr::Input(i), _) => segments.push(Segment::Raw(i..=i)),
+            (column, _) => segments.push(Segment::Computed(column)),
+        }
+    }
+    segments
+}
+
+/// The raw bytes of the cells `run` of `row`, with the delimiters between them.
+fn raw_cells<'r>(
+    row: &'r ZeroCopyByteRecord<'_>,
+    run: &std::ops::RangeInclusive<usize>,
+) -> &'r [u8] {
+    let whole = row.as_slice();
+    let at = |cell: &[u8]| cell.as_ptr() as usize - whole.as_ptr() as usize;
+    let (first, last) = (&row[*run.start()], &row[*run.end()]);
+    &whole[at(first)..at(last) + last.len()]
+}
+
 /// What every piece of a pass needs: the compiled step, the file's dialect, and the
 /// file's name for errors.
 struct Plan<'a> {
-    columns: Vec<Expr>,
+    segments: Vec<Segment>,
     filters: Vec<Keep>,
     /// Cells a row must have: the header's.
     width: usize,
@@ -816,6 +911,8 @@ struct Plan<'a> {
     crlf: bool,
     src: &'a Path,
     shown: &'a str,
+    /// The file written, for errors.
+    dst: &'a Path,
 }
 
 /// A transformed piece, on its way to be written.
@@ -876,19 +973,20 @@ impl Plan<'_> {
             if !kept {
                 continue;
             }
-            for (i, column) in self.columns.iter().enumerate() {
-                line.next_cell(i == 0);
-                if let Expr::Input(cell) = column {
-                    line.raw(&row[*cell]);
-                } else {
-                    scratch.clear();
-                    column
-                        .eval(&row, &mut scratch)
-                        .map_err(|e| failed(at, &e))?;
-                    line.value(&scratch);
+            for (i, segment) in self.segments.iter().enumerate() {
+                line.next_cell(out, i == 0);
+                match segment {
+                    Segment::Raw(run) => out.extend_from_slice(raw_cells(&row, run)),
+                    Segment::Computed(column) => {
+                        scratch.clear();
+                        column
+                            .eval(&row, &mut scratch)
+                            .map_err(|e| failed(at, &e))?;
+                        line.value(out, &scratch);
+                    }
                 }
             }
-            line.end(out).map_err(|e| failed(at, &e))?;
+            line.end(out);
             rows += 1;
         }
     }
@@ -970,7 +1068,7 @@ fn spread(
     input: File,
     start: u64,
     split: Split,
-    output: &mut Output,
+    output: &mut Sink,
     progress: &mut dyn FnMut(u64, u64),
     total: u64,
 ) -> Result<u64, String> {
@@ -1008,7 +1106,9 @@ fn spread(
         // The pieces come back in the order they were handed out: round the threads.
         while let Ok(done) = results[written % threads].recv() {
             let done = done?;
-            output.write(&done.out)?;
+            output
+                .write(&done.out)
+                .map_err(|e| format!("{}: cannot write: {e}", plan.dst.display()))?;
             rows += done.rows;
             progress(done.end, total);
             let _ = returns[written % threads].send(done.out);
@@ -1031,23 +1131,6 @@ fn spread(
         }
         Ok(rows)
     })
-}
-
-/// The output file, with its write-back started as it grows.
-struct Output<'a> {
-    file: File,
-    back: WriteBack,
-    dst: &'a Path,
-}
-
-impl Output<'_> {
-    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.file
-            .write_all(bytes)
-            .map_err(|e| format!("{}: cannot write: {e}", self.dst.display()))?;
-        self.back.wrote(&self.file, bytes.len() as u64);
-        Ok(())
-    }
 }
 
 /// Reads the header at the start of `input` and checks it is `expected`; returns the
@@ -1103,41 +1186,30 @@ pub fn transform(
     let input = File::open(src).map_err(|e| cannot_read(&e))?;
     let total = input.metadata().map_or(0, |m| m.len());
     let start = header_end(&input, step.delimiter, &expected, shown)?;
-    let mut output = Output {
-        file: File::create(dst).map_err(|e| format!("{}: cannot write: {e}", dst.display()))?,
-        back: WriteBack::default(),
-        dst,
-    };
+    let cannot_write = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", dst.display());
+    let mut output = Sink::new(File::create(dst).map_err(|e| cannot_write(&e))?);
     // The header goes out with the names the ops give it.
     let mut head = if bom { BOM.to_vec() } else { Vec::new() };
-    let mut line = Line::new(step.delimiter, crlf);
     let mut header: Header = Some(expected);
     for op in step.ops.iter() {
         flow::apply(&mut header, op).map_err(|e| format!("{shown}: {e}"))?;
     }
-    for (i, name) in header.iter().flatten().enumerate() {
-        line.next_cell(i == 0);
-        line.value(name.as_bytes());
-    }
-    line.end(&mut head)
-        .map_err(|e| format!("{}: cannot write: {e}", dst.display()))?;
-    output.write(&head)?;
+    Line::new(step.delimiter, crlf).values(&mut head, header.iter().flatten().map(String::as_str));
+    output.write(&head).map_err(|e| cannot_write(&e))?;
     let plan = Plan {
-        columns,
+        segments: segments(columns),
         filters,
         width: step.header.len(),
         delimiter: step.delimiter,
         crlf,
         src,
         shown,
+        dst,
     };
     let rows = spread(&plan, input, start, split, &mut output, progress, total)?;
     progress(total, total);
-    output
-        .file
-        .sync_all()
-        .map_err(|e| format!("{}: cannot write: {e}", dst.display()))?;
-    Ok(Stats { rows })
+    let content = output.finish().map_err(|e| cannot_write(&e))?;
+    Ok(Stats { rows, content })
 }
 
 /// Writes a new file: the seed as it was embedded, or just the header.
@@ -1147,29 +1219,28 @@ pub fn create(
     columns: &[std::borrow::Cow<'static, str>],
     seed: Option<&[u8]>,
 ) -> Result<Stats, String> {
-    let write_error = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", dst.display());
-    let mut file = File::create(dst).map_err(|e| write_error(&e))?;
-    let rows = match seed {
-        Some(bytes) => {
-            file.write_all(bytes).map_err(|e| write_error(&e))?;
+    let (bytes, rows) = match seed {
+        Some(bytes) => (
+            bytes.to_vec(),
             bytes
                 .split(|&b| b == b'\n')
                 .filter(|l| !l.is_empty())
                 .count()
-                .saturating_sub(1) as u64
-        }
+                .saturating_sub(1) as u64,
+        ),
         None => {
-            let mut line = Line::new(delimiter, false);
-            for (i, name) in columns.iter().enumerate() {
-                line.next_cell(i == 0);
-                line.value(name.as_bytes());
-            }
-            line.end(&mut file).map_err(|e| write_error(&e))?;
-            0
+            let mut head = Vec::new();
+            Line::new(delimiter, false).values(&mut head, columns.iter().map(|c| c.as_ref()));
+            (head, 0)
         }
     };
-    file.sync_all().map_err(|e| write_error(&e))?;
-    Ok(Stats { rows })
+    let write = || {
+        let mut sink = Sink::new(File::create(dst)?);
+        sink.write(&bytes)?;
+        sink.finish()
+    };
+    let content = write().map_err(|e| format!("{}: cannot write: {e}", dst.display()))?;
+    Ok(Stats { rows, content })
 }
 
 #[cfg(test)]
@@ -1577,6 +1648,46 @@ mod tests {
         );
     }
 
+    /// A short map is searched and a long one hashed: both give the same images.
+    #[test]
+    fn a_long_map_and_a_short_one_map_alike() {
+        for count in [3, FEW + 5] {
+            let values = (0..count).map(|i| (t(&i.to_string()), t(&format!("v{i}"))));
+            let s = step(
+                &["a"],
+                b',',
+                vec![CsvOp::Map {
+                    column: t("a"),
+                    values: List::Owned(values.collect()),
+                    default: None,
+                }],
+            );
+            assert_eq!(run(b"a\n2\n0\n", &s).unwrap(), b"a\nv2\nv0\n");
+            let e = run(b"a\n1\nx\n", &s).unwrap_err();
+            assert!(e.starts_with("f.csv line 3: `a` has the value `x`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn consecutive_input_cells_are_copied_as_one_segment() {
+        let columns = vec![
+            Expr::Input(0),
+            Expr::Input(1),
+            Expr::Text(b"x".to_vec()),
+            Expr::Input(3),
+            Expr::Input(2),
+            Expr::Input(3),
+        ];
+        let shown: Vec<String> = segments(columns)
+            .iter()
+            .map(|s| match s {
+                Segment::Raw(run) => format!("{}..={}", run.start(), run.end()),
+                Segment::Computed(_) => "computed".into(),
+            })
+            .collect();
+        assert_eq!(shown, ["0..=1", "computed", "3..=3", "2..=3"]);
+    }
+
     #[test]
     fn a_record_ends_at_a_line_feed_outside_quotes_only() {
         assert_eq!(record_end(b"a,b\n1,2\n3,"), Some(8));
@@ -1649,23 +1760,49 @@ mod tests {
     }
 
     /// The write-back is started once per `WRITE_BACK` bytes, over exactly the bytes
-    /// written since the last start, and the file's bytes are all there after it.
+    /// written since the last start; the file's bytes are all there after it, and the
+    /// content a sink reports is the one read back from the file.
     #[test]
-    fn write_back_starts_once_per_stretch_over_what_was_written_since() {
+    fn a_sink_starts_the_write_back_once_per_stretch_and_knows_what_it_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.csv");
-        let mut file = File::create(&path).unwrap();
-        let mut back = WriteBack::default();
-        let chunk = vec![b'x'; 3 << 20];
+        let mut sink = Sink::new(File::create(&path).unwrap());
         let mut starts = Vec::new();
-        for _ in 0..6 {
-            file.write_all(&chunk).unwrap();
-            back.wrote(&file, chunk.len() as u64);
-            starts.push(back.start >> 20);
+        for i in 0..6u8 {
+            sink.write(&vec![b'a' + i; 3 << 20]).unwrap();
+            starts.push(sink.start >> 20);
         }
         assert_eq!(starts, [0, 0, 9, 9, 9, 18]);
-        assert_eq!(back.end, 18 << 20);
-        file.sync_all().unwrap();
+        assert_eq!(sink.end, 18 << 20);
+        let content = sink.finish().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 18 << 20);
+        assert_eq!(Content::of(&path).unwrap(), content);
+    }
+
+    /// A transform's and a creation's reported content is the file's.
+    #[test]
+    fn a_pass_reports_the_content_of_the_file_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("in.csv"), dir.path().join("out.csv"));
+        std::fs::write(&src, HOSTILE).unwrap();
+        let s = step(
+            &["id", "com", "adr", "grav"],
+            b';',
+            vec![CsvOp::Rename {
+                from: t("grav"),
+                to: t("g"),
+            }],
+        );
+        let split = Split {
+            threads: 2,
+            piece: 8,
+        };
+        let stats = transform(&src, &dst, &s, "f.csv", split, &mut |_, _| {}).unwrap();
+        assert_eq!(stats.rows, 4);
+        assert_eq!(stats.content, Content::of(&dst).unwrap());
+        let columns = [std::borrow::Cow::Borrowed("a"), "b c".into()];
+        let stats = create(&dst, b' ', &columns, None).unwrap();
+        assert_eq!(std::fs::read(&dst).unwrap(), b"a \"b c\"\n");
+        assert_eq!(stats.content, Content::of(&dst).unwrap());
     }
 }

@@ -83,7 +83,8 @@ impl Content {
 /// The files a migration has staged, by target.
 pub struct Staging {
     data_dir: PathBuf,
-    staged: BTreeMap<PathBuf, Option<PathBuf>>,
+    /// Each target's staged temp and its content, or None for a deletion.
+    staged: BTreeMap<PathBuf, Option<(PathBuf, Content)>>,
     written: u32,
     /// Set once the swaps are handed to the journal: the temps then belong to it.
     committed: bool,
@@ -115,22 +116,23 @@ impl Staging {
     pub fn current(&self, path: &str) -> Option<PathBuf> {
         let target = self.target(path);
         match self.staged.get(&target) {
-            Some(staged) => staged.clone(),
+            Some(staged) => staged.as_ref().map(|(temp, _)| temp.clone()),
             None => target.exists().then_some(target),
         }
     }
 
     /// Runs one CSV step into a new temp file and stages it; `progress` hears of the
-    /// bytes read, as `stream::transform` reports them.
+    /// bytes read, as `stream::transform` reports them. Returns the rows written.
     pub fn run(
         &mut self,
         step: &CsvStep,
         progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Stats, String> {
+    ) -> Result<u64, String> {
         let target = self.target(&step.path);
         let shown = step.path.to_string();
         let source = self.current(&step.path);
-        let (stats, staged) = match step.ops.first() {
+        let temp = self.temp_for(&target);
+        let written = match step.ops.first() {
             Some(CsvOp::Create { columns, seed }) => {
                 if source.is_some() {
                     return Err(format!("{shown} exists already; `create` makes a new file"));
@@ -139,40 +141,26 @@ impl Staging {
                     crate::durable::create_dir_all(dir, 0o777)
                         .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
                 }
-                let temp = self.temp_for(&target);
-                (
-                    stream::create(&temp, step.delimiter, columns, seed.as_deref()),
-                    Some(temp),
-                )
+                stream::create(&temp, step.delimiter, columns, seed.as_deref())
             }
             Some(CsvOp::Delete) => {
                 if source.is_none() {
                     return Err(format!("{shown} does not exist, so it cannot be deleted"));
                 }
-                (Ok(Stats::default()), None)
+                self.stage(target, None);
+                return Ok(0);
             }
             _ => {
                 let source = source.ok_or_else(|| {
                     format!("{shown} does not exist (in {})", self.data_dir.display())
                 })?;
-                let temp = self.temp_for(&target);
-                (
-                    stream::Split::from_env().and_then(|split| {
-                        stream::transform(&source, &temp, step, &shown, split, progress)
-                    }),
-                    Some(temp),
-                )
+                stream::Split::from_env().and_then(|split| {
+                    stream::transform(&source, &temp, step, &shown, split, progress)
+                })
             }
         };
-        if let (Err(_), Some(temp)) = (&stats, &staged) {
-            let _ = std::fs::remove_file(temp);
-        }
-        let stats = stats?;
-        // An earlier temp of this migration for the same file is now superseded.
-        if let Some(Some(old)) = self.staged.insert(target, staged) {
-            let _ = std::fs::remove_file(old);
-        }
-        Ok(stats)
+        self.staged_or_removed(target, temp, written)
+            .map(|stats| stats.rows)
     }
 
     /// Writes a new version of the CSV file `path` with `write` (an export) into a temp
@@ -197,16 +185,37 @@ impl Staging {
             // The thread is done with the temp file either way before it is removed.
             let finished = out.finish().map_err(|e| format!("{path}: {e}"));
             let rows = rows?;
-            finished.map(|()| rows)
+            finished.map(|content| Stats { rows, content })
         })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-            return written;
+        self.staged_or_removed(target, temp, written)
+            .map(|stats| stats.rows)
+    }
+
+    /// Stages `temp` as the new `target` once it is written, or removes it.
+    fn staged_or_removed(
+        &mut self,
+        target: PathBuf,
+        temp: PathBuf,
+        written: Result<Stats, String>,
+    ) -> Result<Stats, String> {
+        match written {
+            Ok(stats) => {
+                self.stage(target, Some((temp, stats.content)));
+                Ok(stats)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(e)
+            }
         }
-        if let Some(Some(old)) = self.staged.insert(target, Some(temp)) {
+    }
+
+    /// Stages the new content of `target` (None: its deletion); an earlier temp of this
+    /// migration for the same file is now superseded.
+    fn stage(&mut self, target: PathBuf, staged: Option<(PathBuf, Content)>) {
+        if let Some(Some((old, _))) = self.staged.insert(target, staged) {
             let _ = std::fs::remove_file(old);
         }
-        written
     }
 
     fn temp_for(&mut self, target: &Path) -> PathBuf {
@@ -221,22 +230,17 @@ impl Staging {
     pub fn seal(&self) -> std::io::Result<Vec<Swap>> {
         let mut folders: Vec<&Path> = Vec::new();
         let mut swaps = Vec::with_capacity(self.staged.len());
-        for (target, temp) in &self.staged {
-            let content = match temp {
-                Some(temp) => {
-                    if let Some(dir) = temp.parent()
-                        && !folders.contains(&dir)
-                    {
-                        folders.push(dir);
-                    }
-                    Some(Content::of(temp)?)
-                }
-                None => None,
-            };
+        for (target, staged) in &self.staged {
+            if let Some((temp, _)) = staged
+                && let Some(dir) = temp.parent()
+                && !folders.contains(&dir)
+            {
+                folders.push(dir);
+            }
             swaps.push(Swap {
                 target: target.clone(),
-                temp: temp.clone(),
-                content,
+                temp: staged.as_ref().map(|(temp, _)| temp.clone()),
+                content: staged.as_ref().map(|&(_, content)| content),
             });
         }
         for dir in folders {
@@ -256,7 +260,7 @@ impl Drop for Staging {
     /// A migration that did not commit leaves no temp file behind.
     fn drop(&mut self) {
         if !self.committed {
-            for temp in self.staged.values().flatten() {
+            for (temp, _) in self.staged.values().flatten() {
                 let _ = std::fs::remove_file(temp);
             }
         }

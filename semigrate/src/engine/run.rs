@@ -326,10 +326,10 @@ fn steps(
                 progress.step(item.version, &what, &csv.path);
                 let step_started = Instant::now();
                 let mut reading = |read, total| progress.reading(&csv.path, read, total);
-                let stats = files
+                let rows = files
                     .run(csv, &mut reading)
                     .map_err(|reason| failed(item, what, None, reason, rolled_back))?;
-                written.push((csv.path.to_string(), stats.rows, step_started.elapsed()));
+                written.push((csv.path.to_string(), rows, step_started.elapsed()));
             }
             Step::Rust(f) => {
                 progress.step(item.version, &what, &f.path);
