@@ -50,8 +50,15 @@ fi
 qsv=$tools/bin/qsvlite
 [ -x "$qsv" ] || qsv=
 
-# Each run's wall and CPU seconds and peak RSS (KiB), from /usr/bin/time.
-measure() { /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" > /dev/null; cat "$work/time"; }
+# Each run's wall seconds (to the millisecond), and its CPU seconds and peak RSS (KiB)
+# from /usr/bin/time.
+measure() {
+  local t0 t1
+  t0=$(date +%s%N)
+  /usr/bin/time -f '%U %S %M' -o "$work/time" "$@" > /dev/null
+  t1=$(date +%s%N)
+  echo "$(echo "scale=3; ($t1 - $t0) / 1000000000" | bc) $(cat "$work/time")"
+}
 wall() { echo "$1" | awk '{print $1}'; }
 cpu() { echo "$1" | awk '{printf "%.2f", $2 + $3}'; }
 rss() { echo "$1" | awk '{print $4}'; }
