@@ -245,6 +245,30 @@ fn foreign_history_row(s: &Sandbox, version: &str) {
         .unwrap();
 }
 
+/// `status` shows a history row whose down steps do not read (it never runs them);
+/// every command that plans refuses it, naming it, and changes nothing.
+#[test]
+fn a_row_whose_down_steps_do_not_read_is_shown_by_status_and_refused_by_runs() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.db().parent().unwrap()).unwrap();
+    foreign_history_row(&s, "7.0.0");
+    let status = s.status();
+    assert_eq!(status["current"], "7.0.0");
+    let ahead = status["migrations"].as_array().unwrap().last().unwrap();
+    assert_eq!(ahead["state"], "ahead");
+    assert_eq!(ahead["description"], "from elsewhere");
+    let before = tree(&s);
+    let expect = "a row for `7.0.0` that semigrate did not write: its down steps do not read";
+    for args in [
+        &["-q", "--no-backup", "downgrade", "--version", "0.9.0"][..],
+        &["-q", "--no-backup", "upgrade"],
+        &["-q", "verify"],
+    ] {
+        refused(&s, &args.join(" "), args, 2, expect);
+    }
+    assert!(tree(&s) == before, "a file changed");
+}
+
 /// A bad store case: its name, how the store is spoiled, the exit code and the
 /// error's fragment.
 type StoreCase = (&'static str, Box<dyn Fn(&Sandbox)>, i32, &'static str);

@@ -354,14 +354,51 @@ pub struct Revert {
     pub irreversible: bool,
 }
 
+/// A history row's down steps: the JSON the row holds, decoded on first use. Only a
+/// downgrade past a migration the binary does not know runs them, so `status` never
+/// decodes them; a run that plans checks every row's first (`store::checked_history`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DownSteps {
+    json: String,
+    decoded: std::sync::OnceLock<Revert>,
+}
+
+impl DownSteps {
+    /// Down steps as a row read back from a store holds them.
+    pub fn stored(json: String) -> DownSteps {
+        DownSteps {
+            json,
+            decoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The JSON a row holds.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The steps, decoded once.
+    pub fn decoded(&self) -> std::result::Result<&Revert, serde_json::Error> {
+        if let Some(revert) = self.decoded.get() {
+            return Ok(revert);
+        }
+        let revert = serde_json::from_str(&self.json)?;
+        Ok(self.decoded.get_or_init(|| revert))
+    }
+}
+
 impl Migration {
     /// What to store in the history when this migration is applied.
-    pub fn revert(&self) -> Revert {
-        Revert {
+    pub fn revert(&self) -> DownSteps {
+        let revert = Revert {
             steps: self.down.to_vec(),
             transaction: self.transaction,
             foreign_keys: self.foreign_keys,
             irreversible: self.irreversible,
+        };
+        DownSteps {
+            json: serde_json::to_string(&revert).expect("steps always serialize"),
+            decoded: std::sync::OnceLock::from(revert),
         }
     }
 }

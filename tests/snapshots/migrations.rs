@@ -495,7 +495,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             ),
         ),
         schema_postgres: ::core::option::Option::None,
-        schema_digest: ::core::option::Option::Some(14070874408909269196u64),
+        schema_digest: ::core::option::Option::Some(4709035913006250320u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 0),
@@ -619,7 +619,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
             ),
         ),
         schema_postgres: ::core::option::Option::None,
-        schema_digest: ::core::option::Option::Some(16345709026886572622u64),
+        schema_digest: ::core::option::Option::Some(15953995609278032997u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 0, 1),
@@ -686,7 +686,7 @@ HAVING min(CASE u.grav WHEN 1 THEN 9 ELSE u.grav END) <> CASE a.grav WHEN 1 THEN
         },
         schema: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[])),
         schema_postgres: ::core::option::Option::None,
-        schema_digest: ::core::option::Option::Some(16345709026886572622u64),
+        schema_digest: ::core::option::Option::Some(15953995609278032997u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(1, 1, 0),
@@ -989,7 +989,7 @@ END;
             ),
         ),
         schema_postgres: ::core::option::Option::None,
-        schema_digest: ::core::option::Option::Some(8574226044501970765u64),
+        schema_digest: ::core::option::Option::Some(13283590005753210696u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 0, 0),
@@ -1281,7 +1281,7 @@ CREATE INDEX ix_accidents_dep_com ON accidents (dep, com);
             ),
         ),
         schema_postgres: ::core::option::Option::None,
-        schema_digest: ::core::option::Option::Some(6205629908646404401u64),
+        schema_digest: ::core::option::Option::Some(1299817643167238443u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 1, 0),
@@ -1469,7 +1469,7 @@ END;
         },
         schema: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[])),
         schema_postgres: ::core::option::Option::None,
-        schema_digest: ::core::option::Option::Some(6205629908646404401u64),
+        schema_digest: ::core::option::Option::Some(1299817643167238443u64),
     },
     ::semigrate::model::Migration {
         version: ::semigrate::model::SemVer::new(2, 2, 0),
@@ -1679,7 +1679,7 @@ END;
             ),
         ),
         schema_postgres: ::core::option::Option::None,
-        schema_digest: ::core::option::Option::Some(10957657592012883749u64),
+        schema_digest: ::core::option::Option::Some(12744164161792019869u64),
     },
 ];
 /// The settings of `[package.metadata.semigrate]` that the binary uses.

@@ -9,7 +9,7 @@ use crate::store::{Applied, LogEntry, Store, transaction};
 pub fn run(context: &Context, version: SemVer) -> Result<String> {
     let mut store = context.open()?;
     store.lock(context.lock_timeout)?;
-    let history = store.history()?;
+    let history = crate::store::checked_history(&mut *store)?;
     if let Some(top) = history.last() {
         return Err(Error::Refused(format!(
             "{} already has a history (it is at {}); baseline adopts a store that has none",

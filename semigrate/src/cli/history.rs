@@ -9,7 +9,7 @@ pub fn run(context: &Context) -> Result<String> {
     let mut store = context.open_read_only()?;
     let logged = store.logged()?;
     if context.json {
-        return Ok(serde_json::to_string_pretty(&logged).expect("serializes") + "\n");
+        return Ok(super::json(&logged));
     }
     let mut out = String::new();
     if logged.is_empty() {

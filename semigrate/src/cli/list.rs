@@ -36,7 +36,7 @@ pub fn run(context: &Context) -> Result<String> {
                 locks: &m.locks,
             })
             .collect();
-        return Ok(serde_json::to_string_pretty(&listed).expect("serializes") + "\n");
+        return Ok(super::json(&listed));
     }
     let mut out = String::new();
     for m in context.migrations() {

@@ -48,11 +48,11 @@ fn run(context: &Context, request: &Request, dry_run: bool) -> Result<String> {
     let command = request.command();
     if dry_run {
         let mut store = context.open_read_only()?;
-        let history = store.history()?;
+        let history = crate::store::checked_history(&mut *store)?;
         let plan = request.plan(context.migrations(), &history)?;
         if context.json {
             let json = dry_run_json(&*store, command, &plan);
-            return Ok(serde_json::to_string_pretty(&json).expect("serializes") + "\n");
+            return Ok(super::json(&json));
         }
         return Ok(dry_run_text(&*store, command, &plan));
     }

@@ -10,7 +10,7 @@ use crate::store::{Applied, LogEntry, transaction};
 pub fn run(context: &Context, version: SemVer) -> Result<String> {
     let mut store = context.open()?;
     store.lock(context.lock_timeout)?;
-    let history = store.history()?;
+    let history = crate::store::checked_history(&mut *store)?;
     let Some(applied) = history.iter().find(|a| a.version == version) else {
         return Err(Error::Usage(format!(
             "{version} is not applied to {}",

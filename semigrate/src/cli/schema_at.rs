@@ -71,7 +71,7 @@ pub fn run(context: &Context, at: SemVer, diff: Option<SemVer>, engine: Engine) 
         let json = serde_json::json!({
             "from": at, "to": to, "differences": differences, "objects": changed,
         });
-        return Ok(serde_json::to_string_pretty(&json).expect("serializes") + "\n");
+        return Ok(super::json(&json));
     }
     let mut out = String::new();
     let _ = writeln!(
@@ -123,7 +123,7 @@ fn print(context: &Context, schema: &Schema, engine: Engine) -> String {
         .collect();
     objects.sort_by_key(|o| order.iter().position(|k| *k == o.kind));
     if context.json {
-        return serde_json::to_string_pretty(&objects).expect("serializes") + "\n";
+        return super::json(&objects);
     }
     let mut out = String::new();
     for o in &objects {

@@ -13,7 +13,7 @@ pub fn run(context: &Context) -> Result<String> {
         return Err(Error::Usage(format!("{line}: nothing to verify")));
     }
     let mut store = context.open_read_only()?;
-    let history = store.history()?;
+    let history = crate::store::checked_history(&mut *store)?;
     let at = current(&history);
     if at == SemVer::ZERO {
         return Ok(format!(

@@ -97,7 +97,7 @@ pub fn migrate(
     store.lock(options.lock_timeout)?;
     let paths = &options.paths;
     recover(store, chain, paths)?;
-    let history = store.history()?;
+    let history = crate::store::checked_history(store)?;
     let plan = request.plan(chain, &history)?;
     if plan.items.is_empty() {
         progress.planned(&store.describe(), request.command(), &plan);

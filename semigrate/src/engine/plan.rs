@@ -247,7 +247,8 @@ pub fn downgrade<'a>(
                 }
             }
             None => {
-                let r = &applied.revert;
+                // Decoded already when the history was read with `checked_history`.
+                let r = applied.down_steps().map_err(Error::Refused)?;
                 if r.irreversible {
                     return Err(irreversible(applied.version, to));
                 }

@@ -99,10 +99,16 @@ pub fn status(
             }
         })
         .collect();
+    // The chain is in version order: a binary search, not a scan per row, which
+    // made `status` quadratic in the number of migrations.
     migrations.extend(
         history
             .iter()
-            .filter(|a| !chain.iter().any(|m| m.version == a.version))
+            .filter(|a| {
+                chain
+                    .binary_search_by_key(&a.version, |m| m.version)
+                    .is_err()
+            })
             .map(|a| Entry {
                 version: a.version,
                 state: State::Ahead,

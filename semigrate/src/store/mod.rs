@@ -7,7 +7,7 @@ pub mod sqlite;
 use crate::data::swap::Swap;
 use crate::error::Result;
 use crate::model::LoadStep;
-use crate::model::{Engine, Revert, SemVer};
+use crate::model::{DownSteps, Engine, Revert, SemVer};
 use serde::Serialize;
 use std::path::Path;
 
@@ -63,15 +63,42 @@ pub struct Applied {
     pub duration_ms: i64,
     /// How to revert it, as it was when applied.
     #[serde(skip)]
-    pub revert: Revert,
+    pub revert: DownSteps,
+}
+
+impl Applied {
+    /// How to revert it; steps that do not read mean a row semigrate did not write.
+    pub fn down_steps(&self) -> std::result::Result<&Revert, String> {
+        self.revert.decoded().map_err(|e| {
+            format!(
+                "semigrate_migrations has a row for `{}` that semigrate did not write: its down steps do not read: {e}",
+                self.version
+            )
+        })
+    }
+}
+
+/// The history with every row's down steps decoded, as a run that plans needs it: one
+/// whose steps do not read is a row semigrate did not write, and stops the run before
+/// anything changes. `Store::history` alone leaves them as read.
+pub fn checked_history(store: &mut dyn Store) -> Result<Vec<Applied>> {
+    let history = store.history()?;
+    if let Some(reason) = history.iter().find_map(|a| a.down_steps().err()) {
+        return Err(crate::error::Error::Store {
+            database: store.describe(),
+            reason,
+        });
+    }
+    Ok(history)
 }
 
 /// A history row as either engine reads it: version, description, checksum,
 /// applied_at, duration_ms, and the down steps as JSON.
 pub(crate) type HistoryRow = (String, String, String, String, i64, String);
 
-/// Decodes history rows, oldest first. A version that does not parse, or down steps
-/// that do not read, mean a row semigrate did not write: the error says which.
+/// Decodes history rows, oldest first. A version that does not parse means a row
+/// semigrate did not write: the error says which. The down steps stay as read
+/// (`checked_history` decodes them).
 pub(crate) fn decode_history(rows: Vec<HistoryRow>) -> std::result::Result<Vec<Applied>, String> {
     let mut applied = Vec::with_capacity(rows.len());
     for (version, description, checksum, applied_at, duration_ms, revert) in rows {
@@ -81,15 +108,13 @@ pub(crate) fn decode_history(rows: Vec<HistoryRow>) -> std::result::Result<Vec<A
             )
         };
         let parsed = SemVer::parse(&version).map_err(bad)?;
-        let revert = serde_json::from_str(&revert)
-            .map_err(|e| bad(format!("its down steps do not read: {e}")))?;
         applied.push(Applied {
             version: parsed,
             description,
             checksum,
             applied_at,
             duration_ms,
-            revert,
+            revert: DownSteps::stored(revert),
         });
     }
     applied.sort_by_key(|a| a.version);

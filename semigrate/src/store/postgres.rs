@@ -742,7 +742,7 @@ impl Store for PostgresStore {
     }
 
     fn record(&mut self, a: &Applied) -> Result<()> {
-        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        let revert = a.revert.json();
         let sql = format!(
             "INSERT INTO semigrate_migrations \
              (version, description, checksum, applied_at, duration_ms, revert) \
@@ -752,7 +752,7 @@ impl Store for PostgresStore {
             literal(&a.checksum),
             literal(&a.applied_at),
             a.duration_ms,
-            literal(&revert)
+            literal(revert)
         );
         self.defer(sql)
             .map_err(|e| self.fail(format!("cannot record {}: {}", a.version, self.message(&e))))
@@ -830,7 +830,7 @@ impl Store for PostgresStore {
 
     fn accept(&mut self, a: &Applied) -> Result<()> {
         self.flush()?;
-        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        let revert = a.revert.json();
         self.client
             .execute(
                 "UPDATE semigrate_migrations SET checksum = $1, revert = $2 WHERE version = $3",

@@ -566,7 +566,7 @@ impl Store for SqliteStore {
     }
 
     fn record(&mut self, a: &Applied) -> Result<()> {
-        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        let revert = a.revert.json();
         self.conn
             .prepare_cached(&format!(
                 "INSERT INTO semigrate_migrations \
@@ -839,7 +839,7 @@ impl Store for SqliteStore {
     }
 
     fn accept(&mut self, a: &Applied) -> Result<()> {
-        let revert = serde_json::to_string(&a.revert).expect("steps always serialize");
+        let revert = a.revert.json();
         self.conn
             .prepare_cached(
                 "UPDATE semigrate_migrations SET checksum = ?1, revert = ?2 WHERE version = ?3",

@@ -176,23 +176,32 @@ const OBJECTS: &str = "SELECT type, name, coalesce(sql, '') FROM sqlite_schema \
                        WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
                        AND name NOT LIKE 'semigrate\\_%' ESCAPE '\\'";
 
-/// The digest of a schema's objects, fed in name order (SQLite's `ORDER BY name`,
-/// byte order, is Rust's string order): equal digests, equal stored schemas.
+/// The digest of a schema's objects, in any order: the sum of each object's hash, so
+/// that the store's catalog is read as it lies, without sorting it. Equal digests,
+/// equal stored schemas (names are unique, so the objects are a set).
 #[derive(Default)]
-pub struct Digest(xxhash_rust::xxh3::Xxh3);
+pub struct Digest {
+    sum: u64,
+    /// One object's bytes, hashed at once.
+    object: Vec<u8>,
+}
 
 impl Digest {
     /// Adds one object.
     pub fn add(&mut self, kind: &str, name: &str, sql: &str) {
+        self.object.clear();
         for part in [kind, name, sql] {
-            self.0.update(part.as_bytes());
-            self.0.update(&[0]);
+            self.object.extend_from_slice(part.as_bytes());
+            self.object.push(0);
         }
+        self.sum = self
+            .sum
+            .wrapping_add(xxhash_rust::xxh3::xxh3_64(&self.object));
     }
 
     /// The digest of what was added.
     pub fn finish(&self) -> u64 {
-        self.0.digest()
+        self.sum
     }
 }
 
@@ -200,7 +209,7 @@ impl Digest {
 /// what `Schema::read` would build, without building it.
 pub fn stored_digest(conn: &Connection) -> rusqlite::Result<u64> {
     let mut digest = Digest::default();
-    let mut stmt = conn.prepare(&format!("{OBJECTS} ORDER BY name"))?;
+    let mut stmt = conn.prepare(OBJECTS)?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         digest.add(
