@@ -352,7 +352,7 @@ enum Location {
 
 /// What `--json` prints: one document on one line, as `cargo metadata` prints it, for
 /// a program to read (`jq` shows it to a person). Indenting the 1,000 entries of a long
-/// chain's `status` cost a tenth of the command's time.
+/// chain's `status` cost a fifth of its serialization (0.8 M instructions of 4.7 M).
 fn json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).expect("serializes") + "\n"
 }
