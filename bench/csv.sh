@@ -2,7 +2,8 @@
 # The CSV transform on a large file against its peers and bounds, in alternating runs
 # on the same file: `cat`, a durable copy (`dd conv=fsync`), `xsv select` and
 # `qsvlite select` of every column; semigrate on all cores and on one thread (the
-# scaling); with wall and CPU time and peak RSS of each.
+# scaling); then CSV validations alone, on all cores and on one; with wall and CPU
+# time and peak RSS of each.
 # Usage: bench/csv.sh [ROWS] (default 10000000, about 1 GB) [PAIRS] (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,4 +109,24 @@ row "downgrade" down
 row "downgrade, 1 thread" down1
 row "upgrade with its backup" backed
 echo "upgrade: $(ratio "$(m up)" "$(m xsv)")x xsv select${qsv:+, $(ratio "$(m up)" "$(m qsv)")x qsvlite select}, $(ratio "$(m up)" "$(m dd)")x dd fsync, $(ratio "$(m up)" "$(m cat)")x cat"
-echo "1 to 2 threads: upgrade $(ratio "$(m up1)" "$(m up)")x faster, downgrade $(ratio "$(m down1)" "$(m down)")x; CPU $(ratio "$(median "${c[up]}")" "$(median "${c[up1]}")")x the 1-thread upgrade's"
+# The validations of one row at a time, alone: a second chain whose migration only
+# checks the file (`verify` runs it on the file as it is), on all cores and on one.
+mkdir -p "$work/checks"
+cat > "$work/checks/v0_0_1__check.toml" <<'TOML'
+description = "Check the file"
+[[validate]]
+csv = "accidents.csv"
+not_null = ["id", "date"]
+values_in = { column = "severity", values = ["1", "2", "3", "4"] }
+matches = { column = "commune", pattern = "[0-9]{5}" }
+TOML
+CARGO_TARGET_DIR=target/bench-checks SEMIGRATE_MIGRATIONS_DIR="$work/checks" cargo build -q --release
+checks=(target/bench-checks/release/semigrate -q --no-backup --database "$work/checks.db" --data-dir "$work/data")
+"${checks[@]}" upgrade
+for _ in $(seq "$pairs"); do
+  add verify "$(measure "${checks[@]}" verify)"
+  add verify1 "$(measure env SEMIGRATE_CSV_THREADS=1 "${checks[@]}" verify)"
+done
+row "validations (verify)" verify
+row "validations, 1 thread" verify1
+echo "1 to 2 threads: upgrade $(ratio "$(m up1)" "$(m up)")x faster, downgrade $(ratio "$(m down1)" "$(m down)")x, validations $(ratio "$(m verify1)" "$(m verify)")x; CPU $(ratio "$(median "${c[up]}")" "$(median "${c[up1]}")")x the 1-thread upgrade's"

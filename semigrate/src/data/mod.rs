@@ -5,6 +5,7 @@
 pub mod check;
 pub mod flow;
 pub mod load;
+mod pieces;
 pub mod stream;
 pub mod swap;
 

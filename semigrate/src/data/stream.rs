@@ -8,19 +8,20 @@
 //! Cells are bytes; UTF-8 is decoded only by `convert` to upper or lower case.
 
 use super::flow::{self, Header, Part};
+pub use super::pieces::Split;
+use super::pieces::{self, CsvFile, QUOTE, Records};
 use super::swap::Content;
 use crate::model::{Case, CsvOp, CsvStep, Source};
 use crate::rust::{ApplyFn, Row};
-use simd_csv::{ZeroCopyByteRecord, ZeroCopyReaderBuilder};
+use simd_csv::ZeroCopyByteRecord;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-const QUOTE: u8 = b'"';
 const BUFFER: usize = 1 << 20;
 
 /// What a pass wrote.
@@ -782,93 +783,6 @@ fn dialect(path: &Path) -> std::io::Result<(bool, bool)> {
     Ok((bom, crlf))
 }
 
-/// The line at which the byte `offset` of the file falls, for error messages.
-fn line_at(path: &Path, offset: u64) -> u64 {
-    let Ok(file) = File::open(path) else { return 0 };
-    let mut reader = BufReader::with_capacity(BUFFER, file.take(offset));
-    let mut lines = 1;
-    while let Ok(chunk) = reader.fill_buf() {
-        if chunk.is_empty() {
-            break;
-        }
-        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-        let n = chunk.len();
-        reader.consume(n);
-    }
-    lines
-}
-
-/// What is wrong with a raw cell, if anything. A quote is allowed only around a whole
-/// cell, and doubled inside it; a carriage return only inside quotes. CSV readers
-/// disagree on anything else (where the cell ends, even how many cells the row has),
-/// so such a file is refused rather than read one way and written back to be read
-/// another.
-fn malformed_cell(cell: &[u8]) -> Option<&'static str> {
-    let Some(inside) = cell.strip_prefix(&[QUOTE]) else {
-        return match memchr::memchr2(QUOTE, b'\r', cell).map(|i| cell[i]) {
-            Some(QUOTE) => Some("a quote inside a cell that does not start with one"),
-            Some(_) => Some("a carriage return inside a cell that is not quoted"),
-            None => None,
-        };
-    };
-    let mut i = 0;
-    while let Some(at) = memchr::memchr(QUOTE, &inside[i..]) {
-        i += at + 1;
-        match inside.get(i) {
-            None => return None,
-            Some(&QUOTE) => i += 1,
-            Some(_) => return Some("text after the quote that closes a cell"),
-        }
-    }
-    // The parser read to the end of the file looking for the closing quote.
-    Some("a quoted cell is never closed")
-}
-
-/// How a pass shares its file among threads: the file is cut at record ends into
-/// pieces of about `piece` bytes, and `threads` pieces are transformed at once, then
-/// written in file order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Split {
-    /// Pieces transformed at once.
-    pub threads: usize,
-    /// Bytes a piece holds at least (unless the file ends first): a piece ends at the
-    /// first record end past this size.
-    pub piece: usize,
-}
-
-/// The default piece: large enough that a piece's own cost (two channel hops, a reader)
-/// is lost among its rows, small enough that the pieces in flight stay a few MiB. On
-/// 5 M rows, pieces of 256 KiB ran as fast as pieces of 1 MiB with half the memory
-/// (12 MiB peak against 24), and 2 MiB ones were slower.
-const PIECE: usize = 256 << 10;
-
-/// The default number of threads is the machine's cores, up to this: beyond it the
-/// one thread that reads and the one that writes set the pace, and each more thread
-/// only holds more memory.
-const MOST_THREADS: usize = 4;
-
-impl Split {
-    /// The machine's cores, up to `MOST_THREADS`, in pieces of `PIECE` bytes; or what
-    /// `SEMIGRATE_CSV_THREADS` and `SEMIGRATE_CSV_PIECE` say (1 thread is a single-thread
-    /// pass; the tests set a tiny piece, to cut even a small file at every record).
-    pub fn from_env() -> Result<Split, String> {
-        let setting = |name: &str, default: usize| match std::env::var(name) {
-            Err(_) => Ok(default),
-            Ok(value) => value
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("{name}=`{value}`: expected a whole number, 1 or more")),
-        };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Split {
-            threads: setting("SEMIGRATE_CSV_THREADS", cores.min(MOST_THREADS))?,
-            piece: setting("SEMIGRATE_CSV_PIECE", PIECE)?,
-        })
-    }
-}
-
 /// A stretch of an output row: input cells that go out as they came in, in their
 /// order, copied in one go with the delimiters between them; or one computed cell.
 enum Segment {
@@ -902,75 +816,40 @@ fn raw_cells<'r>(
     &whole[at(first)..at(last) + last.len()]
 }
 
-/// What every piece of a pass needs: the compiled step, the file's dialect, and the
-/// file's name for errors.
-struct Plan<'a> {
+/// What every piece of a transform needs: the compiled step and the file's dialect.
+struct Plan {
     segments: Vec<Segment>,
     filters: Vec<Keep>,
-    /// Cells a row must have: the header's.
-    width: usize,
     delimiter: u8,
     crlf: bool,
-    src: &'a Path,
-    shown: &'a str,
-    /// The file written, for errors.
-    dst: &'a Path,
 }
 
 /// A transformed piece, on its way to be written.
 struct Done {
     out: Vec<u8>,
     rows: u64,
-    /// The file offset the piece ends at, for progress.
-    end: u64,
 }
 
-impl Plan<'_> {
+impl Plan {
     /// Transforms the records of `piece`, which starts at byte `offset` of the file,
     /// onto `out`; returns the rows written. An error names the file and the line.
-    fn run(&self, piece: &[u8], offset: u64, out: &mut Vec<u8>) -> Result<u64, String> {
-        // The reader drops a BOM at the start of its input, and a piece's first cell
-        // may begin with those bytes: an empty line ahead of the piece, which the
-        // reader skips, keeps them.
-        let mut reader = ZeroCopyReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(piece.len() + 1)
-            .from_reader(b"\n".chain(piece));
-        let failed = |at: u64, why: &dyn std::fmt::Display| {
-            let line = line_at(self.src, offset + at.saturating_sub(1));
-            format!("{} line {line}: {why}", self.shown)
-        };
+    fn run(
+        &self,
+        source: &CsvFile,
+        piece: &[u8],
+        offset: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, String> {
+        let mut records = Records::new(source, piece, offset);
         let mut line = Line::new(self.delimiter, self.crlf);
         let mut scratch = Vec::new();
         let mut rows = 0;
-        loop {
-            let at = reader.position();
-            let Some(row) = reader
-                .read_byte_record()
-                .map_err(|e| format!("{}: cannot read: {e}", self.shown))?
-            else {
-                return Ok(rows);
-            };
-            if row.len() != self.width {
-                let why = format!(
-                    "the row has {} fields, the header {}",
-                    row.len(),
-                    self.width
-                );
-                return Err(failed(at, &why));
-            }
-            if memchr::memchr2(QUOTE, b'\r', row.as_slice()).is_some()
-                && let Some(why) = row.iter().find_map(malformed_cell)
-            {
-                return Err(failed(at, &why));
-            }
+        while let Some((row, at)) = records.next(source)? {
             let mut kept = true;
             for filter in &self.filters {
                 kept &= filter
                     .keeps(&row, &mut scratch)
-                    .map_err(|e| failed(at, &e))?;
+                    .map_err(|e| source.failed(at, &e))?;
             }
             if !kept {
                 continue;
@@ -983,7 +862,7 @@ impl Plan<'_> {
                         scratch.clear();
                         column
                             .eval(&row, &mut scratch)
-                            .map_err(|e| failed(at, &e))?;
+                            .map_err(|e| source.failed(at, &e))?;
                         line.value(out, &scratch);
                     }
                 }
@@ -991,188 +870,14 @@ impl Plan<'_> {
             line.end(out);
             rows += 1;
         }
-    }
-}
-
-/// Where the last record of `bytes` that starts at a record start ends: past its last
-/// line feed outside quotes. The reader enters and leaves quotes at every quote byte
-/// (a doubled quote leaves and enters again), so a line feed ends a record exactly
-/// when an even number of quotes comes before it: the cut is certain, even in a
-/// malformed file, and falls where a single-thread read would end the record.
-fn record_end(bytes: &[u8]) -> Option<usize> {
-    let quotes = memchr::memchr_iter(QUOTE, bytes).count();
-    let (mut after, mut end) = (0, bytes.len());
-    while let Some(feed) = memchr::memrchr(b'\n', &bytes[..end]) {
-        after += memchr::memchr_iter(QUOTE, &bytes[feed + 1..end]).count();
-        if (quotes - after).is_multiple_of(2) {
-            return Some(feed + 1);
-        }
-        end = feed;
-    }
-    None
-}
-
-/// Reads the file from `start` (a record start) and hands out the pieces, each to the
-/// next thread in turn; returns how many it handed out. A piece that holds no record
-/// end yet (a long multi-line cell) grows, doubling, until it does or the file ends.
-fn cut(
-    mut input: File,
-    start: u64,
-    size: usize,
-    threads: &[SyncSender<(u64, Vec<u8>)>],
-    spent: &Receiver<Vec<u8>>,
-) -> std::io::Result<usize> {
-    use std::io::{Seek, SeekFrom};
-    input.seek(SeekFrom::Start(start))?;
-    let (mut offset, mut carry, mut handed) = (start, Vec::new(), 0);
-    loop {
-        let mut piece = spent
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(size + size / 4));
-        piece.clear();
-        piece.extend_from_slice(&carry);
-        let (end, last) = loop {
-            let more = size.max(piece.len());
-            if (&mut input).take(more as u64).read_to_end(&mut piece)? < more {
-                break (piece.len(), true);
-            }
-            if let Some(end) = record_end(&piece) {
-                break (end, false);
-            }
-        };
-        carry.clear();
-        carry.extend_from_slice(&piece[end..]);
-        piece.truncate(end);
-        if piece.is_empty() {
-            return Ok(handed);
-        }
-        let length = piece.len() as u64;
-        if threads[handed % threads.len()]
-            .send((offset, piece))
-            .is_err()
-        {
-            // That thread stopped on an error, which the writer reports.
-            return Ok(handed);
-        }
-        handed += 1;
-        offset += length;
-        if last {
-            return Ok(handed);
-        }
-    }
-}
-
-/// Transforms the file from `start` on `split.threads` threads and writes the pieces to
-/// `output` in file order; returns the rows written. Memory stays bounded: each thread
-/// holds one piece and has one waiting on each side of it, and buffers go round.
-fn spread(
-    plan: &Plan,
-    input: File,
-    start: u64,
-    split: Split,
-    output: &mut Sink,
-    progress: &mut dyn FnMut(u64, u64),
-    total: u64,
-) -> Result<u64, String> {
-    let threads = split.threads.max(1);
-    std::thread::scope(|scope| {
-        let (recycle, spent) = std::sync::mpsc::channel::<Vec<u8>>();
-        let (mut feeds, mut results, mut returns, mut workers) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..threads {
-            let (feed, pieces) = sync_channel::<(u64, Vec<u8>)>(1);
-            let (result, done) = sync_channel::<Result<Done, String>>(1);
-            let (give_back, outs) = std::sync::mpsc::channel::<Vec<u8>>();
-            let recycle = recycle.clone();
-            workers.push(scope.spawn(move || {
-                for (offset, piece) in pieces {
-                    let mut out = outs.try_recv().unwrap_or_default();
-                    out.clear();
-                    let end = offset + piece.len() as u64;
-                    let ran = plan.run(&piece, offset, &mut out);
-                    let _ = recycle.send(piece);
-                    let failed = ran.is_err();
-                    let sent = result.send(ran.map(|rows| Done { out, rows, end }));
-                    if failed || sent.is_err() {
-                        return;
-                    }
-                }
-            }));
-            feeds.push(feed);
-            results.push(done);
-            returns.push(give_back);
-        }
-        drop(recycle);
-        let cutter = scope.spawn(move || cut(input, start, split.piece, &feeds, &spent));
-        let (mut rows, mut written) = (0, 0);
-        // The pieces come back in the order they were handed out: round the threads.
-        while let Ok(done) = results[written % threads].recv() {
-            let done = done?;
-            output
-                .write(&done.out)
-                .map_err(|e| format!("{}: cannot write: {e}", plan.dst.display()))?;
-            rows += done.rows;
-            progress(done.end, total);
-            let _ = returns[written % threads].send(done.out);
-            written += 1;
-        }
-        let handed = cutter
-            .join()
-            .map_err(|_| "the reading thread panicked".to_string())?
-            .map_err(|e| format!("{}: cannot read: {e}", plan.shown))?;
-        for worker in workers {
-            worker
-                .join()
-                .map_err(|_| "a transforming thread panicked".to_string())?;
-        }
-        if handed != written {
-            return Err(format!(
-                "{}: {handed} pieces read but {written} written",
-                plan.shown
-            ));
-        }
         Ok(rows)
-    })
-}
-
-/// Reads the header at the start of `input` and checks it is `expected`; returns the
-/// offset where the records start.
-fn header_end(
-    input: &File,
-    delimiter: u8,
-    expected: &[String],
-    shown: &str,
-) -> Result<u64, String> {
-    let mut reader = ZeroCopyReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(input);
-    let found: Vec<String> = match reader
-        .read_byte_record()
-        .map_err(|e| format!("{shown}: cannot read: {e}"))?
-    {
-        Some(row) => row
-            .unescaped_iter()
-            .map(|f| String::from_utf8_lossy(&f).into_owned())
-            .collect(),
-        None => return Err(format!("{shown} is empty: it has no header line")),
-    };
-    if found != expected {
-        return Err(format!(
-            "{shown} has the columns {}, but the migration expects {}",
-            super::shown_header(&found),
-            super::shown_header(expected)
-        ));
     }
-    Ok(reader.position())
 }
 
 /// Streams `src` through the ops of `step` into `dst`, after checking that the real
-/// header is the one the chain expects, on the threads `split` says. `shown` names the
-/// file in errors; `progress` hears now and then how many of the file's bytes have
-/// been read.
+/// header is the one the chain expects, on the threads `split` says, each piece
+/// written in file order. `shown` names the file in errors; `progress` hears now and
+/// then how many of the file's bytes have been read.
 pub fn transform(
     src: &Path,
     dst: &Path,
@@ -1187,7 +892,16 @@ pub fn transform(
     let (bom, crlf) = dialect(src).map_err(|e| cannot_read(&e))?;
     let input = File::open(src).map_err(|e| cannot_read(&e))?;
     let total = input.metadata().map_or(0, |m| m.len());
-    let start = header_end(&input, step.delimiter, &expected, shown)?;
+    let Some((found, start)) = pieces::header(&input, step.delimiter, shown)? else {
+        return Err(format!("{shown} is empty: it has no header line"));
+    };
+    if found != expected {
+        return Err(format!(
+            "{shown} has the columns {}, but the migration expects {}",
+            super::shown_header(&found),
+            super::shown_header(&expected)
+        ));
+    }
     let cannot_write = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", dst.display());
     let mut output = Sink::new(File::create(dst).map_err(|e| cannot_write(&e))?);
     // The header goes out with the names the ops give it.
@@ -1201,14 +915,43 @@ pub fn transform(
     let plan = Plan {
         segments: segments(columns),
         filters,
-        width: step.header.len(),
         delimiter: step.delimiter,
         crlf,
-        src,
-        shown,
-        dst,
     };
-    let rows = spread(&plan, input, start, split, &mut output, progress, total)?;
+    let source = CsvFile {
+        path: src,
+        shown,
+        delimiter: step.delimiter,
+        width: step.header.len(),
+    };
+    // Output buffers go round between the threads and the writer.
+    let buffers = std::sync::Mutex::new(Vec::<Vec<u8>>::new());
+    let mut rows = 0;
+    pieces::in_pieces(
+        input,
+        start,
+        split,
+        shown,
+        |piece, offset| {
+            let mut out = buffers
+                .lock()
+                .ok()
+                .and_then(|mut free| free.pop())
+                .unwrap_or_default();
+            out.clear();
+            let rows = plan.run(&source, piece, offset, &mut out)?;
+            Ok(Done { out, rows })
+        },
+        |done: Done, end| {
+            output.write(&done.out).map_err(|e| cannot_write(&e))?;
+            rows += done.rows;
+            progress(end, total);
+            if let Ok(mut free) = buffers.lock() {
+                free.push(done.out);
+            }
+            Ok(())
+        },
+    )?;
     progress(total, total);
     let content = output.finish().map_err(|e| cannot_write(&e))?;
     Ok(Stats { rows, content })
@@ -1281,7 +1024,7 @@ mod tests {
             s,
             Split {
                 threads: 1,
-                piece: PIECE,
+                piece: pieces::PIECE,
             },
         );
         for threads in [1, 2, 3] {
@@ -1688,16 +1431,6 @@ mod tests {
             })
             .collect();
         assert_eq!(shown, ["0..=1", "computed", "3..=3", "2..=3"]);
-    }
-
-    #[test]
-    fn a_record_ends_at_a_line_feed_outside_quotes_only() {
-        assert_eq!(record_end(b"a,b\n1,2\n3,"), Some(8));
-        assert_eq!(record_end(b"a,\"x\ny\"\n1,\"open\n"), Some(8));
-        assert_eq!(record_end(b"1,\"\"\"q\"\"\"\n2,\"b\nc"), Some(10));
-        assert_eq!(record_end(b"1,\"still\nopen\n"), None);
-        assert_eq!(record_end(b"no line feed yet"), None);
-        assert_eq!(record_end(b"\r\n"), Some(2));
     }
 
     /// The cuts the issue names: inside a quoted cell of many lines (longer than a
