@@ -114,6 +114,10 @@ echo "upgrade: $(ratio "$(m up)" "$(m xsv)")x xsv select${qsv:+, $(ratio "$(m up
 mkdir -p "$work/checks"
 cat > "$work/checks/v0_0_1__check.toml" <<'TOML'
 description = "Check the file"
+[[up]]
+sql = "CREATE TABLE checked (at TEXT);"
+[[down]]
+sql = "DROP TABLE checked;"
 [[validate]]
 csv = "accidents.csv"
 not_null = ["id", "date"]

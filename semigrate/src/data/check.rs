@@ -12,6 +12,7 @@ use std::fs::File;
 use std::path::Path;
 
 /// The rules a check gives, as cell indexes.
+#[derive(Clone)]
 struct Rules<'c> {
     not_null: Vec<(&'c str, usize)>,
     values_in: Option<(&'c str, usize, HashSet<&'c [u8]>)>,
@@ -162,7 +163,10 @@ fn checked(file: &Path, check: &CsvCheck, split: Split) -> Result<u64, String> {
         start,
         split,
         path,
-        |piece, offset| rules.piece(&csv, piece, offset),
+        || {
+            let (rules, csv) = (rules.clone(), &csv);
+            move |piece: &[u8], offset| rules.piece(csv, piece, offset)
+        },
         |found: Found, _| {
             rows += found.rows;
             for row in found.keys {

@@ -263,25 +263,29 @@ fn cut(
     }
 }
 
-/// Runs `work` on each piece of the file from `start` (a record start), given its
+/// Runs a worker on each piece of the file from `start` (a record start), given its
 /// bytes and its offset, on `split.threads` threads, and hands each result to `take` in
 /// file order, with the offset its piece ends at. The first error in file order stops
-/// the pass. Memory stays bounded: each thread holds one piece and has one waiting on
-/// each side of it, and the pieces' buffers go round.
-pub(crate) fn in_pieces<T, W, F>(
+/// the pass. Each thread makes its own worker with `worker`: a worker owns what it
+/// uses, regular expressions above all, which threads sharing one would contend for
+/// (a validation with `matches` took 1.6 times the CPU on two threads as on one).
+/// Memory stays bounded: each thread holds one piece and has one waiting on each side
+/// of it, and the pieces' buffers go round.
+pub(crate) fn in_pieces<T, M, W, F>(
     input: File,
     start: u64,
     split: Split,
     shown: &str,
-    work: W,
+    worker: M,
     mut take: F,
 ) -> Result<(), String>
 where
     T: Send,
-    W: Fn(&[u8], u64) -> Result<T, String> + Sync,
+    M: Fn() -> W + Sync,
+    W: FnMut(&[u8], u64) -> Result<T, String>,
     F: FnMut(T, u64) -> Result<(), String>,
 {
-    let work = &work;
+    let worker = &worker;
     let threads = split.threads.max(1);
     std::thread::scope(|scope| {
         let (recycle, spent) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -291,6 +295,7 @@ where
             let (result, done) = sync_channel::<(Result<T, String>, u64)>(1);
             let recycle = recycle.clone();
             workers.push(scope.spawn(move || {
+                let mut work = worker();
                 for (offset, piece) in pieces {
                     let end = offset + piece.len() as u64;
                     let ran = work(&piece, offset);

@@ -135,6 +135,7 @@ fn index(header: &[String], column: &str) -> Result<usize, String> {
 }
 
 /// A row `filter` keeps: its column's value among `values`, or matching `pattern`.
+#[derive(Clone)]
 struct Keep {
     of: Expr,
     values: std::collections::HashSet<Vec<u8>>,
@@ -785,6 +786,7 @@ fn dialect(path: &Path) -> std::io::Result<(bool, bool)> {
 
 /// A stretch of an output row: input cells that go out as they came in, in their
 /// order, copied in one go with the delimiters between them; or one computed cell.
+#[derive(Clone)]
 enum Segment {
     Raw(std::ops::RangeInclusive<usize>),
     Computed(Expr),
@@ -817,6 +819,7 @@ fn raw_cells<'r>(
 }
 
 /// What every piece of a transform needs: the compiled step and the file's dialect.
+#[derive(Clone)]
 struct Plan {
     segments: Vec<Segment>,
     filters: Vec<Keep>,
@@ -932,15 +935,18 @@ pub fn transform(
         start,
         split,
         shown,
-        |piece, offset| {
-            let mut out = buffers
-                .lock()
-                .ok()
-                .and_then(|mut free| free.pop())
-                .unwrap_or_default();
-            out.clear();
-            let rows = plan.run(&source, piece, offset, &mut out)?;
-            Ok(Done { out, rows })
+        || {
+            let (plan, source, buffers) = (plan.clone(), &source, &buffers);
+            move |piece: &[u8], offset| {
+                let mut out = buffers
+                    .lock()
+                    .ok()
+                    .and_then(|mut free| free.pop())
+                    .unwrap_or_default();
+                out.clear();
+                let rows = plan.run(source, piece, offset, &mut out)?;
+                Ok(Done { out, rows })
+            }
         },
         |done: Done, end| {
             output.write(&done.out).map_err(|e| cannot_write(&e))?;
