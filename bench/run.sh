@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark, one after the other: the apply/status/revert figures against raw
 # sqlite3 (bench/run.py), the build-time proof and incremental builds
-# (bench/replay.sh), and the CSV transform on about 1 GB against cat and dd
-# (bench/csv.sh). Under 10 minutes on 2 cores. Copy the tables into BENCHMARKS.md.
+# (bench/replay.sh), and the CSV transform and validations on about 1 GB against cat,
+# dd, xsv and qsv (bench/csv.sh). Copy the tables into BENCHMARKS.md.
 # Usage: bench/run.sh [MIGRATIONS] [CSV_ROWS]   (defaults 1000 and 10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,5 +14,5 @@ echo
 echo "## build-time proof and incremental build"
 bench/replay.sh "$n"
 echo
-echo "## CSV transform"
+echo "## CSV transform and validations"
 bench/csv.sh "$rows" 3
