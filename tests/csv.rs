@@ -140,7 +140,7 @@ fn a_ragged_row_stops_the_migration() {
 
 /// The example chain's file comes out the same on one thread in one piece as cut at
 /// every few records on three threads; a setting that is not a number of threads stops
-/// the run before anything changes, naming it.
+/// the run before it starts, naming it.
 #[test]
 fn one_thread_and_many_write_the_same_file_and_a_bad_setting_changes_nothing() {
     let (one, many) = (Sandbox::new(), Sandbox::new());
@@ -165,12 +165,11 @@ fn one_thread_and_many_write_the_same_file_and_a_bad_setting_changes_nothing() {
     s.ok(&["upgrade", "--version", "1.0.1"]);
     let file = std::fs::read(csv_path(&s)).unwrap();
     let r = upgrade(&s, "two", "64");
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("SEMIGRATE_CSV_THREADS=`two`: expected a whole number, 1 or more"),
-        "{}",
-        r.stderr
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.trim(),
+        "error: SEMIGRATE_CSV_THREADS=`two`: expected a whole number, 1 or more",
+        "told before anything starts: no backup, no plan"
     );
     assert_eq!(history(&s.conn()).last().unwrap(), "1.0.1");
     assert_eq!(std::fs::read(csv_path(&s)).unwrap(), file);

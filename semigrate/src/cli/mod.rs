@@ -481,7 +481,17 @@ fn exit_code(chain: &'static Chain) -> u8 {
         verbose: cli.verbose,
     };
     let json = context.json;
-    let output = match cli.command {
+    // The CSV settings are read where the files are, deep in a run: a bad one is told
+    // before anything starts (a lock, a backup).
+    let reads_csv = matches!(
+        cli.command,
+        Command::Upgrade { .. } | Command::Downgrade { .. } | Command::Verify
+    );
+    let settings = match crate::data::stream::Split::from_env() {
+        Err(reason) if reads_csv => Err(Error::Usage(reason)),
+        _ => Ok(()),
+    };
+    let output = settings.and_then(|()| match cli.command {
         Command::Upgrade {
             version,
             dry_run,
@@ -532,7 +542,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
         Command::Init { dir, name, path } => {
             init::run(&context, &dir, name.as_deref(), path.as_deref())
         }
-    };
+    });
     match output {
         Ok(text) => {
             // Colour goes out only to a terminal, and never under NO_COLOR; JSON has
