@@ -291,6 +291,23 @@ fn list_shows_the_compiled_chain() {
     assert!(!s.db().exists());
 }
 
+/// `--json` prints one document on one line, whichever command prints it.
+#[test]
+fn json_output_is_one_line() {
+    let s = Sandbox::new();
+    s.ok(&["upgrade", "--version", "1.0.1"]);
+    for args in [
+        &["--json", "status"][..],
+        &["--json", "list"],
+        &["--json", "history"],
+        &["--json", "upgrade", "--dry-run"],
+    ] {
+        let out = s.ok(args).stdout;
+        assert_eq!(out.lines().count(), 1, "{args:?}: {out}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+}
+
 #[test]
 fn status_prints_an_aligned_table() {
     let s = Sandbox::new();

@@ -16,7 +16,7 @@ pub fn read(context: &Context) -> Result<Status> {
 pub fn run(context: &Context) -> Result<String> {
     let s = read(context)?;
     if context.json {
-        return Ok(serde_json::to_string_pretty(&s).expect("serializes") + "\n");
+        return Ok(super::json(&s));
     }
     Ok(render(&s))
 }
