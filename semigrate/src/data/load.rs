@@ -1,14 +1,22 @@
 //! Reading a CSV file for `load` (and its inverse, `unload`): the header matched with
-//! the step's columns, then each row's values, streamed in constant memory, with the
-//! line each starts on for messages.
+//! the step's columns, then each row's values, streamed in constant memory on all
+//! cores, with the line each starts on for messages.
 
+use super::pieces::{self, CsvFile, Records, Split};
 use crate::model::LoadStep;
-use ::csv::{ByteRecord, ReaderBuilder};
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
-/// A file opened for a load: which CSV column goes to which table column.
+/// A file opened for a load: which CSV column goes to which table column. Its rows are
+/// read on all cores (`pieces`) and handed over in file order.
 pub struct Rows {
-    reader: ::csv::Reader<std::fs::File>,
+    file: PathBuf,
+    delimiter: u8,
+    /// Cells a row has: the header's.
+    width: usize,
+    /// Where the rows start, and on which line.
+    start: u64,
+    line: u64,
     /// Each loaded CSV column's index in the file.
     indexes: Vec<usize>,
     /// The table column each one goes to, in the same order.
@@ -17,23 +25,27 @@ pub struct Rows {
     path: String,
 }
 
+/// The loaded cells of a piece's rows, read on its thread.
+struct Parsed {
+    /// The cells' text, one after the other.
+    text: String,
+    /// Each cell's place in `text`, or None for NULL; `indexes.len()` of them a row.
+    cells: Vec<Option<(usize, usize)>>,
+    /// Each row's line, counted from the piece's first.
+    lines: Vec<u64>,
+    /// The line feeds in the piece.
+    feeds: u64,
+}
+
 impl Rows {
     /// Opens `file` and matches its header with the step's columns.
     pub fn open(file: &Path, step: &LoadStep) -> Result<Rows, String> {
         let path = step.path.to_string();
-        let mut reader = ReaderBuilder::new()
-            .delimiter(step.delimiter)
-            .has_headers(false)
-            .from_path(file)
-            .map_err(|e| format!("{path}: cannot read: {e}"))?;
-        let mut first = ByteRecord::new();
-        if !reader
-            .read_byte_record(&mut first)
-            .map_err(|e| format!("{path}: {e}"))?
-        {
+        let input = File::open(file).map_err(|e| format!("{path}: cannot read: {e}"))?;
+        // The reader leaves a BOM out of the first name.
+        let Some((header, start)) = pieces::header(&input, step.delimiter, &path)? else {
             return Err(format!("{path} is empty: it has no header"));
-        }
-        let header = super::header_names(&first);
+        };
         let wanted: Vec<(String, String)> = match step.columns.is_empty() {
             true => header.iter().map(|c| (c.clone(), c.clone())).collect(),
             false => step
@@ -55,7 +67,11 @@ impl Rows {
             columns.push(to);
         }
         Ok(Rows {
-            reader,
+            file: file.to_path_buf(),
+            delimiter: step.delimiter,
+            width: header.len(),
+            start,
+            line: pieces::line_at(file, start),
             indexes,
             columns,
             null: step.null.as_ref().map(|n| n.as_bytes().to_vec()),
@@ -75,43 +91,84 @@ impl Rows {
             .collect()
     }
 
+    /// The loaded cells of the rows of `piece`, which starts at byte `offset`.
+    fn parse(&self, csv: &CsvFile, piece: &[u8], offset: u64) -> Result<Parsed, String> {
+        let mut parsed = Parsed {
+            text: String::new(),
+            cells: Vec::new(),
+            lines: Vec::new(),
+            feeds: 0,
+        };
+        let mut records = Records::new(csv, piece, offset);
+        let mut counted = 0;
+        while let Some((row, at)) = records.next(csv)? {
+            let here = (at - offset) as usize;
+            parsed.feeds += memchr::memchr_iter(b'\n', &piece[counted..here]).count() as u64;
+            counted = here;
+            parsed.lines.push(parsed.feeds);
+            for &i in &self.indexes {
+                let cell = row.unescape(i).unwrap_or_default();
+                if self.null.as_deref() == Some(cell.as_ref()) {
+                    parsed.cells.push(None);
+                    continue;
+                }
+                let text =
+                    std::str::from_utf8(&cell).map_err(|_| csv.failed(at, &"not valid UTF-8"))?;
+                let from = parsed.text.len();
+                parsed.text.push_str(text);
+                parsed.cells.push(Some((from, parsed.text.len())));
+            }
+        }
+        parsed.feeds += memchr::memchr_iter(b'\n', &piece[counted..]).count() as u64;
+        Ok(parsed)
+    }
+
     /// Calls `each` with every row's values (None for NULL) and its line; stops at the
-    /// first error, which names the line. Returns the number of rows.
+    /// first error, which names the line. Returns the number of rows. The rows are read
+    /// on all cores; `each` runs on this thread, in file order.
     pub fn each(
         &mut self,
         mut each: impl FnMut(&[Option<&str>], u64) -> Result<(), String>,
     ) -> Result<u64, String> {
-        let mut record = ByteRecord::new();
-        let mut rows = 0;
-        loop {
-            let more = self
-                .reader
-                .read_byte_record(&mut record)
-                .map_err(|e| format!("{}: {e}", self.path))?;
-            if !more {
-                return Ok(rows);
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            let mut values: Vec<Option<&str>> = Vec::with_capacity(self.indexes.len());
-            for &i in &self.indexes {
-                let cell = record.get(i).ok_or_else(|| {
-                    format!(
-                        "{} line {line}: the row has {} fields",
-                        self.path,
-                        record.len()
-                    )
-                })?;
-                if self.null.as_deref() == Some(cell) {
-                    values.push(None);
-                    continue;
+        let input =
+            File::open(&self.file).map_err(|e| format!("{}: cannot read: {e}", self.path))?;
+        let this = &*self;
+        let csv = CsvFile {
+            path: &this.file,
+            shown: &this.path,
+            delimiter: this.delimiter,
+            width: this.width,
+        };
+        let (mut rows, mut line) = (0, this.line);
+        pieces::in_pieces(
+            input,
+            this.start,
+            Split::from_env()?,
+            &this.path,
+            || {
+                let csv = &csv;
+                move |piece: &[u8], offset| this.parse(csv, piece, offset)
+            },
+            |parsed: Parsed, _| {
+                let width = this.indexes.len();
+                let mut values: Vec<Option<&str>> = Vec::with_capacity(width);
+                for (r, at) in parsed.lines.iter().enumerate() {
+                    let cells = &parsed.cells[r * width..(r + 1) * width];
+                    values.clear();
+                    values.extend(
+                        cells
+                            .iter()
+                            .map(|c| c.map(|(from, to)| &parsed.text[from..to])),
+                    );
+                    let at = line + at;
+                    each(&values, at).map_err(|e| format!("{} line {at}: {e}", this.path))?;
+                    rows += 1;
                 }
-                let text = std::str::from_utf8(cell)
-                    .map_err(|_| format!("{} line {line}: not valid UTF-8", self.path))?;
-                values.push(Some(text));
-            }
-            each(&values, line).map_err(|e| format!("{} line {line}: {e}", self.path))?;
-            rows += 1;
-        }
+                line += parsed.feeds;
+                Ok(())
+            },
+        )?;
+        Ok(rows)
     }
 }
 

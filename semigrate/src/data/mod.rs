@@ -9,20 +9,6 @@ mod pieces;
 pub mod stream;
 pub mod swap;
 
-/// A header row's names, as text: a BOM before the first is not part of it.
-pub fn header_names(row: &::csv::ByteRecord) -> Vec<String> {
-    row.iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let name = match i {
-                0 => f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f),
-                _ => f,
-            };
-            String::from_utf8_lossy(name).into_owned()
-        })
-        .collect()
-}
-
 /// A cell's value as an error shows it: escaped, and cut if long.
 pub fn shown_value(bytes: &[u8]) -> String {
     cut(String::from_utf8_lossy(bytes).escape_debug().collect(), 60)
