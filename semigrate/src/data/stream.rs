@@ -1012,6 +1012,18 @@ mod tests {
         }
     }
 
+    /// A step on the header a, b that renames a to z: touches no cell.
+    fn a_to_z() -> CsvStep {
+        step(
+            &["a", "b"],
+            b',',
+            vec![CsvOp::Rename {
+                from: t("a"),
+                to: t("z"),
+            }],
+        )
+    }
+
     /// Transforms `input` with `split`: the bytes written and the rows counted.
     fn run_split(input: &[u8], s: &CsvStep, split: Split) -> Result<(Vec<u8>, u64), String> {
         let dir = tempfile::tempdir().unwrap();
@@ -1279,14 +1291,7 @@ mod tests {
 
     #[test]
     fn malformed_input_is_named_by_line() {
-        let s = step(
-            &["a", "b"],
-            b',',
-            vec![CsvOp::Rename {
-                from: t("a"),
-                to: t("z"),
-            }],
-        );
+        let s = a_to_z();
         let e = run(b"a,b\n1,2\n3\n", &s).unwrap_err();
         assert_eq!(e, "f.csv line 3: the row has 1 fields, the header 2");
         let e = run(b"a,c\n1,2\n", &s).unwrap_err();
@@ -1368,14 +1373,7 @@ mod tests {
 
     #[test]
     fn an_unclosed_quote_and_a_ragged_row_after_a_multiline_cell_are_named_by_line() {
-        let s = step(
-            &["a", "b"],
-            b',',
-            vec![CsvOp::Rename {
-                from: t("a"),
-                to: t("z"),
-            }],
-        );
+        let s = a_to_z();
         let e = run(b"a,b\n1,\"two\nlines\"\n3,\"never closed\n4,5\n", &s).unwrap_err();
         assert_eq!(e, "f.csv line 4: a quoted cell is never closed");
         let e = run(b"a,b\n1,x\n2,( q \"\"z\"\"\",\n", &s).unwrap_err();
@@ -1479,14 +1477,7 @@ mod tests {
     /// is the one named, whichever thread meets its row first.
     #[test]
     fn the_first_bad_row_is_named_by_its_line_however_the_file_is_cut() {
-        let s = step(
-            &["a", "b"],
-            b',',
-            vec![CsvOp::Rename {
-                from: t("a"),
-                to: t("z"),
-            }],
-        );
+        let s = a_to_z();
         let mut input = b"a,b\n".to_vec();
         for i in 2..=400 {
             match i {
