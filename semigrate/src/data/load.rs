@@ -26,11 +26,13 @@ pub struct Rows {
 }
 
 /// The loaded cells of a piece's rows, read on its thread.
+#[derive(Default)]
 struct Parsed {
     /// The cells' text, one after the other.
     text: String,
     /// Each cell's place in `text`, or None for NULL; `indexes.len()` of them a row.
-    cells: Vec<Option<(usize, usize)>>,
+    /// Offsets of 32 bits keep the cells in flight at half the memory.
+    cells: Vec<Option<(u32, u32)>>,
     /// Each row's line, counted from the piece's first.
     lines: Vec<u64>,
     /// The line feeds in the piece.
@@ -91,14 +93,19 @@ impl Rows {
             .collect()
     }
 
-    /// The loaded cells of the rows of `piece`, which starts at byte `offset`.
-    fn parse(&self, csv: &CsvFile, piece: &[u8], offset: u64) -> Result<Parsed, String> {
-        let mut parsed = Parsed {
-            text: String::new(),
-            cells: Vec::new(),
-            lines: Vec::new(),
-            feeds: 0,
-        };
+    /// The loaded cells of the rows of `piece`, which starts at byte `offset`, into
+    /// `parsed` (emptied first: its buffers are reused).
+    fn parse(
+        &self,
+        csv: &CsvFile,
+        piece: &[u8],
+        offset: u64,
+        mut parsed: Parsed,
+    ) -> Result<Parsed, String> {
+        parsed.text.clear();
+        parsed.cells.clear();
+        parsed.lines.clear();
+        parsed.feeds = 0;
         let mut records = Records::new(csv, piece, offset);
         let mut counted = 0;
         while let Some((row, at)) = records.next(csv)? {
@@ -116,7 +123,10 @@ impl Rows {
                     std::str::from_utf8(&cell).map_err(|_| csv.failed(at, &"not valid UTF-8"))?;
                 let from = parsed.text.len();
                 parsed.text.push_str(text);
-                parsed.cells.push(Some((from, parsed.text.len())));
+                let place = u32::try_from(from)
+                    .and_then(|from| u32::try_from(parsed.text.len()).map(|to| (from, to)));
+                let place = place.map_err(|_| csv.failed(at, &"the row is over 4 GiB"))?;
+                parsed.cells.push(Some(place));
             }
         }
         parsed.feeds += memchr::memchr_iter(b'\n', &piece[counted..]).count() as u64;
@@ -140,14 +150,19 @@ impl Rows {
             width: this.width,
         };
         let (mut rows, mut line) = (0, this.line);
+        // The parsed pieces' buffers go round between the threads and this one.
+        let spare = std::sync::Mutex::new(Vec::<Parsed>::new());
         pieces::in_pieces(
             input,
             this.start,
             Split::from_env()?,
             &this.path,
             || {
-                let csv = &csv;
-                move |piece: &[u8], offset| this.parse(csv, piece, offset)
+                let (csv, spare) = (&csv, &spare);
+                move |piece: &[u8], offset| {
+                    let parsed = spare.lock().ok().and_then(|mut s| s.pop());
+                    this.parse(csv, piece, offset, parsed.unwrap_or_default())
+                }
             },
             |parsed: Parsed, _| {
                 let width = this.indexes.len();
@@ -158,13 +173,16 @@ impl Rows {
                     values.extend(
                         cells
                             .iter()
-                            .map(|c| c.map(|(from, to)| &parsed.text[from..to])),
+                            .map(|c| c.map(|(from, to)| &parsed.text[from as usize..to as usize])),
                     );
                     let at = line + at;
                     each(&values, at).map_err(|e| format!("{} line {at}: {e}", this.path))?;
                     rows += 1;
                 }
                 line += parsed.feeds;
+                if let Ok(mut spare) = spare.lock() {
+                    spare.push(parsed);
+                }
                 Ok(())
             },
         )?;
