@@ -487,11 +487,11 @@ fn exit_code(chain: &'static Chain) -> u8 {
         cli.command,
         Command::Upgrade { .. } | Command::Downgrade { .. } | Command::Verify
     );
-    let settings = match crate::data::stream::Split::from_env() {
+    let csv_settings = match crate::data::stream::Split::from_env() {
         Err(reason) if reads_csv => Err(Error::Usage(reason)),
         _ => Ok(()),
     };
-    let output = settings.and_then(|()| match cli.command {
+    let output = csv_settings.and_then(|()| match cli.command {
         Command::Upgrade {
             version,
             dry_run,

@@ -30,6 +30,7 @@ struct Keys {
 
 /// What a piece found: its rows, their keys in order, and the first row that breaks a
 /// rule of its own (the keys stop before it).
+#[derive(Default)]
 struct Found {
     rows: u64,
     keys: Vec<Keys>,
@@ -63,14 +64,20 @@ impl Rules<'_> {
         None
     }
 
-    fn piece(&self, file: &CsvFile, piece: &[u8], offset: u64) -> Result<Found, String> {
+    /// Checks the rows of `piece`, which starts at byte `offset`, into `found` (emptied
+    /// first: its buffers are reused).
+    fn piece(
+        &self,
+        file: &CsvFile,
+        piece: &[u8],
+        offset: u64,
+        found: &mut Found,
+    ) -> Result<(), String> {
         let mut records = Records::new(file, piece, offset);
         let keyed = self.unique.is_some() || !self.together.is_empty();
-        let mut found = Found {
-            rows: 0,
-            keys: Vec::new(),
-            broken: None,
-        };
+        found.rows = 0;
+        found.keys.clear();
+        found.broken = None;
         while let Some((row, at)) = records.next(file)? {
             if let Some(why) = self.broken(&row) {
                 found.broken = Some(file.failed(at, &why));
@@ -87,7 +94,7 @@ impl Rules<'_> {
                 });
             }
         }
-        Ok(found)
+        Ok(())
     }
 }
 
@@ -165,11 +172,11 @@ fn checked(file: &Path, check: &CsvCheck, split: Split) -> Result<u64, String> {
         path,
         || {
             let (rules, csv) = (rules.clone(), &csv);
-            move |piece: &[u8], offset| rules.piece(csv, piece, offset)
+            move |piece: &[u8], offset, found: &mut Found| rules.piece(csv, piece, offset, found)
         },
-        |found: Found, _| {
+        |found: &mut Found, _| {
             rows += found.rows;
-            for row in found.keys {
+            for row in found.keys.drain(..) {
                 if let Some(key) = row.together
                     && let Err(key) = insert(&mut keys, key)
                 {
@@ -192,7 +199,7 @@ fn checked(file: &Path, check: &CsvCheck, split: Split) -> Result<u64, String> {
                     return Err(csv.failed(row.at, &why));
                 }
             }
-            found.broken.map_or(Ok(()), Err)
+            found.broken.take().map_or(Ok(()), Err)
         },
     )?;
     if check.not_empty && rows == 0 {

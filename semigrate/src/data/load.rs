@@ -100,8 +100,8 @@ impl Rows {
         csv: &CsvFile,
         piece: &[u8],
         offset: u64,
-        mut parsed: Parsed,
-    ) -> Result<Parsed, String> {
+        parsed: &mut Parsed,
+    ) -> Result<(), String> {
         parsed.text.clear();
         parsed.cells.clear();
         parsed.lines.clear();
@@ -130,42 +130,38 @@ impl Rows {
             }
         }
         parsed.feeds += memchr::memchr_iter(b'\n', &piece[counted..]).count() as u64;
-        Ok(parsed)
+        Ok(())
     }
 
     /// Calls `each` with every row's values (None for NULL) and its line; stops at the
     /// first error, which names the line. Returns the number of rows. The rows are read
     /// on all cores; `each` runs on this thread, in file order.
     pub fn each(
-        &mut self,
+        &self,
         mut each: impl FnMut(&[Option<&str>], u64) -> Result<(), String>,
     ) -> Result<u64, String> {
         let input =
             File::open(&self.file).map_err(|e| format!("{}: cannot read: {e}", self.path))?;
-        let this = &*self;
         let csv = CsvFile {
-            path: &this.file,
-            shown: &this.path,
-            delimiter: this.delimiter,
-            width: this.width,
+            path: &self.file,
+            shown: &self.path,
+            delimiter: self.delimiter,
+            width: self.width,
         };
-        let (mut rows, mut line) = (0, this.line);
-        // The parsed pieces' buffers go round between the threads and this one.
-        let spare = std::sync::Mutex::new(Vec::<Parsed>::new());
+        let (mut rows, mut line) = (0, self.line);
         pieces::in_pieces(
             input,
-            this.start,
+            self.start,
             Split::from_env()?,
-            &this.path,
+            &self.path,
             || {
-                let (csv, spare) = (&csv, &spare);
-                move |piece: &[u8], offset| {
-                    let parsed = spare.lock().ok().and_then(|mut s| s.pop());
-                    this.parse(csv, piece, offset, parsed.unwrap_or_default())
+                let csv = &csv;
+                move |piece: &[u8], offset, parsed: &mut Parsed| {
+                    self.parse(csv, piece, offset, parsed)
                 }
             },
-            |parsed: Parsed, _| {
-                let width = this.indexes.len();
+            |parsed: &mut Parsed, _| {
+                let width = self.indexes.len();
                 let mut values: Vec<Option<&str>> = Vec::with_capacity(width);
                 for (r, at) in parsed.lines.iter().enumerate() {
                     let cells = &parsed.cells[r * width..(r + 1) * width];
@@ -176,13 +172,10 @@ impl Rows {
                             .map(|c| c.map(|(from, to)| &parsed.text[from as usize..to as usize])),
                     );
                     let at = line + at;
-                    each(&values, at).map_err(|e| format!("{} line {at}: {e}", this.path))?;
+                    each(&values, at).map_err(|e| format!("{} line {at}: {e}", self.path))?;
                     rows += 1;
                 }
                 line += parsed.feeds;
-                if let Ok(mut spare) = spare.lock() {
-                    spare.push(parsed);
-                }
                 Ok(())
             },
         )?;
@@ -223,7 +216,7 @@ pub fn copy_line(values: &[Option<&str>], out: &mut Vec<u8>) -> u64 {
 /// The file's line of the row that `copy_line` put at line `n` of a COPY stream, as a
 /// server's error names it.
 pub fn file_line(file: &Path, step: &LoadStep, n: u64) -> Option<u64> {
-    let mut rows = Rows::open(file, step).ok()?;
+    let rows = Rows::open(file, step).ok()?;
     let (mut at, mut found, mut buffer) = (0, None, Vec::new());
     let _ = rows.each(|values, line| {
         at += copy_line(values, &mut buffer);

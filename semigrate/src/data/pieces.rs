@@ -270,7 +270,8 @@ fn cut(
 /// uses, regular expressions above all, which threads sharing one would contend for
 /// (a validation with `matches` took 1.6 times the CPU on two threads as on one).
 /// Memory stays bounded: each thread holds one piece and has one waiting on each side
-/// of it, and the pieces' buffers go round.
+/// of it, and the buffers go round: the pieces', and the results', since a worker is
+/// handed a result an earlier piece filled (or a new one) to fill again.
 pub(crate) fn in_pieces<T, M, W, F>(
     input: File,
     start: u64,
@@ -280,12 +281,13 @@ pub(crate) fn in_pieces<T, M, W, F>(
     mut take: F,
 ) -> Result<(), String>
 where
-    T: Send,
+    T: Send + Default,
     M: Fn() -> W + Sync,
-    W: FnMut(&[u8], u64) -> Result<T, String>,
-    F: FnMut(T, u64) -> Result<(), String>,
+    W: FnMut(&[u8], u64, &mut T) -> Result<(), String>,
+    F: FnMut(&mut T, u64) -> Result<(), String>,
 {
     let worker = &worker;
+    let spares = &std::sync::Mutex::new(Vec::<T>::new());
     let threads = split.threads.max(1);
     std::thread::scope(|scope| {
         let (recycle, spent) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -298,7 +300,12 @@ where
                 let mut work = worker();
                 for (offset, piece) in pieces {
                     let end = offset + piece.len() as u64;
-                    let ran = work(&piece, offset);
+                    let mut filled = spares
+                        .lock()
+                        .ok()
+                        .and_then(|mut s| s.pop())
+                        .unwrap_or_default();
+                    let ran = work(&piece, offset, &mut filled).map(|()| filled);
                     let _ = recycle.send(piece);
                     let failed = ran.is_err();
                     if result.send((ran, end)).is_err() || failed {
@@ -314,7 +321,11 @@ where
         let mut taken = 0;
         // The pieces come back in the order they were handed out: round the threads.
         while let Ok((result, end)) = results[taken % threads].recv() {
-            take(result?, end)?;
+            let mut result = result?;
+            take(&mut result, end)?;
+            if let Ok(mut spares) = spares.lock() {
+                spares.push(result);
+            }
             taken += 1;
         }
         let handed = cutter

@@ -828,6 +828,7 @@ struct Plan {
 }
 
 /// A transformed piece, on its way to be written.
+#[derive(Default)]
 struct Done {
     out: Vec<u8>,
     rows: u64,
@@ -927,8 +928,6 @@ pub fn transform(
         delimiter: step.delimiter,
         width: step.header.len(),
     };
-    // Output buffers go round between the threads and the writer.
-    let buffers = std::sync::Mutex::new(Vec::<Vec<u8>>::new());
     let mut rows = 0;
     pieces::in_pieces(
         input,
@@ -936,25 +935,17 @@ pub fn transform(
         split,
         shown,
         || {
-            let (plan, source, buffers) = (plan.clone(), &source, &buffers);
-            move |piece: &[u8], offset| {
-                let mut out = buffers
-                    .lock()
-                    .ok()
-                    .and_then(|mut free| free.pop())
-                    .unwrap_or_default();
-                out.clear();
-                let rows = plan.run(source, piece, offset, &mut out)?;
-                Ok(Done { out, rows })
+            let (plan, source) = (plan.clone(), &source);
+            move |piece: &[u8], offset, done: &mut Done| {
+                done.out.clear();
+                done.rows = plan.run(source, piece, offset, &mut done.out)?;
+                Ok(())
             }
         },
-        |done: Done, end| {
+        |done: &mut Done, end| {
             output.write(&done.out).map_err(|e| cannot_write(&e))?;
             rows += done.rows;
             progress(end, total);
-            if let Ok(mut free) = buffers.lock() {
-                free.push(done.out);
-            }
             Ok(())
         },
     )?;

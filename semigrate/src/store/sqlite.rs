@@ -431,7 +431,7 @@ impl Store for SqliteStore {
     }
 
     fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
-        let mut rows = load::Rows::open(file, step)?;
+        let rows = load::Rows::open(file, step)?;
         let columns: Vec<String> = rows.columns.iter().map(|c| load::quoted(c)).collect();
         let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
         let table = load::quoted(&step.table);
@@ -503,7 +503,7 @@ impl Store for SqliteStore {
     }
 
     fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
-        let mut rows = load::Rows::open(file, step)?;
+        let rows = load::Rows::open(file, step)?;
         let key: Vec<String> = step.key.iter().map(|k| k.to_string()).collect();
         let at = rows.positions(&key, &step.path)?;
         let clauses: Vec<String> = step
