@@ -902,7 +902,7 @@ fn lower_check(
             None => {
                 report.at(
                     offset,
-                    format!("{what}: `expect` must be a string, a number or a boolean"),
+                    format!("{what}: `expect` must be a string, a finite number or a boolean"),
                 );
                 None
             }
@@ -1010,7 +1010,8 @@ fn lower_csv_check(
 fn scalar(value: &toml::Value) -> Option<Scalar> {
     Some(match value {
         toml::Value::Integer(i) => Scalar::Integer(*i),
-        toml::Value::Float(x) => Scalar::Float(*x),
+        // A query never returns NaN or an infinity as one (SQLite stores NaN as NULL).
+        toml::Value::Float(x) if x.is_finite() => Scalar::Float(*x),
         toml::Value::String(s) => Scalar::Text(s.clone().into()),
         toml::Value::Boolean(b) => Scalar::Bool(*b),
         _ => return None,
@@ -1085,6 +1086,23 @@ description   =   "Add risk, said differently"   # the description is documentat
         ] {
             assert_ne!(parse_ok(&changed).checksum, base, "{changed}");
         }
+    }
+
+    #[test]
+    fn expect_takes_finite_numbers_only() {
+        for value in ["nan", "inf", "-inf"] {
+            let e = errors(&SPEC.replace("expect = 1", &format!("expect = {value}")));
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(
+                e[0].contains("`expect` must be a string, a finite number"),
+                "{}",
+                e[0]
+            );
+        }
+        assert!(matches!(
+            &parse_ok(&SPEC.replace("expect = 1", "expect = 0.1")).validate[0],
+            Check::Sql { expect: Expect::Value(Scalar::Float(x)), .. } if *x == 0.1
+        ));
     }
 
     #[test]
