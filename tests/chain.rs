@@ -6,7 +6,7 @@ mod common;
 
 use common::root;
 use semigrate::build::{Config, prove};
-use semigrate::model::SemVer;
+use semigrate::model::{Check, CsvOp, Listing, SemVer, Step};
 
 /// The example chain's Rust steps, which its table calls from the crate root.
 #[path = "../src/steps.rs"]
@@ -36,9 +36,11 @@ fn same_output() {
     config.sources = Some(root().join("src/main.rs"));
     let package = SemVer::parse(env!("CARGO_PKG_VERSION")).unwrap();
     let proved = prove(&root().join(&config.migrations), &config, package, None).unwrap();
-    assert_eq!(proved, MIGRATIONS);
+    assert_eq!(proved, *MIGRATIONS);
+    // What `status` reads without decoding the table says the same.
+    assert_eq!(MIGRATIONS.summaries(), proved.summaries());
     assert_eq!(SETTINGS.database, config.database);
-    assert_eq!(CHAIN.migrations, MIGRATIONS);
+    assert!(std::ptr::eq(CHAIN.migrations, &MIGRATIONS));
     assert_eq!(CHAIN.name, "accidents");
     assert_eq!(CHAIN.version, env!("CARGO_PKG_VERSION"));
 }
@@ -74,5 +76,49 @@ fn versions_index_the_table() {
         Version::ALL
             .windows(2)
             .all(|w| w[0] < w[1] && w[0].semver() < w[1].semver())
+    );
+}
+
+/// Every function a spec names is bound to the crate's own once the table is decoded:
+/// the table's JSON holds paths only.
+#[test]
+fn functions_are_bound() {
+    if !example_chain_compiled_in() {
+        return;
+    }
+    let mut bound = 0;
+    for m in MIGRATIONS.iter() {
+        for step in m.up.iter().chain(m.down.iter()) {
+            match step {
+                Step::Rust(f) => {
+                    assert!(f.call.is_some(), "{} in {}", f.path, m.file);
+                    bound += 1;
+                }
+                Step::Csv(c) => {
+                    for op in c.ops.iter() {
+                        if let CsvOp::Apply {
+                            function, inverse, ..
+                        } = op
+                        {
+                            for f in std::iter::once(function).chain(inverse) {
+                                assert!(f.call.is_some(), "{} in {}", f.path, m.file);
+                                bound += 1;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for check in m.validate.iter() {
+            if let Check::Rust(f) = check {
+                assert!(f.call.is_some(), "{} in {}", f.path, m.file);
+                bound += 1;
+            }
+        }
+    }
+    assert!(
+        bound >= 3,
+        "the example chain names Rust steps, checks and apply functions"
     );
 }

@@ -1,9 +1,8 @@
 //! The migration table as the runtime sees it: plain data, no TOML.
 //!
-//! Every text and list is a `Cow<'static, _>` so that one set of types serves three
-//! owners: the generated table (borrowed `'static` data, built by `codegen`), the
-//! build script (owned data lowered from the specs), and a store that is ahead of the
-//! binary (down steps deserialized from the history table).
+//! Every text and list is a `Cow<'static, _>` so that one set of types serves the
+//! build script (owned data lowered from the specs), the generated table and a store
+//! that is ahead of the binary (both deserialized), and tests (literals).
 
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -147,7 +146,7 @@ pub struct Chain {
     /// The chain crate's version, for `--version`.
     pub version: &'static str,
     /// The migrations, oldest first.
-    pub migrations: &'static [Migration],
+    pub migrations: &'static Table,
     /// The settings of its `[package.metadata.semigrate]`.
     pub settings: Settings,
 }
@@ -160,7 +159,189 @@ impl Chain {
 
     /// The newest version of the chain; 0.0.0 for an empty one.
     pub fn latest(&self) -> SemVer {
-        self.migrations.last().map_or(SemVer::ZERO, |m| m.version)
+        self.migrations
+            .versions()
+            .last()
+            .copied()
+            .unwrap_or(SemVer::ZERO)
+    }
+}
+
+/// The generated table: what `status` reads of each migration in arrays that hold no
+/// pointer, and the migrations themselves as JSON, decoded on first use (it derefs to
+/// `[Migration]`).
+///
+/// Why not a `static` of `Migration`s: every `&'static str` in a static is a pointer
+/// the loader must rewrite at each start of a position-independent binary. At 1,000
+/// migrations that was 31,000 relocations and 250 pages copied before `main`: a
+/// third of what `status` took beyond a bare SELECT. Arrays of numbers and one string
+/// are mapped from the file as they are.
+#[derive(Debug)]
+pub struct Table {
+    index: Index,
+    json: &'static str,
+    steps: Functions<crate::rust::StepFn>,
+    applies: Functions<crate::rust::ApplyFn>,
+    decoded: std::sync::OnceLock<Vec<Migration>>,
+}
+
+/// The chain crate's functions that the specs name, by path.
+pub type Functions<F> = &'static [(&'static str, F)];
+
+/// Every migration's version, description, checksum and schema digest, in order.
+#[derive(Clone, Copy, Debug)]
+pub struct Index {
+    /// The versions, oldest first.
+    pub versions: &'static [SemVer],
+    /// The descriptions.
+    pub descriptions: Texts,
+    /// The checksums.
+    pub checksums: Texts,
+    /// The schema digests (see [`Migration::schema_digest`]).
+    pub schema_digests: &'static [Option<u64>],
+}
+
+/// Strings laid end to end in one: the `i`th runs from `ends[i - 1]` (0 for the
+/// first) to `ends[i]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Texts {
+    /// The strings, end to end.
+    pub all: &'static str,
+    /// Where each ends, in bytes.
+    pub ends: &'static [u32],
+}
+
+impl Index {
+    fn summary(&self, i: usize) -> Summary {
+        Summary {
+            version: self.versions[i],
+            description: Text::Borrowed(self.descriptions.get(i)),
+            checksum: Text::Borrowed(self.checksums.get(i)),
+            schema_digest: self.schema_digests[i],
+        }
+    }
+}
+
+impl Texts {
+    fn get(&self, i: usize) -> &'static str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.all[start as usize..self.ends[i] as usize]
+    }
+}
+
+impl Table {
+    /// The table as the generated code writes it.
+    pub const fn new(
+        index: Index,
+        json: &'static str,
+        steps: Functions<crate::rust::StepFn>,
+        applies: Functions<crate::rust::ApplyFn>,
+    ) -> Table {
+        Table {
+            index,
+            json,
+            steps,
+            applies,
+            decoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The versions, oldest first, without decoding the table.
+    pub fn versions(&self) -> &'static [SemVer] {
+        self.index.versions
+    }
+
+    /// The migrations as the build wrote them: one per line of a JSON array.
+    pub fn json(migrations: &[Migration]) -> String {
+        let lines: Vec<String> = migrations
+            .iter()
+            .map(|m| serde_json::to_string(m).expect("migrations always serialize"))
+            .collect();
+        format!("[\n{}\n]", lines.join(",\n"))
+    }
+
+    /// The migrations read back from `json`, each function's path bound to the
+    /// function in `steps` or `applies`.
+    pub fn decode(
+        json: &str,
+        steps: Functions<crate::rust::StepFn>,
+        applies: Functions<crate::rust::ApplyFn>,
+    ) -> serde_json::Result<Vec<Migration>> {
+        let mut migrations: Vec<Migration> = serde_json::from_str(json)?;
+        for m in &mut migrations {
+            m.bind(steps, applies);
+        }
+        Ok(migrations)
+    }
+}
+
+impl std::ops::Deref for Table {
+    type Target = [Migration];
+
+    fn deref(&self) -> &[Migration] {
+        self.decoded.get_or_init(|| {
+            // The build decoded this very text and compared it with the chain it proved.
+            Table::decode(self.json, self.steps, self.applies)
+                .expect("the build checked that the table reads back")
+        })
+    }
+}
+
+/// What `status` needs of a migration: texts the compiled table lends, so that
+/// `status` copies none of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Its version.
+    pub version: SemVer,
+    /// What it changes.
+    pub description: Text,
+    /// Its checksum.
+    pub checksum: Text,
+    /// The digest of the schema after its up, if the build replayed it on SQLite.
+    pub schema_digest: Option<u64>,
+}
+
+/// A chain as `status` reads it: summaries, and the migrations themselves only when
+/// the schema must be compared object by object.
+pub trait Listing {
+    /// Every migration's summary, oldest first.
+    fn summaries(&self) -> Vec<Summary>;
+    /// The summary of version `at`, if the chain has it.
+    fn summary(&self, at: SemVer) -> Option<Summary>;
+    /// The migrations, oldest first.
+    fn migrations(&self) -> &[Migration];
+}
+
+impl Listing for Table {
+    fn summaries(&self) -> Vec<Summary> {
+        (0..self.index.versions.len())
+            .map(|i| self.index.summary(i))
+            .collect()
+    }
+
+    fn summary(&self, at: SemVer) -> Option<Summary> {
+        let i = self.index.versions.binary_search(&at).ok()?;
+        Some(self.index.summary(i))
+    }
+
+    fn migrations(&self) -> &[Migration] {
+        self
+    }
+}
+
+impl Listing for [Migration] {
+    fn summaries(&self) -> Vec<Summary> {
+        self.iter().map(Migration::summary).collect()
+    }
+
+    fn summary(&self, at: SemVer) -> Option<Summary> {
+        self.iter()
+            .find(|m| m.version == at)
+            .map(Migration::summary)
+    }
+
+    fn migrations(&self) -> &[Migration] {
+        self
     }
 }
 
@@ -359,7 +540,8 @@ pub struct Revert {
 /// decodes them; a run that plans checks every row's first (`store::checked_history`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DownSteps {
-    json: String,
+    /// None: a history read for `status`, which left the steps in the store.
+    json: Option<String>,
     decoded: std::sync::OnceLock<Revert>,
 }
 
@@ -367,14 +549,25 @@ impl DownSteps {
     /// Down steps as a row read back from a store holds them.
     pub fn stored(json: String) -> DownSteps {
         DownSteps {
-            json,
+            json: Some(json),
             decoded: std::sync::OnceLock::new(),
         }
     }
 
-    /// The JSON a row holds.
+    /// Down steps left in the store (`Store::listed_history`).
+    pub fn unread() -> DownSteps {
+        DownSteps {
+            json: None,
+            decoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The JSON a row holds, to write it. Only rows built from a migration are written,
+    /// and those always carry theirs.
     pub fn json(&self) -> &str {
-        &self.json
+        self.json
+            .as_deref()
+            .expect("a row to write carries its down steps")
     }
 
     /// The steps, decoded once.
@@ -382,12 +575,65 @@ impl DownSteps {
         if let Some(revert) = self.decoded.get() {
             return Ok(revert);
         }
-        let revert = serde_json::from_str(&self.json)?;
+        let Some(json) = &self.json else {
+            return Err(serde::de::Error::custom(
+                "the history was read without them",
+            ));
+        };
+        let revert = serde_json::from_str(json)?;
         Ok(self.decoded.get_or_init(|| revert))
     }
 }
 
 impl Migration {
+    /// What `status` needs of it.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            version: self.version,
+            description: self.description.clone(),
+            checksum: self.checksum.clone(),
+            schema_digest: self.schema_digest,
+        }
+    }
+
+    /// Binds each function the migration names to the chain crate's, by path.
+    fn bind(
+        &mut self,
+        steps: Functions<crate::rust::StepFn>,
+        applies: Functions<crate::rust::ApplyFn>,
+    ) {
+        fn find<F: Copy>(functions: Functions<F>, f: &mut Function<F>) {
+            f.call = functions
+                .iter()
+                .find(|(path, _)| *path == f.path)
+                .map(|(_, call)| *call);
+        }
+        for step in self.up.to_mut().iter_mut().chain(self.down.to_mut()) {
+            match step {
+                Step::Rust(f) => find(steps, f),
+                Step::Csv(c) => {
+                    for op in c.ops.to_mut() {
+                        if let CsvOp::Apply {
+                            function, inverse, ..
+                        } = op
+                        {
+                            find(applies, function);
+                            if let Some(inverse) = inverse {
+                                find(applies, inverse);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for check in self.validate.to_mut() {
+            if let Check::Rust(f) = check {
+                find(steps, f);
+            }
+        }
+    }
+
     /// What to store in the history when this migration is applied.
     pub fn revert(&self) -> DownSteps {
         let revert = Revert {
@@ -397,7 +643,7 @@ impl Migration {
             irreversible: self.irreversible,
         };
         DownSteps {
-            json: serde_json::to_string(&revert).expect("steps always serialize"),
+            json: Some(serde_json::to_string(&revert).expect("steps always serialize")),
             decoded: std::sync::OnceLock::from(revert),
         }
     }

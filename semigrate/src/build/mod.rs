@@ -134,7 +134,8 @@ fn generate() -> Result<PathBuf, usize> {
     }
 
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("migrations.rs");
-    let text = crate::codegen::render(&migrations, &config);
+    let text = crate::codegen::render(&migrations, &config)
+        .map_err(|(file, why)| fail(&[Diagnostic::file(&dir.join(&file), why)]))?;
     // Leaves the file and its mtime alone when nothing changed.
     if std::fs::read_to_string(&out).is_ok_and(|old| old == text) {
         return Ok(out);

@@ -11,7 +11,7 @@ use super::backup;
 use super::state_file;
 use super::status::{self, Status};
 use crate::error::Result;
-use crate::model::{Migration, Settings};
+use crate::model::{Listing, Settings};
 use crate::store::Store;
 use serde::Serialize;
 use std::path::{Component, Path, PathBuf};
@@ -92,17 +92,17 @@ impl Paths {
 
     /// Where the store stands against `chain`, with its newest backup and where its
     /// files go.
-    pub fn status(
+    pub fn status<L: Listing + ?Sized>(
         &self,
         store: &mut dyn Store,
-        chain: &[Migration],
+        chain: &L,
         ignore: &[&str],
     ) -> Result<Status> {
-        let history = store.history()?;
+        let history = store.listed_history()?;
         let mut s = status::status(
             store.describe(),
             store.engine().to_string(),
-            chain,
+            &chain.summaries(),
             &history,
         );
         s.backup = backup::latest(&self.backup_dir, &self.anchor).map(|p| p.display().to_string());

@@ -4,7 +4,7 @@
 //! the catalog only: no lock, no write.
 
 use crate::error::Result;
-use crate::model::{Migration, SemVer};
+use crate::model::{Listing, SemVer};
 use crate::store::Store;
 use crate::verify::schema::{IN_STORE, Schema};
 use serde::Serialize;
@@ -68,10 +68,11 @@ impl SchemaCheck {
 }
 
 /// Compares the store, at `at`, with the schema `chain` compiled for `at`, leaving out
-/// the objects `ignore` names.
-pub fn check(
+/// the objects `ignore` names. The migrations themselves are read only when the
+/// digests differ.
+pub fn check<L: Listing + ?Sized>(
     store: &mut dyn Store,
-    chain: &[Migration],
+    chain: &L,
     at: SemVer,
     ignore: &[&str],
 ) -> Result<SchemaCheck> {
@@ -84,14 +85,14 @@ pub fn check(
     if at == SemVer::ZERO {
         return Ok(unchecked(Standing::Empty));
     }
-    let Some(m) = chain.iter().find(|m| m.version == at) else {
+    let Some(m) = chain.summary(at) else {
         return Ok(unchecked(Standing::NotCompiled));
     };
     // The common case, cheaply: the store keeps exactly what the replay kept.
     if m.schema_digest.is_some() && store.objects_digest()? == m.schema_digest {
         return Ok(unchecked(Standing::AsCompiled));
     }
-    let Some(compiled) = Schema::compiled(chain, at, store.engine()) else {
+    let Some(compiled) = Schema::compiled(chain.migrations(), at, store.engine()) else {
         return Ok(unchecked(Standing::NotCompiled));
     };
     let live = store.objects()?;

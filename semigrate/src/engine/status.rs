@@ -2,10 +2,9 @@
 //! `migration_state.json` holds.
 
 use super::plan::current;
-use crate::model::{Migration, SemVer};
+use crate::model::{SemVer, Summary, Text};
 use crate::store::Applied;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// The state of one version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -41,11 +40,11 @@ pub struct Entry {
     /// How it stands in the store.
     pub state: State,
     /// Its description (the chain's, or the history's for one ahead).
-    pub description: String,
+    pub description: Text,
     /// When it was applied, if it was.
     pub applied_at: Option<String>,
     /// The checksum in the chain, or in the history for one ahead.
-    pub checksum: String,
+    pub checksum: Text,
 }
 
 /// The stable shape of `status --json` and `migration_state.json`.
@@ -73,18 +72,16 @@ pub struct Status {
     pub schema: Option<super::schema_check::SchemaCheck>,
 }
 
-/// Compares the history with the chain, version by version.
-pub fn status(
-    database: String,
-    engine: String,
-    chain: &[Migration],
-    history: &[Applied],
-) -> Status {
-    let applied: BTreeMap<SemVer, &Applied> = history.iter().map(|a| (a.version, a)).collect();
+/// Compares the history with the chain, version by version; both oldest first, as
+/// `Store::history` and the chain give them.
+pub fn status(database: String, engine: String, chain: &[Summary], history: &[Applied]) -> Status {
     let mut migrations: Vec<Entry> = chain
         .iter()
         .map(|m| {
-            let row = applied.get(&m.version);
+            let row = history
+                .binary_search_by_key(&m.version, |a| a.version)
+                .ok()
+                .map(|i| &history[i]);
             let state = match row {
                 None => State::Pending,
                 Some(a) if a.checksum != m.checksum => State::Drifted,
@@ -93,9 +90,9 @@ pub fn status(
             Entry {
                 version: m.version,
                 state,
-                description: m.description.to_string(),
+                description: m.description.clone(),
                 applied_at: row.map(|a| a.applied_at.clone()),
-                checksum: m.checksum.to_string(),
+                checksum: m.checksum.clone(),
             }
         })
         .collect();
@@ -112,12 +109,13 @@ pub fn status(
             .map(|a| Entry {
                 version: a.version,
                 state: State::Ahead,
-                description: a.description.clone(),
+                description: a.description.clone().into(),
                 applied_at: Some(a.applied_at.clone()),
-                checksum: a.checksum.clone(),
+                checksum: a.checksum.clone().into(),
             }),
     );
-    migrations.sort_by_key(|e| e.version);
+    // Versions are unique: no order to keep among equals, and no buffer to take.
+    migrations.sort_unstable_by_key(|e| e.version);
     Status {
         database,
         engine,

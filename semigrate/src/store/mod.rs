@@ -93,15 +93,36 @@ pub fn checked_history(store: &mut dyn Store) -> Result<Vec<Applied>> {
 }
 
 /// A history row as either engine reads it: version, description, checksum,
-/// applied_at, duration_ms, and the down steps as JSON.
-pub(crate) type HistoryRow = (String, String, String, String, i64, String);
+/// applied_at, duration_ms, and the down steps as JSON (None: not asked for).
+pub(crate) type HistoryRow = (String, String, String, String, i64, Option<String>);
 
-/// Decodes history rows, oldest first. A version that does not parse means a row
-/// semigrate did not write: the error says which. The down steps stay as read
-/// (`checked_history` decodes them).
-pub(crate) fn decode_history(rows: Vec<HistoryRow>) -> std::result::Result<Vec<Applied>, String> {
-    let mut applied = Vec::with_capacity(rows.len());
-    for (version, description, checksum, applied_at, duration_ms, revert) in rows {
+/// The query both engines read the history with; NULL in place of the down steps
+/// when they are not wanted.
+pub(crate) fn history_query(steps: bool) -> &'static str {
+    match steps {
+        true => {
+            "SELECT version, description, checksum, applied_at, duration_ms, revert \
+             FROM semigrate_migrations"
+        }
+        false => {
+            "SELECT version, description, checksum, applied_at, duration_ms, \
+             CAST(NULL AS TEXT) FROM semigrate_migrations"
+        }
+    }
+}
+
+/// Decodes history rows as the engine reads them, oldest first; `unread` says why a
+/// row could not be read. A version that does not parse means a row semigrate did not
+/// write: the error says which. The down steps stay as read (`checked_history`
+/// decodes them).
+pub(crate) fn decode_history<E>(
+    rows: impl Iterator<Item = std::result::Result<HistoryRow, E>>,
+    unread: impl Fn(E) -> String,
+) -> std::result::Result<Vec<Applied>, String> {
+    let mut applied = Vec::new();
+    for row in rows {
+        let (version, description, checksum, applied_at, duration_ms, revert) =
+            row.map_err(&unread)?;
         let bad = |why: String| {
             format!(
                 "semigrate_migrations has a row for `{version}` that semigrate did not write: {why}"
@@ -114,10 +135,11 @@ pub(crate) fn decode_history(rows: Vec<HistoryRow>) -> std::result::Result<Vec<A
             checksum,
             applied_at,
             duration_ms,
-            revert: DownSteps::stored(revert),
+            revert: revert.map_or_else(DownSteps::unread, DownSteps::stored),
         });
     }
-    applied.sort_by_key(|a| a.version);
+    // Versions are unique (the table's key): no order to keep among equals.
+    applied.sort_unstable_by_key(|a| a.version);
     Ok(applied)
 }
 
@@ -161,7 +183,18 @@ pub trait Store {
     fn describe(&self) -> String;
 
     /// The applied migrations, oldest first; empty when the store has no history yet.
-    fn history(&mut self) -> Result<Vec<Applied>>;
+    fn history(&mut self) -> Result<Vec<Applied>> {
+        self.read_history(true)
+    }
+
+    /// The history as `status` shows it: each row's down steps left in the store, not
+    /// copied out (at 1,000 migrations, most of what the rows hold).
+    fn listed_history(&mut self) -> Result<Vec<Applied>> {
+        self.read_history(false)
+    }
+
+    /// The history, with each row's down steps when `steps`.
+    fn read_history(&mut self, steps: bool) -> Result<Vec<Applied>>;
 
     /// What a run checks again inside each migration's transaction, in a few index
     /// lookups whatever the history's length: how many versions it holds, and whether

@@ -397,29 +397,31 @@ impl Store for PostgresStore {
         self.shown.clone()
     }
 
-    fn history(&mut self) -> Result<Vec<Applied>> {
+    fn read_history(&mut self, steps: bool) -> Result<Vec<Applied>> {
         self.flush()?;
         if !self.has_table("semigrate_migrations")? {
             return Ok(Vec::new());
         }
         let rows = self
             .client
-            .query(
-                "SELECT version, description, checksum, applied_at, duration_ms, revert \
-                 FROM semigrate_migrations",
-                &[],
-            )
+            .query(super::history_query(steps), &[])
             .map_err(|e| {
                 self.fail(format!(
                     "cannot read semigrate_migrations: {}",
                     self.message(&e)
                 ))
             })?;
-        let rows = rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
-            .collect();
-        super::decode_history(rows).map_err(|reason| self.fail(reason))
+        let rows = rows.iter().map(|r| {
+            Ok::<_, std::convert::Infallible>((
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+            ))
+        });
+        super::decode_history(rows, |never| match never {}).map_err(|reason| self.fail(reason))
     }
 
     fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])> {

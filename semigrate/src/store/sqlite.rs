@@ -300,7 +300,7 @@ impl Store for SqliteStore {
             .map_err(|e| self.fail(sqlite_message(&e)))
     }
 
-    fn history(&mut self) -> Result<Vec<Applied>> {
+    fn read_history(&mut self, steps: bool) -> Result<Vec<Applied>> {
         if !self
             .has_table("semigrate_migrations")
             .map_err(|e| self.fail(e))?
@@ -309,11 +309,12 @@ impl Store for SqliteStore {
         }
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT version, description, checksum, applied_at, duration_ms, revert \
-                 FROM semigrate_migrations",
-            )
+            .prepare_cached(super::history_query(steps))
             .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        let unread = |e: rusqlite::Error| {
+            format!("cannot read semigrate_migrations: {}", sqlite_message(&e))
+        };
+        // Decoded as they come: no list of raw rows first.
         let rows = stmt
             .query_map([], |r| {
                 Ok((
@@ -322,17 +323,11 @@ impl Store for SqliteStore {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
-                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| {
-                store_error(
-                    &self.path,
-                    format!("cannot read semigrate_migrations: {}", sqlite_message(&e)),
-                )
-            })?;
-        super::decode_history(rows).map_err(|reason| store_error(&self.path, reason))
+            .map_err(|e| store_error(&self.path, unread(e)))?;
+        super::decode_history(rows, unread).map_err(|reason| store_error(&self.path, reason))
     }
 
     fn begin(&mut self, foreign_keys: bool) -> Result<()> {
