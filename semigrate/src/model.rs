@@ -81,7 +81,27 @@ impl std::str::FromStr for SemVer {
 
 impl Serialize for SemVer {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // Digits written by hand, not through `fmt`: `status --json` writes a version
+        // per migration, and the formatting machinery cost more than the rest of
+        // the entry.
+        let mut text = [0u8; 3 * 20 + 2];
+        let mut end = text.len();
+        for (i, n) in [self.patch, self.minor, self.major].into_iter().enumerate() {
+            if i > 0 {
+                end -= 1;
+                text[end] = b'.';
+            }
+            let mut n = n;
+            loop {
+                end -= 1;
+                text[end] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        s.serialize_str(std::str::from_utf8(&text[end..]).expect("ASCII digits and dots"))
     }
 }
 
@@ -1039,6 +1059,18 @@ mod tests {
         );
         assert!(SemVer::parse("01.0.0").is_err(), "leading zero");
         assert!(SemVer::parse("1.0").is_err());
+    }
+
+    #[test]
+    fn versions_serialize_as_they_display() {
+        for v in [
+            SemVer::ZERO,
+            SemVer::new(1, 10, 0),
+            SemVer::new(0, 0, 1000),
+            SemVer::new(u64::MAX, 9, u64::MAX),
+        ] {
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{v}\""));
+        }
     }
 
     #[test]

@@ -493,9 +493,11 @@ fn exit_code(chain: &'static Chain) -> u8 {
         cli.command,
         Command::Upgrade { .. } | Command::Downgrade { .. } | Command::Verify
     );
-    let csv_settings = match crate::data::stream::Split::from_env() {
-        Err(reason) if reads_csv => Err(Error::Usage(reason)),
-        _ => Ok(()),
+    let csv_settings = match reads_csv {
+        true => crate::data::stream::Split::from_env()
+            .map(drop)
+            .map_err(Error::Usage),
+        false => Ok(()),
     };
     let output = csv_settings.and_then(|()| match cli.command {
         Command::Upgrade {

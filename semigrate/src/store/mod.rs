@@ -96,8 +96,8 @@ pub fn checked_history(store: &mut dyn Store) -> Result<Vec<Applied>> {
 /// applied_at, duration_ms, and the down steps as JSON (None: not asked for).
 pub(crate) type HistoryRow = (String, String, String, String, i64, Option<String>);
 
-/// The query both engines read the history with; NULL in place of the down steps
-/// when they are not wanted.
+/// The query both engines read the history with: the down steps are the sixth
+/// column, when they are wanted.
 pub(crate) fn history_query(steps: bool) -> &'static str {
     match steps {
         true => {
@@ -105,8 +105,8 @@ pub(crate) fn history_query(steps: bool) -> &'static str {
              FROM semigrate_migrations"
         }
         false => {
-            "SELECT version, description, checksum, applied_at, duration_ms, \
-             CAST(NULL AS TEXT) FROM semigrate_migrations"
+            "SELECT version, description, checksum, applied_at, duration_ms \
+             FROM semigrate_migrations"
         }
     }
 }

@@ -418,7 +418,7 @@ impl Store for PostgresStore {
                 r.get(2),
                 r.get(3),
                 r.get(4),
-                r.get(5),
+                if steps { r.get(5) } else { None },
             ))
         });
         super::decode_history(rows, |never| match never {}).map_err(|reason| self.fail(reason))

@@ -323,7 +323,7 @@ impl Store for SqliteStore {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
-                    r.get::<_, Option<String>>(5)?,
+                    if steps { r.get(5)? } else { None },
                 ))
             })
             .map_err(|e| store_error(&self.path, unread(e)))?;
