@@ -26,12 +26,13 @@ use std::time::Duration;
 /// `CHAIN` is a [`Chain`]; here an empty one, as a crate without specs compiles it:
 ///
 /// ```
-/// use semigrate::model::{Chain, Settings};
+/// use semigrate::model::{Chain, Settings, Table};
 ///
+/// static MIGRATIONS: Table = Table::empty();
 /// static CHAIN: Chain = Chain {
 ///     name: "app",
 ///     version: "0.1.0",
-///     migrations: &[],
+///     migrations: &MIGRATIONS,
 ///     settings: Settings {
 ///         migrations: "migrations",
 ///         database: "var/app.db",
