@@ -39,6 +39,11 @@ fn same_output() {
     assert_eq!(proved, *MIGRATIONS);
     // What `status` reads without decoding the table says the same.
     assert_eq!(MIGRATIONS.summaries(), proved.summaries());
+    for m in &proved {
+        assert_eq!(MIGRATIONS.summary(m.version), Some(m.summary()));
+    }
+    assert_eq!(MIGRATIONS.summary(SemVer::new(0, 8, 1)), None);
+    assert_eq!(CHAIN.latest(), proved.last().unwrap().version);
     assert_eq!(SETTINGS.database, config.database);
     assert!(std::ptr::eq(CHAIN.migrations, &MIGRATIONS));
     assert_eq!(CHAIN.name, "accidents");

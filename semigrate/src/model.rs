@@ -193,9 +193,9 @@ impl Chain {
 ///
 /// Why not a `static` of `Migration`s: every `&'static str` in a static is a pointer
 /// the loader must rewrite at each start of a position-independent binary. At 1,000
-/// migrations that was 31,000 relocations and 250 pages copied before `main`: a
-/// third of what `status` took beyond a bare SELECT. Arrays of numbers and one string
-/// are mapped from the file as they are.
+/// migrations that was 12,800 relocations and 170 pages copied before `main`, and
+/// `--version` took 2.1 ms instead of 1.5. Arrays of numbers and one string are
+/// mapped from the file as they are.
 pub struct Table {
     index: Index,
     json: &'static str,
