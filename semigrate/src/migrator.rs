@@ -160,7 +160,7 @@ impl Migrator {
     /// not start on an older schema.
     pub fn require(&self, conn: &mut Connection, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
-        let at = lend(conn, |store| Ok(plan::current(&store.history()?)))?;
+        let at = lend(conn, |store| Ok(plan::current(&store.listed_history()?)))?;
         if at < version {
             return Err(Error::Refused(format!(
                 "the store is at {at}, below {version}, which this application requires; upgrade it first"

@@ -521,7 +521,7 @@ fn finish_swaps(store: &mut dyn Store, swaps: &[swap::Swap], paths: Option<&Path
             });
         }
         Err(Unfinished::Lost(target)) => {
-            let at = super::plan::current(&store.history()?);
+            let at = super::plan::current(&store.listed_history()?);
             let backup = paths
                 .and_then(|p| super::backup::latest(&p.backup_dir, &p.anchor))
                 .map_or_else(
@@ -576,7 +576,7 @@ fn expect_state(store: &mut dyn Store, direction: Direction, item: &Item) -> Res
     if ok {
         return Ok(());
     }
-    let top = super::plan::current(&store.history()?);
+    let top = super::plan::current(&store.listed_history()?);
     Err(Error::Refused(format!(
         "the store changed while this run was starting (it is now at {top}); nothing more was run, run the command again"
     )))
