@@ -128,24 +128,26 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
     ))
 }
 
-/// Decodes the table's JSON as the binary will, and finds the first migration that
-/// does not come back as it went in (a float that is not finite, say).
+/// Decodes the table's JSON as the binary will; when it does not give back the chain
+/// the build proved, names the migration that does not come back as it went in (a
+/// float that is not finite, say). A table that fails to decode as a whole names no
+/// migration by itself: each is then tried alone.
 fn read_back(migrations: &[Migration], json: &str) -> Result<(), (String, String)> {
-    let read = Table::decode(json, &[], &[]).unwrap_or_default();
-    match migrations
-        .iter()
-        .enumerate()
-        .find(|(i, m)| read.get(*i) != Some(*m))
-    {
-        None if read.len() == migrations.len() => Ok(()),
-        found => {
-            let file = found.map_or_else(String::new, |(_, m)| m.file.to_string());
-            Err((
-                file,
-                "does not read back from the compiled table as the build proved it".to_owned(),
-            ))
-        }
+    if Table::decode(json, &[], &[]).is_ok_and(|read| read == migrations) {
+        return Ok(());
     }
+    let comes_back = |m: &Migration| {
+        let back = Table::decode(&Table::json(std::slice::from_ref(m)), &[], &[]);
+        back.is_ok_and(|back| back.as_slice() == std::slice::from_ref(m))
+    };
+    let file = migrations
+        .iter()
+        .find(|m| !comes_back(m))
+        .map_or_else(String::new, |m| m.file.to_string());
+    Err((
+        file,
+        "does not read back from the compiled table as the build proved it".to_owned(),
+    ))
 }
 
 fn semver(v: SemVer) -> TokenStream {
@@ -277,16 +279,20 @@ mod tests {
     /// A migration that would not come back as proved is named, and nothing renders.
     #[test]
     fn a_table_that_does_not_read_back_names_the_file() {
-        let mut m = parsed(
+        let good = parsed(
             "description = \"x\"\n[[up]]\nsql = \"SELECT 1\"\n[[down]]\nsql = \"SELECT 1\"\n[[validate]]\nsql = \"SELECT 1\"\nexpect = 1.5\n",
         );
-        if let Check::Sql { expect, .. } = &mut m.validate.to_mut()[0] {
+        let mut bad = good.clone();
+        bad.file = "v1_0_1__nan.toml".into();
+        if let Check::Sql { expect, .. } = &mut bad.validate.to_mut()[0] {
             *expect = Expect::Value(Scalar::Float(f64::NAN));
         }
-        let json = Table::json(std::slice::from_ref(&m));
-        assert_eq!(
-            read_back(std::slice::from_ref(&m), &json).unwrap_err().0,
-            "v1_0_0__x.toml"
-        );
+        // The NaN becomes `null`, so the whole table no longer decodes: the second
+        // migration is the one named, not the first.
+        let chain = [good, bad];
+        let json = Table::json(&chain);
+        assert!(Table::decode(&json, &[], &[]).is_err());
+        assert_eq!(read_back(&chain, &json).unwrap_err().0, "v1_0_1__nan.toml");
+        assert_eq!(read_back(&chain[..1], &Table::json(&chain[..1])), Ok(()));
     }
 }
