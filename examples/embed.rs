@@ -5,16 +5,7 @@
 
 use semigrate::Migrator;
 
-/// The example chain's Rust steps, which its table calls from the crate root.
-#[path = "../src/steps.rs"]
-mod steps;
-
-/// The example chain, as this crate's build compiled it.
-#[allow(dead_code)]
-mod chain {
-    semigrate::include_chain!();
-}
-use chain::{CHAIN, Version};
+use accidents::{CHAIN, Version};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

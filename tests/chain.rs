@@ -8,15 +8,7 @@ use common::root;
 use semigrate::build::{Config, prove};
 use semigrate::model::{Check, CsvOp, Listing, SemVer, Step};
 
-/// The example chain's Rust steps, which its table calls from the crate root.
-#[path = "../src/steps.rs"]
-mod steps;
-
-/// The example chain, as this crate's build compiled it.
-mod chain {
-    semigrate::include_chain!();
-}
-use chain::{CHAIN, MIGRATIONS, SETTINGS, Version};
+use accidents::{CHAIN, MIGRATIONS, SETTINGS, Version};
 
 /// Fixture builds (`SEMIGRATE_MIGRATIONS_DIR`) compile another chain in.
 fn example_chain_compiled_in() -> bool {

@@ -2,16 +2,6 @@
 
 mod common;
 
-/// The example chain's Rust steps, which its table calls from the crate root.
-#[path = "../src/steps.rs"]
-mod steps;
-
-/// The example chain, as this crate's build compiled it.
-#[allow(dead_code)]
-mod chain {
-    semigrate::include_chain!();
-}
-
 use common::{Sandbox, columns, history, user_schema};
 
 #[test]
@@ -775,7 +765,7 @@ fn an_application_embeds_the_migrator() {
 
 #[test]
 fn require_refuses_a_store_below_what_the_application_needs() {
-    use chain::{CHAIN, Version};
+    use accidents::{CHAIN, Version};
     let s = Sandbox::new();
     s.ok(&["--no-backup", "upgrade", "--version", "1.0.0"]);
     let mut conn = rusqlite::Connection::open(s.db()).unwrap();
@@ -803,4 +793,62 @@ fn require_refuses_a_store_below_what_the_application_needs() {
     let mut other = rusqlite::Connection::open(&text).unwrap();
     assert!(migrator.upgrade(&mut other).is_err());
     assert_eq!(other.path(), Some(text.to_str().unwrap()));
+}
+
+/// Every operation of the CLI is one of the `Migrator`'s too, through the same engine:
+/// what the library does, the binary reads back, and the other way round.
+#[test]
+fn the_migrator_has_every_operation_of_the_cli() {
+    use accidents::{CHAIN, Version};
+    use semigrate::report::State;
+    let s = Sandbox::new();
+    let data = s.dir.path().join("var/data");
+    let migrator = semigrate::Migrator::new(&CHAIN).data_dir(&data);
+    std::fs::create_dir_all(s.db().parent().unwrap()).unwrap();
+    let mut conn = rusqlite::Connection::open(s.db()).unwrap();
+    assert_eq!(
+        migrator.upgrade(&mut conn).unwrap(),
+        Version::V2_2_0.semver()
+    );
+    migrator.verify(&mut conn).unwrap();
+    let status = migrator.status(&mut conn).unwrap();
+    assert_eq!(status.current, Version::V2_2_0.semver());
+    assert!(status.migrations.iter().all(|e| e.state == State::Applied));
+    let at = migrator.downgrade(&mut conn, Version::V1_0_0).unwrap();
+    assert_eq!(at, Version::V1_0_0.semver());
+    let history = migrator.history(&mut conn).unwrap();
+    let last = &history.last().unwrap().entry;
+    assert_eq!((last.direction.as_str(), last.to), ("down", at));
+    // The binary sees the store where the library left it.
+    let db = s.db();
+    let status = s
+        .run_raw(&["--database", db.to_str().unwrap(), "--json", "status"])
+        .stdout;
+    assert!(status.contains(r#""current":"1.0.0""#), "{status}");
+    // A checksum that has not drifted is not repaired; a store with a history is not
+    // baselined. Both say so, and change nothing.
+    assert!(
+        !migrator
+            .accept_checksum(&mut conn, Version::V1_0_0)
+            .unwrap()
+    );
+    let e = migrator.baseline(&mut conn, Version::V1_0_0).unwrap_err();
+    assert!(e.to_string().contains("already has a history"), "{e}");
+    // A store that predates the chain is baselined, running nothing.
+    let mut fresh = rusqlite::Connection::open(s.dir.path().join("old.db")).unwrap();
+    migrator.baseline(&mut fresh, Version::V0_9_0).unwrap();
+    let status = migrator.status(&mut fresh).unwrap();
+    assert_eq!(status.current, Version::V0_9_0.semver());
+    let tables: i64 = fresh
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'accidents'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0, "baseline runs nothing");
+    assert_eq!(
+        migrator.history(&mut fresh).unwrap()[0].entry.direction,
+        "baselined"
+    );
 }

@@ -171,6 +171,37 @@ fn the_example_chain_goes_up_and_down_on_postgresql() {
     assert_eq!(current(&s, &db), "1.1.0");
 }
 
+/// A `Migrator` runs the same operations on a server as on a SQLite connection, and
+/// the binary reads back what it did.
+#[test]
+fn the_migrator_runs_on_postgresql_too() {
+    use accidents::{CHAIN, Version};
+    let (s, db) = (Sandbox::new(), Database::new());
+    let migrator = semigrate::Migrator::new(&CHAIN).data_dir(s.dir.path().join("var/data"));
+    let mut server = semigrate::Postgres::url(db.url());
+    assert_eq!(
+        migrator.upgrade(&mut server).unwrap(),
+        Version::V2_2_0.semver()
+    );
+    assert_eq!(current(&s, &db), "2.2.0");
+    migrator.verify(&mut server).unwrap();
+    migrator.require(&mut server, Version::V2_2_0).unwrap();
+    let status = migrator.status(&mut server).unwrap();
+    assert_eq!((status.engine.as_str(), status.pending), ("postgres", 0));
+    assert!(!status.database.contains(PASSWORD), "{}", status.database);
+    let at = migrator
+        .downgrade(&mut server, semigrate::SemVer::ZERO)
+        .unwrap();
+    assert_eq!(at, semigrate::SemVer::ZERO);
+    assert_eq!(db.schema(), vec![]);
+    let logged = migrator.history(&mut server).unwrap();
+    assert_eq!(logged.len(), 16, "eight up, eight down");
+    // A schema that does not exist is refused with the way to make it.
+    let mut nowhere = semigrate::Postgres::url(db.url()).schema("nowhere");
+    let e = migrator.upgrade(&mut nowhere).unwrap_err();
+    assert!(e.to_string().contains("CREATE SCHEMA"), "{e}");
+}
+
 #[test]
 fn a_failing_migration_is_rolled_back_whole() {
     let (s, db) = (Sandbox::new(), Database::new());

@@ -57,12 +57,14 @@ mod fault;
 mod fk_check;
 mod migrator;
 pub mod model;
+pub mod report;
 pub mod rust;
 mod spec;
 mod sqlite_error;
 mod statements;
 mod store;
 mod verify;
+mod version;
 
 pub use error::{Error, Result};
 
@@ -73,7 +75,7 @@ pub use error::{Error, Result};
 pub mod fuzzing {
     pub use crate::data::{flow, stream};
 }
-pub use migrator::Migrator;
+pub use migrator::{Migrator, Postgres, Target};
 pub use model::{Chain, SemVer};
 /// The SQLite and PostgreSQL clients a Rust step is handed, at the versions semigrate
 /// uses.

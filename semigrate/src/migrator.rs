@@ -1,18 +1,21 @@
-//! The library face: an application brings its store to its chain at start-up, with
-//! the same run as the CLI (`engine::migrate`: lock, recovery of CSV swaps, plan,
-//! transactions, checks, history), backups and the state file as options.
+//! The library face: an application runs its chain from its own code, with the very
+//! operations the CLI runs (the engine's: lock, recovery of CSV swaps, plan,
+//! transactions, checks, history, log), backups and the state file as options, on a
+//! SQLite connection it lends or on a PostgreSQL server.
 
 use crate::engine::run::{Done, Progress};
-use crate::engine::{Direction, Options, Paths, Request, migrate, plan};
+use crate::engine::{self, Anchor, Direction, Options, Paths, Repair, Request, Verified};
 use crate::error::{Error, Result};
 use crate::model::{Chain, SemVer};
+use crate::report::{Logged, Status};
 use crate::store::Store;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
-use rusqlite::Connection;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Runs a chain against a SQLite connection the application holds. In a chain crate:
+/// Runs a chain against a store: a SQLite connection the application holds, or a
+/// PostgreSQL server ([`Postgres`]). In a chain crate:
 ///
 /// ```ignore
 /// semigrate::include_chain!(); // CHAIN, Version, MIGRATIONS, SETTINGS
@@ -21,6 +24,10 @@ use std::time::Duration;
 /// let migrator = semigrate::Migrator::new(&CHAIN).data_dir("var/data");
 /// migrator.upgrade(&mut conn)?;
 /// migrator.require(&mut conn, Version::V2_0_0)?;
+///
+/// // The same operations on PostgreSQL: each call connects, and disconnects after.
+/// let mut server = semigrate::Postgres::url("postgres://app@db/app").schema("app");
+/// migrator.upgrade(&mut server)?;
 /// ```
 ///
 /// `CHAIN` is a [`Chain`]; here an empty one, as a crate without specs compiles it:
@@ -63,7 +70,76 @@ pub struct Migrator {
     lock_timeout: Duration,
 }
 
-/// Runs say nothing: the application logs what `upgrade` returns.
+/// A PostgreSQL store a [`Migrator`] connects to for each operation: a server's URL
+/// (a password in it is never printed), and the schema that holds the tables and
+/// semigrate's history (default: the first of the server's `search_path`).
+#[derive(Clone, Debug)]
+pub struct Postgres {
+    url: String,
+    schema: Option<String>,
+}
+
+impl Postgres {
+    /// The server at `url` (`postgres://user@host/database`).
+    pub fn url(url: impl Into<String>) -> Postgres {
+        Postgres {
+            url: url.into(),
+            schema: None,
+        }
+    }
+
+    /// Work in `schema`, which must exist.
+    pub fn schema(mut self, schema: impl Into<String>) -> Postgres {
+        self.schema = Some(schema.into());
+        self
+    }
+}
+
+/// A store a [`Migrator`] works on: a [`rusqlite::Connection`] the application lends
+/// (handed back after each call, foreign keys on, whatever happened), or a
+/// [`Postgres`] server.
+pub trait Target: sealed::Sealed {
+    #[doc(hidden)]
+    fn with_store<T>(
+        &mut self,
+        work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
+    ) -> Result<T>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for rusqlite::Connection {}
+    impl Sealed for super::Postgres {}
+}
+
+impl Target for rusqlite::Connection {
+    fn with_store<T>(
+        &mut self,
+        work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let path = self
+            .path()
+            .filter(|p| !p.is_empty())
+            .map_or_else(|| PathBuf::from("memory.db"), PathBuf::from);
+        let mut store = SqliteStore::adopt(self)?;
+        let result = work(&mut store, Anchor::File(&path));
+        *self = store.into_connection();
+        result
+    }
+}
+
+impl Target for Postgres {
+    fn with_store<T>(
+        &mut self,
+        work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut store = PostgresStore::open(&self.url, self.schema.as_deref())?;
+        let database = crate::store::postgres::database_name(&self.url);
+        work(&mut store, Anchor::Server(&database))
+    }
+}
+
+/// Runs say nothing: the application logs what the operations return.
 pub(crate) struct Silent;
 
 impl Progress for Silent {
@@ -114,53 +190,72 @@ impl Migrator {
 
     /// Applies every pending migration, each in its own transaction, and returns the
     /// version the store is at. Refuses, as the CLI does, a store whose applied specs
-    /// changed or that a newer binary moved ahead. Foreign keys are left on.
-    pub fn upgrade(&self, conn: &mut Connection) -> Result<SemVer> {
-        let request = Request {
-            direction: Direction::Up,
-            target: None,
-            atomic: false,
-            allow_schema_drift: false,
-        };
-        let anchor = conn
-            .path()
-            .filter(|p| !p.is_empty())
-            .map_or_else(|| PathBuf::from("memory.db"), PathBuf::from);
-        let options = Options {
-            paths: Paths {
-                data_dir: self.data_dir.clone(),
-                backup_dir: self
-                    .backup_dir
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from(self.chain.settings.backup_dir)),
-                anchor,
-            },
-            lock_timeout: self.lock_timeout,
-            backup_keep: self
-                .backup_dir
-                .as_ref()
-                .map(|_| self.chain.settings.backup_keep),
-            state_file: self.state_file,
-            patience: crate::engine::Patience::from_settings(&self.chain.settings),
-            ignore_objects: self.chain.settings.ignore_objects,
-        };
-        lend(conn, |store| {
-            let outcome = migrate(
-                store,
-                self.chain.migrations,
-                &request,
-                &options,
-                &mut Silent,
-            )?;
-            Ok(outcome.at)
+    /// changed or that a newer binary moved ahead.
+    pub fn upgrade(&self, target: &mut impl Target) -> Result<SemVer> {
+        self.migrate(target, Direction::Up, None)
+    }
+
+    /// Reverts migrations down to `version` (0.0.0: all of them), each with its down
+    /// and then the checks of the version it lands on; returns the version reached.
+    pub fn downgrade(
+        &self,
+        target: &mut impl Target,
+        version: impl Into<SemVer>,
+    ) -> Result<SemVer> {
+        self.migrate(target, Direction::Down, Some(version.into()))
+    }
+
+    /// Records a store that predates semigrate as being at `version`, running nothing.
+    pub fn baseline(&self, target: &mut impl Target, version: impl Into<SemVer>) -> Result<()> {
+        let version = version.into();
+        let chain = self.chain.migrations;
+        target.with_store(&mut |store, anchor| {
+            engine::baseline(store, chain, version, &self.options(anchor))
         })
+    }
+
+    /// Accepts the compiled spec of an applied migration whose spec was edited
+    /// (checksum drift), on record; false when it had not drifted.
+    pub fn accept_checksum(
+        &self,
+        target: &mut impl Target,
+        version: impl Into<SemVer>,
+    ) -> Result<bool> {
+        let version = version.into();
+        let chain = self.chain.migrations;
+        let repair = target.with_store(&mut |store, anchor| {
+            engine::accept_checksum(store, chain, version, &self.options(anchor))
+        })?;
+        Ok(repair == Repair::Accepted)
+    }
+
+    /// Runs the validations of the store's version and compares its schema with the
+    /// one compiled for it; the first that fails is the error. Changes nothing.
+    pub fn verify(&self, target: &mut impl Target) -> Result<()> {
+        let chain = self.chain.migrations;
+        target
+            .with_store(&mut |store, anchor| engine::verify(store, chain, &self.options(anchor)))
+            .map(|_: Verified| ())
+    }
+
+    /// Where the store stands: each version's state, its schema against the compiled
+    /// one, its newest backup. What `status --json` prints.
+    pub fn status(&self, target: &mut impl Target) -> Result<Status> {
+        let chain = self.chain.migrations;
+        target.with_store(&mut |store, anchor| engine::status(store, chain, &self.options(anchor)))
+    }
+
+    /// The run log, oldest first: every migration attempted, with its outcome.
+    pub fn history(&self, target: &mut impl Target) -> Result<Vec<Logged>> {
+        target.with_store(&mut |store, _| engine::history(store))
     }
 
     /// Fails unless the store is at `version` or above: for an application that must
     /// not start on an older schema.
-    pub fn require(&self, conn: &mut Connection, version: impl Into<SemVer>) -> Result<()> {
+    pub fn require(&self, target: &mut impl Target, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
-        let at = lend(conn, |store| Ok(plan::current(&store.listed_history()?)))?;
+        let at = target
+            .with_store(&mut |store, _| Ok(engine::plan::current(&store.listed_history()?)))?;
         if at < version {
             return Err(Error::Refused(format!(
                 "the store is at {at}, below {version}, which this application requires; upgrade it first"
@@ -168,12 +263,45 @@ impl Migrator {
         }
         Ok(())
     }
-}
 
-/// Lends `conn` to a store for `work`, and takes it back whatever happens.
-fn lend<T>(conn: &mut Connection, work: impl FnOnce(&mut SqliteStore) -> Result<T>) -> Result<T> {
-    let mut store = SqliteStore::adopt(conn)?;
-    let result = work(&mut store);
-    *conn = store.into_connection();
-    result
+    fn migrate(
+        &self,
+        target: &mut impl Target,
+        direction: Direction,
+        version: Option<SemVer>,
+    ) -> Result<SemVer> {
+        let request = Request {
+            direction,
+            target: version,
+            atomic: false,
+            allow_schema_drift: false,
+        };
+        let chain = self.chain.migrations;
+        target.with_store(&mut |store, anchor| {
+            let outcome =
+                engine::migrate(store, chain, &request, &self.options(anchor), &mut Silent)?;
+            Ok(outcome.at)
+        })
+    }
+
+    /// The engine's options for a store at `anchor`: the configuration's, with this
+    /// migrator's folders, backup and state file.
+    fn options(&self, anchor: Anchor<'_>) -> Options {
+        let settings = &self.chain.settings;
+        let backup_dir = self
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(settings.backup_dir));
+        let paths = Paths::resolve(
+            settings,
+            anchor,
+            Some(self.data_dir.clone()),
+            Some(backup_dir),
+        );
+        let mut options = Options::configured(settings, paths);
+        options.lock_timeout = self.lock_timeout;
+        options.backup_keep = self.backup_dir.as_ref().map(|_| settings.backup_keep);
+        options.state_file = self.state_file;
+        options
+    }
 }

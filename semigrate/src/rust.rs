@@ -22,7 +22,7 @@
 //! }
 //! ```
 
-use crate::model::SemVer;
+use crate::version::SemVer;
 use std::path::Path;
 
 /// What a Rust step or check may fail with: any error, shown as its message.

@@ -71,12 +71,17 @@ fn generate() -> Result<PathBuf, usize> {
             )]));
         }
     }
-    // The binary includes the table at its root: the functions specs name are paths
-    // from there.
-    config.sources = ["src/main.rs", "src/lib.rs"]
-        .map(PathBuf::from)
-        .into_iter()
-        .find(|root| root.is_file());
+    // The crate includes the table at its root, the library's when it has one that
+    // does: the functions specs name are paths from there.
+    let roots = ["src/lib.rs", "src/main.rs"].map(PathBuf::from);
+    let includes = |root: &PathBuf| {
+        std::fs::read_to_string(root).is_ok_and(|text| text.contains("include_chain!"))
+    };
+    config.sources = roots
+        .iter()
+        .find(|root| includes(root))
+        .or_else(|| roots.iter().rev().find(|root| root.is_file()))
+        .cloned();
     let dir = std::env::var_os("SEMIGRATE_MIGRATIONS_DIR")
         .map_or_else(|| PathBuf::from(&config.migrations), PathBuf::from);
     // The folder itself, so that a new file triggers a rebuild, and every file in it.

@@ -7,7 +7,7 @@ use std::fmt::Write;
 pub fn run(context: &Context) -> Result<String> {
     context.missing_store();
     let mut store = context.open_read_only()?;
-    let logged = store.logged()?;
+    let logged = crate::engine::history(&mut *store)?;
     if context.json {
         return Ok(super::json(&logged));
     }

@@ -4,7 +4,7 @@ use super::Context;
 use crate::engine::backup::Backup;
 use crate::engine::plan::{Direction, Item, Plan};
 use crate::engine::run::{Done, Progress};
-use crate::engine::{Options, Patience, Request, migrate};
+use crate::engine::{Request, migrate};
 use crate::error::Result;
 use crate::model::{
     Check, CsvOp, Engine, Expect, ExportStep, Held, LoadStep, SemVer, Source, Step,
@@ -48,35 +48,23 @@ fn run(context: &Context, request: &Request, dry_run: bool) -> Result<String> {
     let command = request.command();
     if dry_run {
         let mut store = context.open_read_only()?;
-        let history = crate::store::checked_history(&mut *store)?;
-        let plan = request.plan(context.migrations(), &history)?;
-        if context.json {
-            let json = dry_run_json(&*store, command, &plan);
-            return Ok(super::json(&json));
-        }
-        return Ok(dry_run_text(&*store, command, &plan));
+        return crate::engine::dry_run(
+            &mut *store,
+            context.migrations(),
+            request,
+            |store, plan| match context.json {
+                true => super::json(&dry_run_json(store, command, plan)),
+                false => dry_run_text(store, command, plan),
+            },
+        );
     }
     let mut store = context.open()?;
-    let options = Options {
-        paths: context.paths()?,
-        lock_timeout: context.lock_timeout,
-        backup_keep: (!context.no_backup).then_some(context.chain.settings.backup_keep),
-        state_file: true,
-        patience: Patience {
-            lock_override: context.lock_wait.clone(),
-            retries: context
-                .lock_retries
-                .unwrap_or(context.chain.settings.lock_retries),
-            ..Patience::from_settings(&context.chain.settings)
-        },
-        ignore_objects: context.chain.settings.ignore_objects,
-    };
     let mut report = Report::new(context);
     let outcome = migrate(
         &mut *store,
         context.migrations(),
         request,
-        &options,
+        &context.options()?,
         &mut report,
     )?;
     if !outcome.done.is_empty() {

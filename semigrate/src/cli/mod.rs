@@ -13,7 +13,7 @@ mod schema_at;
 mod status;
 mod verify;
 
-use crate::engine::{Anchor, Paths};
+use crate::engine::{Anchor, Options, Paths};
 use crate::error::{Error, Result};
 use crate::model::{Chain, Engine, Migration, SemVer};
 use crate::store::Store;
@@ -281,19 +281,10 @@ impl Context {
 
     /// Where the store's files go (see `engine::paths` for the rule).
     pub fn paths(&self) -> Result<Paths> {
-        let server;
-        let anchor = match self.location()? {
-            Location::File(path) => return Ok(self.paths_for(Anchor::File(&path))),
-            Location::Server(url) => {
-                server = url
-                    .parse::<::postgres::Config>()
-                    .ok()
-                    .and_then(|c| c.get_dbname().map(str::to_owned))
-                    .unwrap_or_else(|| "postgres".into());
-                Anchor::Server(&server)
-            }
-        };
-        Ok(self.paths_for(anchor))
+        Ok(match self.location()? {
+            Location::File(path) => self.paths_for(Anchor::File(&path)),
+            Location::Server(url) => self.paths_for(Anchor::Server(&postgres::database_name(&url))),
+        })
     }
 
     fn paths_for(&self, anchor: Anchor<'_>) -> Paths {
@@ -320,17 +311,17 @@ impl Context {
         }
     }
 
-    /// Where the store stands, with its newest backup.
-    /// Rewrites `migration_state.json` with the store as it now stands.
-    pub fn write_state(&self, store: &mut dyn Store) -> Result<()> {
-        let ignore = self.chain.settings.ignore_objects;
-        crate::engine::migrate::write_state(store, self.migrations(), &self.paths()?, ignore)
-    }
-
-    /// The store against the chain, its schema checked.
-    pub fn status(&self, store: &mut dyn Store) -> Result<crate::engine::Status> {
-        let ignore = self.chain.settings.ignore_objects;
-        self.paths()?.status(store, self.chain.migrations, ignore)
+    /// The engine's options for this run: the configuration's, narrowed by the flags.
+    pub fn options(&self) -> Result<Options> {
+        let settings = &self.chain.settings;
+        let mut options = Options::configured(settings, self.paths()?);
+        options.lock_timeout = self.lock_timeout;
+        if self.no_backup {
+            options.backup_keep = None;
+        }
+        options.patience.lock_override = self.lock_wait.clone();
+        options.patience.retries = self.lock_retries.unwrap_or(settings.lock_retries);
+        Ok(options)
     }
 
     /// A line of progress on stderr, unless `-q`.

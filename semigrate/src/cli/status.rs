@@ -10,7 +10,7 @@ use std::fmt::Write;
 pub fn read(context: &Context) -> Result<Status> {
     context.missing_store();
     let mut store = context.open_read_only()?;
-    let status = context.status(&mut *store);
+    let status = crate::engine::status(&mut *store, context.chain.migrations, &context.options()?);
     // A SQLite file opened to read holds nothing once its statements are done: the
     // process ends next, and closing first would only free the parsed schema (at
     // 1,000 tables, 7% of what `status` costs). A server is told goodbye.

@@ -10,19 +10,16 @@
 use super::flow::{self, Header, Part};
 pub use super::pieces::Split;
 use super::pieces::{self, CsvFile, QUOTE, Records};
-use super::swap::Content;
+use crate::durable::writer::{Content, Sink};
 use crate::model::{Case, CsvOp, CsvStep, Source};
 use crate::rust::{ApplyFn, Row};
 use simd_csv::ZeroCopyByteRecord;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-const BUFFER: usize = 1 << 20;
 
 /// What a pass wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -603,172 +600,6 @@ impl Line {
             self.value(out, cell.as_bytes());
         }
         self.end(out);
-    }
-}
-
-/// A writer whose chunks are written, and at last fsynced, by a second thread: the
-/// kernel's copy of one chunk into the page cache overlaps the making of the next (an
-/// export's rows, read from the store).
-/// Two chunks circulate, so memory stays at two buffers. The thread also starts the
-/// disk writing every `WRITE_BACK` bytes (`WriteBack`), so that the final fsync waits
-/// for the last stretch only, not for the whole file.
-pub(crate) struct Behind {
-    chunk: Vec<u8>,
-    full: Option<SyncSender<Vec<u8>>>,
-    empty: Receiver<Vec<u8>>,
-    thread: Option<JoinHandle<std::io::Result<Content>>>,
-}
-
-impl Behind {
-    pub(crate) fn new(file: File) -> Behind {
-        let (full, chunks) = sync_channel::<Vec<u8>>(1);
-        let (recycle, empty) = sync_channel(2);
-        recycle
-            .send(Vec::with_capacity(BUFFER))
-            .expect("the channel has room");
-        let thread = std::thread::spawn(move || {
-            let mut sink = Sink::new(file);
-            for mut chunk in chunks {
-                sink.write(&chunk)?;
-                chunk.clear();
-                // The other side may have finished and gone: nothing to recycle for.
-                let _ = recycle.send(chunk);
-            }
-            sink.finish()
-        });
-        Behind {
-            chunk: Vec::with_capacity(BUFFER),
-            full: Some(full),
-            empty,
-            thread: Some(thread),
-        }
-    }
-
-    /// Hands the chunk to the thread; an error is the thread's, once it has stopped.
-    fn ship(&mut self) -> std::io::Result<()> {
-        let next = self.empty.recv().ok();
-        let sent = self
-            .full
-            .as_ref()
-            .is_some_and(|full| full.send(std::mem::take(&mut self.chunk)).is_ok());
-        match next {
-            Some(next) if sent => {
-                self.chunk = next;
-                Ok(())
-            }
-            _ => Err(self
-                .stop()
-                .err()
-                .unwrap_or_else(|| std::io::Error::other("the writing thread stopped"))),
-        }
-    }
-
-    /// Waits for the thread to stop, and returns what it met: the file's content once
-    /// it is durable.
-    fn stop(&mut self) -> std::io::Result<Content> {
-        self.full = None;
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(std::io::Error::other("the writing thread panicked")),
-            None => Err(std::io::Error::other("the writing thread stopped")),
-        }
-    }
-
-    /// Writes what is left, fsyncs, and waits for both; returns the file's content.
-    pub(crate) fn finish(mut self) -> std::io::Result<Content> {
-        if !self.chunk.is_empty() {
-            self.ship()?;
-        }
-        self.stop()
-    }
-}
-
-/// How much a writer lets the page cache hold before it starts the disk writing.
-const WRITE_BACK: u64 = 8 << 20;
-
-/// A file being written, to be made durable: each write is counted and hashed (the
-/// `Content` the journal records, known without reading the file again), and the
-/// write-back of each `WRITE_BACK` bytes is started once they are written
-/// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, Linux), so that the disk works while the
-/// transform goes on. That only starts the writing: the fsync in `finish` makes the
-/// file durable, and stays the one point that says it is.
-pub(crate) struct Sink {
-    file: File,
-    hash: xxhash_rust::xxh3::Xxh3,
-    /// Bytes written so far.
-    end: u64,
-    /// Where the range not yet handed to the disk starts.
-    start: u64,
-}
-
-impl Sink {
-    pub(crate) fn new(file: File) -> Sink {
-        Sink {
-            file,
-            hash: xxhash_rust::xxh3::Xxh3::new(),
-            end: 0,
-            start: 0,
-        }
-    }
-
-    pub(crate) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(bytes)?;
-        self.hash.update(bytes);
-        self.end += bytes.len() as u64;
-        if self.end - self.start < WRITE_BACK {
-            return Ok(());
-        }
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let (offset, length) = (
-                self.start as libc::off64_t,
-                (self.end - self.start) as libc::off64_t,
-            );
-            // SAFETY: the descriptor is the open file's, borrowed for the call; the
-            // call reads no memory of ours. A failure only means the write-back starts
-            // later, at the fsync, so it is not an error.
-            let _ = unsafe {
-                libc::sync_file_range(
-                    self.file.as_raw_fd(),
-                    offset,
-                    length,
-                    libc::SYNC_FILE_RANGE_WRITE,
-                )
-            };
-        }
-        self.start = self.end;
-        Ok(())
-    }
-
-    /// Fsyncs the file; returns its content.
-    pub(crate) fn finish(self) -> std::io::Result<Content> {
-        self.file.sync_all()?;
-        Ok(Content {
-            length: self.end,
-            hash: self.hash.digest(),
-        })
-    }
-}
-
-impl Write for Behind {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.chunk.extend_from_slice(bytes);
-        if self.chunk.len() >= BUFFER {
-            self.ship()?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for Behind {
-    /// An abandoned pass still waits for its thread, so no write outlives it.
-    fn drop(&mut self) {
-        let _ = self.stop();
     }
 }
 
@@ -1480,26 +1311,6 @@ mod tests {
         }
         let e = run(&input, &s).unwrap_err();
         assert_eq!(e, "f.csv line 301: the row has 1 fields, the header 2");
-    }
-
-    /// The write-back is started once per `WRITE_BACK` bytes, over exactly the bytes
-    /// written since the last start; the file's bytes are all there after it, and the
-    /// content a sink reports is the one read back from the file.
-    #[test]
-    fn a_sink_starts_the_write_back_once_per_stretch_and_knows_what_it_wrote() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.csv");
-        let mut sink = Sink::new(File::create(&path).unwrap());
-        let mut starts = Vec::new();
-        for i in 0..6u8 {
-            sink.write(&vec![b'a' + i; 3 << 20]).unwrap();
-            starts.push(sink.start >> 20);
-        }
-        assert_eq!(starts, [0, 0, 9, 9, 9, 18]);
-        assert_eq!(sink.end, 18 << 20);
-        let content = sink.finish().unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 18 << 20);
-        assert_eq!(Content::of(&path).unwrap(), content);
     }
 
     /// A transform's and a creation's reported content is the file's.

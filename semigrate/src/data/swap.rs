@@ -14,9 +14,10 @@
 
 use super::stream::{self, Stats};
 use crate::durable::sync_folder;
+use crate::durable::writer::Behind;
+use crate::durable::writer::Content;
 use crate::model::{CsvOp, CsvStep};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The marker in the names of temp files, which sweeping relies on.
@@ -32,52 +33,6 @@ pub struct Swap {
     /// What the target holds once the swap is done: the temp's fingerprint. None for a
     /// delete, and in journals written before fingerprints were recorded.
     pub content: Option<Content>,
-}
-
-/// A file's length and the XXH3 hash of its bytes: enough to tell the content a swap
-/// committed from the one it replaced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Content {
-    /// Bytes.
-    pub length: u64,
-    /// XXH3-64 of the bytes.
-    pub hash: u64,
-}
-
-impl Content {
-    /// Reads `path` through and fingerprints it.
-    pub fn of(path: &Path) -> std::io::Result<Content> {
-        let mut file = std::fs::File::open(path)?;
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let mut buffer = vec![0; 1 << 20];
-        let mut length = 0;
-        loop {
-            let n = file.read(&mut buffer)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-            length += n as u64;
-        }
-        Ok(Content {
-            length,
-            hash: hasher.digest(),
-        })
-    }
-
-    /// As the journal stores it: `<length>:<hash in hex>`.
-    pub fn to_text(self) -> String {
-        format!("{}:{:016x}", self.length, self.hash)
-    }
-
-    /// Reads what `to_text` wrote.
-    pub fn parse(text: &str) -> Option<Content> {
-        let (length, hash) = text.split_once(':')?;
-        Some(Content {
-            length: length.parse().ok()?,
-            hash: u64::from_str_radix(hash, 16).ok()?,
-        })
-    }
 }
 
 /// The files a migration has staged, by target.
@@ -180,7 +135,7 @@ impl Staging {
             let file = std::fs::File::create(&temp).map_err(|e| format!("{path}: {e}"))?;
             // Written, its write-back started and at last fsynced on a second thread,
             // as a transform's output is.
-            let mut out = super::stream::Behind::new(file);
+            let mut out = Behind::new(file);
             let rows = write(&mut out);
             // The thread is done with the temp file either way before it is removed.
             let finished = out.finish().map_err(|e| format!("{path}: {e}"));

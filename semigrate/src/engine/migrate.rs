@@ -4,16 +4,15 @@
 //! the steps itself.
 
 use super::backup::{self, Backup};
-use super::paths::Paths;
+use super::options::Options;
 use super::plan::{self, Direction, Plan};
-use super::run::{Done, Patience, Progress, recover, run, run_atomic};
+use super::run::{Done, Progress, recover, run, run_atomic};
 use super::schema_check::{Standing, check};
 use super::state_file;
 use crate::data::swap::Staging;
 use crate::error::{Error, Result};
 use crate::model::{Migration, SemVer};
 use crate::store::{LogEntry, Store};
-use std::time::Duration;
 
 /// What a run is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,24 +52,6 @@ impl Request {
         }
         Ok(plan)
     }
-}
-
-/// How a run treats the files around the store.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// Where the store's files go.
-    pub paths: Paths,
-    /// How long to wait for another run on the same store.
-    pub lock_timeout: Duration,
-    /// Back up the store and the files the plan touches before changing anything,
-    /// keeping this many backups of the store; None: no backup.
-    pub backup_keep: Option<usize>,
-    /// Rewrite `migration_state.json` after the run.
-    pub state_file: bool,
-    /// PostgreSQL's timeouts, and the retries of a lock timeout.
-    pub patience: Patience,
-    /// Objects of the store the chain does not own, left out of the schema check.
-    pub ignore_objects: &'static [&'static str],
 }
 
 /// Where a run took the store.
@@ -184,21 +165,37 @@ put the store back as its version has it, list the objects the chain does \
     })
 }
 
-/// Rewrites `migration_state.json` with the store as it now stands.
-pub fn write_state(
+/// The plan `request` would carry out on `store`, handed to `show` with the store:
+/// what `--dry-run` prints. Reads the history and changes nothing, so it takes no lock.
+pub fn dry_run<T>(
     store: &mut dyn Store,
     chain: &[Migration],
-    paths: &Paths,
-    ignore: &[&str],
+    request: &Request,
+    show: impl FnOnce(&dyn Store, &Plan) -> T,
+) -> Result<T> {
+    let history = crate::store::checked_history(store)?;
+    let plan = request.plan(chain, &history)?;
+    Ok(show(store, &plan))
+}
+
+/// Rewrites `migration_state.json` with the store as it now stands.
+pub(super) fn write_state(
+    store: &mut dyn Store,
+    chain: &[Migration],
+    options: &Options,
 ) -> Result<()> {
-    let s = paths.status(store, chain, ignore)?;
-    state_file::write(&paths.state_file(), &s)
+    let s = super::status::status(store, chain, options)?;
+    state_file::write(&options.paths.state_file(), &s)
 }
 
 /// `write_state`, when the options ask for it.
-fn state_if_asked(store: &mut dyn Store, chain: &[Migration], options: &Options) -> Result<()> {
+pub(super) fn state_if_asked(
+    store: &mut dyn Store,
+    chain: &[Migration],
+    options: &Options,
+) -> Result<()> {
     match options.state_file {
-        true => write_state(store, chain, &options.paths, options.ignore_objects),
+        true => write_state(store, chain, options),
         false => Ok(()),
     }
 }

@@ -7,14 +7,11 @@
 //! server has no folder: its folders are the configuration's, from the working
 //! directory.
 
-use super::backup;
-use super::state_file;
-use super::status::{self, Status};
-use crate::error::Result;
-use crate::model::{Listing, Settings};
-use crate::store::Store;
-use serde::Serialize;
+use crate::model::Settings;
 use std::path::{Component, Path, PathBuf};
+
+/// The state file's name, beside the store (or above the data folder for a server).
+pub const STATE_FILE: &str = "migration_state.json";
 
 /// Where a store's files go, every path absolute.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,19 +32,6 @@ pub enum Anchor<'a> {
     File(&'a Path),
     /// A PostgreSQL database, by name.
     Server(&'a str),
-}
-
-/// The resolved paths as `status` shows them.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Shown {
-    /// The store: the SQLite file, or the server's URL without its password.
-    pub store: String,
-    /// The data folder.
-    pub data_dir: String,
-    /// The backup folder.
-    pub backup_dir: String,
-    /// `migration_state.json`.
-    pub state_file: String,
 }
 
 impl Paths {
@@ -87,40 +71,10 @@ impl Paths {
 
     /// `migration_state.json`, beside the anchor.
     pub fn state_file(&self) -> PathBuf {
-        state_file::path_for(&self.anchor)
-    }
-
-    /// Where the store stands against `chain`, with its newest backup and where its
-    /// files go.
-    pub fn status<L: Listing + ?Sized>(
-        &self,
-        store: &mut dyn Store,
-        chain: &L,
-        ignore: &[&str],
-    ) -> Result<Status> {
-        let history = store.listed_history()?;
-        let mut s = status::status(
-            store.describe(),
-            store.engine().to_string(),
-            &chain.summaries(),
-            &history,
-        );
-        s.backup = backup::latest(&self.backup_dir, &self.anchor).map(|p| p.display().to_string());
-        s.paths = Some(self.shown(store));
-        s.schema = Some(super::schema_check::check(store, chain, s.current, ignore)?);
-        Ok(s)
-    }
-
-    fn shown(&self, store: &dyn Store) -> Shown {
-        Shown {
-            store: match store.engine() {
-                crate::model::Engine::Sqlite => self.anchor.display().to_string(),
-                crate::model::Engine::Postgres => store.describe(),
-            },
-            data_dir: self.data_dir.display().to_string(),
-            backup_dir: self.backup_dir.display().to_string(),
-            state_file: self.state_file().display().to_string(),
-        }
+        self.anchor
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(STATE_FILE)
     }
 }
 

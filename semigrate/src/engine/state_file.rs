@@ -5,10 +5,8 @@
 use super::status::Status;
 use crate::error::{Error, Result};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The file's name, beside the store (or above the data folder for a server).
-pub const FILE_NAME: &str = "migration_state.json";
 const TEMP_PREFIX: &str = ".migration_state.";
 
 /// Deletes the temp files of writes that a crash cut short. Only runs that hold the
@@ -21,11 +19,6 @@ fn sweep(dir: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-/// Where the state file of a SQLite store lives.
-pub fn path_for(database: &Path) -> PathBuf {
-    database.parent().unwrap_or(Path::new("")).join(FILE_NAME)
 }
 
 /// Writes `status` to `path`: a temp file in the same folder, fsync, rename, fsync the

@@ -1,9 +1,12 @@
 //! Where a store stands against the compiled chain: what `status` prints and what
 //! `migration_state.json` holds.
 
+use super::options::Options;
 use super::plan::current;
-use crate::model::{SemVer, Summary, Text};
-use crate::store::Applied;
+use super::schema_check::{SchemaCheck, check};
+use crate::error::Result;
+use crate::model::{Engine, Listing, SemVer, Summary, Text};
+use crate::store::{Applied, Logged, Store};
 use serde::Serialize;
 
 /// The state of one version.
@@ -66,15 +69,64 @@ pub struct Status {
     pub migrations: Vec<Entry>,
     /// Where the store's files go, every path absolute.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub paths: Option<super::paths::Shown>,
+    pub paths: Option<ResolvedPaths>,
     /// The store's schema against the one compiled for its version (`status`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub schema: Option<super::schema_check::SchemaCheck>,
+    pub schema: Option<SchemaCheck>,
+}
+
+/// The paths a store's files go to, as `status` shows them: absolute, as text.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResolvedPaths {
+    /// The store: the SQLite file, or the server's URL without its password.
+    pub store: String,
+    /// The data folder.
+    pub data_dir: String,
+    /// The backup folder.
+    pub backup_dir: String,
+    /// `migration_state.json`.
+    pub state_file: String,
+}
+
+/// Where `store` stands against `chain`: each version's state, the schema compared
+/// with the one compiled for its version, its newest backup and where its files go.
+/// Reads only: no lock, no write.
+pub fn status<L: Listing + ?Sized>(
+    store: &mut dyn Store,
+    chain: &L,
+    options: &Options,
+) -> Result<Status> {
+    let paths = &options.paths;
+    let history = store.listed_history()?;
+    let mut s = compare(
+        store.describe(),
+        store.engine().to_string(),
+        &chain.summaries(),
+        &history,
+    );
+    s.backup =
+        super::backup::latest(&paths.backup_dir, &paths.anchor).map(|p| p.display().to_string());
+    s.paths = Some(ResolvedPaths {
+        store: match store.engine() {
+            Engine::Sqlite => paths.anchor.display().to_string(),
+            Engine::Postgres => store.describe(),
+        },
+        data_dir: paths.data_dir.display().to_string(),
+        backup_dir: paths.backup_dir.display().to_string(),
+        state_file: paths.state_file().display().to_string(),
+    });
+    s.schema = Some(check(store, chain, s.current, options.ignore_objects)?);
+    Ok(s)
+}
+
+/// The run log, oldest first: every migration attempted, with its outcome.
+pub fn history(store: &mut dyn Store) -> Result<Vec<Logged>> {
+    store.logged()
 }
 
 /// Compares the history with the chain, version by version; both oldest first, as
 /// `Store::history` and the chain give them.
-pub fn status(database: String, engine: String, chain: &[Summary], history: &[Applied]) -> Status {
+pub fn compare(database: String, engine: String, chain: &[Summary], history: &[Applied]) -> Status {
     let mut migrations: Vec<Entry> = chain
         .iter()
         .map(|m| {

@@ -4,7 +4,8 @@
 
 use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
 use crate::data::load;
-use crate::data::swap::{Content, Swap};
+use crate::data::swap::Swap;
+use crate::durable::writer::Content;
 use crate::error::{Error, Result};
 use crate::model::{Engine, LoadStep, SemVer};
 use postgres::types::Type;
@@ -118,6 +119,15 @@ pub fn catalog(
 /// The time as the history writes it, the same shape as SQLite's.
 const CLOCK: &str =
     "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
+/// The database a URL names (PostgreSQL's default: `postgres`), which places a
+/// server store's files.
+pub fn database_name(url: &str) -> String {
+    url.parse::<postgres::Config>()
+        .ok()
+        .and_then(|c| c.get_dbname().map(str::to_owned))
+        .unwrap_or_else(|| "postgres".into())
+}
 
 /// Whether `--database` names a PostgreSQL server rather than a file.
 pub fn is_url(database: &str) -> bool {

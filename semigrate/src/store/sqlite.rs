@@ -2,7 +2,8 @@
 
 use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
 use crate::data::load;
-use crate::data::swap::{Content, Swap};
+use crate::data::swap::Swap;
+use crate::durable::writer::Content;
 use crate::error::{Error, Result};
 use crate::fk_check;
 use crate::model::{Engine, LoadStep, SemVer};

@@ -1,6 +1,8 @@
 //! Making the file system's own changes durable: a new or renamed entry lasts a power
 //! cut only once its folder is fsynced, and a new folder only once its parent is.
 
+pub mod writer;
+
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;

@@ -1,0 +1,56 @@
+//! `baseline`: adopt a store that predates semigrate by recording it as being at a
+//! version, running nothing.
+
+use super::migrate::write_state;
+use super::options::Options;
+use crate::error::{Error, Result};
+use crate::model::{Migration, SemVer};
+use crate::store::{Applied, LogEntry, Store, transaction};
+
+/// Records `store`, which has no history, as being at `version`: one history row per
+/// version of `chain` up to it, each logged as baselined, in one transaction; then the
+/// state file. Refused when the store already has a history.
+pub fn baseline(
+    store: &mut dyn Store,
+    chain: &[Migration],
+    version: SemVer,
+    options: &Options,
+) -> Result<()> {
+    store.lock(options.lock_timeout)?;
+    let history = crate::store::checked_history(store)?;
+    if let Some(top) = history.last() {
+        return Err(Error::Refused(format!(
+            "{} already has a history (it is at {}); baseline adopts a store that has none",
+            store.describe(),
+            top.version
+        )));
+    }
+    transaction(store, |s| record(s, chain, version))?;
+    write_state(store, chain, options)
+}
+
+/// One history row per version up to `version`, each logged as baselined.
+fn record(store: &mut dyn Store, chain: &[Migration], version: SemVer) -> Result<()> {
+    let now = store.now()?;
+    for m in chain.iter().filter(|m| m.version <= version) {
+        store.record(&Applied {
+            version: m.version,
+            description: m.description.to_string(),
+            checksum: m.checksum.to_string(),
+            applied_at: now.clone(),
+            duration_ms: 0,
+            revert: m.revert(),
+        })?;
+        store.log(&LogEntry {
+            command: "baseline".into(),
+            version: m.version,
+            direction: "baselined".into(),
+            from: SemVer::ZERO,
+            to: m.version,
+            outcome: "ok".into(),
+            duration_ms: 0,
+            error: None,
+        })?;
+    }
+    Ok(())
+}

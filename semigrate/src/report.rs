@@ -1,0 +1,7 @@
+//! What the operations of a [`Migrator`](crate::Migrator) report: where a store stands
+//! (`status`, the shape of `status --json` and `migration_state.json`) and its run log
+//! (`history`).
+
+pub use crate::engine::schema_check::{SchemaCheck, Standing};
+pub use crate::engine::status::{Entry, ResolvedPaths, State, Status};
+pub use crate::store::{LogEntry, Logged};
