@@ -330,6 +330,32 @@ fn a_crate_compiles_its_own_chain_with_the_build_feature() {
     assert_eq!(common::history(&conn), ["0.1.0", "0.2.0"]);
     let out = run();
     assert!(String::from_utf8_lossy(&out.stdout).contains("is at 0.2.0: 2 tasks"));
+    // It embeds the Migrator alone (`default-features = false`): the command line's
+    // crates are not among what its binary compiles.
+    let tree = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-q",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--manifest-path",
+        ])
+        .arg(root().join("examples/embedded/Cargo.toml"))
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    assert!(tree.contains("semigrate v"), "{tree}");
+    for cli in [
+        "clap ",
+        "clap_complete ",
+        "clap_mangen ",
+        "indicatif ",
+        "annotate-snippets ",
+    ] {
+        assert!(!tree.lines().any(|l| l.starts_with(cli)), "{cli}in {tree}");
+    }
 }
 
 /// Built without a server, the PostgreSQL text is read for the hazards a server would

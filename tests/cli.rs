@@ -440,7 +440,7 @@ fn a_drifted_spec_is_reported_and_refused() {
 
 #[test]
 fn a_store_ahead_of_the_binary_is_refused_up_and_reverted_with_its_stored_steps() {
-    use semigrate::model::{Revert, SqlText, Step};
+    use semigrate::__private::{Revert, SqlText, Step};
     let s = Sandbox::new();
     s.ok(&["upgrade"]);
     // What a newer binary's 2.3.0 left behind: its table and its history row.
@@ -473,7 +473,7 @@ fn a_store_ahead_of_the_binary_is_refused_up_and_reverted_with_its_stored_steps(
 /// function in the history, not the function, so it refuses to take the store down.
 #[test]
 fn a_stored_rust_down_this_binary_lacks_is_refused() {
-    use semigrate::model::{Function, Revert, Step};
+    use semigrate::__private::{Function, Revert, Step};
     let s = Sandbox::new();
     s.ok(&["upgrade"]);
     let revert = Revert {
@@ -566,8 +566,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn new_writes_the_next_spec_from_a_template_and_it_builds() {
+    use semigrate::__private::{Engine, SemVer};
     use semigrate::build::Config;
-    use semigrate::model::{Engine, SemVer};
     let s = Sandbox::new();
     let chain = s.dir.path().join("chain");
     copy_chain(&chain);
@@ -851,4 +851,16 @@ fn the_migrator_has_every_operation_of_the_cli() {
         migrator.history(&mut fresh).unwrap()[0].entry.direction,
         "baselined"
     );
+    // A file by its path: reading it creates nothing; upgrading creates it.
+    let path = s.dir.path().join("by-path/app.db");
+    let mut file = semigrate::Sqlite::path(&path);
+    let migrator = migrator.data_dir(s.dir.path().join("by-path/data"));
+    assert_eq!(migrator.status(&mut file).unwrap().pending, 8);
+    assert!(!path.exists() && !path.parent().unwrap().exists());
+    assert_eq!(
+        migrator.upgrade(&mut file).unwrap(),
+        Version::V2_2_0.semver()
+    );
+    migrator.verify(&mut file).unwrap();
+    assert!(path.is_file());
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use common::Sandbox;
+use semigrate::__private::SemVer;
 use semigrate::build::Config;
-use semigrate::model::SemVer;
 use std::path::Path;
 
 /// Times and the sandbox's path change from run to run; nothing else may.

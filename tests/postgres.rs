@@ -6,7 +6,7 @@ mod common;
 
 use common::{Run, Sandbox};
 use postgres::{Client, NoTls};
-use semigrate::model::{Revert, SqlText, Step};
+use semigrate::__private::{Revert, SqlText, Step};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -73,7 +73,7 @@ impl Database {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        versions.sort_by_key(|v| semigrate::model::SemVer::parse(v).unwrap());
+        versions.sort_by_key(|v| semigrate::__private::SemVer::parse(v).unwrap());
         versions
     }
 }
@@ -429,8 +429,8 @@ fn backups_are_pg_dump_files_and_without_pg_dump_a_run_asks_for_no_backup() {
 
 #[test]
 fn the_build_replays_the_postgresql_text_in_a_scratch_schema() {
+    use semigrate::__private::{Engine, SemVer};
     use semigrate::build::Config;
-    use semigrate::model::{Engine, SemVer};
     let db = Database::new();
     let url = format!("{SERVER}/{}", db.name);
     let config = Config {
@@ -663,8 +663,8 @@ fn a_file_loads_and_exports_through_copy_and_both_are_undone() {
 /// transaction, where it fails), at build time and at run time, up and down.
 #[test]
 fn statements_outside_a_transaction_run_one_by_one_concurrently_included() {
+    use semigrate::__private::{Engine, SemVer};
     use semigrate::build::Config;
-    use semigrate::model::{Engine, SemVer};
     let fixture = common::root().join("tests/fixtures/good_concurrently");
     let scratch = Database::new();
     let config = Config {
@@ -787,9 +787,9 @@ fn prove_on_server(
     keys: &str,
     up: &str,
     down: &str,
-) -> Result<Vec<semigrate::model::Migration>, String> {
+) -> Result<Vec<semigrate::__private::Migration>, String> {
+    use semigrate::__private::{Engine, SemVer};
     use semigrate::build::Config;
-    use semigrate::model::{Engine, SemVer};
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("v0_1_0.toml"),
@@ -932,8 +932,8 @@ fn the_build_measures_the_locks_each_step_takes_and_refuses_unaccepted_hazards()
 
     // The chain the text lints warn about, measured: the same two steps fail the
     // build, and the accepted one after them does not.
+    use semigrate::__private::{Engine, SemVer};
     use semigrate::build::Config;
-    use semigrate::model::{Engine, SemVer};
     let config = Config {
         engines: vec![Engine::Sqlite, Engine::Postgres],
         ..Config::default()

@@ -82,7 +82,7 @@ impl fmt::Display for Error {
             } => {
                 write!(f, "migration {version} failed at {what}: {reason}")?;
                 if let Some(sql) = sql {
-                    write!(f, " (in `{}`)", crate::verify::schema::cut(sql))?;
+                    write!(f, " (in `{}`)", crate::store::schema::cut(sql))?;
                 }
                 if *rolled_back {
                     write!(f, "; rolled back, the store is unchanged")
@@ -104,7 +104,7 @@ impl fmt::Display for Error {
                     "validation {number} of {version} does not hold: {reason}"
                 )?;
                 if let Some(sql) = sql {
-                    write!(f, " (in `{}`)", crate::verify::schema::cut(sql))?;
+                    write!(f, " (in `{}`)", crate::store::schema::cut(sql))?;
                 }
                 Ok(())
             }

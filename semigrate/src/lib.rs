@@ -40,30 +40,24 @@
 
 #[cfg(feature = "build")]
 pub mod build;
-#[cfg(feature = "build")]
-mod chain;
+#[cfg(feature = "cli")]
 pub mod cli;
-#[cfg(feature = "build")]
-mod codegen;
-#[cfg(feature = "build")]
-mod config;
 mod data;
-#[cfg(feature = "build")]
-mod diagnostic;
 mod durable;
 mod engine;
 mod error;
 mod fault;
 mod fk_check;
 mod migrator;
-pub mod model;
+mod model;
 pub mod report;
 pub mod rust;
-mod spec;
+// What new, init and schema (cli) and the build know of spec files.
+#[cfg(any(feature = "cli", feature = "build"))]
+mod spec_file;
 mod sqlite_error;
 mod statements;
 mod store;
-mod verify;
 mod version;
 
 pub use error::{Error, Result};
@@ -75,7 +69,14 @@ pub use error::{Error, Result};
 pub mod fuzzing {
     pub use crate::data::{flow, stream};
 }
-pub use migrator::{Migrator, Postgres, Target};
+pub use migrator::{Migrator, Postgres, Sqlite, Target};
+
+/// What the generated table names (`include_chain!`), and the library's own tests:
+/// the table format, which is not part of the API and changes with the library.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::model::*;
+}
 pub use model::{Chain, SemVer};
 /// The SQLite and PostgreSQL clients a Rust step is handed, at the versions semigrate
 /// uses.

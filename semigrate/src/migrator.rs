@@ -30,28 +30,28 @@ use std::time::Duration;
 /// migrator.upgrade(&mut server)?;
 /// ```
 ///
-/// `CHAIN` is a [`Chain`]; here an empty one, as a crate without specs compiles it:
+/// `CHAIN` is a [`Chain`]; here an empty one, as a crate without specs compiles it,
+/// on a database in memory:
 ///
 /// ```
-/// use semigrate::model::{Chain, Settings, Table};
-///
-/// static MIGRATIONS: Table = Table::empty();
-/// static CHAIN: Chain = Chain {
-///     name: "app",
-///     version: "0.1.0",
-///     migrations: &MIGRATIONS,
-///     settings: Settings {
-///         migrations: "migrations",
-///         database: "var/app.db",
-///         data_dir: "var/data",
-///         backup_dir: "var/backups",
-///         backup_keep: 10,
-///         lock_timeout: Some("5s"),
-///         statement_timeout: None,
-///         lock_retries: 5,
-///         ignore_objects: &[],
-///     },
-/// };
+/// # use semigrate::__private::{Chain, Settings, Table};
+/// # static MIGRATIONS: Table = Table::empty();
+/// # static CHAIN: Chain = Chain {
+/// #     name: "app",
+/// #     version: "0.1.0",
+/// #     migrations: &MIGRATIONS,
+/// #     settings: Settings {
+/// #         migrations: "migrations",
+/// #         database: "var/app.db",
+/// #         data_dir: "var/data",
+/// #         backup_dir: "var/backups",
+/// #         backup_keep: 10,
+/// #         lock_timeout: Some("5s"),
+/// #         statement_timeout: None,
+/// #         lock_retries: 5,
+/// #         ignore_objects: &[],
+/// #     },
+/// # };
 /// let mut conn = rusqlite::Connection::open_in_memory()?;
 /// let migrator = semigrate::Migrator::new(&CHAIN);
 /// assert_eq!(migrator.upgrade(&mut conn)?, semigrate::SemVer::ZERO);
@@ -95,13 +95,29 @@ impl Postgres {
     }
 }
 
+/// A SQLite store a [`Migrator`] opens by its path for each operation, as the CLI
+/// does: created (with its folder) by an operation that writes, and only read by the
+/// others, which read a missing file as an empty store and create nothing.
+#[derive(Clone, Debug)]
+pub struct Sqlite {
+    path: PathBuf,
+}
+
+impl Sqlite {
+    /// The SQLite file at `path`.
+    pub fn path(path: impl Into<PathBuf>) -> Sqlite {
+        Sqlite { path: path.into() }
+    }
+}
+
 /// A store a [`Migrator`] works on: a [`rusqlite::Connection`] the application lends
-/// (handed back after each call, foreign keys on, whatever happened), or a
-/// [`Postgres`] server.
+/// (handed back after each call, foreign keys on, whatever happened), a [`Sqlite`]
+/// file, or a [`Postgres`] server.
 pub trait Target: sealed::Sealed {
     #[doc(hidden)]
     fn with_store<T>(
         &mut self,
+        writes: bool,
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T>;
 }
@@ -110,11 +126,13 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for rusqlite::Connection {}
     impl Sealed for super::Postgres {}
+    impl Sealed for super::Sqlite {}
 }
 
 impl Target for rusqlite::Connection {
     fn with_store<T>(
         &mut self,
+        _writes: bool,
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
         let path = self
@@ -128,9 +146,24 @@ impl Target for rusqlite::Connection {
     }
 }
 
+impl Target for Sqlite {
+    fn with_store<T>(
+        &mut self,
+        writes: bool,
+        work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut store = match writes {
+            true => SqliteStore::open(&self.path)?,
+            false => SqliteStore::open_read_only(&self.path)?,
+        };
+        work(&mut store, Anchor::File(&self.path))
+    }
+}
+
 impl Target for Postgres {
     fn with_store<T>(
         &mut self,
+        _writes: bool,
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut store = PostgresStore::open(&self.url, self.schema.as_deref())?;
@@ -195,6 +228,23 @@ impl Migrator {
         self.migrate(target, Direction::Up, None)
     }
 
+    /// The versions `upgrade` would apply, in order, refused as it would refuse;
+    /// changes nothing (what `upgrade --dry-run` plans).
+    pub fn pending(&self, target: &mut impl Target) -> Result<Vec<SemVer>> {
+        let request = Request {
+            direction: Direction::Up,
+            target: None,
+            atomic: false,
+            allow_schema_drift: false,
+        };
+        let chain = self.chain.migrations;
+        target.with_store(false, &mut |store, _| {
+            engine::dry_run(store, chain, &request, |_, plan| {
+                plan.items.iter().map(|item| item.version).collect()
+            })
+        })
+    }
+
     /// Reverts migrations down to `version` (0.0.0: all of them), each with its down
     /// and then the checks of the version it lands on; returns the version reached.
     pub fn downgrade(
@@ -209,7 +259,7 @@ impl Migrator {
     pub fn baseline(&self, target: &mut impl Target, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
         let chain = self.chain.migrations;
-        target.with_store(&mut |store, anchor| {
+        target.with_store(true, &mut |store, anchor| {
             engine::baseline(store, chain, version, &self.options(anchor))
         })
     }
@@ -223,7 +273,7 @@ impl Migrator {
     ) -> Result<bool> {
         let version = version.into();
         let chain = self.chain.migrations;
-        let repair = target.with_store(&mut |store, anchor| {
+        let repair = target.with_store(true, &mut |store, anchor| {
             engine::accept_checksum(store, chain, version, &self.options(anchor))
         })?;
         Ok(repair == Repair::Accepted)
@@ -234,7 +284,9 @@ impl Migrator {
     pub fn verify(&self, target: &mut impl Target) -> Result<()> {
         let chain = self.chain.migrations;
         target
-            .with_store(&mut |store, anchor| engine::verify(store, chain, &self.options(anchor)))
+            .with_store(false, &mut |store, anchor| {
+                engine::verify(store, chain, &self.options(anchor))
+            })
             .map(|_: Verified| ())
     }
 
@@ -242,20 +294,23 @@ impl Migrator {
     /// one, its newest backup. What `status --json` prints.
     pub fn status(&self, target: &mut impl Target) -> Result<Status> {
         let chain = self.chain.migrations;
-        target.with_store(&mut |store, anchor| engine::status(store, chain, &self.options(anchor)))
+        target.with_store(false, &mut |store, anchor| {
+            engine::status(store, chain, &self.options(anchor))
+        })
     }
 
     /// The run log, oldest first: every migration attempted, with its outcome.
     pub fn history(&self, target: &mut impl Target) -> Result<Vec<Logged>> {
-        target.with_store(&mut |store, _| engine::history(store))
+        target.with_store(false, &mut |store, _| engine::history(store))
     }
 
     /// Fails unless the store is at `version` or above: for an application that must
     /// not start on an older schema.
     pub fn require(&self, target: &mut impl Target, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
-        let at = target
-            .with_store(&mut |store, _| Ok(engine::plan::current(&store.listed_history()?)))?;
+        let at = target.with_store(false, &mut |store, _| {
+            Ok(engine::plan::current(&store.listed_history()?))
+        })?;
         if at < version {
             return Err(Error::Refused(format!(
                 "the store is at {at}, below {version}, which this application requires; upgrade it first"
@@ -277,7 +332,7 @@ impl Migrator {
             allow_schema_drift: false,
         };
         let chain = self.chain.migrations;
-        target.with_store(&mut |store, anchor| {
+        target.with_store(true, &mut |store, anchor| {
             let outcome =
                 engine::migrate(store, chain, &request, &self.options(anchor), &mut Silent)?;
             Ok(outcome.at)

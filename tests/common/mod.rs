@@ -173,7 +173,7 @@ pub fn history(conn: &Connection) -> Vec<String> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    v.sort_by_key(|s| semigrate::model::SemVer::parse(s).unwrap());
+    v.sort_by_key(|s| semigrate::__private::SemVer::parse(s).unwrap());
     v
 }
 

@@ -33,46 +33,46 @@ impl Version {
         Version::V2_2_0,
     ];
     /// The SemVer this variant stands for.
-    pub const fn semver(self) -> ::semigrate::model::SemVer {
+    pub const fn semver(self) -> ::semigrate::__private::SemVer {
         match self {
-            Version::V0_8_0 => ::semigrate::model::SemVer::new(0, 8, 0),
-            Version::V0_9_0 => ::semigrate::model::SemVer::new(0, 9, 0),
-            Version::V1_0_0 => ::semigrate::model::SemVer::new(1, 0, 0),
-            Version::V1_0_1 => ::semigrate::model::SemVer::new(1, 0, 1),
-            Version::V1_1_0 => ::semigrate::model::SemVer::new(1, 1, 0),
-            Version::V2_0_0 => ::semigrate::model::SemVer::new(2, 0, 0),
-            Version::V2_1_0 => ::semigrate::model::SemVer::new(2, 1, 0),
-            Version::V2_2_0 => ::semigrate::model::SemVer::new(2, 2, 0),
+            Version::V0_8_0 => ::semigrate::__private::SemVer::new(0, 8, 0),
+            Version::V0_9_0 => ::semigrate::__private::SemVer::new(0, 9, 0),
+            Version::V1_0_0 => ::semigrate::__private::SemVer::new(1, 0, 0),
+            Version::V1_0_1 => ::semigrate::__private::SemVer::new(1, 0, 1),
+            Version::V1_1_0 => ::semigrate::__private::SemVer::new(1, 1, 0),
+            Version::V2_0_0 => ::semigrate::__private::SemVer::new(2, 0, 0),
+            Version::V2_1_0 => ::semigrate::__private::SemVer::new(2, 1, 0),
+            Version::V2_2_0 => ::semigrate::__private::SemVer::new(2, 2, 0),
         }
     }
     /// The migration that brings the store to this version.
-    pub fn migration(self) -> &'static ::semigrate::model::Migration {
+    pub fn migration(self) -> &'static ::semigrate::__private::Migration {
         &MIGRATIONS[self as usize]
     }
 }
-impl ::core::convert::From<Version> for ::semigrate::model::SemVer {
+impl ::core::convert::From<Version> for ::semigrate::__private::SemVer {
     fn from(v: Version) -> Self {
         v.semver()
     }
 }
 /// The chain, oldest first; `MIGRATIONS[v as usize]` is the migration of `v`.
-pub static MIGRATIONS: ::semigrate::model::Table = ::semigrate::model::Table::new(
-    ::semigrate::model::Index {
+pub static MIGRATIONS: ::semigrate::__private::Table = ::semigrate::__private::Table::new(
+    ::semigrate::__private::Index {
         versions: &[
-            ::semigrate::model::SemVer::new(0, 8, 0),
-            ::semigrate::model::SemVer::new(0, 9, 0),
-            ::semigrate::model::SemVer::new(1, 0, 0),
-            ::semigrate::model::SemVer::new(1, 0, 1),
-            ::semigrate::model::SemVer::new(1, 1, 0),
-            ::semigrate::model::SemVer::new(2, 0, 0),
-            ::semigrate::model::SemVer::new(2, 1, 0),
-            ::semigrate::model::SemVer::new(2, 2, 0),
+            ::semigrate::__private::SemVer::new(0, 8, 0),
+            ::semigrate::__private::SemVer::new(0, 9, 0),
+            ::semigrate::__private::SemVer::new(1, 0, 0),
+            ::semigrate::__private::SemVer::new(1, 0, 1),
+            ::semigrate::__private::SemVer::new(1, 1, 0),
+            ::semigrate::__private::SemVer::new(2, 0, 0),
+            ::semigrate::__private::SemVer::new(2, 1, 0),
+            ::semigrate::__private::SemVer::new(2, 2, 0),
         ],
-        descriptions: ::semigrate::model::Texts {
+        descriptions: ::semigrate::__private::Texts {
             all: "Create the accidents table (one row per road accident) with a first sample of recordsCreate the usagers table (one row per person involved), linked to accidentsIndex accidents by place (departement, commune) and usagers by accidentGather planner statistics for the new indexes and compact the fileAdd accidents.risk_score, backfilled from the severity code; label severities in accidents.csvRebuild accidents: lat/long become REAL, grav NOT NULL and checked; accidents.csv columns in reading orderScore accidents in Rust (severity, light and weather); accidents.csv gives each commune its number within its départementLoad accidents.csv into a table of its own, and export the accidents per département",
             ends: &[85, 160, 231, 297, 391, 497, 619, 704],
         },
-        checksums: ::semigrate::model::Texts {
+        checksums: ::semigrate::__private::Texts {
             all: "09a2c6cef949bb1a918100016b22c72ebfa438f19849e7d27062648ef85949e2a6eb614ca3dac18bba7511b28f9f910b1bf9b40b7977dfa5cf77443faf0d56b38c64c600f0ea6d752976cc1a47e8cda9cdc1b067a6f216b03511647a20c1962101b0af7ca28006e907555fda6154f21490f0b02637f736280a1c6f09312bb9e00a2c487dffd6f3747f4d56a15be9cf61c03d72ae8eebcf333c41a55f09f501331b75a6665e8b6859c3544c0395ef6748c60cea3669be66fc0ba588cf6e2fd27f76e699ad12c6359462d8c78a57e6701804c349bfbb6e07cf488e70379555f61fbe8aee464e8c9f00b04f417096581bdf3a8922b56e0404d0a476b9b1c5593066",
             ends: &[64, 128, 192, 256, 320, 384, 448, 512],
         },
@@ -107,7 +107,7 @@ pub static MIGRATIONS: ::semigrate::model::Table = ::semigrate::model::Table::ne
     ],
 );
 /// The settings of `[package.metadata.semigrate]` that the binary uses.
-pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings {
+pub const SETTINGS: ::semigrate::__private::Settings = ::semigrate::__private::Settings {
     migrations: "migrations",
     database: "var/semigrate.db",
     data_dir: "var/data",
@@ -119,10 +119,10 @@ pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings 
     ignore_objects: &["ix_hotfix_*"],
 };
 /// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.
-pub static CHAIN: ::semigrate::model::Chain = ::semigrate::model::Chain {
+pub static CHAIN: ::semigrate::__private::Chain = ::semigrate::__private::Chain {
     name: match ::core::option_env!("CARGO_BIN_NAME") {
         ::core::option::Option::Some(name) => name,
-        ::core::option::Option::None => ::core::env!("CARGO_PKG_NAME"),
+        ::core::option::Option::None => "semigrate",
     },
     version: ::core::env!("CARGO_PKG_VERSION"),
     migrations: &MIGRATIONS,

@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use semigrate::fuzzing::{flow, stream};
 use stream::Split;
-use semigrate::model::{Case, CsvOp, CsvStep, List, Source, Text};
+use semigrate::__private::{Case, CsvOp, CsvStep, List, Source, Text};
 
 fn t(s: &str) -> Text {
     Text::Owned(s.to_owned())

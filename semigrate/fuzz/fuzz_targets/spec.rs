@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use semigrate::build::Config;
-use semigrate::model::SemVer;
+use semigrate::__private::SemVer;
 
 const BASE: &str = "description = \"Base\"\n[[up]]\nsql = \"CREATE TABLE t (id INTEGER);\"\n\
                     [[down]]\nsql = \"DROP TABLE t;\"\n";

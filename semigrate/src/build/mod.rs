@@ -14,9 +14,17 @@
 //! `[package.metadata.semigrate]` (default `migrations/`), or from
 //! `SEMIGRATE_MIGRATIONS_DIR` when it is set.
 
-pub use crate::config::{Config, Gaps};
-pub use crate::diagnostic::Diagnostic;
+pub(crate) mod chain;
+pub(crate) mod codegen;
+pub(crate) mod config;
+pub(crate) mod diagnostic;
+pub(crate) mod flow;
+pub(crate) mod replay;
+pub(crate) mod spec;
+
 use crate::model::{Check, CsvOp, Engine, Migration, SemVer, Step};
+pub use config::{Config, Gaps};
+pub use diagnostic::Diagnostic;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -37,7 +45,7 @@ pub fn prove(
     package: SemVer,
     postgres: Option<&str>,
 ) -> Result<Vec<crate::model::Migration>, Vec<Diagnostic>> {
-    crate::spec::prove(dir, config, package, postgres)
+    crate::build::spec::prove(dir, config, package, postgres)
 }
 
 fn generate() -> Result<PathBuf, usize> {
@@ -86,7 +94,7 @@ fn generate() -> Result<PathBuf, usize> {
         .map_or_else(|| PathBuf::from(&config.migrations), PathBuf::from);
     // The folder itself, so that a new file triggers a rebuild, and every file in it.
     println!("cargo::rerun-if-changed={}", dir.display());
-    for file in crate::spec::spec_files(&dir).map_err(|d| fail(&[d]))? {
+    for file in crate::build::spec::spec_files(&dir).map_err(|d| fail(&[d]))? {
         println!("cargo::rerun-if-changed={}", file.display());
     }
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
@@ -99,7 +107,7 @@ fn generate() -> Result<PathBuf, usize> {
 
     let started = Instant::now();
     let postgres = std::env::var("SEMIGRATE_VERIFY_POSTGRES_URL").ok();
-    let migrations = crate::spec::prove(&dir, &config, package, postgres.as_deref())
+    let migrations = crate::build::spec::prove(&dir, &config, package, postgres.as_deref())
         .map_err(|errors| fail(&errors))?;
     if std::env::var_os("SEMIGRATE_BUILD_TIMING").is_some_and(|v| v == "1") {
         println!(
@@ -132,14 +140,14 @@ fn generate() -> Result<PathBuf, usize> {
         );
         // What the text alone shows, in place of what a server would have measured.
         for m in &migrations {
-            for warning in crate::verify::lints::lint(m) {
+            for warning in crate::build::replay::lints::lint(m) {
                 println!("cargo::warning={}: {warning}", m.file);
             }
         }
     }
 
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("migrations.rs");
-    let text = crate::codegen::render(&migrations, &config)
+    let text = crate::build::codegen::render(&migrations, &config)
         .map_err(|(file, why)| fail(&[Diagnostic::file(&dir.join(&file), why)]))?;
     // Leaves the file and its mtime alone when nothing changed.
     if std::fs::read_to_string(&out).is_ok_and(|old| old == text) {

@@ -67,7 +67,7 @@ pub fn run(
         ("build.rs", BUILD.to_owned()),
         ("src/main.rs", MAIN.to_owned()),
         ("migrations/v0_1_0__first.toml", FIRST_SPEC.to_owned()),
-        ("spec.schema.json", crate::spec::document::schema()),
+        ("spec.schema.json", crate::spec_file::SCHEMA.to_owned()),
         (".gitignore", GITIGNORE.to_owned()),
         ("README.md", fill(README)),
     ];

@@ -265,7 +265,7 @@ impl Context {
     }
 
     fn location(&self) -> Result<Location> {
-        if postgres::is_url(&self.database) {
+        if is_url(&self.database) {
             return Ok(Location::Server(self.database.clone()));
         }
         if self.schema.is_some() {
@@ -332,6 +332,11 @@ impl Context {
             let _ = writeln!(std::io::stderr(), "{}", line.as_ref());
         }
     }
+}
+
+/// Whether `--database` names a PostgreSQL server rather than a file.
+fn is_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
 }
 
 /// Where a store lives.
@@ -508,7 +513,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
         Command::Baseline { version } => baseline::run(&context, version),
         Command::History => history::run(&context),
         Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
-        Command::Schema => Ok(crate::spec::document::schema()),
+        Command::Schema => Ok(crate::spec_file::SCHEMA.to_owned()),
         Command::SchemaAt {
             version,
             diff,
@@ -574,5 +579,14 @@ fn exit_code(chain: &'static Chain) -> u8 {
             anstream::eprintln!("{red}error:{red:#} {e}");
             u8::try_from(e.exit_code()).unwrap_or(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_url_names_a_server_and_anything_else_a_file() {
+        assert!(super::is_url("postgresql://h/db") && super::is_url("postgres://h"));
+        assert!(!super::is_url("var/app.db") && !super::is_url("postgres.db"));
     }
 }

@@ -3,7 +3,7 @@
 use super::Context;
 use crate::error::{Error, Result};
 use crate::model::SemVer;
-use crate::spec::name;
+use crate::spec_file;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -38,16 +38,16 @@ pub fn run(
             next[0], next[1], next[2]
         )));
     }
-    let file = name::file_name(version, slug);
+    let file = spec_file::file_name(version, slug);
     // The name rules of the build, slug included.
-    name::parse(&file).map_err(|(why, _)| Error::Usage(why))?;
+    spec_file::parse(&file).map_err(|(why, _)| Error::Usage(why))?;
     let dir = dir.map_or_else(|| default_dir(context), Path::to_path_buf);
     let taken = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|n| name::parse(n).is_ok_and(|s| s.version == version));
+        .find(|n| spec_file::parse(n).is_ok_and(|s| s.version == version));
     if let Some(taken) = taken {
         return Err(Error::Usage(format!(
             "{} already gives {version}; new never overwrites a spec",

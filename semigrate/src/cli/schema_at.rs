@@ -5,7 +5,7 @@
 use super::Context;
 use crate::error::{Error, Result};
 use crate::model::{Engine, SemVer};
-use crate::verify::schema::{Schema, Sides};
+use crate::store::schema::{Schema, Sides};
 use serde::Serialize;
 use std::fmt::Write;
 

@@ -885,7 +885,7 @@ mod tests {
             Some(before.iter().map(|c| c.to_string()).collect());
         let mut undo = Vec::new();
         for op in ops {
-            undo.push(crate::data::flow::invert(&header, op).unwrap());
+            undo.push(crate::build::flow::invert(&header, op).unwrap());
             crate::data::flow::apply(&mut header, op).unwrap();
         }
         undo.reverse();

@@ -692,7 +692,7 @@ fn rows_match(
     if i64::try_from(rows) != Ok(want) {
         return Err(format!(
             "{path} has {rows} rows, but `{}` says {want}",
-            super::super::verify::schema::cut(text)
+            crate::store::schema::cut(text)
         ));
     }
     Ok(())
@@ -737,8 +737,8 @@ mod tests {
             );
             std::fs::write(dir.path().join(format!("v0_{}_0.toml", i + 1)), spec).unwrap();
         }
-        let config = crate::config::Config::default();
-        crate::spec::prove(dir.path(), &config, SemVer::new(0, 3, 0), None).unwrap()
+        let config = crate::build::config::Config::default();
+        crate::build::spec::prove(dir.path(), &config, SemVer::new(0, 3, 0), None).unwrap()
     }
 
     /// Another writer changes the history between the plan and the run: the run must

@@ -6,7 +6,7 @@
 use crate::error::Result;
 use crate::model::{Listing, SemVer};
 use crate::store::Store;
-use crate::verify::schema::{IN_STORE, Schema};
+use crate::store::schema::{IN_STORE, Schema};
 use serde::Serialize;
 
 /// How the store's schema stands against the one compiled for its version.

@@ -415,7 +415,7 @@ pub enum Source {
 }
 
 /// What `convert` does to a column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Case {
     /// To upper case (Unicode).

@@ -2,6 +2,7 @@
 //! the run log. Each engine is one file; the engine module never sees which.
 
 pub mod postgres;
+pub mod schema;
 pub mod sqlite;
 
 use crate::data::swap::Swap;
@@ -279,7 +280,7 @@ pub trait Store {
 
     /// The user's schema objects, semigrate's own left out, as the build's replay
     /// reads them: what the schema check compares.
-    fn objects(&mut self) -> Result<crate::verify::schema::Schema>;
+    fn objects(&mut self) -> Result<crate::store::schema::Schema>;
 
     /// The digest of the user's objects as stored (`verify::schema::Digest`), read
     /// without building them; None where the binary compiles no digest (PostgreSQL).

@@ -100,14 +100,14 @@ const SCHEMA_TEXT: &str = concat!(
 /// The catalog's rows as a schema the check compares.
 pub fn catalog(
     client: &mut Client,
-) -> std::result::Result<crate::verify::schema::Schema, postgres::Error> {
-    let mut schema = crate::verify::schema::Schema::default();
+) -> std::result::Result<crate::store::schema::Schema, postgres::Error> {
+    let mut schema = crate::store::schema::Schema::default();
     for row in client.query(CATALOG, &[])? {
         let (kind, name, definition): (String, String, String) =
             (row.get(0), row.get(1), row.get(2));
         schema.objects.insert(
             name,
-            crate::verify::schema::Object {
+            crate::store::schema::Object {
                 kind,
                 sql: definition,
             },
@@ -127,11 +127,6 @@ pub fn database_name(url: &str) -> String {
         .ok()
         .and_then(|c| c.get_dbname().map(str::to_owned))
         .unwrap_or_else(|| "postgres".into())
-}
-
-/// Whether `--database` names a PostgreSQL server rather than a file.
-pub fn is_url(database: &str) -> bool {
-    database.starts_with("postgres://") || database.starts_with("postgresql://")
 }
 
 /// The URL as it may be shown: the password, in the user part or in the query,
@@ -548,7 +543,7 @@ impl Store for PostgresStore {
             .map_err(|e| self.message(&e))
     }
 
-    fn objects(&mut self) -> Result<crate::verify::schema::Schema> {
+    fn objects(&mut self) -> Result<crate::store::schema::Schema> {
         self.flush()?;
         catalog(&mut self.client)
             .map_err(|e| self.fail(format!("cannot read the schema: {}", self.message(&e))))
@@ -988,7 +983,6 @@ mod tests {
         );
         assert_eq!(redact("postgres://db/prod"), "postgres://db/prod");
         assert_eq!(redact("postgres://a:b:c@h"), "postgres://a:***@h");
-        assert!(is_url("postgresql://h/db") && !is_url("var/app.db"));
         assert_eq!(
             without_password(
                 "postgres://app:s3cret@db/prod?password=x&sslmode=disable",

@@ -632,13 +632,13 @@ impl Store for SqliteStore {
     }
 
     fn objects_digest(&mut self) -> Result<Option<u64>> {
-        crate::verify::schema::stored_digest(&self.conn)
+        crate::store::schema::stored_digest(&self.conn)
             .map(Some)
             .map_err(|e| self.fail(format!("cannot read the schema: {}", sqlite_message(&e))))
     }
 
-    fn objects(&mut self) -> Result<crate::verify::schema::Schema> {
-        crate::verify::schema::Schema::read(&self.conn)
+    fn objects(&mut self) -> Result<crate::store::schema::Schema> {
+        crate::store::schema::Schema::read(&self.conn)
             .map_err(|e| self.fail(format!("cannot read the schema: {}", sqlite_message(&e))))
     }
 

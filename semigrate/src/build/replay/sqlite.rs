@@ -2,11 +2,11 @@
 //! validations are prepared, its down is applied and must restore the schema exactly,
 //! and its up is applied again before the next one. What fails here never ships.
 
-use super::schema::{Change, Schema, cut};
-use crate::diagnostic::Diagnostic;
+use crate::build::diagnostic::Diagnostic;
 use crate::fk_check;
 use crate::model::{Check, Engine, Migration, Step};
 use crate::sqlite_error::message as sqlite_message;
+use crate::store::schema::{Change, Schema, cut};
 use rusqlite::Connection;
 use std::path::Path;
 

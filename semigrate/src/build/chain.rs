@@ -1,8 +1,8 @@
 //! The version rules of a chain: no duplicate, no gap (SemVer successors), and nothing
 //! above the package version.
 
-use crate::config::Gaps;
-use crate::diagnostic::Diagnostic;
+use crate::build::config::Gaps;
+use crate::build::diagnostic::Diagnostic;
 use crate::model::SemVer;
 use std::path::PathBuf;
 

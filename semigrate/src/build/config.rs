@@ -1,6 +1,6 @@
 //! `[package.metadata.semigrate]`: the settings the build reads from Cargo.toml.
 
-use crate::diagnostic::Diagnostic;
+use crate::build::diagnostic::Diagnostic;
 use crate::model::Engine;
 use serde::Deserialize;
 use std::path::Path;
@@ -49,6 +49,12 @@ pub struct Config {
     /// proved on its own). Not a key: the build sets it.
     #[serde(skip)]
     pub sources: Option<std::path::PathBuf>,
+    /// The name of the crate's binary, from its `[[bin]]` table: the name `--help`,
+    /// completions and the man page give the command when the table is compiled into
+    /// the crate's library, where cargo does not say it. Not a key: read from the
+    /// manifest.
+    #[serde(skip)]
+    pub binary: Option<String>,
 }
 
 impl Default for Config {
@@ -67,6 +73,7 @@ impl Default for Config {
             lock_retries: 5,
             ignore_objects: Vec::new(),
             sources: None,
+            binary: None,
         }
     }
 }
@@ -74,6 +81,12 @@ impl Default for Config {
 #[derive(Deserialize)]
 struct Manifest {
     package: Option<Package>,
+    bin: Option<Vec<Bin>>,
+}
+
+#[derive(Deserialize)]
+struct Bin {
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -98,11 +111,19 @@ impl Config {
                 format!("[package.metadata.semigrate]: {}", e.message()),
             )
         })?;
-        Ok(manifest
-            .package
-            .and_then(|p| p.metadata)
-            .and_then(|m| m.semigrate)
-            .unwrap_or_default())
+        let binary = manifest
+            .bin
+            .as_deref()
+            .and_then(|bins| bins.first())
+            .and_then(|b| b.name.clone());
+        Ok(Config {
+            binary,
+            ..manifest
+                .package
+                .and_then(|p| p.metadata)
+                .and_then(|m| m.semigrate)
+                .unwrap_or_default()
+        })
     }
 }
 

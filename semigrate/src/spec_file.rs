@@ -1,6 +1,11 @@
-//! Spec file names: `v{MAJOR}_{MINOR}_{PATCH}.toml` or `v{MAJOR}_{MINOR}_{PATCH}__{slug}.toml`.
+//! What the runtime knows of spec files, for `new`, `init` and `schema`: their names
+//! (`v{MAJOR}_{MINOR}_{PATCH}.toml` or `v{MAJOR}_{MINOR}_{PATCH}__{slug}.toml`) and
+//! the JSON Schema of their contents, which the build derives from its TOML model.
 
 use crate::model::SemVer;
+
+/// The JSON Schema of a spec file, for editors (taplo, Even Better TOML).
+pub const SCHEMA: &str = include_str!("../templates/spec.schema.json");
 
 /// What a well-formed file name says.
 #[derive(Clone, Debug, PartialEq, Eq)]

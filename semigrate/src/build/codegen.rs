@@ -7,7 +7,7 @@
 //! name are referred to by path, so that rustc checks each exists with the type the
 //! table needs.
 
-use crate::config::Config;
+use crate::build::config::Config;
 use crate::model::{Check, CsvOp, Migration, SemVer, Step, Table};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
@@ -18,6 +18,11 @@ use std::collections::BTreeSet;
 pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (String, String)> {
     let json = Table::json(migrations);
     read_back(migrations, &json)?;
+    // Compiled into a library, the table names the binary from the manifest.
+    let library_name = match &config.binary {
+        Some(name) => quote!(#name),
+        None => quote!(::core::env!("CARGO_PKG_NAME")),
+    };
     let variants: Vec<Ident> = migrations.iter().map(variant).collect();
     let semvers: Vec<TokenStream> = migrations.iter().map(|m| semver(m.version)).collect();
     let docs = migrations
@@ -68,25 +73,25 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
             pub const ALL: &'static [Version] = &[#(Version::#variants),*];
 
             /// The SemVer this variant stands for.
-            pub const fn semver(self) -> ::semigrate::model::SemVer {
+            pub const fn semver(self) -> ::semigrate::__private::SemVer {
                 #semver_fn
             }
 
             /// The migration that brings the store to this version.
-            pub fn migration(self) -> &'static ::semigrate::model::Migration {
+            pub fn migration(self) -> &'static ::semigrate::__private::Migration {
                 &MIGRATIONS[self as usize]
             }
         }
 
-        impl ::core::convert::From<Version> for ::semigrate::model::SemVer {
+        impl ::core::convert::From<Version> for ::semigrate::__private::SemVer {
             fn from(v: Version) -> Self {
                 v.semver()
             }
         }
 
         /// The chain, oldest first; `MIGRATIONS[v as usize]` is the migration of `v`.
-        pub static MIGRATIONS: ::semigrate::model::Table = ::semigrate::model::Table::new(
-            ::semigrate::model::Index {
+        pub static MIGRATIONS: ::semigrate::__private::Table = ::semigrate::__private::Table::new(
+            ::semigrate::__private::Index {
                 versions: &[#(#semvers),*],
                 descriptions: #descriptions,
                 checksums: #checksums,
@@ -98,7 +103,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
         );
 
         /// The settings of `[package.metadata.semigrate]` that the binary uses.
-        pub const SETTINGS: ::semigrate::model::Settings = ::semigrate::model::Settings {
+        pub const SETTINGS: ::semigrate::__private::Settings = ::semigrate::__private::Settings {
             migrations: #folder,
             database: #database,
             data_dir: #data_dir,
@@ -111,10 +116,10 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
         };
 
         /// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.
-        pub static CHAIN: ::semigrate::model::Chain = ::semigrate::model::Chain {
+        pub static CHAIN: ::semigrate::__private::Chain = ::semigrate::__private::Chain {
             name: match ::core::option_env!("CARGO_BIN_NAME") {
                 ::core::option::Option::Some(name) => name,
-                ::core::option::Option::None => ::core::env!("CARGO_PKG_NAME"),
+                ::core::option::Option::None => #library_name,
             },
             version: ::core::env!("CARGO_PKG_VERSION"),
             migrations: &MIGRATIONS,
@@ -152,7 +157,7 @@ fn read_back(migrations: &[Migration], json: &str) -> Result<(), (String, String
 
 fn semver(v: SemVer) -> TokenStream {
     let [a, b, c] = [v.major, v.minor, v.patch].map(Literal::u64_unsuffixed);
-    quote!(::semigrate::model::SemVer::new(#a, #b, #c))
+    quote!(::semigrate::__private::SemVer::new(#a, #b, #c))
 }
 
 fn variant(m: &Migration) -> Ident {
@@ -183,7 +188,7 @@ fn texts<'a>(items: impl Iterator<Item = &'a str>) -> TokenStream {
             u32::try_from(all.len()).expect("a chain's descriptions fit in 4 GiB"),
         ));
     }
-    quote!(::semigrate::model::Texts { all: #all, ends: &[#(#ends),*] })
+    quote!(::semigrate::__private::Texts { all: #all, ends: &[#(#ends),*] })
 }
 
 /// The paths of the functions the chain names: those of Rust steps and checks, and
@@ -230,8 +235,8 @@ fn call(path: &str) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::spec::document::parse;
     use crate::model::{Engine, Expect, Scalar};
-    use crate::spec::document::parse;
     use std::path::Path;
 
     fn parsed(source: &str) -> Migration {

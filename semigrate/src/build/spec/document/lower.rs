@@ -2,12 +2,12 @@
 //! position.
 
 use super::*;
-use crate::diagnostic::Diagnostic;
+use crate::build::diagnostic::Diagnostic;
+use crate::build::spec::rust::{Kind, is_path};
 use crate::model::{
     Accepted, Check, CsvCheck, CsvOp, CsvStep, Engine, Expect, ExportStep, Function, List,
     LoadStep, Locks, Migration, Scalar, SemVer, Source, SqlText, Step, Text, Timeouts,
 };
-use crate::spec::rust::{Kind, is_path};
 use std::path::{Component, Path};
 
 /// Where the errors of one file are collected, so that all of them are reported.
@@ -1028,7 +1028,7 @@ mod tests {
         match parse(Path::new("v1_1_0.toml"), source, V, &[Engine::Sqlite]) {
             Ok(p) => {
                 let mut m = p.migration;
-                m.checksum = crate::spec::checksum::of(&m, &Default::default()).into();
+                m.checksum = crate::build::spec::checksum::of(&m, &Default::default()).into();
                 m
             }
             Err(e) => panic!("{e:?}"),

@@ -2,11 +2,12 @@
 //! chain rules checked, and the chain replayed.
 
 use super::rust::Sources;
-use super::{checksum, document, name};
-use crate::chain::Link;
-use crate::config::Config;
-use crate::diagnostic::{Diagnostic, line_column};
+use super::{checksum, document};
+use crate::build::chain::Link;
+use crate::build::config::Config;
+use crate::build::diagnostic::{Diagnostic, line_column};
 use crate::model::{Engine, Migration, SemVer};
+use crate::spec_file as name;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -23,16 +24,20 @@ pub fn prove(
     let sources = config.sources.clone().map(Sources::new);
     let mut loaded = load(dir, &config.engines, sources.as_ref());
     let mut errors = loaded.errors;
-    errors.extend(crate::chain::check(&loaded.links, config.gaps, package));
+    errors.extend(crate::build::chain::check(
+        &loaded.links,
+        config.gaps,
+        package,
+    ));
     if errors.is_empty() && config.verify && config.engines.contains(&Engine::Sqlite) {
-        errors = crate::verify::replay(dir, &mut loaded.migrations);
+        errors = crate::build::replay::replay(dir, &mut loaded.migrations);
     }
     if let Some(url) = postgres_url
         && errors.is_empty()
         && config.verify
         && config.engines.contains(&Engine::Postgres)
     {
-        errors = crate::verify::postgres::replay(url, dir, &mut loaded.migrations);
+        errors = crate::build::replay::postgres::replay(url, dir, &mut loaded.migrations);
     }
     if errors.is_empty() {
         Ok(loaded.migrations)
@@ -160,7 +165,7 @@ pub fn load(dir: &Path, engines: &[Engine], sources: Option<&Sources>) -> Loaded
     loaded.migrations.sort_by_key(|m| m.version);
     // The column flow runs over the chain in order; the checksums come after it, since
     // the expected headers and the derived downs are part of what a migration does.
-    for (index, message) in crate::data::flow::resolve(&mut loaded.migrations) {
+    for (index, message) in crate::build::flow::resolve(&mut loaded.migrations) {
         let file = dir.join(loaded.migrations[index].file.as_ref());
         loaded.errors.push(Diagnostic::file(&file, message));
     }

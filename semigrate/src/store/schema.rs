@@ -6,7 +6,6 @@
 //! from its stored SQL in a scratch in-memory database.
 
 // The runtime uses only `cut`, for messages; the schema diff serves the build.
-#![cfg_attr(not(feature = "build"), allow(dead_code))]
 
 use rusqlite::Connection;
 use std::collections::BTreeMap;

@@ -1,15 +1,11 @@
-//! The TOML of one spec, as serde reads it; `lower` turns it into `model::Migration`
-//! (the build feature). Without the build, only the JSON Schema is derived from these
-//! types, so their fields are never read.
+//! The TOML of one spec, as serde reads it; `lower` turns it into `model::Migration`.
+//! The JSON Schema editors use is derived from these types, and kept for the runtime
+//! as `templates/spec.schema.json` (`spec_file::SCHEMA`), which a test holds equal.
 //!
 //! Keys are checked strictly (`deny_unknown_fields`); positions are kept with
 //! `toml::Spanned` wherever a later check needs to point at a key.
 
-#![cfg_attr(not(feature = "build"), allow(dead_code))]
-
-#[cfg(feature = "build")]
 mod lower;
-#[cfg(feature = "build")]
 pub use lower::parse;
 
 use crate::model::Case;
@@ -159,6 +155,7 @@ enum OpDoc {
     },
     Convert {
         column: String,
+        #[schemars(with = "schema::Case")]
         to: Case,
     },
     Reorder {
@@ -256,8 +253,35 @@ struct ValuesIn {
     values: Vec<String>,
 }
 
-/// The JSON Schema of a spec, pretty-printed: what `semigrate schema` prints.
-pub fn schema() -> String {
+/// The model's types as the JSON Schema shows them: the runtime's model derives no
+/// schema, so that an application compiles no schemars.
+mod schema {
+    /// What `convert` does to a column.
+    #[derive(schemars::JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    #[allow(dead_code)]
+    pub enum Case {
+        /// To upper case (Unicode).
+        Upper,
+        /// To lower case (Unicode).
+        Lower,
+        /// Without leading and trailing ASCII whitespace.
+        Trim,
+    }
+}
+
+/// The schema the runtime prints (`spec_file::SCHEMA`) is the one these types derive.
+#[cfg(test)]
+#[test]
+fn the_kept_schema_is_the_derived_one() {
     let schema = schemars::schema_for!(Document);
-    serde_json::to_string_pretty(&schema).expect("a schema always serializes") + "\n"
+    let derived = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+    let kept = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/spec.schema.json");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(kept, &derived).unwrap();
+    }
+    assert!(
+        crate::spec_file::SCHEMA == derived,
+        "templates/spec.schema.json is out of date: UPDATE_SNAPSHOTS=1 cargo test -p semigrate rewrites it"
+    );
 }

@@ -10,11 +10,11 @@
 //! A step that rewrites a table, or reads one whole under a lock that blocks writes,
 //! fails the build unless the migration accepts it (`locks`).
 
-use super::schema::cut;
+use crate::build::diagnostic::Diagnostic;
 use crate::data::load::quoted;
-use crate::diagnostic::Diagnostic;
 use crate::model::{Check, Engine, Held, List, Migration, SchemaObject, Step, Text};
-use crate::verify::schema::Schema;
+use crate::store::schema::Schema;
+use crate::store::schema::cut;
 use postgres::{Client, NoTls};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
