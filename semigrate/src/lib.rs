@@ -33,6 +33,27 @@
 //! ```
 //!
 //! `semigrate init DIR` writes such a crate, ready to build.
+//!
+//! # The face
+//!
+//! - [`Chain`]: what a chain crate's build compiled (`CHAIN` of the included table),
+//!   its versions as [`SemVer`].
+//! - [`cli::main`] (the default `cli` feature): every command, for that chain.
+//! - [`Migrator`]: the same operations from an application's own code, on a
+//!   [`Target`]: a lent `rusqlite::Connection`, a [`Sqlite`] file or a [`Postgres`]
+//!   server. What `status` and `history` return is in [`report`]; every failure is an
+//!   [`Error`], whose [`Error::exit_code`] the CLI exits with.
+//! - [`rust`]: what a Rust step, check or `apply` function of the chain crate sees.
+//! - `build::compile` (the `build` feature): the proof and the codegen, for a build
+//!   script; [`include_chain!`] includes what it wrote.
+//!
+//! An application that only embeds the Migrator turns the CLI off and compiles neither
+//! clap nor indicatif:
+//!
+//! ```toml
+//! [dependencies]
+//! semigrate = { version = "3", default-features = false }
+//! ```
 
 #![warn(missing_docs)]
 // The doc examples are whole build scripts and binaries: their `fn main` is the point.

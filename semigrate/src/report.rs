@@ -2,6 +2,6 @@
 //! (`status`, the shape of `status --json` and `migration_state.json`) and its run log
 //! (`history`).
 
-pub use crate::engine::schema_check::{SchemaCheck, Standing};
+pub use crate::engine::schema_check::{SchemaCheck, SchemaState};
 pub use crate::engine::status::{Entry, ResolvedPaths, State, Status};
 pub use crate::store::{LogEntry, Logged};

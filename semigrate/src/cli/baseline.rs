@@ -1,11 +1,11 @@
 //! `semigrate baseline --version X`: adopt a store that predates semigrate by recording
 //! it as being at X, running nothing.
 
-use super::Context;
+use super::Invocation;
 use crate::error::Result;
 use crate::model::SemVer;
 
-pub fn run(context: &Context, version: SemVer) -> Result<String> {
+pub fn run(context: &Invocation, version: SemVer) -> Result<String> {
     let mut store = context.open()?;
     crate::engine::baseline(
         &mut *store,

@@ -1,10 +1,10 @@
 //! `semigrate history`: the run log, oldest first.
 
-use super::Context;
+use super::Invocation;
 use crate::error::Result;
 use std::fmt::Write;
 
-pub fn run(context: &Context) -> Result<String> {
+pub fn run(context: &Invocation) -> Result<String> {
     context.missing_store();
     let mut store = context.open_read_only()?;
     let logged = crate::engine::history(&mut *store)?;

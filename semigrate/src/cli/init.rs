@@ -1,7 +1,7 @@
 //! `init DIR`: writes a chain crate that builds and runs at once: its manifest, a
 //! build script and a `main` of one call each, a first spec, and a README.
 
-use super::Context;
+use super::Invocation;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ const FIRST_SPEC: &str = include_str!("../../templates/sql.toml");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub fn run(
-    context: &Context,
+    context: &Invocation,
     dir: &Path,
     name: Option<&str>,
     path: Option<&Path>,

@@ -1,6 +1,6 @@
 //! `semigrate list`: the migrations compiled into this binary.
 
-use super::Context;
+use super::Invocation;
 use crate::error::Result;
 use serde::Serialize;
 use std::fmt::Write;
@@ -19,7 +19,7 @@ struct Listed<'a> {
     locks: &'a crate::model::Locks,
 }
 
-pub fn run(context: &Context) -> Result<String> {
+pub fn run(context: &Invocation) -> Result<String> {
     if context.json {
         let listed: Vec<Listed> = context
             .migrations()

@@ -1,6 +1,6 @@
 //! `semigrate upgrade` and `semigrate downgrade`: plan, then run or print the plan.
 
-use super::Context;
+use super::Invocation;
 use crate::engine::backup::Backup;
 use crate::engine::plan::{Direction, Item, Plan};
 use crate::engine::run::{Done, Progress};
@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::fmt::Write;
 
 pub fn upgrade(
-    context: &Context,
+    context: &Invocation,
     target: Option<SemVer>,
     dry_run: bool,
     atomic: bool,
@@ -30,7 +30,7 @@ pub fn upgrade(
 }
 
 pub fn downgrade(
-    context: &Context,
+    context: &Invocation,
     target: Option<SemVer>,
     dry_run: bool,
     allow_schema_drift: bool,
@@ -44,7 +44,7 @@ pub fn downgrade(
     run(context, &request, dry_run)
 }
 
-fn run(context: &Context, request: &Request, dry_run: bool) -> Result<String> {
+fn run(context: &Invocation, request: &Request, dry_run: bool) -> Result<String> {
     let command = request.command();
     if dry_run {
         let mut store = context.open_read_only()?;
@@ -407,7 +407,7 @@ fn describe_op(op: &CsvOp) -> String {
 /// Prints the backup and the plan, each migration as it commits, and a progress bar
 /// while a large CSV file streams, on a terminal only.
 struct Report<'a> {
-    context: &'a Context,
+    context: &'a Invocation,
     descriptions: Vec<String>,
     /// The migration the next `done` reports.
     next: usize,
@@ -418,7 +418,7 @@ struct Report<'a> {
 const BAR_FROM: u64 = 8 << 20;
 
 impl<'a> Report<'a> {
-    fn new(context: &'a Context) -> Self {
+    fn new(context: &'a Invocation) -> Self {
         Report {
             context,
             descriptions: Vec::new(),

@@ -214,7 +214,7 @@ enum Command {
 }
 
 /// What every command needs to know about where it works and how to speak.
-pub(crate) struct Context {
+pub(crate) struct Invocation {
     /// The chain compiled into this binary.
     pub chain: &'static Chain,
     /// `--database`: a SQLite path or a postgres:// URL.
@@ -241,7 +241,7 @@ pub(crate) struct Context {
     pub verbose: bool,
 }
 
-impl Context {
+impl Invocation {
     /// The migrations compiled into this binary.
     pub fn migrations(&self) -> &'static [Migration] {
         self.chain.migrations
@@ -468,7 +468,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
         }
     };
     let settings = &chain.settings;
-    let context = Context {
+    let context = Invocation {
         chain,
         database: cli.database.unwrap_or_else(|| settings.database.to_owned()),
         schema: cli.schema,

@@ -1,6 +1,6 @@
 //! `new`: writes the next spec from a template, named for its version.
 
-use super::Context;
+use super::Invocation;
 use crate::error::{Error, Result};
 use crate::model::SemVer;
 use crate::spec_file;
@@ -12,7 +12,7 @@ const CSV: &str = include_str!("../../templates/csv.toml");
 
 /// Where specs go: the source tree's migrations folder when run at its root (where
 /// Cargo.toml is), else `./migrations`.
-fn default_dir(context: &Context) -> PathBuf {
+fn default_dir(context: &Invocation) -> PathBuf {
     if Path::new("Cargo.toml").is_file() {
         PathBuf::from(context.chain.settings.migrations)
     } else {
@@ -21,7 +21,7 @@ fn default_dir(context: &Context) -> PathBuf {
 }
 
 pub fn run(
-    context: &Context,
+    context: &Invocation,
     version: SemVer,
     slug: Option<&str>,
     csv: bool,

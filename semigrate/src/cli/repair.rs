@@ -1,12 +1,12 @@
 //! `semigrate repair --accept-checksum VERSION`: accept an edited spec of an applied
 //! migration, on record.
 
-use super::Context;
+use super::Invocation;
 use crate::engine::Repair;
 use crate::error::Result;
 use crate::model::SemVer;
 
-pub fn run(context: &Context, version: SemVer) -> Result<String> {
+pub fn run(context: &Invocation, version: SemVer) -> Result<String> {
     let mut store = context.open()?;
     let repair = crate::engine::accept_checksum(
         &mut *store,

@@ -2,7 +2,7 @@
 //! build's replay saw it, or what changes between two versions: what a reviewer wants
 //! to read in a pull request. It needs no store.
 
-use super::Context;
+use super::Invocation;
 use crate::error::{Error, Result};
 use crate::model::{Engine, SemVer};
 use crate::store::schema::{Schema, Sides};
@@ -34,7 +34,12 @@ struct Changed<'a> {
     now: Option<&'a str>,
 }
 
-pub fn run(context: &Context, at: SemVer, diff: Option<SemVer>, engine: Engine) -> Result<String> {
+pub fn run(
+    context: &Invocation,
+    at: SemVer,
+    diff: Option<SemVer>,
+    engine: Engine,
+) -> Result<String> {
     let schema = |v: SemVer| {
         Schema::compiled(context.migrations(), v, engine).ok_or_else(|| {
             Error::Usage(match engine {
@@ -102,7 +107,7 @@ pub fn run(context: &Context, at: SemVer, diff: Option<SemVer>, engine: Engine) 
 /// The schema as DDL (tables, then indexes, views and triggers, each by name), or as
 /// JSON. PostgreSQL's is the catalog's view of it: one line per object (`column
 /// accidents.lat: real`), tables and columns first.
-fn print(context: &Context, schema: &Schema, engine: Engine) -> String {
+fn print(context: &Invocation, schema: &Schema, engine: Engine) -> String {
     let order = [
         "table",
         "column",

@@ -1,13 +1,13 @@
 //! `semigrate status`: the store's version and each migration's state.
 
-use super::Context;
+use super::Invocation;
 use crate::engine::status::{State, Status};
 use crate::error::Result;
 use anstyle::AnsiColor;
 use std::fmt::Write;
 
 /// Reads the store (without creating it) and compares it with the chain.
-pub fn read(context: &Context) -> Result<Status> {
+pub fn read(context: &Invocation) -> Result<Status> {
     context.missing_store();
     let mut store = context.open_read_only()?;
     let status = crate::engine::status(&mut *store, context.chain.migrations, &context.options()?);
@@ -20,7 +20,7 @@ pub fn read(context: &Context) -> Result<Status> {
     status
 }
 
-pub fn run(context: &Context) -> Result<String> {
+pub fn run(context: &Invocation) -> Result<String> {
     let s = read(context)?;
     if context.json {
         return Ok(super::json(&s));

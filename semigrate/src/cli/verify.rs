@@ -1,10 +1,10 @@
 //! `semigrate verify`: run the current version's validations, change nothing.
 
-use super::Context;
+use super::Invocation;
 use crate::engine::Verified;
 use crate::error::{Error, Result};
 
-pub fn run(context: &Context) -> Result<String> {
+pub fn run(context: &Invocation) -> Result<String> {
     if let Some(line) = context.missing_store() {
         return Err(Error::Usage(format!("{line}: nothing to verify")));
     }

@@ -3,9 +3,11 @@
 //! commit.
 
 pub mod check;
+mod expr;
 pub mod flow;
 pub mod load;
 mod pieces;
+mod row_writer;
 pub mod stream;
 pub mod swap;
 

@@ -14,8 +14,8 @@
 
 use super::stream::{self, Stats};
 use crate::durable::sync_folder;
-use crate::durable::writer::Behind;
 use crate::durable::writer::Content;
+use crate::durable::writer::ThreadedWriter;
 use crate::model::{CsvOp, CsvStep};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -135,7 +135,7 @@ impl Staging {
             let file = std::fs::File::create(&temp).map_err(|e| format!("{path}: {e}"))?;
             // Written, its write-back started and at last fsynced on a second thread,
             // as a transform's output is.
-            let mut out = Behind::new(file);
+            let mut out = ThreadedWriter::new(file);
             let rows = write(&mut out);
             // The thread is done with the temp file either way before it is removed.
             let finished = out.finish().map_err(|e| format!("{path}: {e}"));

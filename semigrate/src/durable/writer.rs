@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-/// The size of the chunks a `Behind` hands to its thread.
+/// The size of the chunks a `ThreadedWriter` hands to its thread.
 const BUFFER: usize = 1 << 20;
 
 /// A file's length and the XXH3 hash of its bytes: enough to tell the content a swap
@@ -63,15 +63,15 @@ impl Content {
 /// Two chunks circulate, so memory stays at two buffers. The thread also starts the
 /// disk writing every `WRITE_BACK` bytes (`WriteBack`), so that the final fsync waits
 /// for the last stretch only, not for the whole file.
-pub struct Behind {
+pub struct ThreadedWriter {
     chunk: Vec<u8>,
     full: Option<SyncSender<Vec<u8>>>,
     empty: Receiver<Vec<u8>>,
     thread: Option<JoinHandle<std::io::Result<Content>>>,
 }
 
-impl Behind {
-    pub fn new(file: File) -> Behind {
+impl ThreadedWriter {
+    pub fn new(file: File) -> ThreadedWriter {
         let (full, chunks) = sync_channel::<Vec<u8>>(1);
         let (recycle, empty) = sync_channel(2);
         recycle
@@ -87,7 +87,7 @@ impl Behind {
             }
             sink.finish()
         });
-        Behind {
+        ThreadedWriter {
             chunk: Vec::with_capacity(BUFFER),
             full: Some(full),
             empty,
@@ -202,7 +202,7 @@ impl Sink {
     }
 }
 
-impl Write for Behind {
+impl Write for ThreadedWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.chunk.extend_from_slice(bytes);
         if self.chunk.len() >= BUFFER {
@@ -216,7 +216,7 @@ impl Write for Behind {
     }
 }
 
-impl Drop for Behind {
+impl Drop for ThreadedWriter {
     /// An abandoned pass still waits for its thread, so no write outlives it.
     fn drop(&mut self) {
         let _ = self.stop();

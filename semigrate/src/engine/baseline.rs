@@ -5,7 +5,7 @@ use super::migrate::write_state;
 use super::options::Options;
 use crate::error::{Error, Result};
 use crate::model::{Migration, SemVer};
-use crate::store::{Applied, LogEntry, Store, transaction};
+use crate::store::{Applied, History, LogEntry, Store, transaction};
 
 /// Records `store`, which has no history, as being at `version`: one history row per
 /// version of `chain` up to it, each logged as baselined, in one transaction; then the
@@ -30,7 +30,7 @@ pub fn baseline(
 }
 
 /// One history row per version up to `version`, each logged as baselined.
-fn record(store: &mut dyn Store, chain: &[Migration], version: SemVer) -> Result<()> {
+fn record(store: &mut dyn History, chain: &[Migration], version: SemVer) -> Result<()> {
     let now = store.now()?;
     for m in chain.iter().filter(|m| m.version <= version) {
         store.record(&Applied {

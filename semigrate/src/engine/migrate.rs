@@ -7,7 +7,7 @@ use super::backup::{self, Backup};
 use super::options::Options;
 use super::plan::{self, Direction, Plan};
 use super::run::{Done, Progress, recover, run, run_atomic};
-use super::schema_check::{Standing, check};
+use super::schema_check::{SchemaState, check};
 use super::state_file;
 use crate::data::swap::Staging;
 use crate::error::{Error, Result};
@@ -142,7 +142,7 @@ fn schema_drift(
     plan: &Plan,
 ) -> Result<()> {
     let check = check(store, chain, plan.from, options.ignore_objects)?;
-    if check.state != Standing::Differs {
+    if check.state != SchemaState::Differs {
         return Ok(());
     }
     if !request.allow_schema_drift {

@@ -3,7 +3,7 @@
 //! caller (the CLI's flags, a `Migrator`'s builder).
 
 use super::paths::Paths;
-use super::run::Patience;
+use super::run::TimeoutPolicy;
 use crate::model::Settings;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ pub struct Options {
     /// Rewrite `migration_state.json` after the run.
     pub state_file: bool,
     /// PostgreSQL's timeouts, and the retries of a lock timeout.
-    pub patience: Patience,
+    pub patience: TimeoutPolicy,
     /// Objects of the store the chain does not own, left out of the schema check.
     pub ignore_objects: &'static [&'static str],
 }
@@ -34,7 +34,7 @@ impl Options {
             lock_timeout: Duration::from_secs(30),
             backup_keep: Some(settings.backup_keep),
             state_file: true,
-            patience: Patience::from_settings(settings),
+            patience: TimeoutPolicy::from_settings(settings),
             ignore_objects: settings.ignore_objects,
         }
     }

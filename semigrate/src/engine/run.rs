@@ -6,7 +6,7 @@ use crate::data::swap::{self, Staging, Unfinished};
 use crate::error::{Error, Result};
 use crate::model::{Check, Expect, Function, Migration, Scalar, SemVer, Step};
 use crate::rust::{Context, StepFn};
-use crate::store::{Applied, LogEntry, RowCount, Store, Value, transaction};
+use crate::store::{Applied, History, LogEntry, RowCount, Steps, Store, Value, transaction};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -60,7 +60,7 @@ type Written = Vec<(String, u64, Duration)>;
 /// How long a migration's statements may wait for a lock and run, on PostgreSQL, and
 /// how often one that timed out waiting is tried again.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Patience {
+pub struct TimeoutPolicy {
     /// The lock timeout of a migration that gives none.
     pub lock: Option<String>,
     /// The statement timeout of a migration that gives none.
@@ -71,10 +71,10 @@ pub struct Patience {
     pub retries: u32,
 }
 
-impl Patience {
+impl TimeoutPolicy {
     /// The configuration's timeouts and retries.
-    pub fn from_settings(settings: &crate::model::Settings) -> Patience {
-        Patience {
+    pub fn from_settings(settings: &crate::model::Settings) -> TimeoutPolicy {
+        TimeoutPolicy {
             lock: settings.lock_timeout.map(str::to_owned),
             statement: settings.statement_timeout.map(str::to_owned),
             lock_override: None,
@@ -114,7 +114,7 @@ pub fn run(
     data_dir: &Path,
     plan: &Plan,
     command: &str,
-    patience: &Patience,
+    patience: &TimeoutPolicy,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Done>> {
     let mut done = Vec::with_capacity(plan.items.len());
@@ -182,7 +182,7 @@ pub fn run_atomic(
     data_dir: &Path,
     plan: &Plan,
     command: &str,
-    patience: &Patience,
+    patience: &TimeoutPolicy,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Done>> {
     plan.fits_one_transaction()?;
@@ -252,7 +252,7 @@ struct How<'a> {
     data_dir: &'a Path,
     direction: Direction,
     command: &'a str,
-    patience: &'a Patience,
+    patience: &'a TimeoutPolicy,
 }
 
 /// One migration in its own transaction (or, with `transaction = false`, its steps on
@@ -416,7 +416,7 @@ fn call_rust(
 
 /// `PRAGMA foreign_key_check` must find nothing before a migration that switched
 /// enforcement off may commit.
-fn foreign_key_check(store: &mut dyn Store, item: &Item, rolled_back: bool) -> Result<()> {
+fn foreign_key_check(store: &mut dyn Steps, item: &Item, rolled_back: bool) -> Result<()> {
     let what = || "the foreign key check".to_owned();
     let violations = store
         .foreign_key_violations()
@@ -566,7 +566,7 @@ pub fn recover(store: &mut dyn Store, chain: &[Migration], paths: &Paths) -> Res
 /// Checks the history again inside the write transaction: another writer may have
 /// moved the store between planning and now. The number of versions and the rows for
 /// where the store should stand are enough, and cost a few index lookups.
-fn expect_state(store: &mut dyn Store, direction: Direction, item: &Item) -> Result<()> {
+fn expect_state(store: &mut dyn History, direction: Direction, item: &Item) -> Result<()> {
     let (rows, [this, before]) = store.recorded([item.version, item.starts_at])?;
     let ok = rows == item.rows_before
         && match direction {
@@ -760,7 +760,7 @@ mod tests {
             &data,
             &up,
             "upgrade",
-            &Patience::default(),
+            &TimeoutPolicy::default(),
             &mut Silent,
         )
         .unwrap();
@@ -777,7 +777,7 @@ mod tests {
             &data,
             &up,
             "upgrade",
-            &Patience::default(),
+            &TimeoutPolicy::default(),
             &mut Silent,
         )
         .unwrap_err();
@@ -795,7 +795,7 @@ mod tests {
             &data,
             &down,
             "downgrade",
-            &Patience::default(),
+            &TimeoutPolicy::default(),
             &mut Silent,
         )
         .unwrap_err();

@@ -15,7 +15,7 @@ pub struct SchemaCheck {
     /// The version whose schema the store was compared with.
     pub version: SemVer,
     /// What was found.
-    pub state: Standing,
+    pub state: SchemaState,
     /// How many objects differ.
     pub objects: usize,
     /// One line per difference: `index ix_hotfix is in the store, not in the chain`.
@@ -25,7 +25,7 @@ pub struct SchemaCheck {
 /// The outcome of the check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Standing {
+pub enum SchemaState {
     /// The schema is the one compiled for the version.
     AsCompiled,
     /// It is not.
@@ -44,14 +44,14 @@ impl SchemaCheck {
     pub fn summary(&self) -> String {
         let v = self.version;
         match self.state {
-            Standing::AsCompiled => format!("as compiled for {v}"),
-            Standing::Differs => format!(
+            SchemaState::AsCompiled => format!("as compiled for {v}"),
+            SchemaState::Differs => format!(
                 "differs from {v}: {} object{}",
                 self.objects,
                 if self.objects == 1 { "" } else { "s" }
             ),
-            Standing::NotCompiled => format!("not compiled in for {v}: not checked"),
-            Standing::Empty => "nothing applied: not checked".to_owned(),
+            SchemaState::NotCompiled => format!("not compiled in for {v}: not checked"),
+            SchemaState::Empty => "nothing applied: not checked".to_owned(),
         }
     }
 
@@ -83,17 +83,17 @@ pub fn check<L: Listing + ?Sized>(
         differences: Vec::new(),
     };
     if at == SemVer::ZERO {
-        return Ok(unchecked(Standing::Empty));
+        return Ok(unchecked(SchemaState::Empty));
     }
     let Some(m) = chain.summary(at) else {
-        return Ok(unchecked(Standing::NotCompiled));
+        return Ok(unchecked(SchemaState::NotCompiled));
     };
     // The common case, cheaply: the store keeps exactly what the replay kept.
     if m.schema_digest.is_some() && store.objects_digest()? == m.schema_digest {
-        return Ok(unchecked(Standing::AsCompiled));
+        return Ok(unchecked(SchemaState::AsCompiled));
     }
     let Some(compiled) = Schema::compiled(chain.migrations(), at, store.engine()) else {
-        return Ok(unchecked(Standing::NotCompiled));
+        return Ok(unchecked(SchemaState::NotCompiled));
     };
     let live = store.objects()?;
     let change = compiled.without(ignore).against(&live.without(ignore));
@@ -101,8 +101,8 @@ pub fn check<L: Listing + ?Sized>(
     Ok(SchemaCheck {
         version: at,
         state: match differences.is_empty() {
-            true => Standing::AsCompiled,
-            false => Standing::Differs,
+            true => SchemaState::AsCompiled,
+            false => SchemaState::Differs,
         },
         objects: change.names().len(),
         differences,

@@ -6,7 +6,7 @@ use super::plan::current;
 use super::schema_check::{SchemaCheck, check};
 use crate::error::Result;
 use crate::model::{Engine, Listing, SemVer, Summary, Text};
-use crate::store::{Applied, Logged, Store};
+use crate::store::{Applied, History, Logged, Store};
 use serde::Serialize;
 
 /// The state of one version.
@@ -120,7 +120,7 @@ pub fn status<L: Listing + ?Sized>(
 }
 
 /// The run log, oldest first: every migration attempted, with its outcome.
-pub fn history(store: &mut dyn Store) -> Result<Vec<Logged>> {
+pub fn history(store: &mut dyn History) -> Result<Vec<Logged>> {
     store.logged()
 }
 

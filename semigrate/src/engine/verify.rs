@@ -4,7 +4,7 @@
 use super::options::Options;
 use super::plan::current;
 use super::run::validate;
-use super::schema_check::{SchemaCheck, Standing, check};
+use super::schema_check::{SchemaCheck, SchemaState, check};
 use crate::data::swap::Staging;
 use crate::error::{Error, Result};
 use crate::model::{Check, Migration, SemVer};
@@ -40,7 +40,7 @@ pub fn verify(store: &mut dyn Store, chain: &[Migration], options: &Options) -> 
         )));
     };
     let schema = check(store, chain, at, options.ignore_objects)?;
-    if schema.state == Standing::Differs {
+    if schema.state == SchemaState::Differs {
         return Err(Error::Schema(schema.listed()));
     }
     let files = Staging::new(&options.paths.data_dir);

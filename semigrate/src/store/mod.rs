@@ -175,14 +175,27 @@ pub struct LogEntry {
     pub error: Option<String>,
 }
 
-/// A data store that migrations run against.
-pub trait Store {
+/// A data store that migrations run against: the roles below, each implemented by
+/// both engines, and what a whole run needs of the store itself (its name, its lock,
+/// its backup).
+pub trait Store: History + Steps + Csv + Catalog + Journal {
     /// Which engine the store runs on.
     fn engine(&self) -> Engine;
 
     /// How to name the store in messages (a path, or a URL without its password).
     fn describe(&self) -> String;
 
+    /// Takes the store's lock for the whole run, waiting up to `timeout` for another
+    /// run to release it. Released when the store is dropped or the process dies.
+    fn lock(&mut self, timeout: std::time::Duration) -> Result<()>;
+
+    /// Writes a consistent copy of the database to `to`, a file that exists, empty,
+    /// with the permissions the copy must have.
+    fn backup(&mut self, to: &std::path::Path) -> Result<()>;
+}
+
+/// The history and the run log: what was applied, and every attempt.
+pub trait History {
     /// The applied migrations, oldest first; empty when the store has no history yet.
     fn history(&mut self) -> Result<Vec<Applied>> {
         self.read_history(true)
@@ -202,6 +215,29 @@ pub trait Store {
     /// each of `versions` is one of them.
     fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])>;
 
+    /// Records `applied` in the history (inside the current transaction).
+    fn record(&mut self, applied: &Applied) -> Result<()>;
+
+    /// Removes a version from the history (inside the current transaction).
+    fn forget(&mut self, version: SemVer) -> Result<()>;
+
+    /// Appends to the run log (inside the current transaction).
+    fn log(&mut self, entry: &LogEntry) -> Result<()>;
+
+    /// The run log, oldest first; empty when the store has none.
+    fn logged(&mut self) -> Result<Vec<Logged>>;
+
+    /// Replaces the checksum and down steps stored for an applied version (inside the
+    /// current transaction): `repair --accept-checksum`.
+    fn accept(&mut self, applied: &Applied) -> Result<()>;
+
+    /// The current time as the store writes it into the history.
+    fn now(&mut self) -> Result<String>;
+}
+
+/// Running a migration's steps: its transaction, its statements and checks, the
+/// connection a Rust step is lent, PostgreSQL's timeouts.
+pub trait Steps {
     /// Starts the transaction of one migration. With `foreign_keys` false, SQLite's
     /// enforcement is switched off first: the pragma is a no-op inside a transaction.
     fn begin(&mut self, foreign_keys: bool) -> Result<()>;
@@ -220,26 +256,6 @@ pub trait Store {
 
     /// The connection, for a Rust step or check, inside the current transaction.
     fn database(&mut self) -> crate::rust::Database<'_>;
-
-    /// The user's schema, as text that changes whenever the schema does: a Rust step
-    /// must leave it as it found it.
-    fn schema_text(&mut self) -> std::result::Result<String, String>;
-
-    /// Streams the rows of the CSV file `file` into the step's table, inside the
-    /// current transaction; the error names the file's line and says the engine's
-    /// message. Returns the rows loaded.
-    fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String>;
-
-    /// Deletes the rows whose key the CSV file `file` holds: a load taken back.
-    fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String>;
-
-    /// Writes the rows of `query`, header first, as CSV with `delimiter` to `out`.
-    fn export(
-        &mut self,
-        query: &str,
-        delimiter: u8,
-        out: &mut dyn std::io::Write,
-    ) -> std::result::Result<u64, String>;
 
     /// Gives the next transaction's lock and statement timeouts (PostgreSQL's `SET
     /// LOCAL`, sent with its `BEGIN`); SQLite has none.
@@ -261,22 +277,32 @@ pub trait Store {
 
     /// Rows that break a foreign key (SQLite's `foreign_key_check`).
     fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String>;
+}
 
-    /// Records `applied` in the history (inside the current transaction).
-    fn record(&mut self, applied: &Applied) -> Result<()>;
+/// CSV files in and out of the store's tables: `load`, its undo, and `export`.
+pub trait Csv {
+    /// Streams the rows of the CSV file `file` into the step's table, inside the
+    /// current transaction; the error names the file's line and says the engine's
+    /// message. Returns the rows loaded.
+    fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String>;
 
-    /// Removes a version from the history (inside the current transaction).
-    fn forget(&mut self, version: SemVer) -> Result<()>;
+    /// Deletes the rows whose key the CSV file `file` holds: a load taken back.
+    fn unload(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String>;
 
-    /// Appends to the run log (inside the current transaction).
-    fn log(&mut self, entry: &LogEntry) -> Result<()>;
+    /// Writes the rows of `query`, header first, as CSV with `delimiter` to `out`.
+    fn export(
+        &mut self,
+        query: &str,
+        delimiter: u8,
+        out: &mut dyn std::io::Write,
+    ) -> std::result::Result<u64, String>;
+}
 
-    /// The run log, oldest first; empty when the store has none.
-    fn logged(&mut self) -> Result<Vec<Logged>>;
-
-    /// Replaces the checksum and down steps stored for an applied version (inside the
-    /// current transaction): `repair --accept-checksum`.
-    fn accept(&mut self, applied: &Applied) -> Result<()>;
+/// The user's schema as the store's catalog has it.
+pub trait Catalog {
+    /// The user's schema, as text that changes whenever the schema does: a Rust step
+    /// must leave it as it found it.
+    fn schema_text(&mut self) -> std::result::Result<String, String>;
 
     /// The user's schema objects, semigrate's own left out, as the build's replay
     /// reads them: what the schema check compares.
@@ -287,18 +313,10 @@ pub trait Store {
     fn objects_digest(&mut self) -> Result<Option<u64>> {
         Ok(None)
     }
+}
 
-    /// The current time as the store writes it into the history.
-    fn now(&mut self) -> Result<String>;
-
-    /// Takes the store's lock for the whole run, waiting up to `timeout` for another
-    /// run to release it. Released when the store is dropped or the process dies.
-    fn lock(&mut self, timeout: std::time::Duration) -> Result<()>;
-
-    /// Writes a consistent copy of the database to `to`, a file that exists, empty,
-    /// with the permissions the copy must have.
-    fn backup(&mut self, to: &std::path::Path) -> Result<()>;
-
+/// The journal of CSV swaps, committed with the migration that staged them.
+pub trait Journal {
     /// Records the CSV swaps to carry out once the current transaction commits.
     fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()>;
 

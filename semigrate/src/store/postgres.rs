@@ -2,7 +2,9 @@
 //! current schema (or `--schema`), one transaction per migration (PostgreSQL's DDL is
 //! transactional), and a session-level advisory lock held for the whole run.
 
-use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
+use super::{
+    Applied, Catalog, Csv, History, Journal, LogEntry, Logged, RowCount, Rows, Steps, Store, Value,
+};
 use crate::data::load;
 use crate::data::swap::Swap;
 use crate::durable::writer::Content;
@@ -402,6 +404,69 @@ impl Store for PostgresStore {
         self.shown.clone()
     }
 
+    /// A session-level advisory lock keyed on the database, the schema and the history
+    /// table: the server releases it when the session ends, however the run ends.
+    fn lock(&mut self, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let taken: bool = self
+                .client
+                .query_one(
+                    "SELECT pg_try_advisory_lock(hashtext(current_database() || '.' || \
+                     current_schema() || '.semigrate_migrations'))",
+                    &[],
+                )
+                .map(|row| row.get(0))
+                .map_err(|e| self.fail(format!("cannot take the lock: {}", self.message(&e))))?;
+            if taken {
+                return Ok(());
+            }
+            if started.elapsed() >= timeout {
+                return Err(Error::Refused(format!(
+                    "{} is locked by another semigrate run (waited {} s); try again when it is done",
+                    self.shown,
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `pg_dump` in its custom format into `to`, which the caller created with mode
+    /// 0600. The password reaches pg_dump through its environment, never its arguments.
+    fn backup(&mut self, to: &Path) -> Result<()> {
+        let config: postgres::Config = self
+            .url
+            .parse()
+            .map_err(|e: postgres::Error| self.fail(e))?;
+        let password = config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .or_else(|| std::env::var("PGPASSWORD").ok());
+        let out = std::process::Command::new("pg_dump")
+            .args(["--format=custom", "--no-password", "--file"])
+            .arg(to)
+            .arg(without_password(&self.url, None))
+            .envs(password.map(|p| ("PGPASSWORD", p)))
+            .output()
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot run pg_dump for the backup: {e}; install PostgreSQL's client tools, or run with --no-backup"
+                ))
+            })?;
+        if !out.status.success() {
+            return Err(self.fail(format!(
+                "pg_dump failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .trim()
+                    .replace(&self.url, &self.shown)
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl History for PostgresStore {
     fn read_history(&mut self, steps: bool) -> Result<Vec<Applied>> {
         self.flush()?;
         if !self.has_table("semigrate_migrations")? {
@@ -445,6 +510,115 @@ impl Store for PostgresStore {
         .map_err(|e| self.fail(self.message(&e)))
     }
 
+    fn record(&mut self, a: &Applied) -> Result<()> {
+        let revert = a.revert.json();
+        let sql = format!(
+            "INSERT INTO semigrate_migrations \
+             (version, description, checksum, applied_at, duration_ms, revert) \
+             VALUES ({}, {}, {}, coalesce(nullif({}, ''), {CLOCK}), {}, {})",
+            literal(&a.version.to_string()),
+            literal(&a.description),
+            literal(&a.checksum),
+            literal(&a.applied_at),
+            a.duration_ms,
+            literal(revert)
+        );
+        self.defer(sql)
+            .map_err(|e| self.fail(format!("cannot record {}: {}", a.version, self.message(&e))))
+    }
+
+    fn forget(&mut self, version: SemVer) -> Result<()> {
+        let sql = format!(
+            "DELETE FROM semigrate_migrations WHERE version = {}",
+            literal(&version.to_string())
+        );
+        self.defer(sql).map_err(|e| {
+            self.fail(format!(
+                "cannot remove {version} from the history: {}",
+                self.message(&e)
+            ))
+        })
+    }
+
+    fn log(&mut self, e: &LogEntry) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO semigrate_log \
+             (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
+            literal(&e.command),
+            literal(&e.version.to_string()),
+            literal(&e.direction),
+            literal(&e.from.to_string()),
+            literal(&e.to.to_string()),
+            literal(&e.outcome),
+            e.duration_ms,
+            e.error
+                .as_deref()
+                .map_or_else(|| "NULL".to_owned(), literal)
+        );
+        self.defer(sql)
+            .map_err(|err| self.fail(format!("cannot write the run log: {}", self.message(&err))))
+    }
+
+    fn logged(&mut self) -> Result<Vec<Logged>> {
+        self.flush()?;
+        if !self.has_table("semigrate_log")? {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT at, command, version, direction, from_version, to_version, outcome, \
+                 duration_ms, error FROM semigrate_log ORDER BY id",
+                &[],
+            )
+            .map_err(|e| self.fail(format!("cannot read semigrate_log: {}", self.message(&e))))?;
+        rows.iter()
+            .map(|row| {
+                let version = |i: usize| {
+                    let text: &str = row.get(i);
+                    SemVer::parse(text)
+                        .map_err(|why| self.fail(format!("semigrate_log has `{text}`: {why}")))
+                };
+                Ok(Logged {
+                    at: row.get(0),
+                    entry: LogEntry {
+                        command: row.get(1),
+                        version: version(2)?,
+                        direction: row.get(3),
+                        from: version(4)?,
+                        to: version(5)?,
+                        outcome: row.get(6),
+                        duration_ms: row.get(7),
+                        error: row.get(8),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    fn accept(&mut self, a: &Applied) -> Result<()> {
+        self.flush()?;
+        let revert = a.revert.json();
+        self.client
+            .execute(
+                "UPDATE semigrate_migrations SET checksum = $1, revert = $2 WHERE version = $3",
+                &[&a.checksum, &revert, &a.version.to_string()],
+            )
+            .map(drop)
+            .map_err(|e| self.fail(format!("cannot repair {}: {}", a.version, self.message(&e))))
+    }
+
+    fn now(&mut self) -> Result<String> {
+        self.flush()?;
+        self.client
+            .query_one(&format!("SELECT {CLOCK}"), &[])
+            .map(|row| row.get(0))
+            .map_err(|e| self.fail(self.message(&e)))
+    }
+}
+
+impl Steps for PostgresStore {
     /// PostgreSQL checks foreign keys at each statement or at commit and cannot switch
     /// them off for a transaction, so `foreign_keys = false` changes nothing here.
     ///
@@ -535,20 +709,6 @@ impl Store for PostgresStore {
         crate::rust::Database::Postgres(&mut self.client)
     }
 
-    fn schema_text(&mut self) -> std::result::Result<String, String> {
-        self.flush().map_err(|e| e.to_string())?;
-        self.client
-            .query_one(SCHEMA_TEXT, &[])
-            .map(|row| row.get(0))
-            .map_err(|e| self.message(&e))
-    }
-
-    fn objects(&mut self) -> Result<crate::store::schema::Schema> {
-        self.flush()?;
-        catalog(&mut self.client)
-            .map_err(|e| self.fail(format!("cannot read the schema: {}", self.message(&e))))
-    }
-
     fn set_timeouts(&mut self, lock: Option<&str>, statement: Option<&str>) -> Result<()> {
         // Sent with the next BEGIN: no round trip of its own.
         self.next_timeouts.clear();
@@ -594,6 +754,12 @@ impl Store for PostgresStore {
         (!held.is_empty()).then(|| held.join("; "))
     }
 
+    fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+}
+
+impl Csv for PostgresStore {
     fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
         self.flush().map_err(|e| e.to_string())?;
         let mut rows = load::Rows::open(file, step)?;
@@ -743,179 +909,25 @@ impl Store for PostgresStore {
         }
         Ok(lines.saturating_sub(1))
     }
+}
 
-    fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {
-        Ok(Vec::new())
-    }
-
-    fn record(&mut self, a: &Applied) -> Result<()> {
-        let revert = a.revert.json();
-        let sql = format!(
-            "INSERT INTO semigrate_migrations \
-             (version, description, checksum, applied_at, duration_ms, revert) \
-             VALUES ({}, {}, {}, coalesce(nullif({}, ''), {CLOCK}), {}, {})",
-            literal(&a.version.to_string()),
-            literal(&a.description),
-            literal(&a.checksum),
-            literal(&a.applied_at),
-            a.duration_ms,
-            literal(revert)
-        );
-        self.defer(sql)
-            .map_err(|e| self.fail(format!("cannot record {}: {}", a.version, self.message(&e))))
-    }
-
-    fn forget(&mut self, version: SemVer) -> Result<()> {
-        let sql = format!(
-            "DELETE FROM semigrate_migrations WHERE version = {}",
-            literal(&version.to_string())
-        );
-        self.defer(sql).map_err(|e| {
-            self.fail(format!(
-                "cannot remove {version} from the history: {}",
-                self.message(&e)
-            ))
-        })
-    }
-
-    fn log(&mut self, e: &LogEntry) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO semigrate_log \
-             (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
-             VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
-            literal(&e.command),
-            literal(&e.version.to_string()),
-            literal(&e.direction),
-            literal(&e.from.to_string()),
-            literal(&e.to.to_string()),
-            literal(&e.outcome),
-            e.duration_ms,
-            e.error
-                .as_deref()
-                .map_or_else(|| "NULL".to_owned(), literal)
-        );
-        self.defer(sql)
-            .map_err(|err| self.fail(format!("cannot write the run log: {}", self.message(&err))))
-    }
-
-    fn logged(&mut self) -> Result<Vec<Logged>> {
-        self.flush()?;
-        if !self.has_table("semigrate_log")? {
-            return Ok(Vec::new());
-        }
-        let rows = self
-            .client
-            .query(
-                "SELECT at, command, version, direction, from_version, to_version, outcome, \
-                 duration_ms, error FROM semigrate_log ORDER BY id",
-                &[],
-            )
-            .map_err(|e| self.fail(format!("cannot read semigrate_log: {}", self.message(&e))))?;
-        rows.iter()
-            .map(|row| {
-                let version = |i: usize| {
-                    let text: &str = row.get(i);
-                    SemVer::parse(text)
-                        .map_err(|why| self.fail(format!("semigrate_log has `{text}`: {why}")))
-                };
-                Ok(Logged {
-                    at: row.get(0),
-                    entry: LogEntry {
-                        command: row.get(1),
-                        version: version(2)?,
-                        direction: row.get(3),
-                        from: version(4)?,
-                        to: version(5)?,
-                        outcome: row.get(6),
-                        duration_ms: row.get(7),
-                        error: row.get(8),
-                    },
-                })
-            })
-            .collect()
-    }
-
-    fn accept(&mut self, a: &Applied) -> Result<()> {
-        self.flush()?;
-        let revert = a.revert.json();
+impl Catalog for PostgresStore {
+    fn schema_text(&mut self) -> std::result::Result<String, String> {
+        self.flush().map_err(|e| e.to_string())?;
         self.client
-            .execute(
-                "UPDATE semigrate_migrations SET checksum = $1, revert = $2 WHERE version = $3",
-                &[&a.checksum, &revert, &a.version.to_string()],
-            )
-            .map(drop)
-            .map_err(|e| self.fail(format!("cannot repair {}: {}", a.version, self.message(&e))))
-    }
-
-    fn now(&mut self) -> Result<String> {
-        self.flush()?;
-        self.client
-            .query_one(&format!("SELECT {CLOCK}"), &[])
+            .query_one(SCHEMA_TEXT, &[])
             .map(|row| row.get(0))
-            .map_err(|e| self.fail(self.message(&e)))
+            .map_err(|e| self.message(&e))
     }
 
-    /// A session-level advisory lock keyed on the database, the schema and the history
-    /// table: the server releases it when the session ends, however the run ends.
-    fn lock(&mut self, timeout: Duration) -> Result<()> {
-        let started = Instant::now();
-        loop {
-            let taken: bool = self
-                .client
-                .query_one(
-                    "SELECT pg_try_advisory_lock(hashtext(current_database() || '.' || \
-                     current_schema() || '.semigrate_migrations'))",
-                    &[],
-                )
-                .map(|row| row.get(0))
-                .map_err(|e| self.fail(format!("cannot take the lock: {}", self.message(&e))))?;
-            if taken {
-                return Ok(());
-            }
-            if started.elapsed() >= timeout {
-                return Err(Error::Refused(format!(
-                    "{} is locked by another semigrate run (waited {} s); try again when it is done",
-                    self.shown,
-                    timeout.as_secs()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    fn objects(&mut self) -> Result<crate::store::schema::Schema> {
+        self.flush()?;
+        catalog(&mut self.client)
+            .map_err(|e| self.fail(format!("cannot read the schema: {}", self.message(&e))))
     }
+}
 
-    /// `pg_dump` in its custom format into `to`, which the caller created with mode
-    /// 0600. The password reaches pg_dump through its environment, never its arguments.
-    fn backup(&mut self, to: &Path) -> Result<()> {
-        let config: postgres::Config = self
-            .url
-            .parse()
-            .map_err(|e: postgres::Error| self.fail(e))?;
-        let password = config
-            .get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .or_else(|| std::env::var("PGPASSWORD").ok());
-        let out = std::process::Command::new("pg_dump")
-            .args(["--format=custom", "--no-password", "--file"])
-            .arg(to)
-            .arg(without_password(&self.url, None))
-            .envs(password.map(|p| ("PGPASSWORD", p)))
-            .output()
-            .map_err(|e| {
-                self.fail(format!(
-                    "cannot run pg_dump for the backup: {e}; install PostgreSQL's client tools, or run with --no-backup"
-                ))
-            })?;
-        if !out.status.success() {
-            return Err(self.fail(format!(
-                "pg_dump failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .trim()
-                    .replace(&self.url, &self.shown)
-            )));
-        }
-        Ok(())
-    }
-
+impl Journal for PostgresStore {
     fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()> {
         for swap in swaps {
             let text = |path: &Path| literal(&path.to_string_lossy());

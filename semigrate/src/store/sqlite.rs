@@ -1,6 +1,8 @@
 //! The SQLite store: one file, the history tables inside it.
 
-use super::{Applied, LogEntry, Logged, RowCount, Rows, Store, Value};
+use super::{
+    Applied, Catalog, Csv, History, Journal, LogEntry, Logged, RowCount, Rows, Steps, Store, Value,
+};
 use crate::data::load;
 use crate::data::swap::Swap;
 use crate::durable::writer::Content;
@@ -279,6 +281,73 @@ impl Store for SqliteStore {
         self.path.display().to_string()
     }
 
+    fn lock(&mut self, timeout: Duration) -> Result<()> {
+        // An OS lock on a file beside the database: the kernel releases it when the
+        // process ends, however it ends, so a killed run never leaves a stale lock.
+        // (SQLite's own locks last one transaction; a run spans many.) An in-memory
+        // database, which an application may lend the migrator, has no file to share.
+        if self.path.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot open the lock file {}: {e}", path.display()),
+                )
+            })?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    self.lock = Some(file);
+                    return Ok(());
+                }
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Refused(format!(
+                        "another semigrate run holds the lock on {} (waited {} s; --lock-timeout sets how long)",
+                        self.path.display(),
+                        timeout.as_secs()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(store_error(
+                        &self.path,
+                        format!("cannot lock {}: {e}", path.display()),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn backup(&mut self, to: &Path) -> Result<()> {
+        self.conn
+            .backup(
+                rusqlite::MAIN_DB,
+                to,
+                None::<fn(rusqlite::backup::Progress)>,
+            )
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot back up to {}: {}", to.display(), sqlite_message(&e)),
+                )
+            })
+    }
+}
+
+impl History for SqliteStore {
     fn recorded(&mut self, versions: [SemVer; 2]) -> Result<(usize, [bool; 2])> {
         if !self
             .has_table("semigrate_migrations")
@@ -331,6 +400,152 @@ impl Store for SqliteStore {
         super::decode_history(rows, unread).map_err(|reason| store_error(&self.path, reason))
     }
 
+    fn record(&mut self, a: &Applied) -> Result<()> {
+        let revert = a.revert.json();
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO semigrate_migrations \
+                 (version, description, checksum, applied_at, duration_ms, revert) \
+                 VALUES (?1, ?2, ?3, coalesce(nullif(?4, ''), {CLOCK}), ?5, ?6)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.version.to_string(),
+                    a.description,
+                    a.checksum,
+                    a.applied_at,
+                    a.duration_ms,
+                    revert
+                ])
+            })
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot record {}: {}",
+                    a.version,
+                    sqlite_message(&e)
+                ))
+            })
+    }
+
+    fn forget(&mut self, version: SemVer) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM semigrate_migrations WHERE version = ?1")
+            .and_then(|mut s| s.execute([version.to_string()]))
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot remove {version} from the history: {}",
+                    sqlite_message(&e)
+                ))
+            })
+    }
+
+    fn log(&mut self, e: &LogEntry) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO semigrate_log \
+                 (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.command,
+                    e.version.to_string(),
+                    e.direction,
+                    e.from.to_string(),
+                    e.to.to_string(),
+                    e.outcome,
+                    e.duration_ms,
+                    e.error
+                ])
+            })
+            .map(drop)
+            .map_err(|err| self.fail(format!("cannot write the run log: {}", sqlite_message(&err))))
+    }
+
+    fn now(&mut self) -> Result<String> {
+        self.conn
+            .query_row(&format!("SELECT {CLOCK}"), [], |r| r.get(0))
+            .map_err(|e| self.fail(sqlite_message(&e)))
+    }
+
+    fn logged(&mut self) -> Result<Vec<Logged>> {
+        if !self.has_table("semigrate_log").map_err(|e| self.fail(e))? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at, command, version, direction, from_version, to_version, outcome, duration_ms, error \
+                 FROM semigrate_log ORDER BY id",
+            )
+            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let versions = [r.get::<_, String>(2)?, r.get(4)?, r.get(5)?];
+                Ok((
+                    r.get::<_, String>(0)?,
+                    versions,
+                    r.get(1)?,
+                    r.get(3)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| {
+                store_error(
+                    &self.path,
+                    format!("cannot read semigrate_log: {}", sqlite_message(&e)),
+                )
+            })?;
+        let mut logged = Vec::with_capacity(rows.len());
+        for (at, versions, command, direction, outcome, duration_ms, error) in rows {
+            let [version, from, to] = versions.map(|v| SemVer::parse(&v));
+            let (Ok(version), Ok(from), Ok(to)) = (version, from, to) else {
+                return Err(store_error(
+                    &self.path,
+                    "semigrate_log has a row semigrate did not write".into(),
+                ));
+            };
+            logged.push(Logged {
+                at,
+                entry: LogEntry {
+                    command,
+                    version,
+                    direction,
+                    from,
+                    to,
+                    outcome,
+                    duration_ms,
+                    error,
+                },
+            });
+        }
+        Ok(logged)
+    }
+
+    fn accept(&mut self, a: &Applied) -> Result<()> {
+        let revert = a.revert.json();
+        self.conn
+            .prepare_cached(
+                "UPDATE semigrate_migrations SET checksum = ?1, revert = ?2 WHERE version = ?3",
+            )
+            .and_then(|mut s| s.execute(params![a.checksum, revert, a.version.to_string()]))
+            .map(drop)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot update {}: {}",
+                    a.version,
+                    sqlite_message(&e)
+                ))
+            })
+    }
+}
+
+impl Steps for SqliteStore {
     fn begin(&mut self, foreign_keys: bool) -> Result<()> {
         if !foreign_keys {
             self.conn
@@ -414,18 +629,12 @@ impl Store for SqliteStore {
         crate::rust::Database::Sqlite(&self.conn)
     }
 
-    fn schema_text(&mut self) -> std::result::Result<String, String> {
-        self.conn
-            .query_row(
-                "SELECT coalesce(group_concat(type || ' ' || name || ' ' || coalesce(sql, ''), \
-                 char(10)), '') FROM (SELECT type, name, sql FROM sqlite_schema \
-                 ORDER BY type, name)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| sqlite_message(&e))
+    fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {
+        fk_check::violations(&self.conn).map_err(|e| sqlite_message(&e))
     }
+}
 
+impl Csv for SqliteStore {
     fn load(&mut self, step: &LoadStep, file: &Path) -> std::result::Result<u64, String> {
         let rows = load::Rows::open(file, step)?;
         let columns: Vec<String> = rows.columns.iter().map(|c| load::quoted(c)).collect();
@@ -556,79 +765,19 @@ impl Store for SqliteStore {
         writer.flush().map_err(|e| format!("cannot write: {e}"))?;
         Ok(count)
     }
+}
 
-    fn foreign_key_violations(&mut self) -> std::result::Result<Vec<String>, String> {
-        fk_check::violations(&self.conn).map_err(|e| sqlite_message(&e))
-    }
-
-    fn record(&mut self, a: &Applied) -> Result<()> {
-        let revert = a.revert.json();
+impl Catalog for SqliteStore {
+    fn schema_text(&mut self) -> std::result::Result<String, String> {
         self.conn
-            .prepare_cached(&format!(
-                "INSERT INTO semigrate_migrations \
-                 (version, description, checksum, applied_at, duration_ms, revert) \
-                 VALUES (?1, ?2, ?3, coalesce(nullif(?4, ''), {CLOCK}), ?5, ?6)"
-            ))
-            .and_then(|mut s| {
-                s.execute(params![
-                    a.version.to_string(),
-                    a.description,
-                    a.checksum,
-                    a.applied_at,
-                    a.duration_ms,
-                    revert
-                ])
-            })
-            .map(drop)
-            .map_err(|e| {
-                self.fail(format!(
-                    "cannot record {}: {}",
-                    a.version,
-                    sqlite_message(&e)
-                ))
-            })
-    }
-
-    fn forget(&mut self, version: SemVer) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM semigrate_migrations WHERE version = ?1")
-            .and_then(|mut s| s.execute([version.to_string()]))
-            .map(drop)
-            .map_err(|e| {
-                self.fail(format!(
-                    "cannot remove {version} from the history: {}",
-                    sqlite_message(&e)
-                ))
-            })
-    }
-
-    fn log(&mut self, e: &LogEntry) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO semigrate_log \
-                 (command, version, direction, from_version, to_version, outcome, duration_ms, error) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            .query_row(
+                "SELECT coalesce(group_concat(type || ' ' || name || ' ' || coalesce(sql, ''), \
+                 char(10)), '') FROM (SELECT type, name, sql FROM sqlite_schema \
+                 ORDER BY type, name)",
+                [],
+                |r| r.get(0),
             )
-            .and_then(|mut s| {
-                s.execute(params![
-                    e.command,
-                    e.version.to_string(),
-                    e.direction,
-                    e.from.to_string(),
-                    e.to.to_string(),
-                    e.outcome,
-                    e.duration_ms,
-                    e.error
-                ])
-            })
-            .map(drop)
-            .map_err(|err| self.fail(format!("cannot write the run log: {}", sqlite_message(&err))))
-    }
-
-    fn now(&mut self) -> Result<String> {
-        self.conn
-            .query_row(&format!("SELECT {CLOCK}"), [], |r| r.get(0))
-            .map_err(|e| self.fail(sqlite_message(&e)))
+            .map_err(|e| sqlite_message(&e))
     }
 
     fn objects_digest(&mut self) -> Result<Option<u64>> {
@@ -641,7 +790,9 @@ impl Store for SqliteStore {
         crate::store::schema::Schema::read(&self.conn)
             .map_err(|e| self.fail(format!("cannot read the schema: {}", sqlite_message(&e))))
     }
+}
 
+impl Journal for SqliteStore {
     fn record_swaps(&mut self, swaps: &[Swap]) -> Result<()> {
         for swap in swaps {
             self.conn
@@ -707,145 +858,6 @@ impl Store for SqliteStore {
             .map_err(|e| {
                 self.fail(format!(
                     "cannot clear the CSV swaps: {}",
-                    sqlite_message(&e)
-                ))
-            })
-    }
-
-    fn lock(&mut self, timeout: Duration) -> Result<()> {
-        // An OS lock on a file beside the database: the kernel releases it when the
-        // process ends, however it ends, so a killed run never leaves a stale lock.
-        // (SQLite's own locks last one transaction; a run spans many.) An in-memory
-        // database, which an application may lend the migrator, has no file to share.
-        if self.path.as_os_str().is_empty() {
-            return Ok(());
-        }
-        let mut name = self.path.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| {
-                store_error(
-                    &self.path,
-                    format!("cannot open the lock file {}: {e}", path.display()),
-                )
-            })?;
-        let started = std::time::Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => {
-                    self.lock = Some(file);
-                    return Ok(());
-                }
-                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(Error::Refused(format!(
-                        "another semigrate run holds the lock on {} (waited {} s; --lock-timeout sets how long)",
-                        self.path.display(),
-                        timeout.as_secs()
-                    )));
-                }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(store_error(
-                        &self.path,
-                        format!("cannot lock {}: {e}", path.display()),
-                    ));
-                }
-            }
-        }
-    }
-
-    fn backup(&mut self, to: &Path) -> Result<()> {
-        self.conn
-            .backup(
-                rusqlite::MAIN_DB,
-                to,
-                None::<fn(rusqlite::backup::Progress)>,
-            )
-            .map_err(|e| {
-                store_error(
-                    &self.path,
-                    format!("cannot back up to {}: {}", to.display(), sqlite_message(&e)),
-                )
-            })
-    }
-
-    fn logged(&mut self) -> Result<Vec<Logged>> {
-        if !self.has_table("semigrate_log").map_err(|e| self.fail(e))? {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT at, command, version, direction, from_version, to_version, outcome, duration_ms, error \
-                 FROM semigrate_log ORDER BY id",
-            )
-            .map_err(|e| store_error(&self.path, sqlite_message(&e)))?;
-        let rows = stmt
-            .query_map([], |r| {
-                let versions = [r.get::<_, String>(2)?, r.get(4)?, r.get(5)?];
-                Ok((
-                    r.get::<_, String>(0)?,
-                    versions,
-                    r.get(1)?,
-                    r.get(3)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| {
-                store_error(
-                    &self.path,
-                    format!("cannot read semigrate_log: {}", sqlite_message(&e)),
-                )
-            })?;
-        let mut logged = Vec::with_capacity(rows.len());
-        for (at, versions, command, direction, outcome, duration_ms, error) in rows {
-            let [version, from, to] = versions.map(|v| SemVer::parse(&v));
-            let (Ok(version), Ok(from), Ok(to)) = (version, from, to) else {
-                return Err(store_error(
-                    &self.path,
-                    "semigrate_log has a row semigrate did not write".into(),
-                ));
-            };
-            logged.push(Logged {
-                at,
-                entry: LogEntry {
-                    command,
-                    version,
-                    direction,
-                    from,
-                    to,
-                    outcome,
-                    duration_ms,
-                    error,
-                },
-            });
-        }
-        Ok(logged)
-    }
-
-    fn accept(&mut self, a: &Applied) -> Result<()> {
-        let revert = a.revert.json();
-        self.conn
-            .prepare_cached(
-                "UPDATE semigrate_migrations SET checksum = ?1, revert = ?2 WHERE version = ?3",
-            )
-            .and_then(|mut s| s.execute(params![a.checksum, revert, a.version.to_string()]))
-            .map(drop)
-            .map_err(|e| {
-                self.fail(format!(
-                    "cannot update {}: {}",
-                    a.version,
                     sqlite_message(&e)
                 ))
             })
