@@ -864,3 +864,89 @@ fn the_migrator_has_every_operation_of_the_cli() {
     migrator.verify(&mut file).unwrap();
     assert!(path.is_file());
 }
+
+/// A binary pointed at a store that another chain migrated says so, and suggests no
+/// command it would then refuse.
+#[test]
+fn another_chains_store_is_refused_as_such() {
+    let s = Sandbox::new();
+    s.ok(&["--no-backup", "upgrade", "--version", "1.0.0"]);
+    let conn = rusqlite::Connection::open(s.db()).unwrap();
+    conn.execute_batch(
+        "UPDATE semigrate_migrations SET version = '0.' || (rowid + 10) || '.0', \
+         checksum = 'theirs'; \
+         INSERT INTO semigrate_migrations (version, description, checksum, applied_at, duration_ms, revert) \
+         SELECT '9.0.0', description, checksum, applied_at, duration_ms, revert \
+         FROM semigrate_migrations LIMIT 1;",
+    )
+    .unwrap();
+    drop(conn);
+    for args in [
+        &["upgrade"][..],
+        &["downgrade", "--version", "0.8.0"],
+        &["downgrade", "--dry-run"],
+        &["verify"],
+    ] {
+        let r = s.run(args);
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("this store was migrated by another chain"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("downgrade --version"), "{}", r.stderr);
+    }
+}
+
+/// `--version` says the chain's version, which chain, and which semigrate; the man
+/// page says the same.
+#[test]
+fn the_version_names_the_chain_and_the_library() {
+    let s = Sandbox::new();
+    let said = format!(
+        "semigrate 2.2.0 (chain accidents, semigrate {})",
+        common::semigrate_version()
+    );
+    assert_eq!(s.ok(&["--version"]).stdout.trim(), said);
+    let man = s.ok(&["man"]).stdout;
+    assert!(
+        man.contains("2.2.0 (chain accidents, semigrate"),
+        "{man:.400}"
+    );
+}
+
+/// Every example a command's `--help` prints runs as printed, on a store as the
+/// example expects it (empty for `baseline`, migrated for the others).
+#[test]
+fn every_help_example_runs_as_printed() {
+    for command in [
+        "upgrade",
+        "downgrade",
+        "status",
+        "list",
+        "verify",
+        "baseline",
+        "history",
+        "repair",
+        "schema-at",
+        "new",
+    ] {
+        let help = Sandbox::new().ok(&[command, "--help"]).stdout;
+        let examples: Vec<&str> = help
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("semigrate "))
+            .filter(|l| !l.contains('>') && !l.contains("&&"))
+            .collect();
+        assert!(!examples.is_empty(), "{command}: {help}");
+        for example in examples {
+            let s = Sandbox::new();
+            if command != "baseline" {
+                s.ok(&["--no-backup", "upgrade"]);
+            }
+            let args: Vec<&str> = example.split_whitespace().collect();
+            let r = s.run(&args);
+            assert_eq!(r.code, 0, "`semigrate {example}`: {}", r.stderr);
+        }
+    }
+}

@@ -10,18 +10,26 @@ use std::process::Command;
 /// Builds the crate at `dir` in the shared fixture target folder (one build at a time,
 /// as `common::build` does); returns whether it built, cargo's output, and the binary.
 fn cargo_build(dir: &Path, name: &str) -> (bool, String, PathBuf) {
+    cargo_build_with(dir, name, None)
+}
+
+/// `cargo_build`, with `SEMIGRATE_VERIFY_POSTGRES_URL` set to `postgres` when given.
+fn cargo_build_with(dir: &Path, name: &str, postgres: Option<&str>) -> (bool, String, PathBuf) {
     let target = root().join("target").join("fixture-builds");
     std::fs::create_dir_all(&target).unwrap();
     let lock = std::fs::File::create(target.join("semigrate-tests.lock")).unwrap();
     lock.lock().unwrap();
-    let out = Command::new(env!("CARGO"))
+    let mut build = Command::new(env!("CARGO"));
+    build
         .args(["build", "--color", "never"])
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("SEMIGRATE_MIGRATIONS_DIR")
-        .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL")
-        .output()
-        .unwrap();
+        .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL");
+    if let Some(url) = postgres {
+        build.env("SEMIGRATE_VERIFY_POSTGRES_URL", url);
+    }
+    let out = build.output().unwrap();
     let binary = dir.join(name);
     if out.status.success() {
         std::fs::copy(target.join("debug").join(name), &binary).unwrap();
@@ -114,6 +122,18 @@ fn an_inited_crate_builds_and_runs_its_own_chain() {
         std::fs::read_to_string(dir.join("Cargo.toml")).unwrap(),
         manifest
     );
+    // Without --path: semigrate is not on the registry yet, so no crate is written
+    // that could not build.
+    let unpublished = s.dir.path().join("unpublished");
+    let r = s.run_raw(&["init", unpublished.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("not published on crates.io yet: give --path"),
+        "{}",
+        r.stderr
+    );
+    assert!(!unpublished.exists());
     // So is a --path that holds no semigrate, before anything is written.
     let elsewhere = s.dir.path().join("elsewhere");
     let r = s.run_raw(&["init", elsewhere.to_str().unwrap(), "--path", "/"]);
@@ -124,26 +144,66 @@ fn an_inited_crate_builds_and_runs_its_own_chain() {
     // artifacts serve this build too.
     std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 
-    // The first build: the first spec as init wrote it.
+    // The first build: the first spec as init wrote it, but for a validation that
+    // only SQLite's text has.
+    let first = dir.join("migrations/v0_1_0__first.toml");
+    let text = std::fs::read_to_string(&first).unwrap();
+    let sqlite_only = text.replace(
+        "sql = \"SELECT count(*) FROM example WHERE name = ''\"",
+        "sqlite = \"SELECT count(*) FROM example WHERE name = ''\"",
+    );
+    assert_ne!(sqlite_only, text);
+    std::fs::write(&first, sqlite_only).unwrap();
     let (built, output, binary) = cargo_build(&dir, "shop-migrations");
     assert!(built, "{output}");
-    // A second spec, with the crate's own binary's `new`, filled in as a user would.
+    // A second spec, with the crate's own binary's `new`, built as it was written:
+    // its placeholder table is named for its version, not the first spec's.
     ok(&binary, &dir, &["new", "0.2.0", "orders"]);
     let second = dir.join("migrations/v0_2_0__orders.toml");
     let text = std::fs::read_to_string(&second).unwrap();
-    std::fs::write(&second, text.replace("example", "orders")).unwrap();
+    assert!(text.contains("CREATE TABLE example_0_2_0"), "{text}");
     std::fs::write(
         dir.join("Cargo.toml"),
         manifest.replace("version = \"0.1.0\"", "version = \"0.2.0\""),
     )
     .unwrap();
-    let (built, output, binary) = cargo_build(&dir, "shop-migrations");
+    // A server given to the build of a chain that names no postgres engine is not
+    // ignored in silence.
+    let server = "postgres://postgres@127.0.0.1:5432/postgres";
+    let (built, output, binary) = cargo_build_with(&dir, "shop-migrations", Some(server));
     assert!(built, "{output}");
+    let warned = output
+        .lines()
+        .filter(|l| l.contains("SEMIGRATE_VERIFY_POSTGRES_URL is set, but `engines`"))
+        .count();
+    assert_eq!(warned, 1, "{output}");
+    // A binary without PostgreSQL text refuses a server before connecting (port 1
+    // has no server: a connection would have failed otherwise).
+    let r = run(
+        &binary,
+        &dir,
+        &["--database", "postgres://u:secret@127.0.0.1:1/x", "status"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("has no PostgreSQL text (v0_1_0__first.toml: validation 1)")
+            && r.stderr.contains("add \"postgres\" to `engines`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("secret"), "{}", r.stderr);
 
     // Its own name in the help, the completions and the man page; its own version.
     let help = ok(&binary, &dir, &["--help"]).stdout;
     assert!(help.contains("Usage: shop-migrations"), "{help}");
     assert!(!help.contains("Usage: semigrate"), "{help}");
+    // Examples with its own versions, which run as printed.
+    let new_help = ok(&binary, &dir, &["new", "--help"]).stdout;
+    assert!(
+        new_help.contains("shop-migrations new 0.3.0 add_vehicles"),
+        "{new_help}"
+    );
     let upgrade_help = ok(&binary, &dir, &["upgrade", "--help"]).stdout;
     assert!(
         upgrade_help.contains("shop-migrations upgrade --version"),
@@ -161,7 +221,10 @@ fn an_inited_crate_builds_and_runs_its_own_chain() {
     );
     assert_eq!(
         ok(&binary, &dir, &["--version"]).stdout.trim(),
-        "shop-migrations 0.2.0"
+        format!(
+            "shop-migrations 0.2.0 (chain shop-migrations, semigrate {})",
+            common::semigrate_version()
+        )
     );
     // Its chain only: nothing of the example chain is in it.
     let bytes = std::fs::read(&binary).unwrap();

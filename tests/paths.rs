@@ -113,6 +113,43 @@ fn a_store_that_is_not_there_is_said_so_and_not_created() {
     assert!(r.stderr.contains(&missing), "{}", r.stderr);
     assert!(!s.db().exists());
     assert_eq!(tree(s.dir.path()), Vec::<String>::new());
+    // Only upgrade and baseline make a store: every other command on a mistyped path
+    // says so, exits 2 and creates nothing, not even a lock file or a folder.
+    let deep = s.dir.path().join("srv/app/sub/x.db");
+    let shown = format!("no store at {}", deep.display());
+    for args in [
+        &["downgrade"][..],
+        &["downgrade", "--version", "0.8.0"],
+        &["downgrade", "--version", "0.0.0", "--dry-run"],
+        &["repair", "--accept-checksum", "1.0.0"],
+        &["verify"],
+    ] {
+        let mut all = vec!["--database", deep.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let r = s.run_raw(&all);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(&shown), "{args:?}: {}", r.stderr);
+        assert_eq!(tree(s.dir.path()), Vec::<String>::new(), "{args:?}");
+    }
+    for args in [&["status"][..], &["history"], &["upgrade", "--dry-run"]] {
+        let mut all = vec!["--database", deep.to_str().unwrap()];
+        all.extend_from_slice(args);
+        assert_eq!(s.run_raw(&all).code, 0, "{args:?}");
+        assert_eq!(tree(s.dir.path()), Vec::<String>::new(), "{args:?}");
+    }
+    // A folder on the way that is a file is named as such.
+    std::fs::write(s.dir.path().join("srv"), "a file").unwrap();
+    let r = s.run_raw(&["--database", deep.to_str().unwrap(), "upgrade"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let file = s.dir.path().join("srv");
+    assert!(
+        r.stderr.contains(&format!(
+            "cannot create it: {} is a file, not a folder",
+            file.display()
+        )),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -38,6 +38,7 @@ use std::time::Duration;
 /// # static MIGRATIONS: Table = Table::empty();
 /// # static CHAIN: Chain = Chain {
 /// #     name: "app",
+/// #     package: "app",
 /// #     version: "0.1.0",
 /// #     migrations: &MIGRATIONS,
 /// #     settings: Settings {
@@ -96,8 +97,9 @@ impl Postgres {
 }
 
 /// A SQLite store a [`Migrator`] opens by its path for each operation, as the CLI
-/// does: created (with its folder) by an operation that writes, and only read by the
-/// others, which read a missing file as an empty store and create nothing.
+/// does: created (with its folder) only by `upgrade` and `baseline`; `downgrade` and
+/// `accept_checksum` refuse a missing file, and the others read it as an empty store;
+/// none of them creates anything.
 #[derive(Clone, Debug)]
 pub struct Sqlite {
     path: PathBuf,
@@ -117,9 +119,22 @@ pub trait Target: sealed::Sealed {
     #[doc(hidden)]
     fn with_store<T>(
         &mut self,
-        writes: bool,
+        access: Access,
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T>;
+}
+
+/// What an operation does to a store it opens: only `upgrade` and `baseline` make
+/// one.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Reads it; a missing SQLite file reads as empty.
+    Read,
+    /// Changes one that exists.
+    Write,
+    /// Changes it, creating a missing SQLite file.
+    Create,
 }
 
 mod sealed {
@@ -132,7 +147,7 @@ mod sealed {
 impl Target for rusqlite::Connection {
     fn with_store<T>(
         &mut self,
-        _writes: bool,
+        _access: Access,
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
         let path = self
@@ -149,12 +164,13 @@ impl Target for rusqlite::Connection {
 impl Target for Sqlite {
     fn with_store<T>(
         &mut self,
-        writes: bool,
+        access: Access,
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut store = match writes {
-            true => SqliteStore::open(&self.path)?,
-            false => SqliteStore::open_read_only(&self.path)?,
+        let mut store = match access {
+            Access::Create => SqliteStore::open(&self.path)?,
+            Access::Write => SqliteStore::open_existing(&self.path)?,
+            Access::Read => SqliteStore::open_read_only(&self.path)?,
         };
         work(&mut store, Anchor::File(&self.path))
     }
@@ -163,7 +179,7 @@ impl Target for Sqlite {
 impl Target for Postgres {
     fn with_store<T>(
         &mut self,
-        _writes: bool,
+        _access: Access,
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut store = PostgresStore::open(&self.url, self.schema.as_deref())?;
@@ -238,7 +254,7 @@ impl Migrator {
             allow_schema_drift: false,
         };
         let chain = self.chain.migrations;
-        target.with_store(false, &mut |store, _| {
+        target.with_store(Access::Read, &mut |store, _| {
             engine::dry_run(store, chain, &request, |_, plan| {
                 plan.items.iter().map(|item| item.version).collect()
             })
@@ -259,7 +275,7 @@ impl Migrator {
     pub fn baseline(&self, target: &mut impl Target, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
         let chain = self.chain.migrations;
-        target.with_store(true, &mut |store, anchor| {
+        target.with_store(Access::Create, &mut |store, anchor| {
             engine::baseline(store, chain, version, &self.options(anchor))
         })
     }
@@ -273,7 +289,7 @@ impl Migrator {
     ) -> Result<bool> {
         let version = version.into();
         let chain = self.chain.migrations;
-        let repair = target.with_store(true, &mut |store, anchor| {
+        let repair = target.with_store(Access::Write, &mut |store, anchor| {
             engine::accept_checksum(store, chain, version, &self.options(anchor))
         })?;
         Ok(repair == Repair::Accepted)
@@ -284,7 +300,7 @@ impl Migrator {
     pub fn verify(&self, target: &mut impl Target) -> Result<()> {
         let chain = self.chain.migrations;
         target
-            .with_store(false, &mut |store, anchor| {
+            .with_store(Access::Read, &mut |store, anchor| {
                 engine::verify(store, chain, &self.options(anchor))
             })
             .map(|_: Verified| ())
@@ -294,21 +310,21 @@ impl Migrator {
     /// one, its newest backup. What `status --json` prints.
     pub fn status(&self, target: &mut impl Target) -> Result<Status> {
         let chain = self.chain.migrations;
-        target.with_store(false, &mut |store, anchor| {
+        target.with_store(Access::Read, &mut |store, anchor| {
             engine::status(store, chain, &self.options(anchor))
         })
     }
 
     /// The run log, oldest first: every migration attempted, with its outcome.
     pub fn history(&self, target: &mut impl Target) -> Result<Vec<Logged>> {
-        target.with_store(false, &mut |store, _| engine::history(store))
+        target.with_store(Access::Read, &mut |store, _| engine::history(store))
     }
 
     /// Fails unless the store is at `version` or above: for an application that must
     /// not start on an older schema.
     pub fn require(&self, target: &mut impl Target, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
-        let at = target.with_store(false, &mut |store, _| {
+        let at = target.with_store(Access::Read, &mut |store, _| {
             Ok(engine::plan::current(&store.listed_history()?))
         })?;
         if at < version {
@@ -332,7 +348,11 @@ impl Migrator {
             allow_schema_drift: false,
         };
         let chain = self.chain.migrations;
-        target.with_store(true, &mut |store, anchor| {
+        let access = match direction {
+            Direction::Up => Access::Create,
+            Direction::Down => Access::Write,
+        };
+        target.with_store(access, &mut |store, anchor| {
             let outcome =
                 engine::migrate(store, chain, &request, &self.options(anchor), &mut Silent)?;
             Ok(outcome.at)

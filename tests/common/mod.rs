@@ -380,3 +380,10 @@ pub fn assert_hostile_people_exported(s: &Sandbox) {
     }
     assert_eq!(got[3][1].len(), big_cell().len());
 }
+
+/// The library's version, as its manifest gives it: what `--version` names.
+pub fn semigrate_version() -> String {
+    let manifest = std::fs::read_to_string(root().join("semigrate/Cargo.toml")).unwrap();
+    let manifest: toml::Value = toml::from_str(&manifest).unwrap();
+    manifest["package"]["version"].as_str().unwrap().to_owned()
+}

@@ -124,6 +124,7 @@ pub static CHAIN: ::semigrate::__private::Chain = ::semigrate::__private::Chain 
         ::core::option::Option::Some(name) => name,
         ::core::option::Option::None => "semigrate",
     },
+    package: ::core::env!("CARGO_PKG_NAME"),
     version: ::core::env!("CARGO_PKG_VERSION"),
     migrations: &MIGRATIONS,
     settings: SETTINGS,

@@ -121,6 +121,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
                 ::core::option::Option::Some(name) => name,
                 ::core::option::Option::None => #library_name,
             },
+            package: ::core::env!("CARGO_PKG_NAME"),
             version: ::core::env!("CARGO_PKG_VERSION"),
             migrations: &MIGRATIONS,
             settings: SETTINGS,

@@ -132,6 +132,14 @@ fn generate() -> Result<PathBuf, usize> {
              the migration was proved without it"
         );
     }
+    if postgres.is_some() && !config.engines.contains(&Engine::Postgres) {
+        println!(
+            "cargo::warning=SEMIGRATE_VERIFY_POSTGRES_URL is set, but `engines` in \
+             [package.metadata.semigrate] does not name postgres: the chain is not replayed \
+             on the server; add it (engines = [\"sqlite\", \"postgres\"]) to prove the \
+             chain's PostgreSQL text"
+        );
+    }
     if config.engines.contains(&Engine::Postgres) && postgres.is_none() {
         println!(
             "cargo::warning=the chain's PostgreSQL text was not replayed: set \

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::model::SemVer;
 
 pub fn run(context: &Invocation, version: SemVer) -> Result<String> {
-    let mut store = context.open()?;
+    let mut store = context.open(true)?;
     crate::engine::baseline(
         &mut *store,
         context.migrations(),

@@ -12,9 +12,6 @@ const README: &str = include_str!("../../templates/init/README.md");
 const GITIGNORE: &str = include_str!("../../templates/init/gitignore");
 const FIRST_SPEC: &str = include_str!("../../templates/sql.toml");
 
-/// The library's version, for a dependency on the registry.
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-
 pub fn run(
     context: &Invocation,
     dir: &Path,
@@ -34,23 +31,19 @@ pub fn run(
             })?,
     };
     check_name(&name)?;
-    let (dependency, build_dependency) = match path {
-        None => {
-            let major = VERSION.split('.').next().unwrap_or(VERSION);
-            (
-                format!("\"{major}\""),
-                format!("{{ version = \"{major}\", features = [\"build\"] }}"),
-            )
-        }
-        Some(path) => {
-            let library = library_at(path)?;
-            let shown = toml_string(&library.display().to_string());
-            (
-                format!("{{ path = {shown} }}"),
-                format!("{{ path = {shown}, features = [\"build\"] }}"),
-            )
-        }
+    // Until semigrate is on crates.io, a crate that depends on the registry cannot
+    // build: say so rather than write one.
+    let Some(path) = path else {
+        return Err(Error::Usage(
+            "semigrate is not published on crates.io yet: give --path, the folder of a \
+             checkout of semigrate (`init ../app-migrations --path .` from one)"
+                .into(),
+        ));
     };
+    let library = library_at(path)?;
+    let shown = toml_string(&library.display().to_string());
+    let dependency = format!("{{ path = {shown} }}");
+    let build_dependency = format!("{{ path = {shown}, features = [\"build\"] }}");
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(Error::Usage(format!(
             "{} is not empty; init writes a new crate into an empty or new folder",

@@ -46,6 +46,12 @@ pub fn downgrade(
 
 fn run(context: &Invocation, request: &Request, dry_run: bool) -> Result<String> {
     let command = request.command();
+    // Only an upgrade makes a store: a downgrade of one that is not there is a
+    // mistyped path, and creates nothing.
+    let creates = request.direction == Direction::Up;
+    if !creates {
+        context.refuse_missing()?;
+    }
     if dry_run {
         let mut store = context.open_read_only()?;
         return crate::engine::dry_run(
@@ -58,7 +64,7 @@ fn run(context: &Invocation, request: &Request, dry_run: bool) -> Result<String>
             },
         );
     }
-    let mut store = context.open()?;
+    let mut store = context.open(creates)?;
     let mut report = Report::new(context);
     let outcome = migrate(
         &mut *store,

@@ -89,7 +89,7 @@ struct Cli {
 enum Command {
     /// Apply pending migrations up to a version (default: the latest).
     #[command(
-        after_help = "Examples:\n  semigrate upgrade --version 1.1.0 --dry-run\n  semigrate upgrade --atomic"
+        after_help = "Examples:\n  semigrate upgrade --version {latest} --dry-run\n  semigrate upgrade --atomic"
     )]
     Upgrade {
         /// The version to reach; one this binary knows.
@@ -107,7 +107,7 @@ enum Command {
         allow_schema_drift: bool,
     },
     /// Revert migrations down to a version (default: one step; 0.0.0: all of them).
-    #[command(after_help = "Example:\n  semigrate downgrade --version 1.0.0")]
+    #[command(after_help = "Example:\n  semigrate downgrade --version {previous}")]
     Downgrade {
         /// The version to land on; one this binary knows, or 0.0.0.
         #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
@@ -130,7 +130,7 @@ enum Command {
     #[command(after_help = "Example:\n  semigrate verify")]
     Verify,
     /// Record a store that predates semigrate as being at a version, running nothing.
-    #[command(after_help = "Example:\n  semigrate baseline --version 1.0.0")]
+    #[command(after_help = "Example:\n  semigrate baseline --version {first}")]
     Baseline {
         /// The version the store already is at.
         #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
@@ -140,7 +140,7 @@ enum Command {
     #[command(after_help = "Example:\n  semigrate history --json")]
     History,
     /// Accept an edited spec of an applied migration (checksum drift), on record.
-    #[command(after_help = "Example:\n  semigrate repair --accept-checksum 1.1.0")]
+    #[command(after_help = "Example:\n  semigrate repair --accept-checksum {first}")]
     Repair {
         /// The applied version whose compiled spec becomes the applied one.
         #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
@@ -150,7 +150,7 @@ enum Command {
     /// changes between two versions.
     #[command(
         name = "schema-at",
-        after_help = "Examples:\n  semigrate schema-at 2.0.0\n  semigrate schema-at 1.1.0 --diff 2.0.0"
+        after_help = "Examples:\n  semigrate schema-at {latest}\n  semigrate schema-at {previous} --diff {latest}"
     )]
     SchemaAt {
         /// The version; one this binary knows, or 0.0.0.
@@ -180,7 +180,7 @@ enum Command {
     },
     /// Write the spec of the next version from a template, commented to teach the format.
     #[command(
-        after_help = "Examples:\n  semigrate new 2.1.0 add_vehicles\n  semigrate new 2.0.1 relabel --csv"
+        after_help = "Examples:\n  semigrate new {next_minor} add_vehicles\n  semigrate new {next_patch} relabel --csv"
     )]
     New {
         /// The new version: the next patch, minor or major after the newest compiled in.
@@ -199,7 +199,7 @@ enum Command {
     /// Write a new chain crate: a binary with every command of this one, for the
     /// migrations of your own project.
     #[command(
-        after_help = "Example:\n  semigrate init app-migrations && cd app-migrations && cargo run -- upgrade"
+        after_help = "Example:\n  semigrate init ../app-migrations --path . && cd ../app-migrations && cargo run -- upgrade"
     )]
     Init {
         /// The folder to create; it must be empty or not exist.
@@ -207,7 +207,8 @@ enum Command {
         /// The crate's name, which is also its binary's (default: the folder's name).
         #[arg(long)]
         name: Option<String>,
-        /// Depend on the semigrate checkout at this path rather than on the registry.
+        /// The semigrate checkout the crate depends on (required until semigrate is
+        /// published on crates.io).
         #[arg(long, value_name = "SEMIGRATE")]
         path: Option<PathBuf>,
     },
@@ -247,20 +248,46 @@ impl Invocation {
         self.chain.migrations
     }
 
-    /// Opens the store for a run that may write: a SQLite file (created with its folder
-    /// when missing), or a PostgreSQL database.
-    pub fn open(&self) -> Result<Box<dyn Store>> {
+    /// Opens the store for a run that may write: a SQLite file, created with its
+    /// folder when missing only by the commands that make a store (`upgrade`,
+    /// `baseline`: `creates`), or a PostgreSQL database.
+    pub fn open(&self, creates: bool) -> Result<Box<dyn Store>> {
         Ok(match self.location()? {
-            Location::File(path) => Box::new(SqliteStore::open(&path)?),
-            Location::Server(url) => Box::new(PostgresStore::open(&url, self.schema.as_deref())?),
+            Location::File(path) if creates => Box::new(SqliteStore::open(&path)?),
+            Location::File(path) => Box::new(SqliteStore::open_existing(&path)?),
+            Location::Server(url) => Box::new(self.connect(&url)?),
         })
+    }
+
+    /// Connects to a PostgreSQL store, once the chain is known to have text for it.
+    fn connect(&self, url: &str) -> Result<PostgresStore> {
+        for m in self.migrations() {
+            if let Some(what) = m.without_text_for(Engine::Postgres) {
+                return Err(Error::Usage(format!(
+                    "this binary's chain has no PostgreSQL text ({}: {what}), so it cannot run \
+                     on {}: add \"postgres\" to `engines` in [package.metadata.semigrate], \
+                     give its steps their PostgreSQL text, and build again",
+                    m.file,
+                    postgres::redact(url)
+                )));
+            }
+        }
+        PostgresStore::open(url, self.schema.as_deref())
+    }
+
+    /// Refuses a SQLite store whose file does not exist, creating nothing.
+    pub fn refuse_missing(&self) -> Result<()> {
+        match self.location()? {
+            Location::File(path) if !path.exists() => SqliteStore::open_existing(&path).map(drop),
+            _ => Ok(()),
+        }
     }
 
     /// Opens the store to read; a missing SQLite file reads as empty and is not created.
     pub fn open_read_only(&self) -> Result<Box<dyn Store>> {
         Ok(match self.location()? {
             Location::File(path) => Box::new(SqliteStore::open_read_only(&path)?),
-            Location::Server(url) => Box::new(PostgresStore::open(&url, self.schema.as_deref())?),
+            Location::Server(url) => Box::new(self.connect(&url)?),
         })
     }
 
@@ -411,6 +438,40 @@ fn known_version(
     }
 }
 
+/// A command's examples for this chain's binary: its name, and versions it has, so
+/// that each example runs as printed (`{latest}`, `{previous}`: the one below it or
+/// 0.0.0, `{first}`, and the `{next_minor}` and `{next_patch}` a new spec may take).
+fn examples(help: &str, name: &str, versions: &[SemVer]) -> String {
+    let latest = versions.last().copied().unwrap_or(SemVer::ZERO);
+    let previous = versions
+        .iter()
+        .rev()
+        .nth(1)
+        .copied()
+        .unwrap_or(SemVer::ZERO);
+    let first = versions.first().copied().unwrap_or(SemVer::ZERO);
+    let [next_patch, next_minor, _] = latest.successors();
+    help.replace("semigrate ", &format!("{name} "))
+        .replace("{latest}", &latest.to_string())
+        .replace("{previous}", &previous.to_string())
+        .replace("{first}", &first.to_string())
+        .replace("{next_minor}", &next_minor.to_string())
+        .replace("{next_patch}", &next_patch.to_string())
+}
+
+/// What `--version` and the man page say: the chain's version, then which chain and
+/// which semigrate (`2.2.0 (chain accidents, semigrate 3.0.0)`).
+fn version(chain: &Chain) -> &'static str {
+    // Once per process, for clap, which keeps it to the end.
+    format!(
+        "{} (chain {}, semigrate {})",
+        chain.version,
+        chain.package,
+        env!("CARGO_PKG_VERSION")
+    )
+    .leak()
+}
+
 /// The clap command for `chain`'s binary: its name in the usage lines, the examples,
 /// completions and the man page; its version; its versions as the only ones `--version`
 /// and `--accept-checksum` take.
@@ -420,7 +481,7 @@ fn command(chain: &'static Chain) -> clap::Command {
     Cli::command()
         .name(name)
         .bin_name(name)
-        .version(chain.version)
+        .version(version(chain))
         .mut_subcommand("upgrade", |c| {
             c.mut_arg("version", |a| {
                 a.value_parser(known_version(versions, false))
@@ -444,7 +505,7 @@ fn command(chain: &'static Chain) -> clap::Command {
             })
         })
         .mut_subcommands(|c| match c.get_after_help().map(ToString::to_string) {
-            Some(help) => c.after_help(help.replace("semigrate ", &format!("{name} "))),
+            Some(help) => c.after_help(examples(&help, name, versions)),
             None => c,
         })
 }

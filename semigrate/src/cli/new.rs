@@ -20,6 +20,19 @@ fn default_dir(context: &Invocation) -> PathBuf {
     }
 }
 
+/// The template with its placeholder table or file named for `version`
+/// (`example_2_3_0`): a spec that builds unedited, whatever the chain already has.
+fn fresh(template: &str, version: SemVer) -> String {
+    let name = format!(
+        "example_{}_{}_{}",
+        version.major, version.minor, version.patch
+    );
+    regex::Regex::new(r"\bexample\b")
+        .expect("a valid pattern")
+        .replace_all(template, name.as_str())
+        .into_owned()
+}
+
 pub fn run(
     context: &Invocation,
     version: SemVer,
@@ -64,7 +77,7 @@ pub fn run(
         .write(true)
         .create_new(true)
         .open(&path)
-        .and_then(|mut f| f.write_all(if csv { CSV } else { SQL }.as_bytes()))
+        .and_then(|mut f| f.write_all(fresh(if csv { CSV } else { SQL }, version).as_bytes()))
         .map_err(io)?;
     context.say(format!(
         "wrote {}: fill it in, then `cargo build` checks it",

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::model::SemVer;
 
 pub fn run(context: &Invocation, version: SemVer) -> Result<String> {
-    let mut store = context.open()?;
+    let mut store = context.open(false)?;
     let repair = crate::engine::accept_checksum(
         &mut *store,
         context.migrations(),

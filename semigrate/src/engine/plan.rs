@@ -97,6 +97,39 @@ fn versions(list: &[SemVer]) -> String {
         .join(", ")
 }
 
+/// Refuses a store whose history is another chain's: its first version is not one of
+/// this chain's, or none of its versions that this chain has carries this chain's
+/// checksum (two or more, since one edited spec is drift). A store ahead of the binary
+/// shares its first versions, so it is not refused here.
+pub fn refuse_another_chain(chain: &[Migration], history: &[Applied]) -> Result<()> {
+    let (Some(first), false) = (history.first(), chain.is_empty()) else {
+        return Ok(());
+    };
+    let known = known(chain);
+    let shared: Vec<&Applied> = history
+        .iter()
+        .filter(|a| known.contains_key(&a.version))
+        .collect();
+    let same = shared
+        .iter()
+        .any(|a| known[&a.version].checksum == a.checksum);
+    if known.contains_key(&first.version) && (same || shared.len() < 2) {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "this store was migrated by another chain: its history starts at {} and ends at {},          and {}; give --database the store of this chain",
+        first.version,
+        current(history),
+        match shared.is_empty() {
+            true => "none of its versions is one of this binary's".to_owned(),
+            false => format!(
+                "none of the {} versions it shares with this binary was applied from the same spec",
+                shared.len()
+            ),
+        }
+    )))
+}
+
 /// Refuses any run while an applied migration's spec has changed since.
 fn refuse_drift(chain: &[Migration], history: &[Applied]) -> Result<()> {
     let known = known(chain);
@@ -125,6 +158,7 @@ pub fn upgrade<'a>(
     history: &'a [Applied],
     target: Option<SemVer>,
 ) -> Result<Plan<'a>> {
+    refuse_another_chain(chain, history)?;
     refuse_drift(chain, history)?;
     let known = known(chain);
     let latest = chain.last().map_or(SemVer::ZERO, |m| m.version);
@@ -206,6 +240,7 @@ pub fn downgrade<'a>(
     history: &'a [Applied],
     target: Option<SemVer>,
 ) -> Result<Plan<'a>> {
+    refuse_another_chain(chain, history)?;
     refuse_drift(chain, history)?;
     let known = known(chain);
     let from = current(history);
@@ -407,6 +442,37 @@ mod tests {
             2
         );
         assert!(downgrade(&c, &[], None).unwrap().items.is_empty());
+    }
+
+    #[test]
+    fn another_chains_store_is_named_as_such_in_both_directions() {
+        let c = chain();
+        let mut other: Vec<Migration> = [(0, 1, 0), (0, 2, 0), (3, 0, 0)].map(migration).to_vec();
+        for e in [
+            upgrade(&c, &history(&other, 3), None).unwrap_err(),
+            downgrade(&c, &history(&other, 3), None).unwrap_err(),
+        ] {
+            assert_eq!(e.exit_code(), 3);
+            assert!(e.to_string().contains("migrated by another chain"), "{e}");
+            assert!(
+                e.to_string().contains("starts at 0.1.0 and ends at 3.0.0"),
+                "{e}"
+            );
+        }
+        // The same versions, applied from other specs.
+        other = chain();
+        for m in &mut other {
+            m.checksum = Text::Owned(format!("theirs{}", m.version));
+        }
+        let e = upgrade(&c, &history(&other, 2), None).unwrap_err();
+        assert!(e.to_string().contains("none of the 2 versions"), "{e}");
+        // One edited spec is drift, and a store ahead is this chain's.
+        let e = upgrade(&c, &history(&other, 1), None).unwrap_err();
+        assert!(e.to_string().contains("checksum drift"), "{e}");
+        let mut newer = c.clone();
+        newer.push(migration((2, 0, 1)));
+        assert!(refuse_another_chain(&c, &history(&newer, 5)).is_ok());
+        assert!(refuse_another_chain(&[], &history(&newer, 5)).is_ok());
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub enum Verified {
 /// version's validations; the first that fails is the error.
 pub fn verify(store: &mut dyn Store, chain: &[Migration], options: &Options) -> Result<Verified> {
     let history = crate::store::checked_history(store)?;
+    super::plan::refuse_another_chain(chain, &history)?;
     let at = current(&history);
     if at == SemVer::ZERO {
         return Ok(Verified::Empty);

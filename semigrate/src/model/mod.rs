@@ -73,6 +73,8 @@ pub struct Settings {
 pub struct Chain {
     /// The chain crate's binary name, shown in `--help`, completions and the man page.
     pub name: &'static str,
+    /// The chain crate's package name, for `--version`.
+    pub package: &'static str,
     /// The chain crate's version, for `--version`.
     pub version: &'static str,
     /// The migrations, oldest first.
@@ -473,6 +475,41 @@ pub struct SqlText {
     pub sqlite: Option<Text>,
     /// The text for PostgreSQL stores.
     pub postgres: Option<Text>,
+}
+
+impl Migration {
+    /// The first step or check of this migration that has no text for `engine`, as
+    /// messages name it (`up step 2`, `validation 1`).
+    pub fn without_text_for(&self, engine: Engine) -> Option<String> {
+        let lacks = |sql: &SqlText| sql.for_engine(engine).is_none();
+        let step = |s: &Step| match s {
+            Step::Sql(sql) => lacks(sql),
+            Step::Export(e) => lacks(&e.query),
+            Step::Csv(_) | Step::Rust(_) | Step::Load(_) | Step::Unload(_) => false,
+        };
+        let up = self
+            .up
+            .iter()
+            .position(step)
+            .map(|i| format!("up step {}", i + 1));
+        let down = || {
+            self.down
+                .iter()
+                .position(step)
+                .map(|i| format!("down step {}", i + 1))
+        };
+        let check = || {
+            self.validate
+                .iter()
+                .position(|c| match c {
+                    Check::Sql { sql, .. } => lacks(sql),
+                    Check::Csv(c) => c.rows_match.as_ref().is_some_and(lacks),
+                    Check::Rust(_) => false,
+                })
+                .map(|i| format!("validation {}", i + 1))
+        };
+        up.or_else(down).or_else(check)
+    }
 }
 
 impl SqlText {

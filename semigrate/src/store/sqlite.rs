@@ -141,7 +141,20 @@ impl SqliteStore {
     /// missing.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let dir = path.parent().unwrap_or(Path::new(""));
-        let cannot = |e: std::io::Error| store_error(path, format!("cannot create it: {e}"));
+        let cannot = |e: std::io::Error| {
+            // A folder on the way that is a file: the OS says only "File exists".
+            let file = dir.ancestors().find(|a| a.is_file());
+            store_error(
+                path,
+                match file {
+                    Some(file) => format!(
+                        "cannot create it: {} is a file, not a folder",
+                        file.display()
+                    ),
+                    None => format!("cannot create it: {e}"),
+                },
+            )
+        };
         crate::durable::create_dir_all(dir, 0o777).map_err(cannot)?;
         let new = !path.exists();
         let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
@@ -155,6 +168,16 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA synchronous = EXTRA;")
             .map_err(|e| open_error(path, e))?;
         Self::ready(conn, path)
+    }
+
+    /// Opens a store that must exist already, for a run that may write: a missing file
+    /// is refused, and nothing (no file, no folder, no lock) is created.
+    pub fn open_existing(path: &Path) -> Result<SqliteStore> {
+        if !path.exists() {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            return Err(Error::Usage(format!("no store at {}", shown.display())));
+        }
+        Self::open(path)
     }
 
     /// Opens the store to read only. A missing file reads as an empty store and is not
