@@ -950,3 +950,78 @@ fn every_help_example_runs_as_printed() {
         }
     }
 }
+
+/// `history` records the duration `upgrade` printed, migration by migration, and both
+/// show one under a millisecond as `<1`.
+#[test]
+fn history_shows_the_durations_the_run_printed() {
+    let s = Sandbox::new();
+    let printed: Vec<(String, String)> = s
+        .ok(&["--no-backup", "upgrade"])
+        .stderr
+        .lines()
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            match words.as_slice() {
+                [v, "up", ms, "ms", ..] => Some((v.to_string(), ms.to_string())),
+                _ => None,
+            }
+        })
+        .collect();
+    assert_eq!(printed.len(), 8);
+    let logged: serde_json::Value =
+        serde_json::from_str(&s.ok(&["--json", "history"]).stdout).unwrap();
+    let logged: Vec<(String, String)> = logged
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let ms = e["duration_ms"].as_i64().unwrap();
+            let shown = if ms == 0 { "<1".into() } else { ms.to_string() };
+            (e["version"].as_str().unwrap().to_owned(), shown)
+        })
+        .collect();
+    assert_eq!(printed, logged);
+    let table = s.ok(&["history"]).stdout;
+    let (v, ms) = &printed[1];
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&format!("-> {v}")) && l.contains(&format!(" {ms}  "))),
+        "{table}"
+    );
+}
+
+/// Each command's `--help` lists the options it uses and no other, and they work
+/// after the command as before it.
+#[test]
+fn each_command_shows_the_options_it_uses() {
+    let s = Sandbox::new();
+    let help = |command: &str| s.ok(&[command, "--help"]).stdout;
+    for command in ["new", "init", "list", "schema-at", "completions"] {
+        let h = help(command);
+        for other in ["--lock-retries", "--lock-wait", "--no-backup", "--schema", "--database"] {
+            assert!(!h.contains(other), "{command} --help shows {other}: {h}");
+        }
+    }
+    for command in ["status", "verify", "history"] {
+        let h = help(command);
+        assert!(h.contains("--database") && h.contains("--data-dir"), "{h}");
+        assert!(!h.contains("--no-backup") && !h.contains("--lock-retries"), "{h}");
+    }
+    for command in ["upgrade", "downgrade"] {
+        let h = help(command);
+        for own in ["--database", "--no-backup", "--wait", "--lock-wait", "--lock-retries"] {
+            assert!(h.contains(own), "{command} --help lacks {own}: {h}");
+        }
+    }
+    let h = help("baseline");
+    assert!(h.contains("--wait") && !h.contains("--no-backup"), "{h}");
+    // After the command, as before it.
+    let db = s.dir.path().join("after.db");
+    let db = db.to_str().unwrap();
+    s.ok(&["upgrade", "--database", db, "--no-backup", "--wait", "5", "--version", "0.9.0"]);
+    let status = s.ok(&["status", "--json", "--database", db]).stdout;
+    assert!(status.contains(r#""current":"0.9.0""#), "{status}");
+    assert!(!s.dir.path().join("backups").exists());
+}

@@ -31,7 +31,7 @@ pub fn run(context: &Invocation) -> Result<String> {
             format!("{} -> {}", e.from, e.to),
             e.direction,
             e.outcome,
-            e.duration_ms,
+            super::millis(u128::try_from(e.duration_ms).unwrap_or(0)),
             e.error.as_deref().unwrap_or("")
         );
     }

@@ -507,7 +507,7 @@ impl Progress for Report<'_> {
             "  {:<8} {:<4} {:>6} ms  {description}",
             d.version.to_string(),
             d.direction.as_str(),
-            d.elapsed.as_millis(),
+            super::millis(d.elapsed.as_millis()),
         ));
         for (path, rows, elapsed) in &d.files {
             self.context.say(format!(

@@ -19,70 +19,116 @@ use crate::model::{Chain, Engine, Migration, SemVer};
 use crate::store::Store;
 use crate::store::postgres::{self, PostgresStore};
 use crate::store::sqlite::SqliteStore;
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Upgrade and downgrade a data store between the versions compiled into this binary.
+///
+/// The options of the store and of a run may go before the command, as here, or after
+/// it, where each command's `--help` lists those it uses.
 #[derive(Debug, Parser)]
 #[command(name = "semigrate", about, max_term_width = 100)]
 struct Cli {
-    /// The store: a SQLite file path, or a postgres:// URL (default: the path
-    /// compiled in from Cargo.toml). A password in the URL is never printed.
-    #[arg(
-        long,
-        global = true,
-        env = "SEMIGRATE_DATABASE",
-        value_name = "PATH|URL"
-    )]
-    database: Option<String>,
-    /// PostgreSQL: the schema that holds the tables and semigrate's history
-    /// (default: the first of the server's search_path).
-    #[arg(long, global = true, value_name = "NAME")]
-    schema: Option<String>,
-    /// The folder CSV paths are relative to (default: the configured one, placed
-    /// relative to the store as the configuration places it: `data/` beside the store).
-    #[arg(long, global = true, env = "SEMIGRATE_DATA_DIR", value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Where backups are written before a run that changes something (default: the
-    /// configured one, relative to the store: `backups/` beside it).
-    #[arg(long, global = true, env = "SEMIGRATE_BACKUP_DIR", value_name = "DIR")]
-    backup_dir: Option<PathBuf>,
-    /// Do not back up before changing the store.
-    #[arg(long, global = true)]
-    no_backup: bool,
-    /// Seconds to wait for another semigrate run on the same store to finish (not
-    /// PostgreSQL's lock_timeout). `--lock-timeout` is its old name.
-    #[arg(
-        long,
-        global = true,
-        value_name = "SECONDS",
-        default_value_t = 30,
-        alias = "lock-timeout",
-        value_parser = seconds
-    )]
-    wait: u64,
-    /// PostgreSQL: how long each migration's statements may wait for a lock
-    /// (`lock_timeout`, e.g. 2s or 500ms), whatever the migration or the configuration
-    /// says.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
-    lock_wait: Option<String>,
-    /// PostgreSQL: how many times a migration that timed out waiting for a lock is
-    /// tried again (default: the configuration's `lock_retries`, 5).
-    #[arg(long, global = true, value_name = "N")]
-    lock_retries: Option<u32>,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    backup: BackupArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    #[command(flatten)]
+    locks: LockArgs,
     /// Print machine-readable JSON (status, list, history, dry runs).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 900)]
     json: bool,
     /// Print nothing but errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 900)]
     quiet: bool,
     /// Also print each statement as it runs.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 900)]
     verbose: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Which store, and where its files go: every command that opens one.
+#[derive(Debug, Default, Args)]
+struct StoreArgs {
+    /// The store: a SQLite file path, or a postgres:// URL (default: the path
+    /// compiled in from Cargo.toml). A password in the URL is never printed.
+    #[arg(long, env = "SEMIGRATE_DATABASE", value_name = "PATH|URL")]
+    database: Option<String>,
+    /// PostgreSQL: the schema that holds the tables and semigrate's history
+    /// (default: the first of the server's search_path).
+    #[arg(long, value_name = "NAME")]
+    schema: Option<String>,
+    /// The folder CSV paths are relative to (default: the configured one, placed
+    /// relative to the store as the configuration places it: `data/` beside the store).
+    #[arg(long, env = "SEMIGRATE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where backups are written before a run that changes something (default: the
+    /// configured one, relative to the store: `backups/` beside it).
+    #[arg(long, env = "SEMIGRATE_BACKUP_DIR", value_name = "DIR")]
+    backup_dir: Option<PathBuf>,
+}
+
+/// Whether a run that changes the store backs it up first.
+#[derive(Debug, Default, Args)]
+struct BackupArgs {
+    /// Do not back up before changing the store.
+    #[arg(long)]
+    no_backup: bool,
+}
+
+/// How long a command that takes the store's lock waits for another run.
+#[derive(Debug, Default, Args)]
+struct WaitArgs {
+    /// Seconds to wait for another semigrate run on the same store to finish (default
+    /// 30; not PostgreSQL's lock_timeout). `--lock-timeout` is its old name.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        alias = "lock-timeout",
+        value_parser = seconds
+    )]
+    wait: Option<u64>,
+}
+
+/// PostgreSQL: how a migration waits for its locks.
+#[derive(Debug, Default, Args)]
+struct LockArgs {
+    /// PostgreSQL: how long each migration's statements may wait for a lock
+    /// (`lock_timeout`, e.g. 2s or 500ms), whatever the migration or the configuration
+    /// says.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    lock_wait: Option<String>,
+    /// PostgreSQL: how many times a migration that timed out waiting for a lock is
+    /// tried again (default: the configuration's `lock_retries`, 5).
+    #[arg(long, value_name = "N")]
+    lock_retries: Option<u32>,
+}
+
+impl StoreArgs {
+    /// These, each where given, else `before`'s (given before the command).
+    fn or(self, before: StoreArgs) -> StoreArgs {
+        StoreArgs {
+            database: self.database.or(before.database),
+            schema: self.schema.or(before.schema),
+            data_dir: self.data_dir.or(before.data_dir),
+            backup_dir: self.backup_dir.or(before.backup_dir),
+        }
+    }
+}
+
+impl LockArgs {
+    /// These, each where given, else `before`'s.
+    fn or(self, before: LockArgs) -> LockArgs {
+        LockArgs {
+            lock_wait: self.lock_wait.or(before.lock_wait),
+            lock_retries: self.lock_retries.or(before.lock_retries),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +151,14 @@ enum Command {
         /// version (the run log records it).
         #[arg(long)]
         allow_schema_drift: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        backup: BackupArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        locks: LockArgs,
     },
     /// Revert migrations down to a version (default: one step; 0.0.0: all of them).
     #[command(after_help = "Example:\n  semigrate downgrade --version {previous}")]
@@ -119,32 +173,57 @@ enum Command {
         /// version (the run log records it).
         #[arg(long)]
         allow_schema_drift: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        backup: BackupArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        locks: LockArgs,
     },
     /// Show the store's version and the state of each migration.
     #[command(after_help = "Example:\n  semigrate status --json")]
-    Status,
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// List the migrations compiled into this binary.
     #[command(after_help = "Example:\n  semigrate list")]
     List,
     /// Run the validations of the store's current version.
     #[command(after_help = "Example:\n  semigrate verify")]
-    Verify,
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Record a store that predates semigrate as being at a version, running nothing.
     #[command(after_help = "Example:\n  semigrate baseline --version {first}")]
     Baseline {
         /// The version the store already is at.
         #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
         version: SemVer,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Print the run log: every migration attempted, with its outcome.
     #[command(after_help = "Example:\n  semigrate history --json")]
-    History,
+    History {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Accept an edited spec of an applied migration (checksum drift), on record.
     #[command(after_help = "Example:\n  semigrate repair --accept-checksum {first}")]
     Repair {
         /// The applied version whose compiled spec becomes the applied one.
         #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
         accept_checksum: SemVer,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Print the schema a version has, as the build's replay saw it (SQLite), or what
     /// changes between two versions.
@@ -212,6 +291,51 @@ enum Command {
         #[arg(long, value_name = "SEMIGRATE")]
         path: Option<PathBuf>,
     },
+}
+
+impl Command {
+    /// The store and run options given after the command (none for a command that
+    /// opens no store), taken out of it.
+    fn run_options(&mut self) -> (StoreArgs, BackupArgs, WaitArgs, LockArgs) {
+        let none = || {
+            (
+                StoreArgs::default(),
+                BackupArgs::default(),
+                WaitArgs::default(),
+                LockArgs::default(),
+            )
+        };
+        match self {
+            Command::Upgrade {
+                store,
+                backup,
+                wait,
+                locks,
+                ..
+            }
+            | Command::Downgrade {
+                store,
+                backup,
+                wait,
+                locks,
+                ..
+            } => (
+                std::mem::take(store),
+                std::mem::take(backup),
+                std::mem::take(wait),
+                std::mem::take(locks),
+            ),
+            Command::Baseline { store, wait, .. } | Command::Repair { store, wait, .. } => {
+                let (_, backup, _, locks) = none();
+                (std::mem::take(store), backup, std::mem::take(wait), locks)
+            }
+            Command::Status { store } | Command::Verify { store } | Command::History { store } => {
+                let (_, backup, wait, locks) = none();
+                (std::mem::take(store), backup, wait, locks)
+            }
+            _ => none(),
+        }
+    }
 }
 
 /// What every command needs to know about where it works and how to speak.
@@ -358,6 +482,15 @@ impl Invocation {
         if !self.quiet {
             let _ = writeln!(std::io::stderr(), "{}", line.as_ref());
         }
+    }
+}
+
+/// Milliseconds as `upgrade` and `history` show them: `<1` for a migration that took
+/// less than one.
+fn millis(ms: u128) -> String {
+    match ms {
+        0 => "<1".to_owned(),
+        n => n.to_string(),
     }
 }
 
@@ -521,7 +654,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
     let parsed = command(chain)
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
-    let cli = match parsed {
+    let mut cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -529,16 +662,21 @@ fn exit_code(chain: &'static Chain) -> u8 {
         }
     };
     let settings = &chain.settings;
+    let (store, backup, wait, locks) = cli.command.run_options();
+    let store = store.or(cli.store);
+    let locks = locks.or(cli.locks);
     let context = Invocation {
         chain,
-        database: cli.database.unwrap_or_else(|| settings.database.to_owned()),
-        schema: cli.schema,
-        data_dir: cli.data_dir,
-        backup_dir: cli.backup_dir,
-        no_backup: cli.no_backup,
-        lock_timeout: std::time::Duration::from_secs(cli.wait),
-        lock_wait: cli.lock_wait,
-        lock_retries: cli.lock_retries,
+        database: store
+            .database
+            .unwrap_or_else(|| settings.database.to_owned()),
+        schema: store.schema,
+        data_dir: store.data_dir,
+        backup_dir: store.backup_dir,
+        no_backup: backup.no_backup || cli.backup.no_backup,
+        lock_timeout: std::time::Duration::from_secs(wait.wait.or(cli.wait.wait).unwrap_or(30)),
+        lock_wait: locks.lock_wait,
+        lock_retries: locks.lock_retries,
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,
@@ -548,7 +686,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
     // before anything starts (a lock, a backup).
     let reads_csv = matches!(
         cli.command,
-        Command::Upgrade { .. } | Command::Downgrade { .. } | Command::Verify
+        Command::Upgrade { .. } | Command::Downgrade { .. } | Command::Verify { .. }
     );
     let csv_settings = match reads_csv {
         true => crate::data::stream::Split::from_env()
@@ -562,18 +700,22 @@ fn exit_code(chain: &'static Chain) -> u8 {
             dry_run,
             atomic,
             allow_schema_drift,
+            ..
         } => migrate::upgrade(&context, version, dry_run, atomic, allow_schema_drift),
         Command::Downgrade {
             version,
             dry_run,
             allow_schema_drift,
+            ..
         } => migrate::downgrade(&context, version, dry_run, allow_schema_drift),
-        Command::Status => status::run(&context),
+        Command::Status { .. } => status::run(&context),
         Command::List => list::run(&context),
-        Command::Verify => verify::run(&context),
-        Command::Baseline { version } => baseline::run(&context, version),
-        Command::History => history::run(&context),
-        Command::Repair { accept_checksum } => repair::run(&context, accept_checksum),
+        Command::Verify { .. } => verify::run(&context),
+        Command::Baseline { version, .. } => baseline::run(&context, version),
+        Command::History { .. } => history::run(&context),
+        Command::Repair {
+            accept_checksum, ..
+        } => repair::run(&context, accept_checksum),
         Command::Schema => Ok(crate::spec_file::SCHEMA.to_owned()),
         Command::SchemaAt {
             version,

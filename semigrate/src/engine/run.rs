@@ -19,19 +19,20 @@ pub struct Done {
     pub direction: Direction,
     /// Where the store is once it committed.
     pub lands_on: SemVer,
-    /// How long it took.
+    /// How long it took, up to its commit: what its history row and log entry
+    /// record.
     pub elapsed: Duration,
     /// Each CSV step: its file, the rows it wrote, and how long it took.
     pub files: Vec<(String, u64, Duration)>,
 }
 
 impl Done {
-    fn of(item: &Item, direction: Direction, started: Instant, files: Written) -> Done {
+    fn of(item: &Item, direction: Direction, elapsed: Duration, files: Written) -> Done {
         Done {
             version: item.version,
             direction,
             lands_on: item.lands_on,
-            elapsed: started.elapsed(),
+            elapsed,
             files,
         }
     }
@@ -129,8 +130,8 @@ pub fn run(
                 patience,
             };
             match apply(store, &how, item, started, progress) {
-                Ok(files) => {
-                    let d = Done::of(item, plan.direction, started, files);
+                Ok((files, elapsed)) => {
+                    let d = Done::of(item, plan.direction, elapsed, files);
                     progress.done(&d);
                     done.push(d);
                     break;
@@ -203,10 +204,11 @@ pub fn run_atomic(
         let result = expect_state(store, plan.direction, item)
             .and_then(|()| steps(store, &mut files, plan.direction, item, progress))
             .and_then(|written| {
-                settle(store, &files, plan.direction, item, command, started).map(|()| written)
+                settle(store, &files, plan.direction, item, command, started)
+                    .map(|elapsed| (written, elapsed))
             });
         match result {
-            Ok(written) => done.push(Done::of(item, plan.direction, started, written)),
+            Ok((written, elapsed)) => done.push(Done::of(item, plan.direction, elapsed, written)),
             Err(e) => {
                 store.rollback();
                 log_outcome(store, plan.direction, item, command, started, &e, "failed");
@@ -263,7 +265,7 @@ fn apply(
     item: &Item,
     started: Instant,
     progress: &mut dyn Progress,
-) -> Result<Written> {
+) -> Result<(Written, Duration)> {
     crate::fault::point("before-begin");
     if item.transaction {
         let (lock, statement) = how.patience.of(item);
@@ -280,9 +282,9 @@ fn apply(
         store.begin(true)?;
         expect_state(store, how.direction, item)?;
     }
-    settle(store, &files, how.direction, item, how.command, started)?;
+    let elapsed = settle(store, &files, how.direction, item, how.command, started)?;
     commit(store, files)?;
-    Ok(written)
+    Ok((written, elapsed))
 }
 
 /// Runs the steps of one migration: SQL on the store, CSV into staged temp files.
@@ -442,7 +444,7 @@ fn settle(
     item: &Item,
     command: &str,
     started: Instant,
-) -> Result<()> {
+) -> Result<Duration> {
     if !item.foreign_keys {
         foreign_key_check(store, item, item.transaction)?;
     }
@@ -456,6 +458,8 @@ fn settle(
             failed(item, what, sql, reason, item.transaction)
         })?;
     }
+    // What the history and the log record, and the run reports: the same figure.
+    let elapsed = started.elapsed();
     // The history row is written in the migration's own transaction: a crash between
     // the steps and a separate history write would leave a store that is changed but
     // does not say so.
@@ -469,7 +473,7 @@ fn settle(
                 description: m.description.to_string(),
                 checksum: m.checksum.to_string(),
                 applied_at: String::new(),
-                duration_ms: millis(started.elapsed()),
+                duration_ms: millis(elapsed),
                 revert: m.revert(),
             })?;
         }
@@ -482,9 +486,10 @@ fn settle(
         from: item.starts_at,
         to: item.lands_on,
         outcome: "ok".to_owned(),
-        duration_ms: millis(started.elapsed()),
+        duration_ms: millis(elapsed),
         error: None,
-    })
+    })?;
+    Ok(elapsed)
 }
 
 /// Seals the staged CSV files, records their swaps in the journal, commits, and
