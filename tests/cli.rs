@@ -1000,18 +1000,33 @@ fn each_command_shows_the_options_it_uses() {
     let help = |command: &str| s.ok(&[command, "--help"]).stdout;
     for command in ["new", "init", "list", "schema-at", "completions"] {
         let h = help(command);
-        for other in ["--lock-retries", "--lock-wait", "--no-backup", "--schema", "--database"] {
+        for other in [
+            "--lock-retries",
+            "--lock-wait",
+            "--no-backup",
+            "--schema",
+            "--database",
+        ] {
             assert!(!h.contains(other), "{command} --help shows {other}: {h}");
         }
     }
     for command in ["status", "verify", "history"] {
         let h = help(command);
         assert!(h.contains("--database") && h.contains("--data-dir"), "{h}");
-        assert!(!h.contains("--no-backup") && !h.contains("--lock-retries"), "{h}");
+        assert!(
+            !h.contains("--no-backup") && !h.contains("--lock-retries"),
+            "{h}"
+        );
     }
     for command in ["upgrade", "downgrade"] {
         let h = help(command);
-        for own in ["--database", "--no-backup", "--wait", "--lock-wait", "--lock-retries"] {
+        for own in [
+            "--database",
+            "--no-backup",
+            "--wait",
+            "--lock-wait",
+            "--lock-retries",
+        ] {
             assert!(h.contains(own), "{command} --help lacks {own}: {h}");
         }
     }
@@ -1020,7 +1035,16 @@ fn each_command_shows_the_options_it_uses() {
     // After the command, as before it.
     let db = s.dir.path().join("after.db");
     let db = db.to_str().unwrap();
-    s.ok(&["upgrade", "--database", db, "--no-backup", "--wait", "5", "--version", "0.9.0"]);
+    s.ok(&[
+        "upgrade",
+        "--database",
+        db,
+        "--no-backup",
+        "--wait",
+        "5",
+        "--version",
+        "0.9.0",
+    ]);
     let status = s.ok(&["status", "--json", "--database", db]).stdout;
     assert!(status.contains(r#""current":"0.9.0""#), "{status}");
     assert!(!s.dir.path().join("backups").exists());

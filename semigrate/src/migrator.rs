@@ -30,6 +30,49 @@ use std::time::Duration;
 /// migrator.upgrade(&mut server)?;
 /// ```
 ///
+/// The README's example, compiled (each call needs its store, so it is not run):
+///
+/// ```no_run
+/// # use semigrate::__private::{Chain, SemVer, Settings, Table};
+/// # static MIGRATIONS: Table = Table::empty();
+/// # static CHAIN: Chain = Chain {
+/// #     name: "app",
+/// #     package: "app",
+/// #     version: "2.0.0",
+/// #     migrations: &MIGRATIONS,
+/// #     settings: Settings {
+/// #         migrations: "migrations",
+/// #         database: "var/app.db",
+/// #         data_dir: "var/data",
+/// #         backup_dir: "var/backups",
+/// #         backup_keep: 10,
+/// #         lock_timeout: Some("5s"),
+/// #         statement_timeout: None,
+/// #         lock_retries: 5,
+/// #         ignore_objects: &[],
+/// #     },
+/// # };
+/// # enum Version { V2_0_0 }
+/// # impl From<Version> for SemVer {
+/// #     fn from(_: Version) -> SemVer { SemVer::new(2, 0, 0) }
+/// # }
+/// // In the chain crate: semigrate::include_chain!(); gives CHAIN, Version, MIGRATIONS
+/// // and SETTINGS.
+/// let mut conn = rusqlite::Connection::open("var/app.db")?;
+/// let migrator = semigrate::Migrator::new(&CHAIN)
+///     .data_dir("var/data")
+///     .backup_dir("var/backups"); // optional: back up before a run that changes something
+/// let at = migrator.upgrade(&mut conn)?;                // the version it is at
+/// migrator.require(&mut conn, Version::V2_0_0)?;        // or refuse to start
+///
+/// // The same on PostgreSQL (each call connects), or on a file by its path.
+/// let mut server = semigrate::Postgres::url("postgres://app@db/app").schema("app");
+/// migrator.upgrade(&mut server)?;
+/// let mut file = semigrate::Sqlite::path("var/other.db");
+/// migrator.downgrade(&mut file, Version::V2_0_0)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// `CHAIN` is a [`Chain`]; here an empty one, as a crate without specs compiles it,
 /// on a database in memory:
 ///

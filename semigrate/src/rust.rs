@@ -3,7 +3,7 @@
 //! the build checks that the function exists with the right signature, and the
 //! generated table calls it directly, so rustc checks the call too.
 //!
-//! ```ignore
+//! ```
 //! // src/steps.rs of a chain crate, declared in main.rs with `mod steps;`
 //! use semigrate::rust::{CellOutcome, Context, Database, Outcome, Row};
 //!
@@ -19,6 +19,25 @@
 //! /// `op = "apply"`, `function = "steps::upper_code"`: one cell, with its row.
 //! pub fn upper_code(value: &str, row: &Row) -> CellOutcome {
 //!     Ok(format!("{}-{}", row.get("dep").unwrap_or_default(), value.to_uppercase()))
+//! }
+//! ```
+//!
+//! The shape of the example chain's own (README, "Rust steps"):
+//!
+//! ```
+//! use semigrate::rust::{CellOutcome, Context, Database, Outcome, Row};
+//!
+//! pub fn score_risk(cx: &mut Context) -> Outcome {
+//!     match &mut cx.database {
+//!         Database::Sqlite(conn) => { /* rusqlite, inside the migration's transaction */ }
+//!         Database::Postgres(client) => { /* postgres, inside the migration's transaction */ }
+//!     }
+//!     Ok(())
+//! }
+//!
+//! pub fn commune_in_departement(value: &str, row: &Row) -> CellOutcome {
+//!     let dep = row.get("dep").unwrap_or_default();   // another cell of the row, by name
+//!     Ok(value.strip_prefix(dep).unwrap_or(value).to_owned())
 //! }
 //! ```
 

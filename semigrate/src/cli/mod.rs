@@ -43,7 +43,13 @@ struct Cli {
     #[arg(long, global = true, display_order = 900)]
     json: bool,
     /// Print nothing but errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 900)]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 900
+    )]
     quiet: bool,
     /// Also print each statement as it runs.
     #[arg(short, long, global = true, display_order = 900)]
