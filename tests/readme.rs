@@ -29,7 +29,7 @@ fn every_rust_example_of_the_readme_is_compiled() {
     let mut open: Option<String> = None;
     for line in readme.lines() {
         match (&mut open, line.trim_start()) {
-            (None, l) if l == "```rust" => open = Some(String::new()),
+            (None, "```rust") => open = Some(String::new()),
             (Some(block), "```") => {
                 blocks.push(std::mem::take(block));
                 open = None;
