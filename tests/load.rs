@@ -95,7 +95,7 @@ fn hostile_text_goes_into_a_table_and_back_out_unchanged() {
     let (_keep, binary) = b.binary.unwrap();
     let s = Sandbox::with_binary(binary);
     s.ok(&["upgrade", "--version", "0.1.0"]);
-    common::write_hostile_people(&s);
+    common::write_hostile_people(&s.dir.path().join("var/data"));
     s.ok(&["upgrade", "--version", "0.3.0"]);
-    common::assert_hostile_people_exported(&s);
+    common::assert_hostile_people_exported(&s.dir.path().join("var/data"));
 }

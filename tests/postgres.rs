@@ -46,6 +46,12 @@ impl Database {
         )
     }
 
+    /// Where a store on this database keeps its files: `var/<database>/` in the
+    /// sandbox, apart from any SQLite store's.
+    fn folder(&self, s: &Sandbox) -> std::path::PathBuf {
+        s.dir.path().join("var").join(&self.name)
+    }
+
     fn client(&self) -> Client {
         Client::connect(&format!("{SERVER}/{}", self.name), NoTls).unwrap()
     }
@@ -150,7 +156,7 @@ fn the_example_chain_goes_up_and_down_on_postgresql() {
         "{schema:?}"
     );
     assert!(schema.contains(&("accidents".into(), "risk_score".into(), "real".into())));
-    let csv = std::fs::read_to_string(s.dir.path().join("var/data/accidents.csv")).unwrap();
+    let csv = std::fs::read_to_string(db.folder(&s).join("data/accidents.csv")).unwrap();
     assert!(
         csv.starts_with("Num_Acc;an;mois;jour;hrmn;dep;com;lieu;"),
         "{csv:.200}"
@@ -165,7 +171,7 @@ fn the_example_chain_goes_up_and_down_on_postgresql() {
     ok(&s, &db, &["--no-backup", "downgrade", "--version", "0.0.0"]);
     assert_eq!(db.schema(), vec![]);
     assert_eq!(db.history(), Vec::<String>::new());
-    assert!(!s.dir.path().join("var/data/accidents.csv").exists());
+    assert!(!db.folder(&s).join("data/accidents.csv").exists());
     // Back up to a target, through the same chain.
     ok(&s, &db, &["--no-backup", "upgrade", "--version", "1.1.0"]);
     assert_eq!(current(&s, &db), "1.1.0");
@@ -206,7 +212,7 @@ fn the_migrator_runs_on_postgresql_too() {
 fn a_failing_migration_is_rolled_back_whole() {
     let (s, db) = (Sandbox::new(), Database::new());
     ok(&s, &db, &["--no-backup", "upgrade", "--version", "1.1.0"]);
-    let csv = s.dir.path().join("var/data/accidents.csv");
+    let csv = db.folder(&s).join("data/accidents.csv");
     let before = (db.schema(), std::fs::read(&csv).unwrap());
     // 2.0.0 adds CHECK (grav BETWEEN 1 AND 4): a 7 makes its up fail.
     db.client()
@@ -366,7 +372,7 @@ fn the_password_is_never_printed_nor_stored() {
     assert!(seen.contains("postgres:***@"), "{seen}");
     assert!(!seen.contains(PASSWORD), "{seen}");
 
-    let state = std::fs::read_to_string(s.dir.path().join("var/migration_state.json")).unwrap();
+    let state = std::fs::read_to_string(db.folder(&s).join("migration_state.json")).unwrap();
     assert!(
         state.contains("***") && !state.contains(PASSWORD),
         "{state}"
@@ -394,9 +400,9 @@ fn backups_are_pg_dump_files_and_without_pg_dump_a_run_asks_for_no_backup() {
         "{}",
         r.stderr
     );
-    assert!(!s.dir.path().join("var/backups").exists());
+    assert!(!db.folder(&s).join("backups").exists());
     ok(&s, &db, &["upgrade", "--version", "0.9.0"]);
-    let backups: Vec<_> = std::fs::read_dir(s.dir.path().join("var/backups"))
+    let backups: Vec<_> = std::fs::read_dir(db.folder(&s).join("backups"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
@@ -626,7 +632,7 @@ fn a_file_loads_and_exports_through_copy_and_both_are_undone() {
         (3, "Camille; dite \"Cam\"".to_owned(), Some(41)),
     ];
     assert_eq!(people(), loaded);
-    let exported = s.dir.path().join("var/data/export/people.csv");
+    let exported = db.folder(&s).join("data/export/people.csv");
     assert_eq!(
         std::fs::read_to_string(&exported).unwrap(),
         "id,name,age\n1,Ada,36\n2,Blaise,\n3,\"Camille; dite \"\"Cam\"\"\",41\n"
@@ -640,7 +646,7 @@ fn a_file_loads_and_exports_through_copy_and_both_are_undone() {
     assert!(!exported.exists());
     assert_eq!(people(), Vec::new());
 
-    let file = s.dir.path().join("var/data/people.csv");
+    let file = db.folder(&s).join("data/people.csv");
     std::fs::write(&file, "id;name;age\n1;Ada;36\n2;\"Blai\nse\";3\n3;Cam;-5\n").unwrap();
     let r = run(&s, &db, &["--no-backup", "upgrade", "--version", "0.2.0"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -653,9 +659,9 @@ fn a_file_loads_and_exports_through_copy_and_both_are_undone() {
     assert_eq!(current(&s, &db), "0.1.0");
 
     // Hostile text goes in through COPY and back out unchanged.
-    common::write_hostile_people(&s);
+    common::write_hostile_people(&db.folder(&s).join("data"));
     ok(&s, &db, &["--no-backup", "upgrade", "--version", "0.3.0"]);
-    common::assert_hostile_people_exported(&s);
+    common::assert_hostile_people_exported(&db.folder(&s).join("data"));
 }
 
 /// `transaction = false` with several statements in a step: each is sent on its own,
@@ -1167,4 +1173,35 @@ fn assert_schema_refused(s: &Sandbox, db: &Database, change: &str, said: &str, a
     assert_eq!(refused.code, 3, "{change}: {}", refused.stderr);
     assert!(refused.stderr.contains(said), "{}", refused.stderr);
     assert_eq!(current(s, db), at);
+}
+
+/// The README's PostgreSQL example, run as written after its quick start: the server's
+/// store keeps its files apart (`var/<database>/`), and the SQLite store's CSV files
+/// and state file are left as they were.
+#[test]
+fn after_the_quick_start_the_postgresql_example_runs_as_written() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    let quick = s.run_raw(&["upgrade"]);
+    assert_eq!(quick.code, 0, "{}", quick.stderr);
+    let var = s.dir.path().join("var");
+    let state = std::fs::read(var.join("migration_state.json")).unwrap();
+    let csv = std::fs::read(var.join("data/accidents.csv")).unwrap();
+    for args in [&["upgrade"][..], &["status"]] {
+        let r: Run = s
+            .command()
+            .env("SEMIGRATE_DATABASE", db.url())
+            .args(args)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(current(&s, &db), "2.2.0");
+    assert_eq!(
+        std::fs::read(var.join("migration_state.json")).unwrap(),
+        state
+    );
+    assert_eq!(std::fs::read(var.join("data/accidents.csv")).unwrap(), csv);
+    assert!(db.folder(&s).join("data/accidents.csv").is_file());
+    assert!(db.folder(&s).join("migration_state.json").is_file());
 }

@@ -226,8 +226,8 @@ impl Target for Postgres {
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut store = PostgresStore::open(&self.url, self.schema.as_deref())?;
-        let database = crate::store::postgres::database_name(&self.url);
-        work(&mut store, Anchor::Server(&database))
+        let name = crate::store::postgres::store_name(&self.url, self.schema.as_deref());
+        work(&mut store, Anchor::Server(&name))
     }
 }
 

@@ -356,18 +356,17 @@ fn big_cell() -> String {
 
 /// Hostile text for the `good_load` fixture's people.csv: quotes, the delimiter, line
 /// breaks, CRLF line ends, a BOM before the header, an empty cell, a 10 MB cell.
-pub fn write_hostile_people(s: &Sandbox) {
+pub fn write_hostile_people(data: &Path) {
     let hostile = format!(
         "\u{feff}id;name;age\r\n1;\"a \"\"quoted\"\"; name\";1\r\n2;\"two\r\nlines\";2\r\n3;\"{}\";3\r\n4;plain;\"\"\r\n",
         big_cell().replace('"', "\"\"")
     );
-    std::fs::write(s.dir.path().join("var/data/people.csv"), hostile).unwrap();
+    std::fs::write(data.join("people.csv"), hostile).unwrap();
 }
 
 /// Once loaded and exported, every value is what the file had (the BOM is not part of
 /// the header's first name).
-pub fn assert_hostile_people_exported(s: &Sandbox) {
-    let data = s.dir.path().join("var/data");
+pub fn assert_hostile_people_exported(data: &Path) {
     let mut expected = csv_values(&data.join("people.csv"), b';');
     expected[0][0] = "id".into();
     let got = csv_values(&data.join("export/people.csv"), b',');

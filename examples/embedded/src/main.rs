@@ -1,13 +1,7 @@
 //! A to-do application that keeps its own chain in migrations/ and brings its store up
 //! to date when it starts. Usage: embedded-todo DATABASE
 
-/// The chain its build script compiled (all of it public; this program uses a part).
-#[allow(dead_code)]
-mod migrations {
-    semigrate::include_chain!();
-}
-
-use migrations::{CHAIN, Version};
+use embedded_todo::{CHAIN, Version};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let database = std::env::args().nth(1).unwrap_or_else(|| "todo.db".into());

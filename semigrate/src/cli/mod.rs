@@ -440,7 +440,10 @@ impl Invocation {
     pub fn paths(&self) -> Result<Paths> {
         Ok(match self.location()? {
             Location::File(path) => self.paths_for(Anchor::File(&path)),
-            Location::Server(url) => self.paths_for(Anchor::Server(&postgres::database_name(&url))),
+            Location::Server(url) => {
+                let name = postgres::store_name(&url, self.schema.as_deref());
+                self.paths_for(Anchor::Server(&name))
+            }
         })
     }
 

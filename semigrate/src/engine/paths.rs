@@ -4,8 +4,10 @@
 //! the defaults (`var/semigrate.db`, `var/data`, `var/backups`), `--database
 //! /srv/app/app.db` reads CSV files from `/srv/app/data` and writes backups to
 //! `/srv/app/backups`. A folder given by flag or environment is taken as given. A
-//! server has no folder: its folders are the configuration's, from the working
-//! directory.
+//! server's store has no file: it is placed as a file `<name>/<name>.postgres` in the
+//! configured store's folder would be (`var/app/data`, `var/app/backups`,
+//! `var/app/migration_state.json` for the database `app`), apart from the SQLite
+//! store's.
 
 use crate::model::Settings;
 use std::path::{Component, Path, PathBuf};
@@ -46,22 +48,26 @@ impl Paths {
         let configured_folder = Path::new(settings.database)
             .parent()
             .unwrap_or(Path::new(""));
-        let default = |configured: &str| match store {
-            Anchor::File(file) => file
-                .parent()
+        // A server's store has no file: it stands, by its name, in a folder of its own
+        // beside the configured store, so that its folders are never a SQLite store's.
+        let named;
+        let file = match store {
+            Anchor::File(file) => file,
+            Anchor::Server(name) => {
+                named = configured_folder
+                    .join(name)
+                    .join(format!("{name}.postgres"));
+                named.as_path()
+            }
+        };
+        let default = |configured: &str| {
+            file.parent()
                 .unwrap_or(Path::new(""))
-                .join(relative(Path::new(configured), configured_folder)),
-            Anchor::Server(_) => PathBuf::from(configured),
+                .join(relative(Path::new(configured), configured_folder))
         };
         let data_dir = absolute(&data_dir.unwrap_or_else(|| default(settings.data_dir)));
         let backup_dir = absolute(&backup_dir.unwrap_or_else(|| default(settings.backup_dir)));
-        let anchor = match store {
-            Anchor::File(file) => absolute(file),
-            Anchor::Server(name) => data_dir
-                .parent()
-                .unwrap_or(Path::new("/"))
-                .join(format!("{name}.postgres")),
-        };
+        let anchor = absolute(file);
         Paths {
             data_dir,
             backup_dir,
@@ -147,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn given_folders_are_taken_as_given_and_a_server_keeps_the_configured_ones() {
+    fn given_folders_are_taken_as_given_and_a_server_has_folders_of_its_own() {
         let p = Paths::resolve(
             &SETTINGS,
             Anchor::File(Path::new("/srv/app/app.db")),
@@ -158,8 +164,10 @@ mod tests {
         assert_eq!(p.backup_dir, Path::new("/srv/app/backups"));
         let p = Paths::resolve(&SETTINGS, Anchor::Server("app"), None, None);
         let cwd = std::env::current_dir().unwrap();
-        assert_eq!(p.data_dir, cwd.join("var/data"));
-        assert_eq!(p.anchor, cwd.join("var/app.postgres"));
+        assert_eq!(p.data_dir, cwd.join("var/app/data"));
+        assert_eq!(p.backup_dir, cwd.join("var/app/backups"));
+        assert_eq!(p.anchor, cwd.join("var/app/app.postgres"));
+        assert_eq!(p.state_file(), cwd.join("var/app/migration_state.json"));
     }
 
     #[test]

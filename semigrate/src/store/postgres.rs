@@ -122,13 +122,19 @@ pub fn catalog(
 const CLOCK: &str =
     "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
-/// The database a URL names (PostgreSQL's default: `postgres`), which places a
-/// server store's files.
-pub fn database_name(url: &str) -> String {
-    url.parse::<postgres::Config>()
+/// The name that places a server store's files (`engine::paths`): the database a
+/// URL names (PostgreSQL's default: `postgres`), and the schema when one is given
+/// (`app.tenant_1`).
+pub fn store_name(url: &str, schema: Option<&str>) -> String {
+    let database = url
+        .parse::<postgres::Config>()
         .ok()
         .and_then(|c| c.get_dbname().map(str::to_owned))
-        .unwrap_or_else(|| "postgres".into())
+        .unwrap_or_else(|| "postgres".into());
+    match schema {
+        Some(schema) => format!("{database}.{schema}"),
+        None => database,
+    }
 }
 
 /// The URL as it may be shown: the password, in the user part or in the query,
