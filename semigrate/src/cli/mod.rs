@@ -32,13 +32,7 @@ use std::process::ExitCode;
 #[command(name = "semigrate", about, max_term_width = 100)]
 struct Cli {
     #[command(flatten)]
-    store: StoreArgs,
-    #[command(flatten)]
-    backup: BackupArgs,
-    #[command(flatten)]
-    wait: WaitArgs,
-    #[command(flatten)]
-    locks: LockArgs,
+    run: RunArgs,
     /// Print machine-readable JSON (status, list, history, dry runs).
     #[arg(long, global = true, display_order = 900)]
     json: bool,
@@ -56,6 +50,20 @@ struct Cli {
     verbose: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Every option of a run that changes the store (upgrade, downgrade), and of the
+/// command line before the command.
+#[derive(Debug, Default, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    backup: BackupArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    #[command(flatten)]
+    locks: LockArgs,
 }
 
 /// Which store, and where its files go: every command that opens one.
@@ -158,13 +166,7 @@ enum Command {
         #[arg(long)]
         allow_schema_drift: bool,
         #[command(flatten)]
-        store: StoreArgs,
-        #[command(flatten)]
-        backup: BackupArgs,
-        #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        locks: LockArgs,
+        run: RunArgs,
     },
     /// Revert migrations down to a version (default: one step; 0.0.0: all of them).
     #[command(after_help = "Example:\n  semigrate downgrade --version {previous}")]
@@ -180,13 +182,7 @@ enum Command {
         #[arg(long)]
         allow_schema_drift: bool,
         #[command(flatten)]
-        store: StoreArgs,
-        #[command(flatten)]
-        backup: BackupArgs,
-        #[command(flatten)]
-        wait: WaitArgs,
-        #[command(flatten)]
-        locks: LockArgs,
+        run: RunArgs,
     },
     /// Show the store's version and the state of each migration.
     #[command(after_help = "Example:\n  semigrate status --json")]
@@ -302,44 +298,23 @@ enum Command {
 impl Command {
     /// The store and run options given after the command (none for a command that
     /// opens no store), taken out of it.
-    fn run_options(&mut self) -> (StoreArgs, BackupArgs, WaitArgs, LockArgs) {
-        let none = || {
-            (
-                StoreArgs::default(),
-                BackupArgs::default(),
-                WaitArgs::default(),
-                LockArgs::default(),
-            )
-        };
+    fn run_options(&mut self) -> RunArgs {
         match self {
-            Command::Upgrade {
-                store,
-                backup,
-                wait,
-                locks,
-                ..
-            }
-            | Command::Downgrade {
-                store,
-                backup,
-                wait,
-                locks,
-                ..
-            } => (
-                std::mem::take(store),
-                std::mem::take(backup),
-                std::mem::take(wait),
-                std::mem::take(locks),
-            ),
+            Command::Upgrade { run, .. } | Command::Downgrade { run, .. } => std::mem::take(run),
             Command::Baseline { store, wait, .. } | Command::Repair { store, wait, .. } => {
-                let (_, backup, _, locks) = none();
-                (std::mem::take(store), backup, std::mem::take(wait), locks)
+                RunArgs {
+                    store: std::mem::take(store),
+                    wait: std::mem::take(wait),
+                    ..RunArgs::default()
+                }
             }
             Command::Status { store } | Command::Verify { store } | Command::History { store } => {
-                let (_, backup, wait, locks) = none();
-                (std::mem::take(store), backup, wait, locks)
+                RunArgs {
+                    store: std::mem::take(store),
+                    ..RunArgs::default()
+                }
             }
-            _ => none(),
+            _ => RunArgs::default(),
         }
     }
 }
@@ -671,9 +646,10 @@ fn exit_code(chain: &'static Chain) -> u8 {
         }
     };
     let settings = &chain.settings;
-    let (store, backup, wait, locks) = cli.command.run_options();
-    let store = store.or(cli.store);
-    let locks = locks.or(cli.locks);
+    let after = cli.command.run_options();
+    let before = cli.run;
+    let store = after.store.or(before.store);
+    let locks = after.locks.or(before.locks);
     let context = Invocation {
         chain,
         database: store
@@ -682,8 +658,10 @@ fn exit_code(chain: &'static Chain) -> u8 {
         schema: store.schema,
         data_dir: store.data_dir,
         backup_dir: store.backup_dir,
-        no_backup: backup.no_backup || cli.backup.no_backup,
-        lock_timeout: std::time::Duration::from_secs(wait.wait.or(cli.wait.wait).unwrap_or(30)),
+        no_backup: after.backup.no_backup || before.backup.no_backup,
+        lock_timeout: std::time::Duration::from_secs(
+            after.wait.wait.or(before.wait.wait).unwrap_or(30),
+        ),
         lock_wait: locks.lock_wait,
         lock_retries: locks.lock_retries,
         json: cli.json,
