@@ -268,6 +268,31 @@ fn committed_swaps_are_finished_and_stray_temps_deleted_by_the_next_run() {
     assert_eq!(left, 0);
 }
 
+/// The marker that binds a new data folder to its store is written atomically: a
+/// crash while it is written leaves no marker and no temp once the next run is done,
+/// and that run binds the folder whole.
+#[test]
+fn a_crash_while_the_data_folder_is_bound_leaves_it_whole() {
+    let b = build(None, &["fault-injection"]);
+    assert!(b.ok, "{}", b.output);
+    let (_keep, binary) = b.binary.unwrap();
+    let s = Sandbox::with_binary(binary);
+    s.crash(&["upgrade"], "store-marker");
+    let data = s.dir.path().join("var/data");
+    assert!(!data.join(".semigrate-store").exists());
+    s.ok(&["upgrade"]);
+    assert_eq!(
+        std::fs::read_to_string(data.join(".semigrate-store")).unwrap(),
+        "sqlite ../app.db\n"
+    );
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+}
+
 #[test]
 fn a_crash_at_any_fault_point_converges_on_the_next_run() {
     let b = build(None, &["fault-injection"]);

@@ -179,3 +179,80 @@ fn the_wait_for_another_run_is_wait_and_lock_timeout_still_works() {
         );
     }
 }
+
+/// A data folder belongs to the store that first used it: another store given that
+/// folder is refused before it changes anything, the first store's state file and CSV
+/// files left as they were; a store copied or moved with its folders is still theirs.
+#[test]
+fn a_data_folder_belongs_to_one_store() {
+    let s = Sandbox::new();
+    let var = s.dir.path().join("var");
+    let first = var.join("first.db");
+    let second = var.join("second.db");
+    let run = |db: &Path, args: &[&str]| {
+        let mut all = vec!["--database", db.to_str().unwrap(), "--no-backup"];
+        all.extend_from_slice(args);
+        s.run_raw(&all)
+    };
+    assert_eq!(run(&first, &["upgrade"]).code, 0);
+    let marker = std::fs::read_to_string(var.join("data/.semigrate-store")).unwrap();
+    assert_eq!(marker, "sqlite ../first.db\n");
+    let state = std::fs::read(var.join("migration_state.json")).unwrap();
+    let csv = std::fs::read(var.join("data/accidents.csv")).unwrap();
+    // The second store, beside the first, would share its folders.
+    let r = run(&second, &["upgrade"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    for said in [
+        "belongs to another store (sqlite ../first.db, from the folder)",
+        "not to this one (sqlite ../second.db)",
+        "--data-dir",
+    ] {
+        assert!(r.stderr.contains(said), "{said}: {}", r.stderr);
+    }
+    assert_eq!(
+        std::fs::read(var.join("migration_state.json")).unwrap(),
+        state
+    );
+    assert_eq!(std::fs::read(var.join("data/accidents.csv")).unwrap(), csv);
+    let tables: i64 = rusqlite::Connection::open(&second)
+        .unwrap()
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 0, "the refused run changed nothing");
+    // Given a folder of its own, it runs.
+    let own = s.dir.path().join("second-data");
+    let r = run(&second, &["--data-dir", own.to_str().unwrap(), "upgrade"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The first store copied with its folders (a restored backup, say): the copy is
+    // its folder's store.
+    let copy = s.dir.path().join("copy");
+    std::fs::create_dir_all(copy.join("data")).unwrap();
+    std::fs::copy(&first, copy.join("first.db")).unwrap();
+    for f in [
+        "accidents.csv",
+        "accidents_per_departement.csv",
+        ".semigrate-store",
+    ] {
+        std::fs::copy(var.join("data").join(f), copy.join("data").join(f)).unwrap();
+    }
+    let r = run(&copy.join("first.db"), &["downgrade", "--version", "2.1.0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A store moved away from its folder, its old place empty: the store that now
+    // uses the folder takes it over.
+    std::fs::rename(&first, s.dir.path().join("first.db")).unwrap();
+    let data = var.join("data");
+    let moved = s.dir.path().join("first.db");
+    let r = run(
+        &moved,
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "downgrade",
+            "--version",
+            "2.1.0",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let marker = std::fs::read_to_string(data.join(".semigrate-store")).unwrap();
+    assert_eq!(marker, "sqlite ../../first.db\n");
+}

@@ -417,8 +417,10 @@ fn an_atomic_upgrade_lands_whole_or_not_at_all() {
     let files: Vec<_> = std::fs::read_dir(csv.parent().unwrap())
         .unwrap()
         .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(files.len(), 1, "no temp file left");
+    assert_eq!(files.len(), 2, "no temp file left: {files:?}");
+    assert!(files.contains(&".semigrate-store".to_owned()), "{files:?}");
 
     // Without the orphan the same atomic run lands both, as the stepwise run would.
     s.conn()

@@ -273,6 +273,8 @@ pub fn data_files(s: &Sandbox) -> Vec<String> {
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                // The marker that binds the folder to its store (its temps still show).
+                .filter(|name| name != ".semigrate-store")
                 .collect()
         })
         .unwrap_or_default();

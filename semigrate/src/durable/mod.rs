@@ -34,6 +34,35 @@ pub fn create_dir_all(dir: &Path, mode: u32) -> std::io::Result<()> {
     }
 }
 
+/// Replaces `path` with `bytes` as one step: a temp file (`{prefix}…tmp`) in the same
+/// folder, fsync, the fault point `fault`, rename, fsync the folder; a reader sees the
+/// old file or the new one, never half of either. Temps that a crash left behind are
+/// swept first (only a run holding the store's lock writes these files); the temp is
+/// removed if any step fails.
+pub fn replace(path: &Path, bytes: &[u8], prefix: &str, fault: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    create_dir_all(dir, 0o777)?;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    crate::fault::point(fault);
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_folder(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,6 +77,8 @@ pub fn migrate(
     // this process alone, so a second run waits and then finds what this one did.
     store.lock(options.lock_timeout)?;
     let paths = &options.paths;
+    // Before anything touches the data folder: is it this store's?
+    super::binding::check(store, paths)?;
     recover(store, chain, paths)?;
     let history = crate::store::checked_history(store)?;
     let plan = request.plan(chain, &history)?;
@@ -121,10 +123,12 @@ pub fn migrate(
             progress,
         )
     };
-    // The state file says where the store stands, after a failure too.
+    // The state file says where the store stands, after a failure too; a data folder
+    // the run made is bound to the store.
     let state = state_if_asked(store, chain, options);
     let done = result?;
     state?;
+    super::binding::check(store, paths)?;
     Ok(Outcome {
         from: plan.from,
         at: done.last().map_or(plan.from, |d| d.lands_on),

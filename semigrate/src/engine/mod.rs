@@ -6,6 +6,7 @@
 
 pub mod backup;
 mod baseline;
+mod binding;
 pub mod migrate;
 mod options;
 pub mod paths;

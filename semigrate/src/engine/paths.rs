@@ -91,7 +91,7 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// `target` as a path from `base`, both relative to the same place (`var/data` from
 /// `var` is `data`; `files` from `var` is `../files`). An absolute target stays as it is.
-fn relative(target: &Path, base: &Path) -> PathBuf {
+pub(super) fn relative(target: &Path, base: &Path) -> PathBuf {
     if target.is_absolute() {
         return target.to_path_buf();
     }
