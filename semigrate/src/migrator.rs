@@ -6,7 +6,7 @@
 use crate::engine::run::{Done, Progress};
 use crate::engine::{self, Anchor, Direction, Options, Paths, Repair, Request, Verified};
 use crate::error::{Error, Result};
-use crate::model::{Chain, SemVer};
+use crate::model::{Chain, Migration, SemVer};
 use crate::report::{Logged, Status};
 use crate::store::Store;
 use crate::store::postgres::PostgresStore;
@@ -163,6 +163,7 @@ pub trait Target: sealed::Sealed {
     fn with_store<T>(
         &mut self,
         access: Access,
+        chain: &[Migration],
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T>;
 }
@@ -191,6 +192,7 @@ impl Target for rusqlite::Connection {
     fn with_store<T>(
         &mut self,
         _access: Access,
+        _chain: &[Migration],
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
         let path = self
@@ -208,6 +210,7 @@ impl Target for Sqlite {
     fn with_store<T>(
         &mut self,
         access: Access,
+        _chain: &[Migration],
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut store = match access {
@@ -223,9 +226,10 @@ impl Target for Postgres {
     fn with_store<T>(
         &mut self,
         _access: Access,
+        chain: &[Migration],
         work: &mut dyn FnMut(&mut dyn Store, Anchor<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut store = PostgresStore::open(&self.url, self.schema.as_deref())?;
+        let mut store = PostgresStore::open_for(chain, &self.url, self.schema.as_deref())?;
         let name = crate::store::postgres::store_name(&self.url, self.schema.as_deref());
         work(&mut store, Anchor::Server(&name))
     }
@@ -297,7 +301,7 @@ impl Migrator {
             allow_schema_drift: false,
         };
         let chain = self.chain.migrations;
-        target.with_store(Access::Read, &mut |store, _| {
+        target.with_store(Access::Read, self.chain.migrations, &mut |store, _| {
             engine::dry_run(store, chain, &request, |_, plan| {
                 plan.items.iter().map(|item| item.version).collect()
             })
@@ -318,9 +322,11 @@ impl Migrator {
     pub fn baseline(&self, target: &mut impl Target, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
         let chain = self.chain.migrations;
-        target.with_store(Access::Create, &mut |store, anchor| {
-            engine::baseline(store, chain, version, &self.options(anchor))
-        })
+        target.with_store(
+            Access::Create,
+            self.chain.migrations,
+            &mut |store, anchor| engine::baseline(store, chain, version, &self.options(anchor)),
+        )
     }
 
     /// Accepts the compiled spec of an applied migration whose spec was edited
@@ -332,9 +338,13 @@ impl Migrator {
     ) -> Result<bool> {
         let version = version.into();
         let chain = self.chain.migrations;
-        let repair = target.with_store(Access::Write, &mut |store, anchor| {
-            engine::accept_checksum(store, chain, version, &self.options(anchor))
-        })?;
+        let repair = target.with_store(
+            Access::Write,
+            self.chain.migrations,
+            &mut |store, anchor| {
+                engine::accept_checksum(store, chain, version, &self.options(anchor))
+            },
+        )?;
         Ok(repair == Repair::Accepted)
     }
 
@@ -343,7 +353,7 @@ impl Migrator {
     pub fn verify(&self, target: &mut impl Target) -> Result<()> {
         let chain = self.chain.migrations;
         target
-            .with_store(Access::Read, &mut |store, anchor| {
+            .with_store(Access::Read, self.chain.migrations, &mut |store, anchor| {
                 engine::verify(store, chain, &self.options(anchor))
             })
             .map(|_: Verified| ())
@@ -353,21 +363,23 @@ impl Migrator {
     /// one, its newest backup. What `status --json` prints.
     pub fn status(&self, target: &mut impl Target) -> Result<Status> {
         let chain = self.chain.migrations;
-        target.with_store(Access::Read, &mut |store, anchor| {
+        target.with_store(Access::Read, self.chain.migrations, &mut |store, anchor| {
             engine::status(store, chain, &self.options(anchor))
         })
     }
 
     /// The run log, oldest first: every migration attempted, with its outcome.
     pub fn history(&self, target: &mut impl Target) -> Result<Vec<Logged>> {
-        target.with_store(Access::Read, &mut |store, _| engine::history(store))
+        target.with_store(Access::Read, self.chain.migrations, &mut |store, _| {
+            engine::history(store)
+        })
     }
 
     /// Fails unless the store is at `version` or above: for an application that must
     /// not start on an older schema.
     pub fn require(&self, target: &mut impl Target, version: impl Into<SemVer>) -> Result<()> {
         let version = version.into();
-        let at = target.with_store(Access::Read, &mut |store, _| {
+        let at = target.with_store(Access::Read, self.chain.migrations, &mut |store, _| {
             Ok(engine::plan::current(&store.listed_history()?))
         })?;
         if at < version {
@@ -395,7 +407,7 @@ impl Migrator {
             Direction::Up => Access::Create,
             Direction::Down => Access::Write,
         };
-        target.with_store(access, &mut |store, anchor| {
+        target.with_store(access, self.chain.migrations, &mut |store, anchor| {
             let outcome =
                 engine::migrate(store, chain, &request, &self.options(anchor), &mut Silent)?;
             Ok(outcome.at)

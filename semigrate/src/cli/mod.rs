@@ -360,24 +360,12 @@ impl Invocation {
         Ok(match self.location()? {
             Location::File(path) if creates => Box::new(SqliteStore::open(&path)?),
             Location::File(path) => Box::new(SqliteStore::open_existing(&path)?),
-            Location::Server(url) => Box::new(self.connect(&url)?),
+            Location::Server(url) => Box::new(PostgresStore::open_for(
+                self.migrations(),
+                &url,
+                self.schema.as_deref(),
+            )?),
         })
-    }
-
-    /// Connects to a PostgreSQL store, once the chain is known to have text for it.
-    fn connect(&self, url: &str) -> Result<PostgresStore> {
-        for m in self.migrations() {
-            if let Some(what) = m.without_text_for(Engine::Postgres) {
-                return Err(Error::Usage(format!(
-                    "this binary's chain has no PostgreSQL text ({}: {what}), so it cannot run \
-                     on {}: add \"postgres\" to `engines` in [package.metadata.semigrate], \
-                     give its steps their PostgreSQL text, and build again",
-                    m.file,
-                    postgres::redact(url)
-                )));
-            }
-        }
-        PostgresStore::open(url, self.schema.as_deref())
     }
 
     /// Refuses a SQLite store whose file does not exist, creating nothing.
@@ -392,7 +380,11 @@ impl Invocation {
     pub fn open_read_only(&self) -> Result<Box<dyn Store>> {
         Ok(match self.location()? {
             Location::File(path) => Box::new(SqliteStore::open_read_only(&path)?),
-            Location::Server(url) => Box::new(self.connect(&url)?),
+            Location::Server(url) => Box::new(PostgresStore::open_for(
+                self.migrations(),
+                &url,
+                self.schema.as_deref(),
+            )?),
         })
     }
 

@@ -207,6 +207,27 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects, and moves to `schema` when one is given. `PGPASSWORD` supplies the
     /// password when the URL has none, as it does for libpq's tools.
+    /// `open`, once `chain` is known to have text for PostgreSQL in every step and
+    /// validation: a binary built without it is refused before it connects.
+    pub fn open_for(
+        chain: &[crate::model::Migration],
+        url: &str,
+        schema: Option<&str>,
+    ) -> Result<PostgresStore> {
+        for m in chain {
+            if let Some(what) = m.without_text_for(crate::model::Engine::Postgres) {
+                return Err(Error::Usage(format!(
+                    "this binary's chain has no PostgreSQL text ({}: {what}), so it cannot run \
+                     on {}: add \"postgres\" to `engines` in [package.metadata.semigrate], \
+                     give its steps their PostgreSQL text, and build again",
+                    m.file,
+                    redact(url)
+                )));
+            }
+        }
+        Self::open(url, schema)
+    }
+
     pub fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
         let shown = redact(url);
         let fail = |reason: String| Error::Store {
