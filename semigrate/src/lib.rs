@@ -69,8 +69,12 @@ mod engine;
 mod error;
 mod fault;
 mod fk_check;
+#[cfg(feature = "cli")]
+mod import;
 mod migrator;
 mod model;
+#[cfg(any(feature = "cli", feature = "build"))]
+mod proof;
 pub mod report;
 pub mod rust;
 // What new, init and schema (cli) and the build know of spec files.

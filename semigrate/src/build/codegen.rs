@@ -39,6 +39,10 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
         Some(d) => quote!(::core::option::Option::Some(#d)),
         None => quote!(::core::option::Option::None),
     });
+    let origins = texts(migrations.iter().map(|m| m.origin.as_deref().unwrap_or("")));
+    let leftovers = migrations
+        .iter()
+        .map(|m| Literal::u32_unsuffixed(m.down_leaves.len() as u32));
     let json = raw(&json);
     let (steps, applies) = functions(migrations);
     let step_paths = steps.iter().map(|p| call(p));
@@ -96,6 +100,8 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
                 descriptions: #descriptions,
                 checksums: #checksums,
                 schema_digests: &[#(#digests),*],
+                origins: #origins,
+                leftovers: &[#(#leftovers),*],
             },
             #json,
             &[#(#step_paths),*],

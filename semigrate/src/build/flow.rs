@@ -579,6 +579,8 @@ mod tests {
             schema: None,
             schema_postgres: None,
             schema_digest: None,
+            origin: None,
+            down_leaves: List::Borrowed(&[]),
         }
     }
 

@@ -17,6 +17,7 @@ pub fn run(
     dir: &Path,
     name: Option<&str>,
     path: Option<&Path>,
+    import: Option<&super::import::Request>,
 ) -> Result<String> {
     let name = match name {
         Some(name) => name.to_owned(),
@@ -55,15 +56,18 @@ pub fn run(
             .replace("{dependency}", &dependency)
             .replace("{build_dependency}", &build_dependency)
     };
-    let files = [
+    let mut files = vec![
         ("Cargo.toml", fill(MANIFEST)),
         ("build.rs", BUILD.to_owned()),
         ("src/main.rs", MAIN.to_owned()),
-        ("migrations/v0_1_0__first.toml", FIRST_SPEC.to_owned()),
         ("spec.schema.json", crate::spec_file::SCHEMA.to_owned()),
         (".gitignore", GITIGNORE.to_owned()),
         ("README.md", fill(README)),
     ];
+    // An imported chain starts from its own first migration.
+    if import.is_none() {
+        files.push(("migrations/v0_1_0__first.toml", FIRST_SPEC.to_owned()));
+    }
     let written = files.iter().try_for_each(|(file, text)| {
         let path = dir.join(file);
         let io = |e: std::io::Error| Error::Io {
@@ -73,7 +77,18 @@ pub fn run(
         std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(io)?;
         std::fs::write(&path, text).map_err(io)
     });
-    if let Err(e) = written {
+    let imported = written.and_then(|()| match import {
+        Some(request) => super::import::into(
+            context,
+            request,
+            &dir.join("migrations"),
+            Some(&dir.join("Cargo.toml")),
+            None,
+        )
+        .map(drop),
+        None => Ok(()),
+    });
+    if let Err(e) = imported {
         // Nothing half-made is left: the folder was empty or absent.
         let _ = std::fs::remove_dir_all(dir);
         return Err(e);

@@ -17,6 +17,11 @@ struct Listed<'a> {
     checksum: &'a str,
     /// PostgreSQL: what the build measured each step lock, and what the spec accepts.
     locks: &'a crate::model::Locks,
+    /// Where it was imported from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<&'a str>,
+    /// What its down is known to leave.
+    down_leaves: &'a [crate::model::Text],
 }
 
 pub fn run(context: &Invocation) -> Result<String> {
@@ -34,6 +39,8 @@ pub fn run(context: &Invocation) -> Result<String> {
                 destructive: m.destructive,
                 checksum: &m.checksum,
                 locks: &m.locks,
+                origin: m.origin.as_deref(),
+                down_leaves: &m.down_leaves,
             })
             .collect();
         return Ok(super::json(&listed));
@@ -59,6 +66,17 @@ pub fn run(context: &Invocation) -> Result<String> {
             format!(" [{}]", flags.join(", "))
         };
         let _ = writeln!(out, "{:<8} {}{flags}", m.version.to_string(), m.description);
+        if let Some(origin) = &m.origin {
+            let _ = writeln!(out, "{:<8}   from {origin}", "");
+        }
+        if !m.down_leaves.is_empty() {
+            let _ = writeln!(
+                out,
+                "{:<8}   its down leaves: {}",
+                "",
+                m.down_leaves.join(", ")
+            );
+        }
         // What the build measured on PostgreSQL, when it had a server.
         for held in m.locks.measured.iter().flat_map(|held| held.iter()) {
             let _ = writeln!(out, "{:<8}   locks: {}", "", held.describe());

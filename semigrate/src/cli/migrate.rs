@@ -415,6 +415,8 @@ fn describe_op(op: &CsvOp) -> String {
 struct Report<'a> {
     context: &'a Invocation,
     descriptions: Vec<String>,
+    /// What each planned migration's down is known to leave (`down_leaves`).
+    leaves: Vec<Vec<String>>,
     /// The migration the next `done` reports.
     next: usize,
     bar: Option<indicatif::ProgressBar>,
@@ -428,6 +430,7 @@ impl<'a> Report<'a> {
         Report {
             context,
             descriptions: Vec::new(),
+            leaves: Vec::new(),
             next: 0,
             bar: None,
         }
@@ -458,6 +461,15 @@ impl Progress for Report<'_> {
             .items
             .iter()
             .map(|i| i.description.to_owned())
+            .collect();
+        self.leaves = plan
+            .items
+            .iter()
+            .map(|i| {
+                i.migration
+                    .map(|m| m.down_leaves.iter().map(|l| l.to_string()).collect())
+                    .unwrap_or_default()
+            })
             .collect();
         let n = plan.items.len();
         self.context.say(format!(
@@ -502,6 +514,7 @@ impl Progress for Report<'_> {
 
     fn done(&mut self, d: &Done) {
         let description = self.descriptions.get(self.next).map_or("", String::as_str);
+        let leaves = self.leaves.get(self.next).cloned().unwrap_or_default();
         self.next += 1;
         self.context.say(format!(
             "  {:<8} {:<4} {:>6} ms  {description}",
@@ -513,6 +526,12 @@ impl Progress for Report<'_> {
             self.context.say(format!(
                 "                  {path}: {rows} rows in {:.3} s",
                 elapsed.as_secs_f64()
+            ));
+        }
+        if d.direction == Direction::Down && !leaves.is_empty() {
+            self.context.say(format!(
+                "                  its down is known to leave: {}",
+                leaves.join(", ")
             ));
         }
     }

@@ -4,6 +4,7 @@
 
 mod baseline;
 mod history;
+mod import;
 mod init;
 mod list;
 mod migrate;
@@ -277,6 +278,44 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Write the migrations of another tool (diesel, sqlx, golang-migrate, goose,
+    /// dbmate, flyway, sql-migrate) as specs of this chain, one per migration, in
+    /// that tool's order.
+    #[command(
+        after_help = "Examples:\n  semigrate import --from golang-migrate ../app/db/migrations --acknowledge\n  semigrate import --from diesel ../app/migrations --first 1.0.0 --step patch --dry-run"
+    )]
+    Import {
+        /// The tool whose folder it is.
+        #[arg(long, value_name = "TOOL", value_parser = crate::import::Tool::parse)]
+        from: crate::import::Tool,
+        /// The folder of that tool's migrations.
+        source: PathBuf,
+        /// The version of the first migration imported (default: the minor after the
+        /// newest compiled in, 0.1.0 for a chain without migrations).
+        #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
+        first: Option<SemVer>,
+        /// How the versions follow one another: minor (0.1.0, 0.2.0 ...) or patch
+        /// (0.1.0, 0.1.1 ...).
+        #[arg(long, default_value = "minor", value_parser = ["minor", "patch"])]
+        step: String,
+        /// Prove the imported chain, and write in each spec what its down is known to
+        /// leave (`down_leaves`), or that it fails (`irreversible`), so that it builds.
+        #[arg(long)]
+        acknowledge: bool,
+        /// With --acknowledge: prove on this PostgreSQL server (in a scratch database)
+        /// rather than on SQLite.
+        #[arg(long, value_name = "URL", requires = "acknowledge")]
+        proof_url: Option<String>,
+        /// Put the SQL in the specs rather than in files under the folder's `sql/`.
+        #[arg(long)]
+        inline: bool,
+        /// The folder to write in (default: as `new`).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Print the mapping of versions, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write a new chain crate: a binary with every command of this one, for the
     /// migrations of your own project.
     #[command(
@@ -292,7 +331,23 @@ enum Command {
         /// published on crates.io).
         #[arg(long, value_name = "SEMIGRATE")]
         path: Option<PathBuf>,
+        /// Start the chain from another tool's migrations (`diesel:../app/migrations`):
+        /// what `import --from TOOL DIR` does, in place of the first spec.
+        #[arg(long, value_name = "TOOL:DIR", value_parser = tool_and_dir)]
+        import: Option<(crate::import::Tool, PathBuf)>,
+        /// With --import: prove the imported chain and acknowledge what its downs
+        /// leave, as `import --acknowledge` does.
+        #[arg(long, requires = "import")]
+        acknowledge: bool,
     },
+}
+
+/// `diesel:../app/migrations`: a tool `import` knows, and a folder.
+fn tool_and_dir(value: &str) -> std::result::Result<(crate::import::Tool, PathBuf), String> {
+    let (tool, dir) = value
+        .split_once(':')
+        .ok_or_else(|| format!("`{value}` is not TOOL:DIR, as diesel:../app/migrations"))?;
+    Ok((crate::import::Tool::parse(tool)?, PathBuf::from(dir)))
 }
 
 impl Command {
@@ -725,8 +780,58 @@ fn exit_code(chain: &'static Chain) -> u8 {
             csv,
             dir,
         } => new::run(&context, version, slug.as_deref(), csv, dir.as_deref()),
-        Command::Init { dir, name, path } => {
-            init::run(&context, &dir, name.as_deref(), path.as_deref())
+        Command::Import {
+            from,
+            source,
+            first,
+            step,
+            acknowledge,
+            proof_url,
+            inline,
+            dir,
+            dry_run,
+        } => import::run(
+            &context,
+            &import::Request {
+                tool: from,
+                source,
+                first,
+                stride: match step.as_str() {
+                    "patch" => crate::import::Stride::Patch,
+                    _ => crate::import::Stride::Minor,
+                },
+                acknowledge,
+                proof_url,
+                inline,
+                dir,
+                dry_run,
+            },
+        ),
+        Command::Init {
+            dir,
+            name,
+            path,
+            import,
+            acknowledge,
+        } => {
+            let import = import.map(|(tool, source)| import::Request {
+                tool,
+                source,
+                first: None,
+                stride: crate::import::Stride::Minor,
+                acknowledge,
+                proof_url: None,
+                inline: false,
+                dir: None,
+                dry_run: false,
+            });
+            init::run(
+                &context,
+                &dir,
+                name.as_deref(),
+                path.as_deref(),
+                import.as_ref(),
+            )
         }
     });
     match output {

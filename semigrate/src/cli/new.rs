@@ -12,7 +12,7 @@ const CSV: &str = include_str!("../../templates/csv.toml");
 
 /// Where specs go: the source tree's migrations folder when run at its root (where
 /// Cargo.toml is), else `./migrations`.
-fn default_dir(context: &Invocation) -> PathBuf {
+pub(super) fn default_dir(context: &Invocation) -> PathBuf {
     if Path::new("Cargo.toml").is_file() {
         PathBuf::from(context.chain.settings.migrations)
     } else {

@@ -58,7 +58,11 @@ pub fn run(
     };
     let second = schema(to)?;
     let change = first.against(&second);
-    let differences = change.differences_as(&BETWEEN);
+    let differences: Vec<String> = change
+        .differences_as(&BETWEEN, &|t| first.table_named(t))
+        .into_iter()
+        .map(|d| d.line)
+        .collect();
     let changed: Vec<Changed> = change
         .names()
         .into_iter()

@@ -45,6 +45,14 @@ pub fn render(s: &Status) -> String {
     if let Some(backup) = &s.backup {
         let _ = writeln!(out, "backup    {backup}");
     }
+    if s.debt > 0 {
+        let _ = writeln!(
+            out,
+            "debt      {} migration{} whose down is known to leave part of its up (`list` says what)",
+            s.debt,
+            if s.debt == 1 { "" } else { "s" }
+        );
+    }
     if let Some(p) = &s.paths {
         let _ = writeln!(out, "data      {}", p.data_dir);
         let _ = writeln!(out, "backups   {}", p.backup_dir);

@@ -352,6 +352,8 @@ mod tests {
             schema: None,
             schema_postgres: None,
             schema_digest: None,
+            origin: None,
+            down_leaves: List::Borrowed(&[]),
         }
     }
 

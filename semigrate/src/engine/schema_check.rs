@@ -96,15 +96,32 @@ pub fn check<L: Listing + ?Sized>(
         return Ok(unchecked(SchemaState::NotCompiled));
     };
     let live = store.objects()?;
-    let change = compiled.without(ignore).against(&live.without(ignore));
-    let differences = change.differences_as(&IN_STORE);
+    let compiled = compiled.without(ignore);
+    let change = compiled.against(&live.without(ignore));
+    // What the downs above `at` are known to leave (`down_leaves`) is no drift: a
+    // store downgraded across them keeps it.
+    let leftovers: Vec<&str> = chain
+        .migrations()
+        .iter()
+        .filter(|m| m.version > at)
+        .flat_map(|m| m.down_leaves.iter().map(|l| l.as_ref()))
+        .collect();
+    let differences: Vec<String> = change
+        .differences_as(&IN_STORE, &|t| compiled.table_named(t))
+        .into_iter()
+        .filter(|d| !leftovers.contains(&d.subject.as_str()))
+        .map(|d| d.line)
+        .collect();
     Ok(SchemaCheck {
         version: at,
         state: match differences.is_empty() {
             true => SchemaState::AsCompiled,
             false => SchemaState::Differs,
         },
-        objects: change.names().len(),
+        objects: match differences.is_empty() {
+            true => 0,
+            false => change.names().len(),
+        },
         differences,
     })
 }

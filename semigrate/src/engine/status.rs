@@ -48,6 +48,9 @@ pub struct Entry {
     pub applied_at: Option<String>,
     /// The checksum in the chain, or in the history for one ahead.
     pub checksum: Text,
+    /// Where it was imported from (`diesel:2019-02-26-002946_create_user`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Text>,
 }
 
 /// The stable shape of `status --json` and `migration_state.json`.
@@ -67,6 +70,9 @@ pub struct Status {
     pub backup: Option<String>,
     /// Every migration, in version order.
     pub migrations: Vec<Entry>,
+    /// How many migrations of the chain have downs known not to restore everything
+    /// (`down_leaves`): the debt of a chain imported from another tool.
+    pub debt: usize,
     /// Where the store's files go, every path absolute.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paths: Option<ResolvedPaths>,
@@ -145,6 +151,7 @@ pub fn compare(database: String, engine: String, chain: &[Summary], history: &[A
                 description: m.description.clone(),
                 applied_at: row.map(|a| a.applied_at.clone()),
                 checksum: m.checksum.clone(),
+                origin: m.origin.clone(),
             }
         })
         .collect();
@@ -164,6 +171,7 @@ pub fn compare(database: String, engine: String, chain: &[Summary], history: &[A
                 description: a.description.clone().into(),
                 applied_at: Some(a.applied_at.clone()),
                 checksum: a.checksum.clone().into(),
+                origin: None,
             }),
     );
     // Versions are unique: no order to keep among equals, and no buffer to take.
@@ -171,6 +179,7 @@ pub fn compare(database: String, engine: String, chain: &[Summary], history: &[A
     Status {
         database,
         engine,
+        debt: chain.iter().filter(|m| m.leftovers > 0).count(),
         current: current(history),
         latest: chain.last().map_or(SemVer::ZERO, |m| m.version),
         pending: migrations

@@ -146,6 +146,15 @@ pub struct Migration {
     /// compiled, without building either schema.
     #[serde(default)]
     pub schema_digest: Option<u64>,
+    /// Where the migration was imported from, as `TOOL:ID`
+    /// (`diesel:2019-02-26-002946_create_user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Text>,
+    /// What its down is known not to restore, in the words the proof prints (`column
+    /// users.bio`, `default of checks.kind`): the debt of a chain that came from
+    /// another tool, acknowledged so that the build passes for exactly that.
+    #[serde(default, skip_serializing_if = "<[Text]>::is_empty")]
+    pub down_leaves: List<Text>,
 }
 
 /// An object of the schema (a table, an index, a view or a trigger) as a migration's up

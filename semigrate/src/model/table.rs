@@ -37,6 +37,10 @@ pub struct Index {
     pub checksums: Texts,
     /// The schema digests (see [`Migration::schema_digest`]).
     pub schema_digests: &'static [Option<u64>],
+    /// Where each came from (see [`Migration::origin`]), empty when written here.
+    pub origins: Texts,
+    /// How many differences each one's down is known to leave (`down_leaves`).
+    pub leftovers: &'static [u32],
 }
 
 /// Strings laid end to end in one: the `i`th runs from `ends[i - 1]` (0 for the
@@ -56,6 +60,10 @@ impl Index {
             description: Text::Borrowed(self.descriptions.get(i)),
             checksum: Text::Borrowed(self.checksums.get(i)),
             schema_digest: self.schema_digests[i],
+            origin: Some(self.origins.get(i))
+                .filter(|o| !o.is_empty())
+                .map(Text::Borrowed),
+            leftovers: self.leftovers[i],
         }
     }
 }
@@ -92,6 +100,8 @@ impl Table {
             descriptions: none,
             checksums: none,
             schema_digests: &[],
+            origins: none,
+            leftovers: &[],
         };
         Table::new(index, "[]", &[], &[])
     }
@@ -159,6 +169,10 @@ pub struct Summary {
     pub checksum: Text,
     /// The digest of the schema after its up, if the build replayed it on SQLite.
     pub schema_digest: Option<u64>,
+    /// Where it was imported from.
+    pub origin: Option<Text>,
+    /// How many differences its down is known to leave.
+    pub leftovers: u32,
 }
 
 /// A chain as `status` reads it: summaries, and the migrations themselves only when
@@ -213,6 +227,8 @@ impl Migration {
             description: self.description.clone(),
             checksum: self.checksum.clone(),
             schema_digest: self.schema_digest,
+            origin: self.origin.clone(),
+            leftovers: self.down_leaves.len() as u32,
         }
     }
 

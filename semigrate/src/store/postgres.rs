@@ -83,6 +83,29 @@ macro_rules! catalog {
     SELECT 'sequence', sequence_name, data_type || ' start ' || start_value || ' by ' || increment
     FROM information_schema.sequences
     WHERE sequence_schema = current_schema() AND sequence_name NOT LIKE 'semigrate\\_%'
+    UNION ALL
+    SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+           pg_get_functiondef(p.oid)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    UNION ALL
+    SELECT 'type', t.typname, CASE t.typtype
+        WHEN 'e' THEN 'enum (' || (SELECT string_agg(quote_literal(e.enumlabel), ', '
+                                   ORDER BY e.enumsortorder)
+                                   FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
+        WHEN 'd' THEN 'domain ' || format_type(t.typbasetype, t.typtypmod)
+                      || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
+                      || coalesce(' DEFAULT ' || t.typdefault, '')
+        ELSE 'composite (' || (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+                               ORDER BY a.attnum)
+                               FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) || ')'
+        END
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE n.nspname = current_schema()
+      AND (t.typtype IN ('e', 'd')
+           OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = t.typrelid AND r.relkind = 'c')))
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
 ) objects"
     };
 }

@@ -237,6 +237,8 @@ mod tests {
             schema: None,
             schema_postgres: None,
             schema_digest: None,
+            origin: None,
+            down_leaves: crate::model::List::Borrowed(&[]),
         }
     }
 

@@ -49,10 +49,10 @@ struct Document {
     /// PostgreSQL: the hazards the build measured that this migration accepts:
     /// `"accepted"` for all, or the tables whose blocking locks and rewrites it accepts.
     locks: Option<LocksDoc>,
-    /// The steps that move the store to this version, in order.
-    #[serde(default)]
-    #[schemars(with = "Vec<StepDoc>")]
-    up: Vec<Spanned<StepDoc>>,
+    /// The steps that move the store to this version, in order; `up = []` for a
+    /// version that changes nothing (an imported migration of comments only).
+    #[schemars(with = "Option<Vec<StepDoc>>")]
+    up: Option<Vec<Spanned<StepDoc>>>,
     /// The steps that undo up, in order; derived for CSV steps when omitted.
     #[schemars(with = "Option<Vec<StepDoc>>")]
     down: Option<Spanned<Vec<Spanned<StepDoc>>>>,
@@ -60,6 +60,15 @@ struct Document {
     #[serde(default)]
     #[schemars(with = "Vec<CheckDoc>")]
     validate: Vec<Spanned<CheckDoc>>,
+    /// Where the migration was imported from, as `TOOL:ID`
+    /// (`diesel:2019-02-26-002946_create_user`); `semigrate import` writes it.
+    origin: Option<String>,
+    /// What the down is known not to restore, in the words the proof prints
+    /// (`"column users.bio"`, `"default of checks.kind"`, `"column order of t"`): the
+    /// build passes for exactly these differences, and fails on any other and on one
+    /// the down no longer leaves.
+    #[serde(default)]
+    down_leaves: Vec<String>,
 }
 
 /// A step: `sql`, or per-engine `sqlite` / `postgres`, or `csv` with its `ops`, or
@@ -70,6 +79,13 @@ struct StepDoc {
     sql: Option<String>,
     sqlite: Option<String>,
     postgres: Option<String>,
+    /// A file of SQL every engine runs, relative to the migrations folder
+    /// (`sql/0001_create_users.up.sql`): its text is compiled in, as inline `sql` is.
+    file: Option<String>,
+    /// A file of SQL for SQLite, relative to the migrations folder.
+    sqlite_file: Option<String>,
+    /// A file of SQL for PostgreSQL, relative to the migrations folder.
+    postgres_file: Option<String>,
     csv: Option<String>,
     delimiter: Option<String>,
     /// A CSV step: the header before it. A load: which CSV column goes to which table

@@ -29,15 +29,24 @@ pub fn prove(
         config.gaps,
         package,
     ));
-    if errors.is_empty() && config.verify && config.engines.contains(&Engine::Sqlite) {
+    // The replays need a chain that reads; each reports every flaw it finds.
+    let readable = errors.is_empty();
+    if readable && config.verify && config.engines.contains(&Engine::Sqlite) {
         errors = crate::build::replay::replay(dir, &mut loaded.migrations);
     }
     if let Some(url) = postgres_url
-        && errors.is_empty()
+        && readable
         && config.verify
         && config.engines.contains(&Engine::Postgres)
     {
-        errors = crate::build::replay::postgres::replay(url, dir, &mut loaded.migrations);
+        // SQLite's replay words the acknowledgements; without it, this one does.
+        let stale = !config.engines.contains(&Engine::Sqlite);
+        errors.extend(crate::build::replay::replay_postgres(
+            url,
+            dir,
+            &mut loaded.migrations,
+            stale,
+        ));
     }
     if errors.is_empty() {
         Ok(loaded.migrations)

@@ -136,8 +136,13 @@ pub fn parse(
             "the foreign key check guards the commit; without a transaction there is no commit to guard".into(),
         );
     }
-    let up = lower_steps(&mut report, "up", &doc.up, engines);
-    if doc.up.is_empty() {
+    let up = lower_steps(
+        &mut report,
+        "up",
+        doc.up.as_deref().unwrap_or_default(),
+        engines,
+    );
+    if doc.up.is_none() {
         report.at(0, "`up` has no steps").help =
             Some("add an [[up]] table with `sql = \"...\"`".into());
     }
@@ -224,6 +229,13 @@ pub fn parse(
         schema: None,
         schema_postgres: None,
         schema_digest: None,
+        origin: doc.origin.clone().map(Text::Owned),
+        down_leaves: List::Owned(
+            doc.down_leaves
+                .iter()
+                .map(|l| Text::Owned(l.clone()))
+                .collect(),
+        ),
     };
     Ok(Parsed {
         migration,
@@ -236,8 +248,10 @@ pub fn parse(
 /// the steps is read as a key of the last step. Say so, since the message alone
 /// ("unknown field `down`") points nowhere useful.
 fn misplaced_key_help(message: &str) -> Option<String> {
-    const TOP_LEVEL: [&str; 12] = [
+    const TOP_LEVEL: [&str; 14] = [
         "description",
+        "origin",
+        "down_leaves",
         "lock_timeout",
         "statement_timeout",
         "locks",
@@ -330,9 +344,9 @@ fn lower_steps(
             let offset = step.span().start;
             if let Some(rust) = &s.rust {
                 let others = [
-                    s.sql.is_some(),
-                    s.sqlite.is_some(),
-                    s.postgres.is_some(),
+                    s.sql.is_some() || s.file.is_some(),
+                    s.sqlite.is_some() || s.sqlite_file.is_some(),
+                    s.postgres.is_some() || s.postgres_file.is_some(),
                     s.csv.is_some(),
                     s.ops.is_some(),
                     s.columns.is_some(),
@@ -368,7 +382,12 @@ fn lower_steps(
                 return None;
             }
             if s.csv.is_some() {
-                if s.sql.is_some() || s.sqlite.is_some() || s.postgres.is_some() {
+                let files = [&s.file, &s.sqlite_file, &s.postgres_file];
+                if s.sql.is_some()
+                    || s.sqlite.is_some()
+                    || s.postgres.is_some()
+                    || files.iter().any(|f| f.is_some())
+                {
                     report.at(
                         offset,
                         format!("{what} gives both `csv` and SQL; make them two steps"),
@@ -384,16 +403,8 @@ fn lower_steps(
                 );
                 return None;
             }
-            lower_sql(
-                report,
-                offset,
-                &what,
-                &s.sql,
-                &s.sqlite,
-                &s.postgres,
-                engines,
-            )
-            .map(Step::Sql)
+            let [sql, sqlite, postgres] = sql_files(report, offset, &what, s)?;
+            lower_sql(report, offset, &what, &sql, &sqlite, &postgres, engines).map(Step::Sql)
         })
         .collect()
 }
@@ -402,6 +413,7 @@ fn lower_steps(
 fn lower_data(report: &mut Report, offset: usize, what: &str, s: &StepDoc) -> Option<Step> {
     let others = [
         s.sql.is_some() || s.sqlite.is_some() || s.postgres.is_some(),
+        s.file.is_some() || s.sqlite_file.is_some() || s.postgres_file.is_some(),
         s.csv.is_some() || s.ops.is_some(),
         s.rust.is_some(),
         s.load.is_some() && s.export.is_some(),
@@ -507,6 +519,59 @@ fn derived_down(up: &[Step], destructive: bool) -> Option<Vec<Step>> {
         }
     }
     Some(down)
+}
+
+/// A step's SQL, each engine's inline or read from the file it names (relative to the
+/// migrations folder, and inside it): a key and its file together are an error.
+fn sql_files(
+    report: &mut Report,
+    offset: usize,
+    what: &str,
+    s: &StepDoc,
+) -> Option<[Option<String>; 3]> {
+    let mut texts = [s.sql.clone(), s.sqlite.clone(), s.postgres.clone()];
+    let files = [&s.file, &s.sqlite_file, &s.postgres_file];
+    let keys = [
+        ("sql", "file"),
+        ("sqlite", "sqlite_file"),
+        ("postgres", "postgres_file"),
+    ];
+    let mut ok = true;
+    for ((text, file), (inline, key)) in texts.iter_mut().zip(files).zip(keys) {
+        let Some(file) = file else { continue };
+        if text.is_some() {
+            report.at(
+                offset,
+                format!("{what} gives both `{inline}` and `{key}`; keep one"),
+            );
+            ok = false;
+            continue;
+        }
+        let inside = !file.is_empty()
+            && Path::new(file)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        if !inside {
+            report.at(
+                offset,
+                format!("{what}: `{key} = {file:?}` must be a path inside the migrations folder"),
+            );
+            ok = false;
+            continue;
+        }
+        let path = report.dir.join(file);
+        match std::fs::read_to_string(&path) {
+            Ok(read) => *text = Some(read),
+            Err(e) => {
+                report.at(
+                    offset,
+                    format!("{what}: cannot read {}: {e}", path.display()),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(texts)
 }
 
 /// A CSV path: relative to the data folder, and staying inside it.

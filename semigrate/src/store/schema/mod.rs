@@ -5,25 +5,11 @@
 //! are derived only for the few tables whose definition changed, by creating the table
 //! from its stored SQL in a scratch in-memory database.
 
-// The runtime uses only `cut`, for messages; the schema diff serves the build.
+mod table;
 
 use rusqlite::Connection;
 use std::collections::BTreeMap;
-
-/// One column as `pragma_table_info` reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Column {
-    /// The column's name.
-    pub name: String,
-    /// Its declared type.
-    pub decl_type: String,
-    /// Whether it is NOT NULL.
-    pub not_null: bool,
-    /// Its default, as written.
-    pub default: Option<String>,
-    /// Its place in the primary key (0 when not in it).
-    pub primary_key: i64,
-}
+pub use table::{Column, Table};
 
 /// One object of the schema: its type (`table`, `index`, `view`, `trigger`) and the
 /// SQL SQLite stores for it.
@@ -147,26 +133,9 @@ fn divergence(after: &str, before: &str, sides: &Sides) -> String {
 }
 
 /// The columns a stored `CREATE TABLE` defines, read back from a scratch database.
-/// None for a table the scratch cannot create (a virtual table of a missing module):
-/// its SQL alone is then compared.
+/// None for a table the scratch cannot create (a virtual table of a missing module).
 fn columns(name: &str, sql: &str) -> Option<Vec<Column>> {
-    let scratch = Connection::open_in_memory().ok()?;
-    scratch.execute_batch(sql).ok()?;
-    let mut info = scratch
-        .prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid")
-        .ok()?;
-    let rows = info
-        .query_map([name], |r| {
-            Ok(Column {
-                name: r.get(0)?,
-                decl_type: r.get(1)?,
-                not_null: r.get(2)?,
-                default: r.get(3)?,
-                primary_key: r.get(4)?,
-            })
-        })
-        .ok()?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().ok()
+    Table::read(name, sql, &|_| None).map(|t| t.columns)
 }
 
 /// The user's objects: SQLite's own and semigrate's own (`semigrate_migrations`, ...)
@@ -392,6 +361,15 @@ impl Schema {
             .map(|(name, o)| (name.as_str(), o.sql.as_str()))
     }
 
+    /// The SQL of the table called `name` (SQLite's names ignore ASCII case), for
+    /// `Change::differences_as` to resolve references with.
+    pub fn table_named(&self, name: &str) -> Option<String> {
+        self.objects
+            .iter()
+            .find(|(n, o)| o.kind == "table" && n.eq_ignore_ascii_case(name))
+            .map(|(_, o)| o.sql.clone())
+    }
+
     fn table_sql(&self, name: &str) -> Option<&str> {
         self.objects
             .get(name)
@@ -402,9 +380,10 @@ impl Schema {
 
 impl Change {
     /// Read as "up, then down": what the schema after down lacks or adds compared with
-    /// the schema before up, one readable line per difference.
-    pub fn differences(&self) -> Vec<String> {
-        self.differences_as(&AFTER_DOWN)
+    /// the schema before up, one difference per class. `unchanged` gives the SQL of a
+    /// table the change does not hold, to resolve references to its primary key.
+    pub fn differences(&self, unchanged: &dyn Fn(&str) -> Option<String>) -> Vec<Difference> {
+        self.differences_as(&AFTER_DOWN, unchanged)
     }
 
     /// The objects a migration's up changed, as the table compiles them: each new or
@@ -442,35 +421,45 @@ impl Change {
         names
     }
 
-    /// What the second side lacks or adds compared with the first, one readable line
-    /// per difference, worded for the two sides.
-    pub fn differences_as(&self, sides: &Sides) -> Vec<String> {
+    /// What the second side lacks or adds compared with the first, one difference per
+    /// class, worded for the two sides. Tables compare by meaning (`Table`), other
+    /// objects by their canonical text; `unchanged` gives the SQL of a table that is
+    /// the same on both sides, for the primary keys that references name.
+    pub fn differences_as(
+        &self,
+        sides: &Sides,
+        unchanged: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<Difference> {
         let mut out = Vec::new();
         for (name, was) in &self.was.objects {
             let kind = &was.kind;
+            let subject = format!("{kind} {name}");
             let Some(now) = self.now.objects.get(name).filter(|o| &o.kind == kind) else {
-                out.push(format!("{kind} {name} {}", sides.missing));
+                out.push(Difference::new(
+                    &subject,
+                    format!("{subject} {}", sides.missing),
+                ));
                 continue;
             };
             let (before, after) = (canonical(kind, &was.sql), canonical(kind, &now.sql));
             if before == after {
                 continue;
             }
-            let column_lines = match (
-                kind.as_str(),
-                columns(name, &was.sql),
-                columns(name, &now.sql),
-            ) {
-                ("table", Some(b), Some(a)) => column_differences(name, &b, &a, sides),
-                _ => Vec::new(),
+            let meanings = match kind.as_str() {
+                "table" => self
+                    .table(&self.was, name, unchanged)
+                    .zip(self.table(&self.now, name, unchanged)),
+                _ => None,
             };
-            if column_lines.is_empty() {
-                out.push(format!(
-                    "{kind} {name} is defined differently: {}",
-                    divergence(&after, &before, sides)
-                ));
-            } else {
-                out.extend(column_lines);
+            match meanings {
+                Some((b, a)) => out.extend(table_differences(name, &b, &a, sides)),
+                None => out.push(Difference::new(
+                    &subject,
+                    format!(
+                        "{subject} is defined differently: {}",
+                        divergence(&after, &before, sides)
+                    ),
+                )),
             }
         }
         for (name, now) in &self.now.objects {
@@ -480,10 +469,35 @@ impl Change {
                 .get(name)
                 .is_none_or(|o| o.kind != now.kind)
             {
-                out.push(format!("{} {name} {}", now.kind, sides.extra));
+                let subject = format!("{} {name}", now.kind);
+                out.push(Difference::new(
+                    &subject,
+                    format!("{subject} {}", sides.extra),
+                ));
             }
         }
         out
+    }
+
+    /// The meaning of table `name` on one side, its references resolved against that
+    /// side, or against the tables both sides share.
+    fn table(
+        &self,
+        side: &Schema,
+        name: &str,
+        unchanged: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Table> {
+        let sql = side.table_sql(name)?;
+        let keys = |target: &str| {
+            let found = side
+                .objects
+                .iter()
+                .find(|(n, o)| o.kind == "table" && n.eq_ignore_ascii_case(target))
+                .map(|(n, o)| (n.clone(), o.sql.clone()))
+                .or_else(|| unchanged(target).map(|sql| (target.to_owned(), sql)))?;
+            Table::read(&found.0, &found.1, &|_| None).map(|t| t.primary_key())
+        };
+        Table::read(name, sql, &keys)
     }
 
     /// Read as "up": the tables and columns before up that are gone after it. A column
@@ -527,13 +541,35 @@ impl Change {
     }
 }
 
-/// Column by column, what differs between a table on one side and the other.
-fn column_differences(
-    table: &str,
-    before: &[Column],
-    after: &[Column],
-    sides: &Sides,
-) -> Vec<String> {
+/// One difference between two schemas: what it is about, in the words a migration's
+/// `down_leaves` acknowledges it with (`column users.bio`, `default of t.a`, `column
+/// order of t`), and the line a person reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// The object, column or property that differs.
+    pub subject: String,
+    /// What differs, in a sentence.
+    pub line: String,
+}
+
+impl Difference {
+    fn new(subject: &str, line: String) -> Difference {
+        Difference {
+            subject: subject.to_owned(),
+            line,
+        }
+    }
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.line)
+    }
+}
+
+/// What differs between a table's meaning on one side and the other: column by
+/// column, then its constraints as sets; column order only when nothing else does.
+fn table_differences(table: &str, before: &Table, after: &Table, sides: &Sides) -> Vec<Difference> {
     let Sides {
         missing,
         extra,
@@ -541,60 +577,159 @@ fn column_differences(
         now,
     } = sides;
     let mut out = Vec::new();
-    for c in before {
-        let Some(d) = after.iter().find(|d| d.name == c.name) else {
-            out.push(format!("column {table}.{} {missing}", c.name));
+    let mut push = |subject: String, line: String| out.push(Difference { subject, line });
+    for c in &before.columns {
+        let name = &c.name;
+        let Some(d) = after.column(name) else {
+            push(
+                format!("column {table}.{name}"),
+                format!("column {table}.{name} {missing}"),
+            );
             continue;
         };
-        let name = &c.name;
-        let shown = |t: &str| {
-            if t.is_empty() {
-                "no type".to_owned()
-            } else {
-                t.to_owned()
-            }
-        };
+        let shown = |t: &Option<String>, none: &str| t.clone().unwrap_or_else(|| none.to_owned());
+        let typed = |t: &str| (!t.is_empty()).then(|| t.to_owned());
         if c.decl_type != d.decl_type {
-            out.push(format!(
-                "column {table}.{name} has type {} {now}, {} {was}",
-                shown(&d.decl_type),
-                shown(&c.decl_type)
-            ));
+            push(
+                format!("type of {table}.{name}"),
+                format!(
+                    "column {table}.{name} has type {} {now}, {} {was}",
+                    shown(&typed(&d.decl_type), "no type"),
+                    shown(&typed(&c.decl_type), "no type")
+                ),
+            );
         }
         if c.not_null != d.not_null {
             let says = |n: bool| if n { "NOT NULL" } else { "nullable" };
-            out.push(format!(
-                "column {table}.{name} is {} {now}, {} {was}",
-                says(d.not_null),
-                says(c.not_null)
-            ));
+            push(
+                format!("not null of {table}.{name}"),
+                format!(
+                    "column {table}.{name} is {} {now}, {} {was}",
+                    says(d.not_null),
+                    says(c.not_null)
+                ),
+            );
         }
-        if c.default != d.default {
-            let says = |v: &Option<String>| v.clone().unwrap_or_else(|| "no default".into());
-            out.push(format!(
-                "column {table}.{name} has default {} {now}, {} {was}",
-                says(&d.default),
-                says(&c.default)
-            ));
+        for (property, b, a, none) in [
+            ("default", &c.default, &d.default, "no default"),
+            ("collation", &c.collation, &d.collation, "BINARY"),
+            ("expression", &c.generated, &d.generated, "none"),
+        ] {
+            if b != a {
+                push(
+                    format!("{property} of {table}.{name}"),
+                    format!(
+                        "column {table}.{name} has {property} {} {now}, {} {was}",
+                        shown(a, none),
+                        shown(b, none)
+                    ),
+                );
+            }
         }
         if c.primary_key != d.primary_key {
-            out.push(format!(
-                "column {table}.{name} has another primary key part {now}"
-            ));
+            push(
+                format!("primary key of {table}"),
+                format!("column {table}.{name} has another primary key part {now}"),
+            );
         }
     }
-    for d in after {
-        if !before.iter().any(|c| c.name == d.name) {
-            out.push(format!("column {table}.{} {extra}", d.name));
+    for d in &after.columns {
+        if before.column(&d.name).is_none() {
+            push(
+                format!("column {table}.{}", d.name),
+                format!("column {table}.{} {extra}", d.name),
+            );
         }
     }
-    let order = |cs: &[Column]| cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
-    if out.is_empty() && order(before) != order(after) {
-        out.push(format!(
-            "table {table} has its columns in another order {now}: {}, {was}: {}",
-            order(after).join(", "),
-            order(before).join(", ")
-        ));
+    fn sets<T: Ord + std::fmt::Display>(
+        push: &mut dyn FnMut(String, String),
+        subject: String,
+        what: &str,
+        before: &std::collections::BTreeSet<T>,
+        after: &std::collections::BTreeSet<T>,
+        sides: &Sides,
+    ) {
+        for gone in before.difference(after) {
+            push(subject.clone(), format!("{what} {gone} {}", sides.missing));
+        }
+        for added in after.difference(before) {
+            push(subject.clone(), format!("{what} {added} {}", sides.extra));
+        }
+    }
+    let list = |set: &std::collections::BTreeSet<Vec<String>>| {
+        set.iter()
+            .map(|cols| format!("({})", cols.join(", ")))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let checks = |set: &std::collections::BTreeSet<String>| {
+        set.iter()
+            .map(|e| format!("({e})"))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    sets(
+        &mut push,
+        format!("check of {table}"),
+        &format!("{table}'s CHECK"),
+        &checks(&before.checks),
+        &checks(&after.checks),
+        sides,
+    );
+    sets(
+        &mut push,
+        format!("foreign key of {table}"),
+        &format!("{table}'s foreign key"),
+        &before.foreign_keys,
+        &after.foreign_keys,
+        sides,
+    );
+    sets(
+        &mut push,
+        format!("unique of {table}"),
+        &format!("{table}'s UNIQUE"),
+        &list(&before.unique),
+        &list(&after.unique),
+        sides,
+    );
+    sets(
+        &mut push,
+        format!("options of {table}"),
+        &format!("table {table}'s option"),
+        &before.options,
+        &after.options,
+        sides,
+    );
+    let (b, a) = (before.order(), after.order());
+    if out.is_empty() && b != a {
+        // Only the stretch that differs, with a column either side when there is one.
+        let start = b.iter().zip(&a).take_while(|(x, y)| x == y).count();
+        let end = b
+            .iter()
+            .rev()
+            .zip(a.iter().rev())
+            .take_while(|(x, y)| x == y)
+            .count();
+        let window = |cols: &[String]| {
+            let (from, to) = (
+                start.saturating_sub(1),
+                (cols.len() - end + 1).min(cols.len()),
+            );
+            let mut shown = cols[from..to].join(", ");
+            if from > 0 {
+                shown = format!("…, {shown}");
+            }
+            if to < cols.len() {
+                shown.push_str(", …");
+            }
+            shown
+        };
+        out.push(Difference {
+            subject: format!("column order of {table}"),
+            line: format!(
+                "table {table} has its columns in another order {now}: {}, {was}: {}",
+                window(&a),
+                window(&b)
+            ),
+        });
     }
     out
 }
@@ -655,8 +790,8 @@ mod tests {
         conn.execute_batch("ALTER TABLE t ADD COLUMN risk REAL; ALTER TABLE t DROP COLUMN risk;")
             .unwrap();
         assert_eq!(
-            before.changes(&conn).unwrap().differences(),
-            Vec::<String>::new()
+            before.changes(&conn).unwrap().differences(&|_| None),
+            Vec::new()
         );
     }
 
@@ -666,7 +801,10 @@ mod tests {
             "CREATE TABLE t (a INTEGER, lum TEXT);",
             "CREATE TABLE t (a INTEGER, lum INTEGER); CREATE INDEX ix_risk ON t(a);",
         )
-        .differences();
+        .differences(&|_| None)
+        .into_iter()
+        .map(|d| d.line)
+        .collect::<Vec<_>>();
         assert!(
             d.contains(&"index ix_risk is left behind by down".to_owned()),
             "{d:?}"
@@ -684,7 +822,10 @@ mod tests {
             "CREATE TABLE t (a INTEGER, b TEXT NOT NULL); CREATE TABLE u (x);",
             "CREATE TABLE t (a INTEGER, b TEXT, c REAL);",
         )
-        .differences();
+        .differences(&|_| None)
+        .into_iter()
+        .map(|d| d.line)
+        .collect::<Vec<_>>();
         assert!(
             d.contains(&"table u is missing after down".to_owned()),
             "{d:?}"
@@ -705,9 +846,12 @@ mod tests {
             "CREATE TABLE t (a INTEGER CHECK (a > 0));",
             "CREATE TABLE t (a INTEGER);",
         )
-        .differences();
+        .differences(&|_| None)
+        .into_iter()
+        .map(|d| d.line)
+        .collect::<Vec<_>>();
         assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].starts_with("table t is defined differently"), "{d:?}");
+        assert_eq!(d[0], "t's CHECK (A > 0) is missing after down");
     }
 
     #[test]

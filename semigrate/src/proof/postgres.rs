@@ -1,6 +1,6 @@
-//! The build-time replay on PostgreSQL, when `SEMIGRATE_VERIFY_POSTGRES_URL` names a
-//! server: the chain's PostgreSQL text runs in a scratch schema that the build creates
-//! and drops, with the checks of the SQLite replay: each up runs, its validations
+//! The replay on PostgreSQL, when `SEMIGRATE_VERIFY_POSTGRES_URL` names a server: the
+//! chain's PostgreSQL text runs in a scratch database that the replay creates and
+//! drops, with the checks of the SQLite replay: each up runs, its validations
 //! prepare, its down restores the schema exactly, and its up runs again.
 //!
 //! The replay also measures what each step does to the tables that exist before its
@@ -10,20 +10,25 @@
 //! A step that rewrites a table, or reads one whole under a lock that blocks writes,
 //! fails the build unless the migration accepts it (`locks`).
 
-use crate::build::diagnostic::Diagnostic;
+use super::Found;
 use crate::data::load::quoted;
 use crate::model::{Check, Engine, Held, List, Migration, SchemaObject, Step, Text};
-use crate::store::schema::Schema;
 use crate::store::schema::cut;
+use crate::store::schema::{Difference, Schema};
 use postgres::{Client, NoTls};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 /// Replays the chain on the server at `url`, recording in each migration the locks its
-/// steps were measured to take; returns the errors of the first migration that fails.
-pub fn replay(url: &str, dir: &Path, migrations: &mut [Migration]) -> Vec<Diagnostic> {
-    let fail = |message: String| vec![Diagnostic::file(dir, message)];
-    let mut client = match Client::connect(url, NoTls) {
+/// steps were measured to take; returns every error found. The replay runs in a
+/// database of its own, created from `template0` and dropped after, so that the
+/// schemas, extensions and types a chain creates stay in it.
+pub fn replay(url: &str, migrations: &mut [Migration], stale: bool) -> Result<Vec<Found>, String> {
+    let fail = Err;
+    let config: postgres::Config = match url.parse() {
+        Ok(config) => config,
+        Err(e) => return fail(format!("SEMIGRATE_VERIFY_POSTGRES_URL: {e}")),
+    };
+    let mut admin = match config.connect(NoTls) {
         Ok(client) => client,
         Err(e) => {
             return fail(format!(
@@ -32,45 +37,56 @@ pub fn replay(url: &str, dir: &Path, migrations: &mut [Migration]) -> Vec<Diagno
             ));
         }
     };
-    let schema = format!(
+    let database = format!(
         "semigrate_verify_{}_{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
-    let created = client.batch_execute(&format!(
-        "CREATE SCHEMA {schema}; SET search_path TO {schema}"
-    ));
-    let errors = match created {
-        Err(e) => fail(format!("cannot create the scratch schema: {}", reason(&e))),
-        Ok(()) => {
+    if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {database} TEMPLATE template0")) {
+        let why = match e.code() {
+            Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => format!(
+                "the role of SEMIGRATE_VERIFY_POSTGRES_URL cannot create the replay's scratch \
+                 database ({}): grant it CREATEDB (ALTER ROLE ... CREATEDB)",
+                reason(&e)
+            ),
+            _ => format!(
+                "cannot create the replay's scratch database: {}",
+                reason(&e)
+            ),
+        };
+        return fail(why);
+    }
+    let errors = match config.clone().dbname(&database).connect(NoTls) {
+        Err(e) => fail(format!(
+            "cannot connect to the replay's scratch database: {}",
+            reason(&e)
+        )),
+        Ok(mut client) => {
             let mut seeded = BTreeSet::new();
-            migrations
-                .iter_mut()
-                .find_map(|m| {
-                    match replay_one(&mut client, &schema, &mut seeded, m) {
-                        Ok(replayed) => {
-                            m.locks.measured = Some(List::Owned(replayed.held));
-                            m.schema_postgres = Some(List::Owned(replayed.objects));
-                            None
-                        }
-                        Err(errors) => Some(errors),
-                    }
-                    .map(|errors| {
-                        let file = dir.join(m.file.as_ref());
-                        errors
-                            .into_iter()
-                            .map(|e| Diagnostic::file(&file, e))
-                            .collect()
-                    })
-                })
-                .unwrap_or_default()
+            let mut found = Vec::new();
+            for (index, m) in migrations.iter_mut().enumerate() {
+                let replayed = replay_one(&mut client, &mut seeded, m, stale);
+                if !replayed.errors.is_empty() || !replayed.left.is_empty() {
+                    found.push(Found {
+                        index,
+                        errors: replayed.errors,
+                        left: replayed.left,
+                        down_failed: replayed.down_failed,
+                    });
+                }
+                let Some(objects) = replayed.objects else {
+                    break;
+                };
+                m.locks.measured = Some(List::Owned(replayed.held));
+                m.schema_postgres = Some(List::Owned(objects));
+            }
+            Ok(found)
         }
     };
-    // Whatever happened, the scratch schema goes.
-    let _ = client.batch_execute("ROLLBACK");
-    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    // Whatever happened, the scratch database goes.
+    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
     errors
 }
 
@@ -79,26 +95,52 @@ fn reason(e: &postgres::Error) -> String {
         .map_or_else(|| e.to_string(), |db| db.message().to_owned())
 }
 
-/// What the replay of one migration found: the locks its steps took, and the objects
-/// its up changed.
+/// What the replay of one migration found: the locks its steps took, the objects its
+/// up changed (None when the replay cannot go on past it), and every error.
 struct Replayed {
     held: Vec<Held>,
-    objects: Vec<SchemaObject>,
+    objects: Option<Vec<SchemaObject>>,
+    errors: Vec<String>,
+    left: Vec<Difference>,
+    down_failed: Option<String>,
 }
+
+/// The scratch database's own schema, where the chain's objects are made.
+const SCHEMA: &str = "public";
 
 /// Replays one migration: seeds its tables, runs and measures its up, prepares its
 /// validations, runs and measures its down, compares the schema, runs its up again.
-/// Returns what was measured, or every error.
+/// A down that fails or does not restore is reported and rolled back, so that the
+/// replay goes on from the state the up left (a migration outside a transaction
+/// cannot be rolled back: the replay ends there).
 fn replay_one(
     client: &mut Client,
-    schema: &str,
     seeded: &mut BTreeSet<u32>,
     m: &Migration,
-) -> Result<Replayed, Vec<String>> {
-    seed(client, schema, seeded).map_err(|e| vec![e])?;
-    let before = snapshot(client).map_err(|e| vec![e])?;
-    let mut held = apply(client, schema, m, "up", &m.up, true).map_err(|e| vec![e])?;
-    let up = before.against(&snapshot(client).map_err(|e| vec![e])?);
+    stale: bool,
+) -> Replayed {
+    let failed = |errors: Vec<String>| Replayed {
+        held: Vec::new(),
+        objects: None,
+        errors,
+        left: Vec::new(),
+        down_failed: None,
+    };
+    if let Err(e) = seed(client, SCHEMA, seeded) {
+        return failed(vec![e]);
+    }
+    let before = match snapshot(client) {
+        Ok(s) => s,
+        Err(e) => return failed(vec![e]),
+    };
+    let mut held = match apply(client, SCHEMA, m, "up", &m.up, true, Then::Commit) {
+        Ok(held) => held,
+        Err(e) => return failed(vec![e]),
+    };
+    let up = match snapshot(client) {
+        Ok(after) => before.against(&after),
+        Err(e) => return failed(vec![e]),
+    };
     let mut errors = Vec::new();
     for (i, check) in m.validate.iter().enumerate() {
         let Check::Sql { sql, .. } = check else {
@@ -116,33 +158,74 @@ fn replay_one(
             ));
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let mut go_on = true;
+    let mut left_behind = Vec::new();
+    let mut down_failed = None;
     if !m.irreversible {
-        held.extend(apply(client, schema, m, "down", &m.down, true).map_err(|e| vec![e])?);
-        let after = snapshot(client).map_err(|e| vec![e])?;
-        let differences = before.against(&after).differences();
-        if !differences.is_empty() {
-            return Err(vec![format!(
-                "down does not undo up on PostgreSQL: {}",
-                differences.join("; ")
-            )]);
+        // In a transaction, the down is compared before its commit, and rolled back
+        // when it does not restore.
+        let down = apply(client, SCHEMA, m, "down", &m.down, true, Then::Inspect);
+        let left = down.and_then(|down_held| {
+            held.extend(down_held);
+            let after = snapshot(client)?;
+            Ok(before
+                .against(&after)
+                .differences(&|t| before.table_named(t)))
+        });
+        let restored = match left {
+            Ok(found) => {
+                errors.extend(super::unacknowledged(m, &found, " on PostgreSQL", stale));
+                left_behind = found;
+                left_behind.is_empty()
+            }
+            Err(e) => {
+                errors.push(e.clone());
+                down_failed = Some(e);
+                false
+            }
+        };
+        let again = match (restored, m.transaction) {
+            (true, true) => client
+                .batch_execute("COMMIT")
+                .map_err(|e| format!("down cannot commit: {}", reason(&e)))
+                .and_then(|()| apply(client, SCHEMA, m, "up", &m.up, false, Then::Commit)),
+            (true, false) => apply(client, SCHEMA, m, "up", &m.up, false, Then::Commit),
+            (false, true) => client
+                .batch_execute("ROLLBACK")
+                .map_err(|e| format!("cannot roll the down back: {}", reason(&e)))
+                .map(|()| Vec::new()),
+            (false, false) => Err(
+                "the migration runs outside a transaction, so the replay cannot go on past \
+                 its down"
+                    .to_owned(),
+            ),
+        };
+        if let Err(e) = again {
+            errors.push(e);
+            go_on = false;
         }
-        apply(client, schema, m, "up", &m.up, false).map_err(|e| vec![e])?;
     }
-    let hazards: Vec<String> = held
-        .iter()
-        .filter(|h| h.blocks_writes() && !m.locks.accepted.covers(&h.table))
-        .map(hazard)
-        .collect();
-    match hazards.is_empty() {
-        true => Ok(Replayed {
-            held,
-            objects: up.objects(),
-        }),
-        false => Err(hazards),
+    errors.extend(
+        held.iter()
+            .filter(|h| h.blocks_writes() && !m.locks.accepted.covers(&h.table))
+            .map(hazard),
+    );
+    Replayed {
+        held,
+        objects: go_on.then(|| up.objects()),
+        errors,
+        left: left_behind,
+        down_failed,
     }
+}
+
+/// What `apply` does once a direction's steps ran in their transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Commit it.
+    Commit,
+    /// Leave it open, for the caller to read the schema and commit or roll back.
+    Inspect,
 }
 
 /// A measured hazard, in words: the step, the table, the lock, and the way out.
@@ -184,6 +267,7 @@ fn apply(
     direction: &str,
     steps: &[Step],
     measure: bool,
+    then: Then,
 ) -> Result<Vec<Held>, String> {
     let mut held = Vec::new();
     let tables = match measure {
@@ -281,6 +365,7 @@ fn apply(
     }
     client.batch_execute("BEGIN").map_err(|e| reason(&e))?;
     match run(client) {
+        Ok(()) if then == Then::Inspect => Ok(held),
         Ok(()) => client
             .batch_execute("COMMIT")
             .map_err(|e| reason(&e))
@@ -453,9 +538,27 @@ fn seed(client: &mut Client, schema: &str, seeded: &mut BTreeSet<u32>) -> Result
     }
 }
 
-/// The scratch schema as the schema check reads a store's (the search path is set to
-/// it): every object with its definition, the scratch schema's name left out.
+/// The scratch database as the schema check reads a store's schema, with what a
+/// chain may make beside it: the schemas and extensions it created.
 fn snapshot(client: &mut Client) -> Result<Schema, String> {
-    crate::store::postgres::catalog(client)
-        .map_err(|e| format!("cannot read the scratch schema: {}", reason(&e)))
+    let read = |e: postgres::Error| format!("cannot read the scratch database: {}", reason(&e));
+    let mut schema = crate::store::postgres::catalog(client).map_err(read)?;
+    let beside = client
+        .query(
+            "SELECT 'schema', nspname::text, '' FROM pg_namespace \
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('public', 'information_schema') \
+             UNION ALL \
+             SELECT 'extension', extname::text, '' FROM pg_extension WHERE extname <> 'plpgsql'",
+            &[],
+        )
+        .map_err(read)?;
+    for row in beside {
+        let (kind, name, sql): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        // A table of the same name keeps its place.
+        schema
+            .objects
+            .entry(name)
+            .or_insert(crate::store::schema::Object { kind, sql });
+    }
+    Ok(schema)
 }

@@ -1,61 +1,77 @@
-//! The build-time replay: every migration is applied to an in-memory SQLite, its
+//! The replay on SQLite: every migration is applied to an in-memory SQLite, its
 //! validations are prepared, its down is applied and must restore the schema exactly,
 //! and its up is applied again before the next one. What fails here never ships.
 
-use crate::build::diagnostic::Diagnostic;
+use super::{Found, unacknowledged};
 use crate::fk_check;
 use crate::model::{Check, Engine, Migration, Step};
 use crate::sqlite_error::message as sqlite_message;
-use crate::store::schema::{Change, Schema, cut};
+use crate::store::schema::{Change, Difference, Schema, cut};
 use rusqlite::Connection;
-use std::path::Path;
 
 /// Replays the chain, recording in each migration the objects its up changed; returns
-/// the errors of the first migration that fails (the ones after it would only repeat
-/// the damage).
-pub fn replay(dir: &Path, migrations: &mut [Migration]) -> Vec<Diagnostic> {
-    let conn = match Connection::open_in_memory()
+/// every error found. A migration whose down does not restore the schema, or whose
+/// validations do not prepare, is reported and the replay goes on from the state its
+/// up left; one whose up fails ends the replay (the migrations after it would only
+/// repeat the damage).
+pub fn replay(migrations: &mut [Migration]) -> Result<Vec<Found>, String> {
+    let mut conn = Connection::open_in_memory()
         .and_then(|c| c.execute_batch("PRAGMA foreign_keys = ON;").map(|()| c))
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return vec![Diagnostic::file(
-                dir,
-                format!("cannot open an in-memory SQLite: {e}"),
-            )];
-        }
-    };
+        .map_err(|e| format!("cannot open an in-memory SQLite: {e}"))?;
     let mut schema = Schema::default();
-    for m in migrations {
-        match replay_one(&conn, m, &schema) {
-            Ok(up) => {
-                m.schema = Some(up.objects().into());
-                schema.apply(&up);
-                m.schema_digest = Some(schema.digest());
-            }
-            Err(errors) => {
-                let file = dir.join(m.file.as_ref());
-                return errors
-                    .into_iter()
-                    .map(|e| Diagnostic::file(&file, e))
-                    .collect();
-            }
+    let mut found = Vec::new();
+    for (index, m) in migrations.iter_mut().enumerate() {
+        let replayed = replay_one(&mut conn, m, &schema);
+        let up = replayed.up;
+        if !replayed.errors.is_empty() || !replayed.left.is_empty() {
+            found.push(Found {
+                index,
+                errors: replayed.errors,
+                left: replayed.left,
+                down_failed: replayed.down_failed,
+            });
         }
+        let Some(up) = up else { break };
+        m.schema = Some(up.objects().into());
+        schema.apply(&up);
+        m.schema_digest = Some(schema.digest());
     }
-    Vec::new()
+    Ok(found)
+}
+
+/// What the replay of one migration found: what its up changed (None when the up
+/// failed and the replay cannot go on), and every error.
+struct Replayed {
+    up: Option<Change>,
+    errors: Vec<String>,
+    left: Vec<Difference>,
+    down_failed: Option<String>,
 }
 
 /// Replays one migration from the schema `before`; returns what its up changed, which
 /// brings `before` to where the next migration starts (up, down and up again must
-/// agree, so the schema after the second up is the same).
-fn replay_one(conn: &Connection, m: &Migration, before: &Schema) -> Result<Change, Vec<String>> {
-    let changes = || {
+/// agree, so the schema after the second up is the same). A down that fails or does
+/// not restore is reported, and the database is brought back to where the up left it
+/// from a copy taken before the down.
+fn replay_one(conn: &mut Connection, m: &Migration, before: &Schema) -> Replayed {
+    let failed = |e: String| Replayed {
+        up: None,
+        errors: vec![e],
+        left: Vec::new(),
+        down_failed: None,
+    };
+    let changes = |conn: &Connection| {
         before
             .changes(conn)
-            .map_err(|e| vec![format!("cannot read the schema: {e}")])
+            .map_err(|e| format!("cannot read the schema: {e}"))
     };
-    apply(conn, m, "up", &m.up).map_err(|e| vec![e])?;
-    let up = changes()?;
+    if let Err(e) = apply(conn, m, "up", &m.up) {
+        return failed(e);
+    }
+    let up = match changes(conn) {
+        Ok(up) => up,
+        Err(e) => return failed(e),
+    };
     let mut errors = Vec::new();
     for (i, check) in m.validate.iter().enumerate() {
         let Check::Sql { sql, .. } = check else {
@@ -80,19 +96,83 @@ fn replay_one(conn: &Connection, m: &Migration, before: &Schema) -> Result<Chang
             removed.join(", ")
         ));
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     if m.irreversible {
-        return Ok(up);
+        return Replayed {
+            up: Some(up),
+            errors,
+            left: Vec::new(),
+            down_failed: None,
+        };
     }
-    apply(conn, m, "down", &m.down).map_err(|e| vec![e])?;
-    let diff = changes()?.differences();
-    if !diff.is_empty() {
-        return Err(vec![format!("down does not undo up: {}", diff.join("; "))]);
+    let saved = match copy(conn) {
+        Ok(saved) => saved,
+        Err(e) => return failed(e),
+    };
+    let left = apply(conn, m, "down", &m.down).and_then(|()| {
+        let live = |t: &str| table_sql(conn, t);
+        changes(conn).map(|after| after.differences(&live))
+    });
+    let mut down_failed = None;
+    let (restored, left) = match left {
+        Err(e) => {
+            errors.push(e.clone());
+            down_failed = Some(e);
+            (false, Vec::new())
+        }
+        Ok(left) => {
+            errors.extend(unacknowledged(m, &left, "", true));
+            (left.is_empty(), left)
+        }
+    };
+    // Up again after a down that restored the schema: both must run, in turn. After
+    // one that did not, the up's own state comes back from the copy.
+    let again = match restored {
+        true => apply(conn, m, "up (again, after down)", &m.up),
+        false => restore(&saved, conn),
+    };
+    match again {
+        Ok(()) => Replayed {
+            up: Some(up),
+            errors,
+            left,
+            down_failed,
+        },
+        Err(e) => {
+            errors.push(e);
+            Replayed {
+                up: None,
+                errors,
+                left,
+                down_failed,
+            }
+        }
     }
-    apply(conn, m, "up (again, after down)", &m.up).map_err(|e| vec![e])?;
-    Ok(up)
+}
+
+/// A copy of the replay's database, in memory, through SQLite's backup API.
+fn copy(conn: &Connection) -> Result<Connection, String> {
+    let mut saved = Connection::open_in_memory().map_err(|e| format!("cannot open a copy: {e}"))?;
+    rusqlite::backup::Backup::new(conn, &mut saved)
+        .and_then(|b| b.run_to_completion(i32::MAX, std::time::Duration::ZERO, None))
+        .map_err(|e| format!("cannot copy the replay's database: {e}"))?;
+    Ok(saved)
+}
+
+/// Brings the replay's database back to the copy `saved`.
+fn restore(saved: &Connection, conn: &mut Connection) -> Result<(), String> {
+    rusqlite::backup::Backup::new(saved, conn)
+        .and_then(|b| b.run_to_completion(i32::MAX, std::time::Duration::ZERO, None))
+        .map_err(|e| format!("cannot bring the replay's database back after down: {e}"))
+}
+
+/// The SQL of a table as the live database has it, for references to its key.
+fn table_sql(conn: &Connection, name: &str) -> Option<String> {
+    conn.query_row(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+        [name],
+        |r| r.get(0),
+    )
+    .ok()
 }
 
 /// Runs one direction the way the runtime does: foreign keys switched off before the

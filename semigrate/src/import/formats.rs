@@ -1,0 +1,744 @@
+//! The migration folders of other tools, read into one shape: each migration's id (as
+//! that tool's history table stores it), its name, its up and down SQL, and whether it
+//! runs in a transaction. Each tool's order is kept: numeric where its versions are
+//! numbers (golang-migrate's 1, 2, ... 10), as text where they are timestamps.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The tools whose folders `import` reads, and whose stores `adopt` takes over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// diesel_cli: `migrations/2019-02-26-002946_name/{up,down}.sql`, `metadata.toml`.
+    Diesel,
+    /// sqlx-cli: `20240101120000_name.sql`, or `.up.sql` and `.down.sql`.
+    Sqlx,
+    /// golang-migrate: `1_name.up.sql` and `1_name.down.sql`.
+    GolangMigrate,
+    /// goose: `00001_name.sql` with `-- +goose Up` and `-- +goose Down`.
+    Goose,
+    /// dbmate: `20151129054053_name.sql` with `-- migrate:up` and `-- migrate:down`.
+    Dbmate,
+    /// Flyway: `V1.1__name.sql`, and `U1.1__name.sql` to undo it.
+    Flyway,
+    /// sql-migrate: any `.sql` with `-- +migrate Up` and `-- +migrate Down`.
+    SqlMigrate,
+}
+
+impl Tool {
+    /// Every tool, as `--from` names them.
+    pub const ALL: [Tool; 7] = [
+        Tool::Diesel,
+        Tool::Sqlx,
+        Tool::GolangMigrate,
+        Tool::Goose,
+        Tool::Dbmate,
+        Tool::Flyway,
+        Tool::SqlMigrate,
+    ];
+
+    /// Its name, as `--from` takes it and `origin` records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Diesel => "diesel",
+            Tool::Sqlx => "sqlx",
+            Tool::GolangMigrate => "golang-migrate",
+            Tool::Goose => "goose",
+            Tool::Dbmate => "dbmate",
+            Tool::Flyway => "flyway",
+            Tool::SqlMigrate => "sql-migrate",
+        }
+    }
+
+    /// The tool `--from` names.
+    pub fn parse(name: &str) -> Result<Tool, String> {
+        Tool::ALL
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
+                format!("`{name}` is not a tool import knows: {}", names.join(", "))
+            })
+    }
+}
+
+/// One direction's SQL, and the file it was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// The SQL, as written.
+    pub text: String,
+    /// The file it comes from.
+    pub file: PathBuf,
+}
+
+impl Part {
+    /// Whether it holds no statement (empty, or comments only).
+    pub fn is_empty(&self) -> bool {
+        crate::statements::split(&self.text).is_empty()
+    }
+}
+
+/// One migration as another tool keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The id the tool's history records (`20190226002946`, `1`, `1.1`, a file name).
+    pub id: String,
+    /// Its name in the tool's folder (`2019-02-26-002946_create_user`).
+    pub name: String,
+    /// What brings the store up.
+    pub up: Part,
+    /// What takes it back down; None when there is none, or it holds no statement.
+    pub down: Option<Part>,
+    /// Whether the tool runs it in a transaction.
+    pub transaction: bool,
+    /// What a person should know of how it was read.
+    pub notes: Vec<String>,
+}
+
+/// Reads the folder `dir` of `tool`: every migration, in the tool's order, or every
+/// file that cannot be placed, named.
+pub fn read(tool: Tool, dir: &Path) -> Result<Vec<Source>, Vec<String>> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| vec![format!("{}: cannot read the folder: {e}", dir.display())])?;
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    let mut errors = Vec::new();
+    let mut found: Vec<(Key, Source)> = Vec::new();
+    match tool {
+        Tool::Diesel => diesel(&paths, &mut found, &mut errors),
+        Tool::Sqlx | Tool::GolangMigrate => pairs(tool, &paths, &mut found, &mut errors),
+        Tool::Goose | Tool::Dbmate | Tool::SqlMigrate => {
+            sections(tool, &paths, &mut found, &mut errors)
+        }
+        Tool::Flyway => flyway(&paths, &mut found, &mut errors),
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    for pair in found.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            errors.push(format!(
+                "{} and {} have the same version",
+                pair[0].1.up.file.display(),
+                pair[1].1.up.file.display()
+            ));
+        }
+    }
+    if found.is_empty() && errors.is_empty() {
+        errors.push(format!(
+            "{}: no {} migration found in it",
+            dir.display(),
+            tool.name()
+        ));
+    }
+    match errors.is_empty() {
+        true => Ok(found.into_iter().map(|(_, s)| s).collect()),
+        false => Err(errors),
+    }
+}
+
+/// How a tool orders its migrations: by number, by numeric parts (Flyway's 1.10
+/// after 1.9), or by text (timestamps, sql-migrate's names).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Number(u128),
+    Parts(Vec<u128>),
+    Text(String),
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn read_text(path: &Path, errors: &mut Vec<String>) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            errors.push(format!("{}: cannot read: {e}", path.display()));
+            None
+        }
+    }
+}
+
+/// The number and the name of `<digits>_<name><suffix>`.
+fn numbered<'a>(name: &'a str, suffix: &str) -> Option<(&'a str, &'a str)> {
+    let stem = name.strip_suffix(suffix)?;
+    let (number, rest) = stem.split_once('_').unwrap_or((stem, ""));
+    (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some((number, rest))
+}
+
+/// Files that are not migrations in a folder of migrations: a `.sql` one is named as
+/// an error, since it may be a migration misnamed; others (a README) are left alone.
+fn unplaced(path: &Path, tool: Tool, expected: &str, errors: &mut Vec<String>) {
+    let name = file_name(path);
+    if path.extension().is_some_and(|e| e == "sql" || e == "go") {
+        errors.push(format!(
+            "{}: not a {} migration (expected {expected})",
+            path.display(),
+            tool.name()
+        ));
+    } else if path.is_dir() && tool != Tool::Diesel {
+        errors.push(format!(
+            "{}: a folder among {} migrations; import reads the files of one folder",
+            path.display(),
+            tool.name()
+        ));
+    } else {
+        let _ = name;
+    }
+}
+
+/// diesel: a folder per migration, `<version>_<name>/up.sql` and `down.sql`; its version
+/// is the digits of the part before the first `_`.
+fn diesel(paths: &[PathBuf], found: &mut Vec<(Key, Source)>, errors: &mut Vec<String>) {
+    for path in paths {
+        let name = file_name(path);
+        if !path.is_dir() {
+            if name.ends_with(".sql") {
+                unplaced(
+                    path,
+                    Tool::Diesel,
+                    "a folder `2019-02-26-002946_name/` holding up.sql",
+                    errors,
+                );
+            }
+            continue;
+        }
+        let prefix = name.split('_').next().unwrap_or_default();
+        let id: String = prefix.chars().filter(char::is_ascii_digit).collect();
+        if id.is_empty() || !prefix.chars().all(|c| c.is_ascii_digit() || c == '-') {
+            errors.push(format!(
+                "{}: not a diesel migration folder (expected `2019-02-26-002946_name`)",
+                path.display()
+            ));
+            continue;
+        }
+        let up = path.join("up.sql");
+        if !up.is_file() {
+            errors.push(format!("{}: the migration has no up.sql", path.display()));
+            continue;
+        }
+        let Some(up_text) = read_text(&up, errors) else {
+            continue;
+        };
+        let down_path = path.join("down.sql");
+        let down = match down_path.is_file() {
+            true => read_text(&down_path, errors).map(|text| Part {
+                text,
+                file: down_path.clone(),
+            }),
+            false => None,
+        };
+        let mut transaction = true;
+        let metadata = path.join("metadata.toml");
+        if metadata.is_file()
+            && let Some(text) = read_text(&metadata, errors)
+        {
+            match toml::from_str::<toml::Table>(&text) {
+                Ok(table) => {
+                    if table.get("run_in_transaction") == Some(&toml::Value::Boolean(false)) {
+                        transaction = false;
+                    }
+                }
+                Err(e) => errors.push(format!("{}: {}", metadata.display(), e.message())),
+            }
+        }
+        let source = Source {
+            id,
+            name: name.clone(),
+            up: Part {
+                text: up_text,
+                file: up,
+            },
+            down,
+            transaction,
+            notes: Vec::new(),
+        };
+        found.push((Key::Text(source.id.clone()), finish(source)));
+    }
+}
+
+/// sqlx and golang-migrate: `<version>_<name>.up.sql` with `.down.sql`; sqlx also takes
+/// a lone `<version>_<name>.sql`, which has no down, and `-- no-transaction`.
+fn pairs(tool: Tool, paths: &[PathBuf], found: &mut Vec<(Key, Source)>, errors: &mut Vec<String>) {
+    let mut ups: BTreeMap<String, (String, PathBuf)> = BTreeMap::new();
+    let mut downs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut simple: Vec<(String, String, PathBuf)> = Vec::new();
+    let expected = match tool {
+        Tool::Sqlx => "`<version>_<name>.sql`, or `.up.sql` and `.down.sql`",
+        _ => "`<version>_<name>.up.sql` and `.down.sql`",
+    };
+    for path in paths {
+        let name = file_name(path);
+        if let Some((number, rest)) = numbered(&name, ".up.sql") {
+            ups.insert(number.to_owned(), (rest.to_owned(), path.clone()));
+        } else if let Some((number, _)) = numbered(&name, ".down.sql") {
+            downs.insert(number.to_owned(), path.clone());
+        } else if let Some((number, rest)) = numbered(&name, ".sql").filter(|_| tool == Tool::Sqlx)
+        {
+            simple.push((number.to_owned(), rest.to_owned(), path.clone()));
+        } else {
+            unplaced(path, tool, expected, errors);
+        }
+    }
+    for (number, path) in &downs {
+        if !ups.contains_key(number) {
+            errors.push(format!("{}: a down without its up", path.display()));
+        }
+    }
+    let with_downs = ups.into_iter().map(|(number, (rest, up))| {
+        let down = downs.get(&number).cloned();
+        (number, rest, up, down)
+    });
+    let simple = simple
+        .into_iter()
+        .map(|(number, rest, up)| (number, rest, up, None));
+    for (number, rest, up, down) in with_downs.chain(simple) {
+        let Some(up_text) = read_text(&up, errors) else {
+            continue;
+        };
+        let down = down.and_then(|file| read_text(&file, errors).map(|text| Part { text, file }));
+        let no_transaction = |text: &str| {
+            text.lines()
+                .next()
+                .is_some_and(|l| l.trim() == "-- no-transaction")
+        };
+        let transaction = !(tool == Tool::Sqlx && no_transaction(&up_text));
+        let Ok(value) = number.parse::<u128>() else {
+            errors.push(format!("{}: its version is too large", up.display()));
+            continue;
+        };
+        let name = match rest.is_empty() {
+            true => number.clone(),
+            false => format!("{number}_{rest}"),
+        };
+        let source = Source {
+            id: value.to_string(),
+            name,
+            up: Part {
+                text: up_text,
+                file: up,
+            },
+            down,
+            transaction,
+            notes: Vec::new(),
+        };
+        found.push((Key::Number(value), finish(source)));
+    }
+}
+
+/// goose, dbmate and sql-migrate: one file each, its up and down marked by comments.
+fn sections(
+    tool: Tool,
+    paths: &[PathBuf],
+    found: &mut Vec<(Key, Source)>,
+    errors: &mut Vec<String>,
+) {
+    for path in paths {
+        let name = file_name(path);
+        if tool == Tool::Goose && name.ends_with(".go") {
+            errors.push(format!(
+                "{}: a Go migration; import reads SQL only: write it as a spec with a Rust step",
+                path.display()
+            ));
+            continue;
+        }
+        let numbered_name = numbered(&name, ".sql");
+        let key = match (tool, numbered_name) {
+            (Tool::SqlMigrate, _) if name.ends_with(".sql") => {
+                // sql-migrate orders by a leading number when the name has one.
+                let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
+                match digits.parse::<u128>() {
+                    Ok(n) => Key::Parts(vec![0, n]),
+                    Err(_) => Key::Text(name.clone()),
+                }
+            }
+            (Tool::Goose, Some((number, _))) => match number.parse::<u128>() {
+                Ok(n) => Key::Number(n),
+                Err(_) => {
+                    errors.push(format!("{}: its version is too large", path.display()));
+                    continue;
+                }
+            },
+            (Tool::Dbmate, Some((number, _))) => Key::Text(number.to_owned()),
+            _ => {
+                unplaced(path, tool, "`<version>_<name>.sql`", errors);
+                continue;
+            }
+        };
+        let Some(text) = read_text(path, errors) else {
+            continue;
+        };
+        let id = match (&key, numbered_name) {
+            (Key::Number(n), _) => n.to_string(),
+            (_, Some((number, _))) if tool == Tool::Dbmate => number.to_owned(),
+            _ => name.clone(),
+        };
+        match split_sections(tool, &text) {
+            Err(why) => errors.push(format!("{}: {why}", path.display())),
+            Ok(Sections {
+                up,
+                down,
+                transaction,
+            }) => {
+                let stem = name.trim_end_matches(".sql").to_owned();
+                let source = Source {
+                    id,
+                    name: stem,
+                    up: Part {
+                        text: up,
+                        file: path.clone(),
+                    },
+                    down: down.map(|text| Part {
+                        text,
+                        file: path.clone(),
+                    }),
+                    transaction,
+                    notes: Vec::new(),
+                };
+                found.push((key, finish(source)));
+            }
+        }
+    }
+}
+
+/// A file's up and down, as its markers cut it.
+struct Sections {
+    up: String,
+    down: Option<String>,
+    transaction: bool,
+}
+
+/// Cuts a goose, dbmate or sql-migrate file on its markers. The lines between them are
+/// kept as written (`StatementBegin`/`End` are comments to SQL).
+fn split_sections(tool: Tool, text: &str) -> Result<Sections, String> {
+    let (up_marker, down_marker) = match tool {
+        Tool::Goose => ("-- +goose up", "-- +goose down"),
+        Tool::Dbmate => ("-- migrate:up", "-- migrate:down"),
+        _ => ("-- +migrate up", "-- +migrate down"),
+    };
+    let mut up: Option<String> = None;
+    let mut down: Option<String> = None;
+    let mut transaction = true;
+    let mut current: Option<&mut String> = None;
+    for line in text.split_inclusive('\n') {
+        let lower = line.trim().to_ascii_lowercase();
+        let words: Vec<&str> = lower.split_whitespace().collect();
+        let marker = |m: &str| {
+            let mw: Vec<&str> = m.split_whitespace().collect();
+            words.len() >= mw.len() && words[..mw.len()] == mw[..]
+        };
+        if marker(up_marker) {
+            if words.contains(&"notransaction") || words.contains(&"transaction:false") {
+                transaction = false;
+            }
+            current = Some(up.get_or_insert_with(String::new));
+            continue;
+        }
+        if marker(down_marker) {
+            current = Some(down.get_or_insert_with(String::new));
+            continue;
+        }
+        if tool == Tool::Goose && lower == "-- +goose no transaction" {
+            transaction = false;
+            continue;
+        }
+        match current.as_deref_mut() {
+            Some(part) => part.push_str(line),
+            None if crate::statements::split(line).is_empty() => {}
+            None => {
+                return Err(format!(
+                    "SQL before the first `{up_marker}` marker: say which direction it belongs to"
+                ));
+            }
+        }
+    }
+    let up = up.ok_or_else(|| format!("no `{up_marker}` marker"))?;
+    Ok(Sections {
+        up,
+        down,
+        transaction,
+    })
+}
+
+/// Flyway: `V<version>__<name>.sql`, undone by `U<version>__<name>.sql`; a repeatable
+/// `R__` migration has no version, and no place in a chain of versions yet.
+fn flyway(paths: &[PathBuf], found: &mut Vec<(Key, Source)>, errors: &mut Vec<String>) {
+    let mut undos: BTreeMap<Vec<u128>, PathBuf> = BTreeMap::new();
+    let mut versioned = Vec::new();
+    for path in paths {
+        let name = file_name(path);
+        if name.starts_with("R__") && name.ends_with(".sql") {
+            errors.push(format!(
+                "{}: a repeatable migration (R__), which a chain of versions cannot hold: \
+                 make it a versioned one (V<n>__) or leave it out of the folder imported",
+                path.display()
+            ));
+            continue;
+        }
+        let parsed = name.strip_suffix(".sql").and_then(|stem| {
+            let kind = stem.chars().next()?;
+            let (version, rest) = stem[1..].split_once("__")?;
+            let parts: Option<Vec<u128>> = version
+                .split(['.', '_'])
+                .map(|p| p.parse::<u128>().ok())
+                .collect();
+            Some((kind, parts?, version.replace('_', "."), rest.to_owned()))
+        });
+        match parsed {
+            Some(('V', parts, version, rest)) => {
+                versioned.push((parts, version, rest, path.clone()))
+            }
+            Some(('U', parts, _, _)) => {
+                undos.insert(parts, path.clone());
+            }
+            _ => unplaced(
+                path,
+                Tool::Flyway,
+                "`V<version>__<name>.sql` or `U<version>__<name>.sql`",
+                errors,
+            ),
+        }
+    }
+    for (parts, path) in &undos {
+        if !versioned.iter().any(|v| &v.0 == parts) {
+            errors.push(format!(
+                "{}: an undo without its versioned migration",
+                path.display()
+            ));
+        }
+    }
+    for (parts, version, rest, path) in versioned {
+        let Some(text) = read_text(&path, errors) else {
+            continue;
+        };
+        let down = undos.get(&parts).and_then(|file| {
+            read_text(file, errors).map(|text| Part {
+                text,
+                file: file.clone(),
+            })
+        });
+        let source = Source {
+            id: version.clone(),
+            name: format!("V{version}__{rest}"),
+            up: Part { text, file: path },
+            down,
+            transaction: true,
+            notes: Vec::new(),
+        };
+        found.push((Key::Parts(parts), finish(source)));
+    }
+}
+
+/// What every format shares once read: a down with no statement is none (diesel
+/// writes empty downs for migrations it cannot undo), and a file that opens its own
+/// transaction runs outside semigrate's.
+fn finish(mut source: Source) -> Source {
+    if source.down.as_ref().is_some_and(Part::is_empty) {
+        source.down = None;
+        source
+            .notes
+            .push("its down holds no statement: imported as irreversible".into());
+    }
+    let parts = std::iter::once(&source.up).chain(source.down.as_ref());
+    let own_transaction = parts.into_iter().any(|part| {
+        crate::statements::split(&part.text).iter().any(|s| {
+            let word = s
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            matches!(word.trim_end_matches(';'), "BEGIN" | "COMMIT" | "START")
+                && !s.to_ascii_uppercase().contains("ATOMIC")
+        })
+    });
+    if own_transaction && source.transaction {
+        source.transaction = false;
+        source.notes.push(
+            "it opens its own transaction (BEGIN ... COMMIT): imported with transaction = false"
+                .into(),
+        );
+    }
+    source
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn names(sources: &[Source]) -> Vec<&str> {
+        sources.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn golang_migrate_orders_by_number() {
+        let dir = folder(&[
+            ("10_ten.up.sql", "CREATE TABLE ten (x);"),
+            ("10_ten.down.sql", "DROP TABLE ten;"),
+            ("2_two.up.sql", "CREATE TABLE two (x);"),
+            ("1_one.up.sql", "CREATE TABLE one (x);"),
+            ("1_one.down.sql", "DROP TABLE one;"),
+            ("README.md", "notes"),
+        ]);
+        let read = read(Tool::GolangMigrate, dir.path()).unwrap();
+        assert_eq!(names(&read), ["1_one", "2_two", "10_ten"]);
+        assert_eq!(read[2].id, "10");
+        assert!(read[1].down.is_none());
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_placed_is_named() {
+        let dir = folder(&[
+            ("1_one.up.sql", "SELECT 1;"),
+            ("one.sql", "SELECT 1;"),
+            ("3_x.down.sql", ""),
+        ]);
+        let errors = read(Tool::GolangMigrate, dir.path()).unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("one.sql: not a golang-migrate migration")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("3_x.down.sql: a down without its up")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn diesel_reads_folders_metadata_and_empty_downs() {
+        let dir = folder(&[
+            (
+                "2019-02-26-002946_create_user/up.sql",
+                "CREATE TABLE users (id INTEGER);",
+            ),
+            (
+                "2019-02-26-002946_create_user/down.sql",
+                "-- nothing to undo\n",
+            ),
+            (
+                "2019-03-01-000000_index/up.sql",
+                "CREATE INDEX CONCURRENTLY i ON users (id);",
+            ),
+            ("2019-03-01-000000_index/down.sql", "DROP INDEX i;"),
+            (
+                "2019-03-01-000000_index/metadata.toml",
+                "run_in_transaction = false\n",
+            ),
+        ]);
+        let read = read(Tool::Diesel, dir.path()).unwrap();
+        assert_eq!(read[0].id, "20190226002946");
+        assert!(read[0].down.is_none() && read[0].transaction);
+        assert!(!read[1].transaction && read[1].down.is_some());
+    }
+
+    #[test]
+    fn sqlx_reads_simple_and_reversible_files() {
+        let dir = folder(&[
+            (
+                "20240101000000_users.sql",
+                "CREATE TABLE users (id INTEGER);",
+            ),
+            (
+                "20240102000000_index.up.sql",
+                "-- no-transaction\nCREATE INDEX i ON users (id);",
+            ),
+            ("20240102000000_index.down.sql", "DROP INDEX i;"),
+        ]);
+        let read = read(Tool::Sqlx, dir.path()).unwrap();
+        assert_eq!(
+            names(&read),
+            ["20240101000000_users", "20240102000000_index"]
+        );
+        assert!(read[0].down.is_none() && read[0].transaction);
+        assert!(!read[1].transaction && read[1].down.is_some());
+    }
+
+    #[test]
+    fn markers_cut_goose_dbmate_and_sql_migrate_files() {
+        let goose = folder(&[
+            (
+                "00002_f.sql",
+                "-- +goose Up\n-- +goose NO TRANSACTION\n-- +goose StatementBegin\nCREATE TABLE f (x);\n-- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE f;\n",
+            ),
+            ("00001_e.sql", "-- +goose Up\nCREATE TABLE e (x);\n"),
+        ]);
+        let read_goose = read(Tool::Goose, goose.path()).unwrap();
+        assert_eq!(names(&read_goose), ["00001_e", "00002_f"]);
+        assert_eq!(read_goose[1].id, "2");
+        assert!(!read_goose[1].transaction);
+        assert!(read_goose[1].up.text.contains("CREATE TABLE f"));
+        assert_eq!(read_goose[1].down.as_ref().unwrap().text, "DROP TABLE f;\n");
+        assert!(read_goose[0].down.is_none());
+
+        let dbmate = folder(&[(
+            "20151129054053_t.sql",
+            "-- migrate:up transaction:false\nCREATE TABLE t (x);\n-- migrate:down\nDROP TABLE t;\n",
+        )]);
+        let read_dbmate = read(Tool::Dbmate, dbmate.path()).unwrap();
+        assert!(!read_dbmate[0].transaction);
+        assert_eq!(read_dbmate[0].id, "20151129054053");
+
+        let sql_migrate = folder(&[
+            (
+                "10_b.sql",
+                "-- +migrate Up\nCREATE TABLE b (x);\n-- +migrate Down\nDROP TABLE b;\n",
+            ),
+            (
+                "9_a.sql",
+                "-- +migrate Up notransaction\nCREATE TABLE a (x);\n",
+            ),
+        ]);
+        let read_sm = read(Tool::SqlMigrate, sql_migrate.path()).unwrap();
+        assert_eq!(names(&read_sm), ["9_a", "10_b"]);
+        assert_eq!(read_sm[0].id, "9_a.sql");
+        assert!(!read_sm[0].transaction);
+
+        let unmarked = folder(&[("00001_x.sql", "CREATE TABLE x (a);\n")]);
+        let errors = read(Tool::Goose, unmarked.path()).unwrap_err();
+        assert!(errors[0].contains("SQL before the first"), "{errors:?}");
+    }
+
+    #[test]
+    fn flyway_pairs_versions_with_undos_and_refuses_repeatables() {
+        let dir = folder(&[
+            ("V1__init.sql", "CREATE TABLE a (x);"),
+            ("V1.10__later.sql", "CREATE TABLE c (x);"),
+            ("V1.9__before.sql", "CREATE TABLE b (x);"),
+            ("U1.9__before.sql", "DROP TABLE b;"),
+        ]);
+        let read_fw = read(Tool::Flyway, dir.path()).unwrap();
+        assert_eq!(
+            names(&read_fw),
+            ["V1__init", "V1.9__before", "V1.10__later"]
+        );
+        assert!(read_fw[1].down.is_some() && read_fw[2].down.is_none());
+        let repeatable = folder(&[("V1__init.sql", "SELECT 1;"), ("R__views.sql", "SELECT 1;")]);
+        let errors = read(Tool::Flyway, repeatable.path()).unwrap_err();
+        assert!(
+            errors[0].contains("R__views.sql: a repeatable migration"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_explicit_transaction_turns_semigrates_off() {
+        let dir = folder(&[("1_t.up.sql", "BEGIN;\nCREATE TABLE t (x);\nCOMMIT;\n")]);
+        let read = read(Tool::GolangMigrate, dir.path()).unwrap();
+        assert!(!read[0].transaction);
+        assert!(read[0].notes[0].contains("own transaction"));
+    }
+}

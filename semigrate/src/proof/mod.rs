@@ -1,0 +1,54 @@
+//! The proof that each down undoes its up: the chain replayed on an in-memory SQLite
+//! (`sqlite`) and on a scratch PostgreSQL database (`postgres`), comparing schemas
+//! (`store::schema`). The build runs it on every chain; `import --acknowledge` runs
+//! it on a chain just imported, to write what its downs are known to leave.
+
+pub mod postgres;
+pub mod sqlite;
+
+use crate::model::Migration;
+use crate::store::schema::Difference;
+
+/// What the replay found of one migration: its errors, and what its down left
+/// (acknowledged or not).
+pub struct Found {
+    /// Its place in the chain.
+    pub index: usize,
+    /// Every error, in words.
+    pub errors: Vec<String>,
+    /// Every difference its down left.
+    pub left: Vec<Difference>,
+    /// Why its down failed, when it did.
+    pub down_failed: Option<String>,
+}
+
+/// What a down leaves that its migration does not acknowledge, and what the migration
+/// acknowledges (`down_leaves`) that the down no longer leaves, as build errors; `on`
+/// names the engine after "down does not undo up". Empty: the down restores the
+/// schema, or leaves exactly what it says. An acknowledgement is stale only where
+/// `stale` says this replay is the one that words them (SQLite's, when the chain has it).
+pub fn unacknowledged(m: &Migration, left: &[Difference], on: &str, stale: bool) -> Vec<String> {
+    let mut errors = Vec::new();
+    let unknown: Vec<String> = left
+        .iter()
+        .filter(|d| !m.down_leaves.iter().any(|a| **a == d.subject))
+        .map(|d| format!("{} [{}]", d.line, d.subject))
+        .collect();
+    if !unknown.is_empty() {
+        errors.push(format!("down does not undo up{on}: {}", unknown.join("; ")));
+    }
+    let stale: Vec<&str> = m
+        .down_leaves
+        .iter()
+        .filter(|a| stale && !left.iter().any(|d| d.subject == ***a))
+        .map(|a| a.as_ref())
+        .collect();
+    if !stale.is_empty() {
+        errors.push(format!(
+            "`down_leaves` names {}, which the down no longer leaves{on}: take {} out",
+            stale.join(", "),
+            if stale.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    errors
+}

@@ -1,0 +1,332 @@
+//! The proof on chains such as other tools leave: every flawed down reported in one
+//! build, schemas compared by meaning (the false alarms of comparing SQL text pass,
+//! the real differences fail, each in its class), acknowledged debts (`down_leaves`),
+//! SQL kept in `.sql` files, and the PostgreSQL replay in a database of its own.
+
+use semigrate::__private::Engine;
+use semigrate::SemVer;
+use semigrate::build::Config;
+use std::path::Path;
+
+/// A spec whose up runs `up` and whose down runs `down`, with `extra` top-level keys.
+fn spec(description: &str, extra: &str, up: &str, down: &str) -> String {
+    format!(
+        "description = {description:?}\n{extra}\n[[up]]\nsql = '''\n{up}\n'''\n\n[[down]]\nsql = '''\n{down}\n'''\n"
+    )
+}
+
+/// Writes the specs, in order, as v0_1_0, v0_2_0, ... and proves them on SQLite (and
+/// on the server at `postgres`, for a chain that targets both); every error, a line
+/// each, or the migrations.
+fn prove(
+    dir: &Path,
+    specs: &[String],
+    postgres: Option<&str>,
+) -> Result<Vec<semigrate::__private::Migration>, String> {
+    for (i, text) in specs.iter().enumerate() {
+        std::fs::write(dir.join(format!("v0_{}_0__m{}.toml", i + 1, i + 1)), text).unwrap();
+    }
+    let mut config = Config::default();
+    if postgres.is_some() {
+        config.engines = vec![Engine::Sqlite, Engine::Postgres];
+    }
+    let package = SemVer::parse(&format!("0.{}.0", specs.len())).unwrap();
+    semigrate::build::prove(dir, &config, package, postgres).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn errors(specs: &[String]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    prove(dir.path(), specs, None).expect_err("the chain has flaws")
+}
+
+const USERS: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);";
+
+#[test]
+fn every_flawed_down_is_reported_in_one_build() {
+    let found = errors(&[
+        spec("users", "", USERS, "DROP TABLE users;"),
+        // A down that forgets the index.
+        spec(
+            "index",
+            "",
+            "CREATE INDEX users_name ON users (name);",
+            "SELECT 1;",
+        ),
+        // A down that fails outright (SQLite has no DROP INDEX ... ON).
+        spec(
+            "bio",
+            "",
+            "ALTER TABLE users ADD COLUMN bio TEXT;",
+            "DROP INDEX users_bio ON users;",
+        ),
+        // A good one, then one that leaves its table.
+        spec(
+            "posts",
+            "",
+            "CREATE TABLE posts (id INTEGER);",
+            "DROP TABLE posts;",
+        ),
+        spec("tags", "", "CREATE TABLE tags (id INTEGER);", "SELECT 1;"),
+    ]);
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 3, "{found}");
+    assert!(
+        lines[0].contains("v0_2_0__m2.toml")
+            && lines[0].contains("index users_name is left behind by down [index users_name]"),
+        "{found}"
+    );
+    assert!(
+        lines[1].contains("v0_3_0__m3.toml") && lines[1].contains("down step 1 fails on SQLite"),
+        "{found}"
+    );
+    assert!(
+        lines[2].contains("v0_5_0__m5.toml") && lines[2].contains("table tags is left behind"),
+        "{found}"
+    );
+}
+
+#[test]
+fn the_same_table_typed_another_way_is_no_difference() {
+    // Each down rebuilds the table its up left alone, typed another way: the same
+    // meaning, so the proof passes.
+    let rebuild = |table: &str, typed: &str| {
+        format!(
+            "CREATE TABLE {table}_new {typed}; INSERT INTO {table}_new SELECT * FROM {table}; \
+             DROP TABLE {table}; ALTER TABLE {table}_new RENAME TO {table};"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let proved = prove(
+        dir.path(),
+        &[
+            spec(
+                "principals",
+                "",
+                "CREATE TABLE principals (principal_id INTEGER PRIMARY KEY);\n\
+                 CREATE TABLE checks (id INTEGER, n INTEGER DEFAULT 0 NOT NULL, \
+                 ok BOOLEAN DEFAULT FALSE, owner INTEGER REFERENCES principals);",
+                "DROP TABLE checks; DROP TABLE principals;",
+            ),
+            spec(
+                "rebuild",
+                "foreign_keys = false",
+                "CREATE TABLE other (id INTEGER);",
+                &format!(
+                    "DROP TABLE other; {}",
+                    rebuild(
+                        "checks",
+                        "(id integer, n integer not null default 0, ok boolean default false, \
+                         owner integer references principals(principal_id))"
+                    )
+                ),
+            ),
+        ],
+        None,
+    );
+    assert!(proved.is_ok(), "{}", proved.unwrap_err());
+}
+
+#[test]
+fn real_differences_fail_each_in_its_class() {
+    let base = "CREATE TABLE t (a INTEGER NOT NULL, b TEXT, c INTEGER);";
+    // Each down rebuilds `t` with one difference; the subject in brackets is what
+    // `down_leaves` would name.
+    for (typed, subject) in [
+        ("(a INTEGER, b TEXT, c INTEGER)", "not null of t.a"),
+        (
+            "(a INTEGER NOT NULL, b TEXT DEFAULT 'x', c INTEGER)",
+            "default of t.b",
+        ),
+        ("(a INTEGER NOT NULL, b INTEGER, c INTEGER)", "type of t.b"),
+        (
+            "(a INTEGER NOT NULL, c INTEGER, b TEXT)",
+            "column order of t",
+        ),
+        ("(a INTEGER NOT NULL, b TEXT)", "column t.c"),
+        (
+            "(a INTEGER NOT NULL, b TEXT COLLATE NOCASE, c INTEGER)",
+            "collation of t.b",
+        ),
+        (
+            "(a INTEGER NOT NULL, b TEXT, c INTEGER, CHECK (c > 0))",
+            "check of t",
+        ),
+        (
+            "(a INTEGER NOT NULL, b TEXT UNIQUE, c INTEGER)",
+            "unique of t",
+        ),
+    ] {
+        let down =
+            format!("CREATE TABLE t_new {typed}; DROP TABLE t; ALTER TABLE t_new RENAME TO t;");
+        let found = errors(&[
+            spec("t", "", base, "DROP TABLE t;"),
+            spec(
+                "u",
+                "destructive = true",
+                "CREATE TABLE u (x);",
+                &format!("DROP TABLE u; {down}"),
+            ),
+        ]);
+        assert!(
+            found.contains(&format!("[{subject}]")) && found.contains("v0_2_0__m2.toml"),
+            "{typed}: expected [{subject}] in {found}"
+        );
+    }
+}
+
+#[test]
+fn an_acknowledged_leftover_passes_and_nothing_else_does() {
+    let up = "ALTER TABLE users ADD COLUMN bio TEXT;";
+    let chain = |leaves: &str, down: &str| {
+        vec![
+            spec("users", "", USERS, "DROP TABLE users;"),
+            spec("bio", leaves, up, down),
+            spec(
+                "posts",
+                "",
+                "CREATE TABLE posts (id INTEGER);",
+                "DROP TABLE posts;",
+            ),
+        ]
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let proved = prove(
+        dir.path(),
+        &chain(r#"down_leaves = ["column users.bio"]"#, "SELECT 1;"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(proved[1].down_leaves.as_ref(), ["column users.bio"]);
+    // The replay went on from the state the up left: the next migration is proved.
+    assert!(proved[2].schema.is_some());
+
+    // Another difference than the one acknowledged fails.
+    let found = errors(&chain(
+        r#"down_leaves = ["column users.bio"]"#,
+        "SELECT 1; CREATE TABLE stray (x);",
+    ));
+    assert!(
+        found.contains("table stray is left behind by down"),
+        "{found}"
+    );
+    assert!(!found.contains("column users.bio is left"), "{found}");
+
+    // A fixed down makes the acknowledgement stale.
+    let found = errors(&chain(
+        r#"down_leaves = ["column users.bio"]"#,
+        "ALTER TABLE users DROP COLUMN bio;",
+    ));
+    assert!(
+        found.contains("`down_leaves` names column users.bio, which the down no longer leaves"),
+        "{found}"
+    );
+}
+
+#[test]
+fn sql_in_files_is_compiled_in_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sql")).unwrap();
+    std::fs::write(dir.path().join("sql/users.up.sql"), USERS).unwrap();
+    std::fs::write(dir.path().join("sql/users.down.sql"), "DROP TABLE users;").unwrap();
+    let from_files = "description = \"users\"\n[[up]]\nfile = \"sql/users.up.sql\"\n\
+                      [[down]]\nfile = \"sql/users.down.sql\"\n";
+    let proved = prove(dir.path(), &[from_files.to_owned()], None).unwrap();
+    let inline = tempfile::tempdir().unwrap();
+    let typed = format!(
+        "description = \"users\"\n[[up]]\nsql = {USERS:?}\n[[down]]\nsql = \"DROP TABLE users;\"\n"
+    );
+    let same = prove(inline.path(), &[typed], None).unwrap();
+    // The file's text is what runs, and what the checksum covers.
+    assert_eq!(proved[0].checksum, same[0].checksum);
+    std::fs::write(
+        dir.path().join("sql/users.up.sql"),
+        "CREATE TABLE users (id INTEGER);",
+    )
+    .unwrap();
+    let edited = prove(dir.path(), &[from_files.to_owned()], None).unwrap();
+    assert_ne!(edited[0].checksum, proved[0].checksum);
+
+    for (step, expect) in [
+        ("file = \"sql/missing.sql\"", "cannot read"),
+        (
+            "file = \"../outside.sql\"",
+            "must be a path inside the migrations folder",
+        ),
+        (
+            "file = \"sql/users.up.sql\"\nsql = \"SELECT 1\"",
+            "gives both `sql` and `file`",
+        ),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let text = format!("description = \"x\"\n[[up]]\n{step}\n[[down]]\nsql = \"SELECT 1\"\n");
+        let found = prove(d.path(), &[text], None).unwrap_err();
+        assert!(
+            found.contains(expect) && found.contains("v0_1_0__m1.toml"),
+            "{step}: {found}"
+        );
+    }
+}
+
+/// The local server, when it runs: these cases need one, and CI starts it.
+fn server() -> Option<String> {
+    let url = "postgres://postgres@127.0.0.1:5432/postgres";
+    postgres::Client::connect(url, postgres::NoTls)
+        .is_ok()
+        .then(|| url.to_owned())
+}
+
+#[test]
+fn the_postgres_replay_keeps_what_a_chain_creates_to_itself() {
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let chain = [
+        // A schema, an extension and a table of the chain's own, each undone.
+        "description = \"utils\"\n[[up]]\nsqlite = \"CREATE TABLE things (id INTEGER PRIMARY KEY);\"\n\
+         postgres = \"CREATE SCHEMA utils; CREATE EXTENSION IF NOT EXISTS pgcrypto; \
+         CREATE TABLE things (id INTEGER PRIMARY KEY);\"\n\
+         [[down]]\nsqlite = \"DROP TABLE things;\"\n\
+         postgres = \"DROP TABLE things; DROP EXTENSION pgcrypto; DROP SCHEMA utils;\"\n"
+            .to_owned(),
+        // Downs that do not restore, on the server only, each reported: the replay
+        // goes on past the first.
+        "description = \"mood\"\n[[up]]\nsqlite = \"CREATE TABLE mood (x);\"\n\
+             postgres = \"CREATE TYPE feeling AS ENUM ('ok', 'not'); CREATE TABLE mood (x feeling);\"\n\
+             [[down]]\nsqlite = \"DROP TABLE mood;\"\npostgres = \"DROP TABLE mood;\"\n"
+            .to_owned(),
+        "description = \"f\"\n[[up]]\nsqlite = \"CREATE TABLE f (x);\"\n\
+             postgres = \"CREATE TABLE f (x INTEGER); CREATE FUNCTION twice(x INTEGER) RETURNS INTEGER LANGUAGE sql AS 'SELECT 2 * x';\"\n\
+             [[down]]\nsqlite = \"DROP TABLE f;\"\npostgres = \"DROP TABLE f;\"\n"
+            .to_owned(),
+    ];
+    let found = prove(dir.path(), &chain, Some(&url)).unwrap_err();
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    assert!(
+        lines[0].contains("v0_2_0__m2.toml") && lines[0].contains("type feeling is left behind"),
+        "{found}"
+    );
+    assert!(
+        lines[1].contains("v0_3_0__m3.toml") && lines[1].contains("function twice(x integer)"),
+        "{found}"
+    );
+    // Run twice, the chain meets nothing the first run left: no `utils` schema, no
+    // scratch database.
+    assert_eq!(prove(dir.path(), &chain, Some(&url)).unwrap_err(), found);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let left: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'semigrate_verify_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
