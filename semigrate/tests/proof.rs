@@ -330,3 +330,37 @@ fn the_postgres_replay_keeps_what_a_chain_creates_to_itself() {
         .get(0);
     assert_eq!(left, 0);
 }
+
+#[test]
+fn an_up_that_only_ever_ran_on_empty_tables_says_so() {
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    let chain = |extra: &str| {
+        vec![
+            spec("t", "", "CREATE TABLE t (id INTEGER);", "DROP TABLE t;"),
+            // NOT NULL without a default fails on the row the replay seeds in `t`.
+            spec(
+                "c",
+                &format!("locks = [\"t\"]\n{extra}"),
+                "ALTER TABLE t ADD COLUMN c INTEGER NOT NULL;",
+                "ALTER TABLE t DROP COLUMN c;",
+            ),
+        ]
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let found = prove(dir.path(), &chain(""), Some(&url)).unwrap_err();
+    assert!(
+        found.contains("contains null values")
+            && found.contains("say `fails_on_rows = true`")
+            && found.contains("v0_2_0__m2.toml"),
+        "{found}"
+    );
+    let acknowledged = tempfile::tempdir().unwrap();
+    let proved = prove(
+        acknowledged.path(),
+        &chain("fails_on_rows = true"),
+        Some(&url),
+    );
+    assert!(proved.is_ok(), "{}", proved.unwrap_err());
+}

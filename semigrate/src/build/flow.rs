@@ -581,6 +581,7 @@ mod tests {
             schema_digest: None,
             origin: None,
             down_leaves: List::Borrowed(&[]),
+            fails_on_rows: false,
         }
     }
 

@@ -111,8 +111,9 @@ fn generate() -> Result<PathBuf, usize> {
         .map_err(|errors| fail(&errors))?;
     if std::env::var_os("SEMIGRATE_BUILD_TIMING").is_some_and(|v| v == "1") {
         println!(
-            "cargo::warning=proved {} migrations (parse, chain rules, replay on SQLite) in {:.3} s",
+            "cargo::warning=proved {} migrations (parse, chain rules, replay on {}) in {:.3} s",
             migrations.len(),
+            replayed(&config, postgres.is_some()),
             started.elapsed().as_secs_f64()
         );
     }
@@ -164,6 +165,21 @@ fn generate() -> Result<PathBuf, usize> {
     std::fs::write(&out, text)
         .map_err(|e| fail(&[Diagnostic::file(&out, format!("cannot write: {e}"))]))?;
     Ok(out)
+}
+
+/// The engines the build replays the chain on, in words.
+fn replayed(config: &Config, server: bool) -> String {
+    let mut on = Vec::new();
+    if config.verify && config.engines.contains(&Engine::Sqlite) {
+        on.push("SQLite");
+    }
+    if config.verify && server && config.engines.contains(&Engine::Postgres) {
+        on.push("PostgreSQL");
+    }
+    match on.is_empty() {
+        true => "no engine".into(),
+        false => on.join(" and "),
+    }
 }
 
 /// Each Rust step and check of the chain: its spec, where it is, and the function.

@@ -56,8 +56,13 @@ pub fn run(
             .replace("{dependency}", &dependency)
             .replace("{build_dependency}", &build_dependency)
     };
+    let mut manifest = fill(MANIFEST);
+    // A chain imported and proved on a server is a PostgreSQL chain.
+    if import.is_some_and(|i| i.proof_url.is_some()) {
+        manifest = manifest.replace("engines = [\"sqlite\"] ", "engines = [\"postgres\"]");
+    }
     let mut files = vec![
-        ("Cargo.toml", fill(MANIFEST)),
+        ("Cargo.toml", manifest),
         ("build.rs", BUILD.to_owned()),
         ("src/main.rs", MAIN.to_owned()),
         ("spec.schema.json", crate::spec_file::SCHEMA.to_owned()),

@@ -339,6 +339,9 @@ enum Command {
         /// leave, as `import --acknowledge` does.
         #[arg(long, requires = "import")]
         acknowledge: bool,
+        /// With --acknowledge: prove on this PostgreSQL server rather than on SQLite.
+        #[arg(long, value_name = "URL", requires = "acknowledge")]
+        proof_url: Option<String>,
     },
 }
 
@@ -813,6 +816,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
             path,
             import,
             acknowledge,
+            proof_url,
         } => {
             let import = import.map(|(tool, source)| import::Request {
                 tool,
@@ -820,7 +824,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
                 first: None,
                 stride: crate::import::Stride::Minor,
                 acknowledge,
-                proof_url: None,
+                proof_url,
                 inline: false,
                 dir: None,
                 dry_run: false,

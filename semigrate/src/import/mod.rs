@@ -47,6 +47,11 @@ pub struct Imported {
     pub leaves: Vec<(String, String)>,
     /// Why its down cannot run, once a proof found it: the spec is then irreversible.
     pub down_fails: Option<String>,
+    /// PostgreSQL: the tables its steps were measured to block writes on, accepted
+    /// (`locks`): it ran so in production already.
+    pub locks: Vec<String>,
+    /// PostgreSQL: its up fails on tables that hold rows (`fails_on_rows`).
+    pub fails_on_rows: bool,
 }
 
 impl Imported {
@@ -78,6 +83,8 @@ pub fn map(sources: Vec<Source>, first: SemVer, stride: Stride) -> Vec<Imported>
             source,
             leaves: Vec::new(),
             down_fails: None,
+            locks: Vec::new(),
+            fails_on_rows: false,
         });
     }
     out
@@ -139,12 +146,23 @@ pub fn migrations(imported: &[Imported]) -> Vec<Migration> {
                 validate: List::Owned(Vec::new()),
                 checksum: Text::Borrowed(""),
                 timeouts: Default::default(),
-                locks: Default::default(),
+                locks: crate::model::Locks {
+                    accepted: crate::model::Accepted::Tables(
+                        i.locks.iter().cloned().map(Text::Owned).collect(),
+                    ),
+                    measured: None,
+                },
                 schema: None,
                 schema_postgres: None,
                 schema_digest: None,
                 origin: None,
-                down_leaves: List::Owned(Vec::new()),
+                down_leaves: List::Owned(
+                    i.leaves
+                        .iter()
+                        .map(|(s, _)| Text::Owned(s.clone()))
+                        .collect(),
+                ),
+                fails_on_rows: i.fails_on_rows,
             }
         })
         .collect()
@@ -156,8 +174,10 @@ pub fn migrations(imported: &[Imported]) -> Vec<Migration> {
 /// that fails, which ends the proof, since the migrations after it depend on it), a
 /// line each, naming the spec.
 pub fn acknowledge(imported: &mut [Imported], postgres: Option<&str>) -> Result<Vec<String>> {
-    // Each pass acknowledges what it finds; a down found failing becomes irreversible,
-    // and the next pass goes on past it.
+    // Each pass acknowledges what it finds (a down found failing becomes
+    // irreversible), and the next proves the chain so acknowledged; each finding is
+    // acknowledged once, so few passes are needed.
+    let mut passes = 1;
     loop {
         let mut chain = migrations(imported);
         let found = match postgres {
@@ -176,23 +196,31 @@ pub fn acknowledge(imported: &mut [Imported], postgres: Option<&str>) -> Result<
                 }
                 continue;
             }
-            i.leaves = f
+            let leaves: Vec<(String, String)> = f
                 .left
                 .iter()
                 .map(|d| (d.subject.clone(), d.line.clone()))
                 .collect();
-            // What `down_leaves` answers for is the proof's "down does not undo up".
+            let mut locks = i.locks.clone();
+            locks.extend(f.hazards.iter().filter(|t| !i.locks.contains(t)).cloned());
+            if leaves != i.leaves || locks != i.locks || (f.fails_on_rows && !i.fails_on_rows) {
+                i.leaves = leaves;
+                i.locks = locks;
+                i.fails_on_rows |= f.fails_on_rows;
+                changed = true;
+            }
             let file = i.file();
             left_over.extend(
                 f.errors
                     .iter()
-                    .filter(|e| !e.starts_with("down does not undo up"))
                     .map(|e| format!("{file} ({}): {e}", i.source.name)),
             );
         }
-        if !changed {
+        // Once nothing new is acknowledged, what is left is what no key answers for.
+        if !changed || passes == 8 {
             return Ok(left_over);
         }
+        passes += 1;
     }
 }
 
@@ -225,6 +253,15 @@ pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
             (Some(_), None) => {}
         }
         out.push_str("irreversible = true\n");
+    }
+    if i.fails_on_rows {
+        out.push_str("# The proof found that the up fails on tables that hold rows:\n");
+        out.push_str("fails_on_rows = true\n");
+    }
+    if !i.locks.is_empty() {
+        out.push_str("# The proof measured steps that block writes on these tables:\n");
+        let tables: Vec<String> = i.locks.iter().map(|t| quoted(t)).collect();
+        out.push_str(&format!("locks = [{}]\n", tables.join(", ")));
     }
     if !i.leaves.is_empty() {
         out.push_str("# The proof found that the down does not restore all that the up changed:\n");

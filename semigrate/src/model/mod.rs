@@ -155,6 +155,11 @@ pub struct Migration {
     /// another tool, acknowledged so that the build passes for exactly that.
     #[serde(default, skip_serializing_if = "<[Text]>::is_empty")]
     pub down_leaves: List<Text>,
+    /// PostgreSQL: its up fails on tables that hold rows (it ran when they were
+    /// empty), and says so: the build's replay empties the tables it seeded and runs it
+    /// again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fails_on_rows: bool,
 }
 
 /// An object of the schema (a table, an index, a view or a trigger) as a migration's up

@@ -20,6 +20,10 @@ pub struct Found {
     pub left: Vec<Difference>,
     /// Why its down failed, when it did.
     pub down_failed: Option<String>,
+    /// PostgreSQL: the tables its steps were measured to block writes on, unaccepted.
+    pub hazards: Vec<String>,
+    /// PostgreSQL: its up failed on seeded rows and ran on emptied tables.
+    pub fails_on_rows: bool,
 }
 
 /// What a down leaves that its migration does not acknowledge, and what the migration

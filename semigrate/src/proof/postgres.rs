@@ -74,6 +74,8 @@ pub fn replay(url: &str, migrations: &mut [Migration], stale: bool) -> Result<Ve
                         errors: replayed.errors,
                         left: replayed.left,
                         down_failed: replayed.down_failed,
+                        hazards: replayed.hazards,
+                        fails_on_rows: replayed.fails_on_rows,
                     });
                 }
                 let Some(objects) = replayed.objects else {
@@ -103,6 +105,8 @@ struct Replayed {
     errors: Vec<String>,
     left: Vec<Difference>,
     down_failed: Option<String>,
+    hazards: Vec<String>,
+    fails_on_rows: bool,
 }
 
 /// The scratch database's own schema, where the chain's objects are made.
@@ -125,6 +129,8 @@ fn replay_one(
         errors,
         left: Vec::new(),
         down_failed: None,
+        hazards: Vec::new(),
+        fails_on_rows: false,
     };
     if let Err(e) = seed(client, SCHEMA, seeded) {
         return failed(vec![e]);
@@ -133,15 +139,41 @@ fn replay_one(
         Ok(s) => s,
         Err(e) => return failed(vec![e]),
     };
+    let mut errors = Vec::new();
+    let mut fails_on_rows = false;
     let mut held = match apply(client, SCHEMA, m, "up", &m.up, true, Then::Commit) {
         Ok(held) => held,
+        // A migration that ran when its tables were empty may fail on the rows the
+        // replay seeded: its transaction rolled back, it runs again on emptied tables.
+        Err(e) if m.transaction && !seeded.is_empty() => {
+            let again = empty(client, seeded)
+                .and_then(|()| apply(client, SCHEMA, m, "up", &m.up, true, Then::Commit));
+            match again {
+                Err(_) => return failed(vec![e]),
+                Ok(held) => {
+                    fails_on_rows = true;
+                    if !m.fails_on_rows {
+                        errors.push(format!(
+                            "{e}; on empty tables it runs: say `fails_on_rows = true` if it \
+                             only ever ran on empty ones"
+                        ));
+                    }
+                    held
+                }
+            }
+        }
         Err(e) => return failed(vec![e]),
     };
+    if m.fails_on_rows && !fails_on_rows && stale {
+        errors.push(
+            "`fails_on_rows = true`, but the up runs on tables that hold rows: take it out"
+                .to_owned(),
+        );
+    }
     let up = match snapshot(client) {
         Ok(after) => before.against(&after),
         Err(e) => return failed(vec![e]),
     };
-    let mut errors = Vec::new();
     for (i, check) in m.validate.iter().enumerate() {
         let Check::Sql { sql, .. } = check else {
             continue;
@@ -205,17 +237,28 @@ fn replay_one(
             go_on = false;
         }
     }
-    errors.extend(
-        held.iter()
-            .filter(|h| h.blocks_writes() && !m.locks.accepted.covers(&h.table))
-            .map(hazard),
-    );
+    let hazards: Vec<&Held> = held
+        .iter()
+        .filter(|h| h.blocks_writes() && !m.locks.accepted.covers(&h.table))
+        .collect();
+    errors.extend(hazards.iter().map(|h| hazard(h)));
+    let mut hazard_tables: Vec<String> = hazards.iter().map(|h| h.table.to_string()).collect();
+    hazard_tables.dedup();
     Replayed {
         held,
-        objects: go_on.then(|| up.objects()),
+        // Schemas and extensions are the database's, not the store schema's: the
+        // replay holds the down to them, the schema check does not.
+        objects: go_on.then(|| {
+            up.objects()
+                .into_iter()
+                .filter(|o| !matches!(o.kind.as_ref(), "schema" | "extension"))
+                .collect()
+        }),
         errors,
         left: left_behind,
         down_failed,
+        hazards: hazard_tables,
+        fails_on_rows,
     }
 }
 
@@ -536,6 +579,23 @@ fn seed(client: &mut Client, schema: &str, seeded: &mut BTreeSet<u32>) -> Result
         }
         waiting = left;
     }
+}
+
+/// Empties the tables the replay seeded (and those that reference them), and forgets
+/// them, so that the next migration seeds them again.
+fn empty(client: &mut Client, seeded: &mut BTreeSet<u32>) -> Result<(), String> {
+    let tables: Vec<String> = tables(client, SCHEMA)?
+        .into_iter()
+        .filter(|(oid, _)| seeded.contains(oid))
+        .map(|(_, name)| format!("{SCHEMA}.{}", quoted(&name)))
+        .collect();
+    seeded.clear();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&format!("TRUNCATE {} CASCADE", tables.join(", ")))
+        .map_err(|e| format!("cannot empty the seeded tables: {}", reason(&e)))
 }
 
 /// The scratch database as the schema check reads a store's schema, with what a

@@ -29,6 +29,8 @@ pub fn replay(migrations: &mut [Migration]) -> Result<Vec<Found>, String> {
                 errors: replayed.errors,
                 left: replayed.left,
                 down_failed: replayed.down_failed,
+                hazards: Vec::new(),
+                fails_on_rows: false,
             });
         }
         let Some(up) = up else { break };

@@ -239,6 +239,7 @@ mod tests {
             schema_digest: None,
             origin: None,
             down_leaves: crate::model::List::Borrowed(&[]),
+            fails_on_rows: false,
         }
     }
 

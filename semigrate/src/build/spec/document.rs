@@ -69,6 +69,11 @@ struct Document {
     /// the down no longer leaves.
     #[serde(default)]
     down_leaves: Vec<String>,
+    /// PostgreSQL: the up fails on tables that hold rows (it ran when they were empty),
+    /// and the build's replay, which gives every table a row, empties them and runs it
+    /// again; without this key, that is an error.
+    #[serde(default)]
+    fails_on_rows: bool,
 }
 
 /// A step: `sql`, or per-engine `sqlite` / `postgres`, or `csv` with its `ops`, or

@@ -236,6 +236,7 @@ pub fn parse(
                 .map(|l| Text::Owned(l.clone()))
                 .collect(),
         ),
+        fails_on_rows: doc.fails_on_rows,
     };
     Ok(Parsed {
         migration,
@@ -248,8 +249,9 @@ pub fn parse(
 /// the steps is read as a key of the last step. Say so, since the message alone
 /// ("unknown field `down`") points nowhere useful.
 fn misplaced_key_help(message: &str) -> Option<String> {
-    const TOP_LEVEL: [&str; 14] = [
+    const TOP_LEVEL: [&str; 15] = [
         "description",
+        "fails_on_rows",
         "origin",
         "down_leaves",
         "lock_timeout",
