@@ -2,6 +2,7 @@
 //! mapping of errors to exit codes. Each command is a module with a `run` that returns
 //! its output; [`main`] is the one entry a chain crate's binary calls.
 
+mod adopt;
 mod baseline;
 mod history;
 mod import;
@@ -211,6 +212,28 @@ enum Command {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// Take over a store another tool migrated: read its history table, find the
+    /// version of this chain (imported from that tool) it is at, check its schema, and
+    /// record semigrate's history, running nothing.
+    #[command(
+        after_help = "Examples:\n  semigrate adopt --from diesel --dry-run\n  semigrate adopt --from golang-migrate"
+    )]
+    Adopt {
+        /// The tool that migrated the store until now.
+        #[arg(long, value_name = "TOOL", value_parser = crate::import::Tool::parse)]
+        from: crate::import::Tool,
+        /// Print what the tool's history maps to, and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Record even though the store's schema differs from the one compiled for its
+        /// version.
+        #[arg(long)]
+        allow_schema_drift: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Print the run log: every migration attempted, with its outcome.
     #[command(after_help = "Example:\n  semigrate history --json")]
     History {
@@ -359,13 +382,13 @@ impl Command {
     fn run_options(&mut self) -> RunArgs {
         match self {
             Command::Upgrade { run, .. } | Command::Downgrade { run, .. } => std::mem::take(run),
-            Command::Baseline { store, wait, .. } | Command::Repair { store, wait, .. } => {
-                RunArgs {
-                    store: std::mem::take(store),
-                    wait: std::mem::take(wait),
-                    ..RunArgs::default()
-                }
-            }
+            Command::Baseline { store, wait, .. }
+            | Command::Repair { store, wait, .. }
+            | Command::Adopt { store, wait, .. } => RunArgs {
+                store: std::mem::take(store),
+                wait: std::mem::take(wait),
+                ..RunArgs::default()
+            },
             Command::Status { store } | Command::Verify { store } | Command::History { store } => {
                 RunArgs {
                     store: std::mem::take(store),
@@ -750,6 +773,12 @@ fn exit_code(chain: &'static Chain) -> u8 {
         Command::Verify { .. } => verify::run(&context),
         Command::Baseline { version, .. } => baseline::run(&context, version),
         Command::History { .. } => history::run(&context),
+        Command::Adopt {
+            from,
+            dry_run,
+            allow_schema_drift,
+            ..
+        } => adopt::run(&context, from, dry_run, allow_schema_drift),
         Command::Repair {
             accept_checksum, ..
         } => repair::run(&context, accept_checksum),

@@ -25,12 +25,52 @@ pub fn baseline(
             top.version
         )));
     }
-    transaction(store, |s| record(s, chain, version))?;
+    transaction(store, |s| {
+        record(s, chain, version, ["baseline", "baselined"])
+    })?;
     write_state(store, chain, options)
 }
 
-/// One history row per version up to `version`, each logged as baselined.
-fn record(store: &mut dyn History, chain: &[Migration], version: SemVer) -> Result<()> {
+/// Takes over a store another tool migrated, found to be at `version` (`adopt`): as
+/// `baseline`, each row logged as adopted, and refused when the store's schema is not
+/// the one compiled for `version`, unless `allow_drift`. The other tool's table is
+/// left as it was.
+#[cfg(feature = "cli")]
+pub fn adopt(
+    store: &mut dyn Store,
+    chain: &[Migration],
+    version: SemVer,
+    allow_drift: bool,
+    options: &Options,
+) -> Result<()> {
+    store.lock(options.lock_timeout)?;
+    let history = crate::store::checked_history(store)?;
+    if let Some(top) = history.last() {
+        return Err(Error::Refused(format!(
+            "{} already has semigrate's history (it is at {}); adopt takes over a store that has none",
+            store.describe(),
+            top.version
+        )));
+    }
+    let check = super::schema_check::check(store, chain, version, options.ignore_objects)?;
+    if check.state == super::schema_check::SchemaState::Differs && !allow_drift {
+        return Err(Error::Refused(format!(
+            "{}; adopt records nothing (--allow-schema-drift records it anyway)",
+            check.listed()
+        )));
+    }
+    transaction(store, |s| record(s, chain, version, ["adopt", "adopted"]))?;
+    write_state(store, chain, options)
+}
+
+/// One history row per version up to `version`, each logged with `[command,
+/// direction]`.
+fn record(
+    store: &mut dyn History,
+    chain: &[Migration],
+    version: SemVer,
+    [command, direction]: [&str; 2],
+) -> Result<()> {
     let now = store.now()?;
     for m in chain.iter().filter(|m| m.version <= version) {
         store.record(&Applied {
@@ -42,9 +82,9 @@ fn record(store: &mut dyn History, chain: &[Migration], version: SemVer) -> Resu
             revert: m.revert(),
         })?;
         store.log(&LogEntry {
-            command: "baseline".into(),
+            command: command.into(),
             version: m.version,
-            direction: "baselined".into(),
+            direction: direction.into(),
             from: SemVer::ZERO,
             to: m.version,
             outcome: "ok".into(),

@@ -18,6 +18,8 @@ pub mod state_file;
 pub mod status;
 mod verify;
 
+#[cfg(feature = "cli")]
+pub use baseline::adopt;
 pub use baseline::baseline;
 pub use migrate::{Request, dry_run, migrate};
 pub use options::Options;

@@ -67,6 +67,42 @@ impl SchemaCheck {
     }
 }
 
+/// The history table each tool `import` reads keeps in a store, by the tool's name as
+/// an imported migration's `origin` starts with it. A store adopted from one keeps
+/// that table; it is the other tool's, not the chain's.
+pub const FOREIGN_HISTORIES: [(&str, &str); 7] = [
+    ("diesel", "__diesel_schema_migrations"),
+    ("sqlx", "_sqlx_migrations"),
+    ("golang-migrate", "schema_migrations"),
+    ("goose", "goose_db_version"),
+    ("dbmate", "schema_migrations"),
+    ("flyway", "flyway_schema_history"),
+    ("sql-migrate", "gorp_migrations"),
+];
+
+/// The names of the objects of the other tools' history tables, for the chain's
+/// imported migrations: the table, its columns, constraints and indexes.
+fn foreign_objects(chain: &[crate::model::Migration]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (tool, table) in FOREIGN_HISTORIES {
+        let imported = chain.iter().any(|m| {
+            m.origin
+                .as_deref()
+                .and_then(|o| o.strip_prefix(tool))
+                .is_some_and(|rest| rest.starts_with(':'))
+        });
+        if imported && !out.iter().any(|p: &String| p == table) {
+            out.extend([
+                table.to_owned(),
+                format!("{table}.*"),
+                format!("* on {table}"),
+                format!("{table}_*"),
+            ]);
+        }
+    }
+    out
+}
+
 /// Compares the store, at `at`, with the schema `chain` compiled for `at`, leaving out
 /// the objects `ignore` names. The migrations themselves are read only when the
 /// digests differ.
@@ -96,8 +132,14 @@ pub fn check<L: Listing + ?Sized>(
         return Ok(unchecked(SchemaState::NotCompiled));
     };
     let live = store.objects()?;
-    let compiled = compiled.without(ignore);
-    let change = compiled.against(&live.without(ignore));
+    let foreign = foreign_objects(chain.migrations());
+    let ignore: Vec<&str> = ignore
+        .iter()
+        .copied()
+        .chain(foreign.iter().map(String::as_str))
+        .collect();
+    let compiled = compiled.without(&ignore);
+    let change = compiled.against(&live.without(&ignore));
     // What the downs above `at` are known to leave (`down_leaves`) is no drift: a
     // store downgraded across them keeps it.
     let leftovers: Vec<&str> = chain

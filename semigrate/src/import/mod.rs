@@ -8,6 +8,7 @@
 //! The mapping is deterministic: the n-th migration imported gets `first` raised by
 //! n - 1 steps, a step being a minor (0.1.0, 0.2.0, ...) or a patch (0.1.0, 0.1.1, ...).
 
+pub mod adopt;
 pub mod formats;
 
 use crate::error::{Error, Result};
