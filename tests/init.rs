@@ -447,3 +447,378 @@ pub fn sneak_a_table(cx: &mut Context) -> Outcome {
         "rustc met the call: {output}"
     );
 }
+
+/// Writes `files` (path, text) under `dir`.
+fn folder(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// A chain started from golang-migrate's files, then extended with a migration from
+/// each other tool, each with its marker: imported, acknowledged, built with both
+/// replays, upgraded and downgraded to 0.0.0 on SQLite and PostgreSQL; then a store
+/// golang-migrate stamped is adopted, and dirty or holed stores are refused.
+#[test]
+fn chains_of_other_tools_import_build_run_and_adopt_their_stores() {
+    let s = Sandbox::new();
+    let from = s.dir.path().join("from");
+    let golang = folder(
+        &from.join("golang"),
+        &[
+            (
+                "1_users.up.sql",
+                "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n",
+            ),
+            ("1_users.down.sql", "DROP TABLE users;\n"),
+            // A down that forgets its column: the flaw to acknowledge.
+            ("2_bio.up.sql", "ALTER TABLE users ADD COLUMN bio TEXT;\n"),
+            ("2_bio.down.sql", "SELECT 1;\n"),
+            (
+                "10_posts.up.sql",
+                "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT);\n",
+            ),
+            ("10_posts.down.sql", "DROP TABLE posts;\n"),
+        ],
+    );
+    let others: [(&str, PathBuf); 6] = [
+        (
+            "diesel",
+            folder(
+                &from.join("diesel"),
+                &[
+                    (
+                        "2020-01-01-000000_tags/up.sql",
+                        "CREATE TABLE tags (id INTEGER, label TEXT);\n",
+                    ),
+                    ("2020-01-01-000000_tags/down.sql", "DROP TABLE tags;\n"),
+                    (
+                        "2020-01-01-000000_tags/metadata.toml",
+                        "run_in_transaction = false\n",
+                    ),
+                ],
+            ),
+        ),
+        (
+            "sqlx",
+            folder(
+                &from.join("sqlx"),
+                &[
+                    (
+                        "20240101000000_likes.up.sql",
+                        "-- no-transaction\nCREATE TABLE likes (id INTEGER);\n",
+                    ),
+                    ("20240101000000_likes.down.sql", "DROP TABLE likes;\n"),
+                ],
+            ),
+        ),
+        (
+            "goose",
+            folder(
+                &from.join("goose"),
+                &[(
+                    "00001_follows.sql",
+                    "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE follows (id INTEGER);\n-- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE follows;\n",
+                )],
+            ),
+        ),
+        (
+            "dbmate",
+            folder(
+                &from.join("dbmate"),
+                &[(
+                    "20240301000000_flags.sql",
+                    "-- migrate:up transaction:false\nCREATE TABLE flags (id INTEGER);\n\n-- migrate:down\nDROP TABLE flags;\n",
+                )],
+            ),
+        ),
+        (
+            "flyway",
+            folder(
+                &from.join("flyway"),
+                &[
+                    ("V1__stars.sql", "CREATE TABLE stars (id INTEGER);\n"),
+                    ("U1__stars.sql", "DROP TABLE stars;\n"),
+                ],
+            ),
+        ),
+        (
+            "sql-migrate",
+            folder(
+                &from.join("sql-migrate"),
+                &[(
+                    "1_notes.sql",
+                    "-- +migrate Up notransaction\nCREATE TABLE notes (id INTEGER);\n-- +migrate Down\nDROP TABLE notes;\n",
+                )],
+            ),
+        ),
+    ];
+
+    let dir = s.dir.path().join("imported");
+    let r = s.run_raw(&[
+        "init",
+        dir.to_str().unwrap(),
+        "--path",
+        root().to_str().unwrap(),
+        "--import",
+        &format!("golang-migrate:{}", golang.display()),
+        "--acknowledge",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("imported 3 golang-migrate migrations as 0.1.0 ... 0.3.0"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("1 difference, acknowledged"),
+        "{}",
+        r.stderr
+    );
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let bio = std::fs::read_to_string(dir.join("migrations/v0_2_0__bio.toml")).unwrap();
+    assert!(bio.contains("origin = \"golang-migrate:2_bio\""), "{bio}");
+    assert!(
+        bio.contains("down_leaves = [\n    \"column users.bio\",\n]"),
+        "{bio}"
+    );
+    assert!(bio.contains("file = \"sql/2_bio.up.sql\""), "{bio}");
+    // The team's own SQL, byte for byte.
+    assert_eq!(
+        std::fs::read(dir.join("migrations/sql/10_posts.up.sql")).unwrap(),
+        std::fs::read(golang.join("10_posts.up.sql")).unwrap()
+    );
+    for (i, (tool, source)) in others.iter().enumerate() {
+        let first = format!("0.{}.0", i + 4);
+        let r = s.run_raw(&[
+            "import",
+            "--from",
+            tool,
+            source.to_str().unwrap(),
+            "--dir",
+            dir.join("migrations").to_str().unwrap(),
+            "--first",
+            &first,
+            "--acknowledge",
+        ]);
+        assert_eq!(r.code, 0, "{tool}: {}", r.stderr);
+    }
+    // Each tool's transaction marker is carried over.
+    for file in [
+        "v0_4_0__tags",
+        "v0_5_0__likes",
+        "v0_7_0__flags",
+        "v0_9_0__notes",
+    ] {
+        let text = std::fs::read_to_string(dir.join(format!("migrations/{file}.toml"))).unwrap();
+        assert!(text.contains("transaction = false"), "{file}: {text}");
+    }
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("version = \"0.3.0\""),
+        "init raised the version: {manifest}"
+    );
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        manifest
+            .replace("version = \"0.3.0\"", "version = \"0.9.0\"")
+            .replace(
+                "engines = [\"sqlite\"] ",
+                "engines = [\"sqlite\", \"postgres\"]",
+            ),
+    )
+    .unwrap();
+    let server = "postgres://postgres@127.0.0.1:5432/postgres";
+    let (built, log, binary) = cargo_build_with(&dir, "imported", Some(server));
+    assert!(built, "{log}");
+
+    let list = ok(&binary, &dir, &["list"]).stdout;
+    assert!(list.contains("from flyway:V1__stars"), "{list}");
+    assert!(list.contains("its down leaves: column users.bio"), "{list}");
+    ok(&binary, &dir, &["upgrade"]);
+    assert_eq!(current(&binary, &dir), "0.9.0");
+    let status = ok(&binary, &dir, &["status"]).stdout;
+    assert!(status.contains("debt      1 migration"), "{status}");
+    let down = ok(&binary, &dir, &["downgrade", "--version", "0.0.0"]);
+    assert!(
+        down.stderr
+            .contains("its down is known to leave: column users.bio"),
+        "{}",
+        down.stderr
+    );
+    assert_eq!(current(&binary, &dir), "0.0.0");
+
+    // The same chain on PostgreSQL, in a schema of its own.
+    let mut client = postgres::Client::connect(server, postgres::NoTls).unwrap();
+    let schema = format!("imported_{}", std::process::id());
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    let on_pg = |args: &[&str]| {
+        let mut all = vec!["--database", server, "--schema", schema.as_str()];
+        all.extend_from_slice(args);
+        ok(&binary, &dir, &all)
+    };
+    on_pg(&["upgrade"]);
+    assert!(on_pg(&["status"]).stdout.contains("version   0.9.0"));
+    on_pg(&["downgrade", "--version", "0.0.0"]);
+    assert!(on_pg(&["status"]).stdout.contains("version   0.0.0"));
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+
+    // A store golang-migrate migrated: its ups applied, its table written as it writes
+    // it. Adopted at 0.3.0, then upgraded by semigrate.
+    let stamped = |dirty: bool| {
+        let path = s.dir.path().join(format!("stamped-{dirty}.db"));
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for up in ["1_users.up.sql", "2_bio.up.sql", "10_posts.up.sql"] {
+            conn.execute_batch(&std::fs::read_to_string(golang.join(up)).unwrap())
+                .unwrap();
+        }
+        conn.execute_batch(&format!(
+            "CREATE TABLE schema_migrations (version uint64, dirty bool); \
+             INSERT INTO schema_migrations VALUES (10, {});",
+            dirty as i32
+        ))
+        .unwrap();
+        path
+    };
+    let db = stamped(false);
+    let db = db.to_str().unwrap();
+    let dry = ok(
+        &binary,
+        &dir,
+        &[
+            "--database",
+            db,
+            "adopt",
+            "--from",
+            "golang-migrate",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        dry.stdout.contains("0.3.0      golang-migrate 10"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("would be recorded at 0.3.0"),
+        "{}",
+        dry.stdout
+    );
+    ok(
+        &binary,
+        &dir,
+        &["--database", db, "adopt", "--from", "golang-migrate"],
+    );
+    let status = ok(&binary, &dir, &["--database", db, "status"]).stdout;
+    assert!(
+        status.contains("version   0.3.0") && status.contains("as compiled for 0.3.0"),
+        "{status}"
+    );
+    ok(&binary, &dir, &["--database", db, "upgrade"]);
+    assert_eq!(current_of(&binary, &dir, db), "0.9.0");
+    // golang-migrate's table is left as it was.
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let kept: i64 = conn
+        .query_row("SELECT version FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 10);
+
+    // A dirty store, a store of another tool's table, and a store with a hole.
+    let dirty = stamped(true);
+    let r = run(
+        &binary,
+        &dir,
+        &[
+            "--database",
+            dirty.to_str().unwrap(),
+            "adopt",
+            "--from",
+            "golang-migrate",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("records 10 as failed or dirty"),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        &binary,
+        &dir,
+        &[
+            "--database",
+            dirty.to_str().unwrap(),
+            "adopt",
+            "--from",
+            "goose",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no goose_db_version table") && r.stderr.contains("baseline"),
+        "{}",
+        r.stderr
+    );
+    let holed = s.dir.path().join("holed.db");
+    let conn = rusqlite::Connection::open(&holed).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE gorp_migrations (id TEXT PRIMARY KEY, applied_at TEXT); \
+         INSERT INTO gorp_migrations VALUES ('2_other.sql', 'now');",
+    )
+    .unwrap();
+    let r = run(
+        &binary,
+        &dir,
+        &[
+            "--database",
+            holed.to_str().unwrap(),
+            "adopt",
+            "--from",
+            "sql-migrate",
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("records 2_other.sql, which no migration of this chain comes from"),
+        "{}",
+        r.stderr
+    );
+    // Nothing was recorded in any refused store.
+    for refused in [&dirty, &holed] {
+        let conn = rusqlite::Connection::open(refused).unwrap();
+        let rows: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'semigrate_migrations'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let recorded: i64 = match rows {
+            0 => 0,
+            _ => conn
+                .query_row("SELECT count(*) FROM semigrate_migrations", [], |r| {
+                    r.get(0)
+                })
+                .unwrap(),
+        };
+        assert_eq!(recorded, 0);
+    }
+}
+
+fn current_of(binary: &Path, cwd: &Path, db: &str) -> String {
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(binary, cwd, &["--database", db, "--json", "status"]).stdout)
+            .unwrap();
+    status["current"].as_str().unwrap().to_owned()
+}

@@ -29,7 +29,14 @@ pub fn run(context: &Invocation, request: &Request) -> Result<String> {
     // The crate's version follows the chain, when import writes into its folder.
     let manifest = Path::new("Cargo.toml");
     let manifest = (request.dir.is_none() && manifest.is_file()).then_some(manifest);
-    let latest = context.migrations().last().map(|m| m.version);
+    // The newest spec of the folder written in, compiled or not yet.
+    let latest = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| crate::spec_file::parse(&e.file_name().to_string_lossy()).ok())
+        .map(|s| s.version)
+        .max();
     into(context, request, &dir, manifest, latest)
 }
 
@@ -50,7 +57,8 @@ pub fn into(
     });
     if let Some(latest) = latest.filter(|l| first <= *l) {
         return Err(Error::Usage(format!(
-            "--first {first} does not follow {latest}, the newest version compiled in"
+            "--first {first} does not follow {latest}, the newest version in {}",
+            dir.display()
         )));
     }
     let mut imported = import::map(sources, first, request.stride);

@@ -314,7 +314,7 @@ enum Command {
         /// The folder of that tool's migrations.
         source: PathBuf,
         /// The version of the first migration imported (default: the minor after the
-        /// newest compiled in, 0.1.0 for a chain without migrations).
+        /// newest spec of the folder written in, 0.1.0 for an empty one).
         #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
         first: Option<SemVer>,
         /// How the versions follow one another: minor (0.1.0, 0.2.0 ...) or patch
