@@ -577,15 +577,27 @@ fn new_writes_the_next_spec_from_a_template_and_it_builds() {
     s.ok(&["new", "2.3.0", "add_vehicles", "--dir", dir]);
     let written = std::fs::read_to_string(chain.join("v2_3_0__add_vehicles.toml")).unwrap();
     assert!(written.contains("[[up]]") && written.contains("[[down]]"));
-    // The chain with both templates passes the build's whole proof, on both engines'
-    // text and the SQLite replay.
+    // With its SQL in files under sql/.
+    s.ok(&["new", "3.0.0", "accounts", "--sql-files", "--dir", dir]);
+    let spec = std::fs::read_to_string(chain.join("v3_0_0__accounts.toml")).unwrap();
+    assert!(
+        spec.contains("file = \"sql/v3_0_0__accounts.up.sql\""),
+        "{spec}"
+    );
+    let up = std::fs::read_to_string(chain.join("sql/v3_0_0__accounts.up.sql")).unwrap();
+    assert!(up.contains("CREATE TABLE example_3_0_0"), "{up}");
+    // The chain with the three templates passes the build's whole proof, on both
+    // engines' text and the SQLite replay.
     let config = Config {
         engines: vec![Engine::Sqlite, Engine::Postgres],
         ..Config::default()
     };
     let proved =
-        semigrate::build::prove(&chain, &config, SemVer::parse("2.3.0").unwrap(), None).unwrap();
-    assert_eq!(proved.len(), 10);
+        semigrate::build::prove(&chain, &config, SemVer::parse("3.0.0").unwrap(), None).unwrap();
+    assert_eq!(proved.len(), 11);
+    assert!(proved[10].up.iter().any(|step| matches!(step,
+        semigrate::__private::Step::Sql(sql) if sql.for_engine(Engine::Sqlite) == Some(up.as_str()))));
+    std::fs::remove_file(chain.join("v3_0_0__accounts.toml")).unwrap();
 
     // Not a successor of the newest compiled version: refused, with the three that are.
     let r = s.run(&["new", "2.4.0", "--dir", dir]);

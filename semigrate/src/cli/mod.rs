@@ -296,6 +296,9 @@ enum Command {
         /// A CSV data migration rather than a SQL one.
         #[arg(long)]
         csv: bool,
+        /// The SQL in files under the folder's `sql/` (`file = "sql/..."`), not inline.
+        #[arg(long, conflicts_with = "csv")]
+        sql_files: bool,
         /// The folder to write in (default: the migrations folder when run at the root
         /// of the source tree, else ./migrations).
         #[arg(long, value_name = "DIR")]
@@ -810,8 +813,16 @@ fn exit_code(chain: &'static Chain) -> u8 {
             version,
             slug,
             csv,
+            sql_files,
             dir,
-        } => new::run(&context, version, slug.as_deref(), csv, dir.as_deref()),
+        } => new::run(
+            &context,
+            version,
+            slug.as_deref(),
+            csv,
+            sql_files,
+            dir.as_deref(),
+        ),
         Command::Import {
             from,
             source,

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 
 const SQL: &str = include_str!("../../templates/sql.toml");
 const CSV: &str = include_str!("../../templates/csv.toml");
+const SQL_FILES: &str = include_str!("../../templates/sql_files.toml");
+const UP: &str =
+    "CREATE TABLE example (\n    id   INTEGER PRIMARY KEY,\n    name TEXT NOT NULL\n);\n";
+const DOWN: &str = "DROP TABLE example;\n";
 
 /// Where specs go: the source tree's migrations folder when run at its root (where
 /// Cargo.toml is), else `./migrations`.
@@ -38,6 +42,7 @@ pub fn run(
     version: SemVer,
     slug: Option<&str>,
     csv: bool,
+    sql_files: bool,
     dir: Option<&Path>,
 ) -> Result<String> {
     let latest = context
@@ -68,17 +73,40 @@ pub fn run(
         )));
     }
     let path = dir.join(&file);
-    let io = |e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(fresh(if csv { CSV } else { SQL }, version).as_bytes()))
-        .map_err(io)?;
+    let stem = file.trim_end_matches(".toml");
+    let mut files = vec![(
+        path.clone(),
+        match (csv, sql_files) {
+            (true, _) => fresh(CSV, version),
+            (false, true) => SQL_FILES.replace("{stem}", stem),
+            (false, false) => fresh(SQL, version),
+        },
+    )];
+    if sql_files && !csv {
+        for (direction, text) in [("up", UP), ("down", DOWN)] {
+            let sql = dir.join("sql").join(format!("{stem}.{direction}.sql"));
+            files.push((sql, fresh(text, version)));
+        }
+    }
+    if let Some((taken, _)) = files.iter().find(|(p, _)| p.exists()) {
+        return Err(Error::Usage(format!(
+            "{} already exists; new never overwrites a file",
+            taken.display()
+        )));
+    }
+    for (path, text) in &files {
+        let io = |e: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(path.parent().unwrap_or(&dir)).map_err(io)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(io)?;
+    }
     context.say(format!(
         "wrote {}: fill it in, then `cargo build` checks it",
         path.display()

@@ -16,15 +16,7 @@ pub fn baseline(
     version: SemVer,
     options: &Options,
 ) -> Result<()> {
-    store.lock(options.lock_timeout)?;
-    let history = crate::store::checked_history(store)?;
-    if let Some(top) = history.last() {
-        return Err(Error::Refused(format!(
-            "{} already has a history (it is at {}); baseline adopts a store that has none",
-            store.describe(),
-            top.version
-        )));
-    }
+    without_history(store, options, "baseline adopts")?;
     transaction(store, |s| {
         record(s, chain, version, ["baseline", "baselined"])
     })?;
@@ -43,15 +35,7 @@ pub fn adopt(
     allow_drift: bool,
     options: &Options,
 ) -> Result<()> {
-    store.lock(options.lock_timeout)?;
-    let history = crate::store::checked_history(store)?;
-    if let Some(top) = history.last() {
-        return Err(Error::Refused(format!(
-            "{} already has semigrate's history (it is at {}); adopt takes over a store that has none",
-            store.describe(),
-            top.version
-        )));
-    }
+    without_history(store, options, "adopt takes over")?;
     let check = super::schema_check::check(store, chain, version, options.ignore_objects)?;
     if check.state == super::schema_check::SchemaState::Differs && !allow_drift {
         return Err(Error::Refused(format!(
@@ -61,6 +45,21 @@ pub fn adopt(
     }
     transaction(store, |s| record(s, chain, version, ["adopt", "adopted"]))?;
     write_state(store, chain, options)
+}
+
+/// Locks the store, and refuses it when it already has semigrate's history: `what`
+/// says what the command does with one that has none.
+fn without_history(store: &mut dyn Store, options: &Options, what: &str) -> Result<()> {
+    store.lock(options.lock_timeout)?;
+    let history = crate::store::checked_history(store)?;
+    match history.last() {
+        Some(top) => Err(Error::Refused(format!(
+            "{} already has a history (it is at {}); {what} a store that has none",
+            store.describe(),
+            top.version
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// One history row per version up to `version`, each logged with `[command,

@@ -170,7 +170,6 @@ fn numbered<'a>(name: &'a str, suffix: &str) -> Option<(&'a str, &'a str)> {
 /// Files that are not migrations in a folder of migrations: a `.sql` one is named as
 /// an error, since it may be a migration misnamed; others (a README) are left alone.
 fn unplaced(path: &Path, tool: Tool, expected: &str, errors: &mut Vec<String>) {
-    let name = file_name(path);
     if path.extension().is_some_and(|e| e == "sql" || e == "go") {
         errors.push(format!(
             "{}: not a {} migration (expected {expected})",
@@ -183,8 +182,6 @@ fn unplaced(path: &Path, tool: Tool, expected: &str, errors: &mut Vec<String>) {
             path.display(),
             tool.name()
         ));
-    } else {
-        let _ = name;
     }
 }
 

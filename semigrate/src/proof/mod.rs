@@ -6,8 +6,8 @@
 pub mod postgres;
 pub mod sqlite;
 
-use crate::model::Migration;
-use crate::store::schema::Difference;
+use crate::model::{Check, Engine, Migration};
+use crate::store::schema::{Difference, cut};
 
 /// What the replay found of one migration: its errors, and what its down left
 /// (acknowledged or not).
@@ -53,6 +53,36 @@ pub fn unacknowledged(m: &Migration, left: &[Difference], on: &str, stale: bool)
             stale.join(", "),
             if stale.len() == 1 { "it" } else { "them" }
         ));
+    }
+    errors
+}
+
+/// The migration's SQL validations that do not prepare on `engine`, as errors;
+/// `prepare` gives the engine's reason.
+pub fn unprepared(
+    m: &Migration,
+    engine: Engine,
+    mut prepare: impl FnMut(&str) -> Result<(), String>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (i, check) in m.validate.iter().enumerate() {
+        let Check::Sql { sql, .. } = check else {
+            continue;
+        };
+        if let Some(text) = sql.for_engine(engine)
+            && let Err(why) = prepare(text)
+        {
+            errors.push(format!(
+                "validation {} does not prepare on {engine_name} at {}: {why} (in `{}`)",
+                i + 1,
+                m.version,
+                cut(text),
+                engine_name = match engine {
+                    Engine::Sqlite => "SQLite",
+                    Engine::Postgres => "PostgreSQL",
+                },
+            ));
+        }
     }
     errors
 }

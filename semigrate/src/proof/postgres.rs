@@ -12,7 +12,7 @@
 
 use super::Found;
 use crate::data::load::quoted;
-use crate::model::{Check, Engine, Held, List, Migration, SchemaObject, Step, Text};
+use crate::model::{Engine, Held, List, Migration, SchemaObject, Step, Text};
 use crate::store::schema::cut;
 use crate::store::schema::{Difference, Schema};
 use postgres::{Client, NoTls};
@@ -174,22 +174,9 @@ fn replay_one(
         Ok(after) => before.against(&after),
         Err(e) => return failed(vec![e]),
     };
-    for (i, check) in m.validate.iter().enumerate() {
-        let Check::Sql { sql, .. } = check else {
-            continue;
-        };
-        if let Some(text) = sql.for_engine(Engine::Postgres)
-            && let Err(e) = client.prepare(text)
-        {
-            errors.push(format!(
-                "validation {} does not prepare on PostgreSQL at {}: {} (in `{}`)",
-                i + 1,
-                m.version,
-                reason(&e),
-                cut(text)
-            ));
-        }
-    }
+    errors.extend(super::unprepared(m, Engine::Postgres, |text| {
+        client.prepare(text).map(drop).map_err(|e| reason(&e))
+    }));
     let mut go_on = true;
     let mut left_behind = Vec::new();
     let mut down_failed = None;

@@ -4,7 +4,7 @@
 
 use super::{Found, unacknowledged};
 use crate::fk_check;
-use crate::model::{Check, Engine, Migration, Step};
+use crate::model::{Engine, Migration, Step};
 use crate::sqlite_error::message as sqlite_message;
 use crate::store::schema::{Change, Difference, Schema, cut};
 use rusqlite::Connection;
@@ -74,23 +74,9 @@ fn replay_one(conn: &mut Connection, m: &Migration, before: &Schema) -> Replayed
         Ok(up) => up,
         Err(e) => return failed(e),
     };
-    let mut errors = Vec::new();
-    for (i, check) in m.validate.iter().enumerate() {
-        let Check::Sql { sql, .. } = check else {
-            continue;
-        };
-        if let Some(text) = sql.for_engine(Engine::Sqlite)
-            && let Err(e) = conn.prepare(text)
-        {
-            errors.push(format!(
-                "validation {} does not prepare on SQLite at {}: {} (in `{}`)",
-                i + 1,
-                m.version,
-                sqlite_message(&e),
-                cut(text)
-            ));
-        }
-    }
+    let mut errors = super::unprepared(m, Engine::Sqlite, |text| {
+        conn.prepare(text).map(drop).map_err(|e| sqlite_message(&e))
+    });
     let removed = up.removed();
     if !removed.is_empty() && !m.destructive {
         errors.push(format!(
