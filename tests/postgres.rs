@@ -434,7 +434,7 @@ fn backups_are_pg_dump_files_and_without_pg_dump_a_run_asks_for_no_backup() {
 }
 
 #[test]
-fn the_build_replays_the_postgresql_text_in_a_scratch_schema() {
+fn the_build_replays_the_postgresql_text_in_a_scratch_database() {
     use semigrate::__private::{Engine, SemVer};
     use semigrate::build::Config;
     let db = Database::new();
@@ -475,15 +475,8 @@ fn the_build_replays_the_postgresql_text_in_a_scratch_schema() {
             && e.contains("table w is left behind by down"),
         "{e}"
     );
-    let left: i64 = db
-        .client()
-        .query_one(
-            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'semigrate_verify_%'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(left, 0, "the scratch schemas are dropped");
+    // That the scratch database is dropped is semigrate/tests/proof.rs's to check, where
+    // no other replay runs beside it.
 }
 
 #[test]

@@ -273,6 +273,9 @@ fn sql_in_files_is_compiled_in_and_checked() {
     }
 }
 
+/// The replays on the server, one at a time: a test counts the scratch databases left.
+static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The local server, when it runs: these cases need one, and CI starts it.
 fn server() -> Option<String> {
     let url = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -283,6 +286,7 @@ fn server() -> Option<String> {
 
 #[test]
 fn the_postgres_replay_keeps_what_a_chain_creates_to_itself() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(url) = server() else {
         panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
     };
@@ -333,6 +337,7 @@ fn the_postgres_replay_keeps_what_a_chain_creates_to_itself() {
 
 #[test]
 fn an_up_that_only_ever_ran_on_empty_tables_says_so() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(url) = server() else {
         panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
     };

@@ -144,7 +144,7 @@ fn generate() -> Result<PathBuf, usize> {
     if config.engines.contains(&Engine::Postgres) && postgres.is_none() {
         println!(
             "cargo::warning=the chain's PostgreSQL text was not replayed: set \
-             SEMIGRATE_VERIFY_POSTGRES_URL to a server to replay it in a scratch schema \
+             SEMIGRATE_VERIFY_POSTGRES_URL to a server to replay it in a scratch database \
              and measure the locks its steps take"
         );
         // What the text alone shows, in place of what a server would have measured.

@@ -407,7 +407,7 @@ fn apply(
     }
 }
 
-/// The tables of the scratch schema: their oids and names.
+/// The tables of the scratch database: their oids and names.
 fn tables(client: &mut Client, schema: &str) -> Result<BTreeMap<u32, String>, String> {
     let rows = client
         .query(
@@ -416,7 +416,7 @@ fn tables(client: &mut Client, schema: &str) -> Result<BTreeMap<u32, String>, St
              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')",
             &[&schema],
         )
-        .map_err(|e| format!("cannot read the scratch schema: {}", reason(&e)))?;
+        .map_err(|e| format!("cannot read the scratch database: {}", reason(&e)))?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
@@ -430,7 +430,7 @@ struct Seen {
     modes: Vec<String>,
 }
 
-/// The scratch schema's tables as this backend sees them now, in one round trip.
+/// The scratch database's tables as this backend sees them now, in one round trip.
 fn probe(client: &mut Client, schema: &str) -> Result<BTreeMap<u32, Seen>, String> {
     let rows = client
         .query(
@@ -484,7 +484,7 @@ fn mode_name(mode: &str) -> String {
     name
 }
 
-/// Gives each table of the scratch schema not seeded yet a row, when it has none,
+/// Gives each table of the scratch database not seeded yet a row, when it has none,
 /// so that the next migration's scans and validations meet data: `1` in every
 /// column its type takes it in, or in the NOT NULL ones only when that row breaks a
 /// constraint. A table no row fits (a foreign key to an empty table) is tried again
@@ -494,7 +494,7 @@ fn seed(client: &mut Client, schema: &str, seeded: &mut BTreeSet<u32>) -> Result
         .into_iter()
         .filter(|(oid, _)| !seeded.contains(oid))
         .collect();
-    let read = |e: postgres::Error| format!("cannot seed the scratch schema: {}", reason(&e));
+    let read = |e: postgres::Error| format!("cannot seed the scratch database: {}", reason(&e));
     loop {
         let before = waiting.len();
         let mut left = Vec::new();

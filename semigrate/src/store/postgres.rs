@@ -47,7 +47,7 @@ ALTER TABLE semigrate_swaps ADD COLUMN IF NOT EXISTS content TEXT;";
 
 /// The user's objects of the current schema, one row each, as the schema check and
 /// the build's replay compare them: `(kind, name, definition)`, the schema's own name
-/// taken out of every definition (the replay's scratch schema must not show), and
+/// taken out of every definition (the schema of the replay or of a store given by --schema must not show), and
 /// semigrate's tables left out.
 macro_rules! catalog {
     () => {
