@@ -300,18 +300,16 @@ fn a_new_spec_file_triggers_a_rebuild() {
 /// (the `build` feature) and its main includes the table and runs the Migrator.
 #[test]
 fn a_crate_compiles_its_own_chain_with_the_build_feature() {
-    let target = root().join("target").join("fixture-builds");
+    let builds = common::FixtureBuilds::take();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("todo.db");
     let run = || {
-        std::process::Command::new(env!("CARGO"))
+        builds
+            .cargo()
             .args(["run", "-q", "--color", "never", "--manifest-path"])
             .arg(root().join("examples/embedded/Cargo.toml"))
             .arg("--")
             .arg(&db)
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("SEMIGRATE_MIGRATIONS_DIR")
-            .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL")
             .output()
             .unwrap()
     };

@@ -5,7 +5,6 @@ mod common;
 
 use common::{Sandbox, root};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Builds the crate at `dir` in the shared fixture target folder (one build at a time,
 /// as `common::build` does); returns whether it built, cargo's output, and the binary.
@@ -15,17 +14,10 @@ fn cargo_build(dir: &Path, name: &str) -> (bool, String, PathBuf) {
 
 /// `cargo_build`, with `SEMIGRATE_VERIFY_POSTGRES_URL` set to `postgres` when given.
 fn cargo_build_with(dir: &Path, name: &str, postgres: Option<&str>) -> (bool, String, PathBuf) {
-    let target = root().join("target").join("fixture-builds");
-    std::fs::create_dir_all(&target).unwrap();
-    let lock = std::fs::File::create(target.join("semigrate-tests.lock")).unwrap();
-    lock.lock().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args(["build", "--color", "never"])
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("SEMIGRATE_MIGRATIONS_DIR")
-        .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL");
+    let builds = common::FixtureBuilds::take();
+    let target = &builds.target;
+    let mut build = builds.cargo();
+    build.args(["build", "--color", "never"]).current_dir(dir);
     if let Some(url) = postgres {
         build.env("SEMIGRATE_VERIFY_POSTGRES_URL", url);
     }

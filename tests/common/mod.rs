@@ -181,6 +181,45 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The folder fixture builds put their binaries in (target/fixture-builds), and the
+/// lock that keeps them one at a time across test binaries, held while this lives.
+pub struct FixtureBuilds {
+    pub target: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl FixtureBuilds {
+    pub fn take() -> FixtureBuilds {
+        let target = suite_target().join("fixture-builds");
+        std::fs::create_dir_all(&target).unwrap();
+        let lock = std::fs::File::create(target.join("semigrate-tests.lock")).unwrap();
+        lock.lock().unwrap();
+        FixtureBuilds {
+            target,
+            _lock: lock,
+        }
+    }
+
+    /// `cargo` for a fixture build: its binaries go to the fixture folder, apart from
+    /// the suite's own, while what it compiles stays in the suite's target folder
+    /// (cargo's build-dir), so that the dependencies the suite's build compiled serve
+    /// it rather than being compiled again. No chain or server of the suite's run.
+    pub fn cargo(&self) -> Command {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .env("CARGO_TARGET_DIR", &self.target)
+            .env("CARGO_BUILD_BUILD_DIR", suite_target())
+            .env_remove("SEMIGRATE_MIGRATIONS_DIR")
+            .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL");
+        cargo
+    }
+}
+
+/// The target folder the suite was built in.
+fn suite_target() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap()
+}
+
 /// What building the crate with another chain or other features gave.
 pub struct Build {
     pub ok: bool,
@@ -190,9 +229,8 @@ pub struct Build {
 }
 
 /// Builds the binary with the chain of `chain` (default: migrations/) and `features`,
-/// in target/fixture-builds, shared by every test so that only the first build compiles
-/// the dependencies. A file lock keeps build-and-copy one at a time across test
-/// binaries.
+/// as a fixture build (`FixtureBuilds`): one at a time across test binaries, on what the
+/// suite's build compiled.
 pub fn build(chain: Option<&Path>, features: &[&str]) -> Build {
     build_with(chain, features, None)
 }
@@ -204,17 +242,12 @@ pub fn build_on_server(chain: &Path, url: &str) -> Build {
 }
 
 fn build_with(chain: Option<&Path>, features: &[&str], postgres: Option<&str>) -> Build {
-    let target = root().join("target").join("fixture-builds");
-    std::fs::create_dir_all(&target).unwrap();
-    let lock = std::fs::File::create(target.join("semigrate-tests.lock")).unwrap();
-    lock.lock().unwrap();
-    let mut cargo = Command::new(env!("CARGO"));
+    let builds = FixtureBuilds::take();
+    let target = &builds.target;
+    let mut cargo = builds.cargo();
     cargo
         .args(["build", "--bin", "semigrate", "--color", "never"])
-        .current_dir(root())
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("SEMIGRATE_MIGRATIONS_DIR")
-        .env_remove("SEMIGRATE_VERIFY_POSTGRES_URL");
+        .current_dir(root());
     if !features.is_empty() {
         cargo.args(["--features", &features.join(",")]);
     }
