@@ -1198,3 +1198,135 @@ fn after_the_quick_start_the_postgresql_example_runs_as_written() {
     assert!(db.folder(&s).join("data/accidents.csv").is_file());
     assert!(db.folder(&s).join("migration_state.json").is_file());
 }
+
+/// A fleet of schemas listed by a query: each schema a store with its tables and its
+/// history, reached by workers that keep one session each and move it from schema to
+/// schema; a schema the query does not list is left alone, and one whose lock another
+/// session holds is shown locked and fails alone.
+#[test]
+fn a_fleet_of_schemas_runs_on_one_session_per_worker() {
+    let (s, db) = (Sandbox::new(), Database::new());
+    let mut client = db.client();
+    for name in [
+        "tenant_1", "tenant_2", "tenant_3", "tenant_4", "tenant_5", "other",
+    ] {
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .unwrap();
+    }
+    std::fs::write(
+        s.dir.path().join("fleet.txt"),
+        format!(
+            "{} schemas SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1\n",
+            db.url()
+        ),
+    )
+    .unwrap();
+    // Counts semigrate's sessions on the database (they name themselves) that work on
+    // a store (their queries name its tables) while the fleet runs.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (done, mut watch) = (done.clone(), db.client());
+        std::thread::spawn(move || {
+            let (mut most, mut sessions) = (0, std::collections::HashSet::new());
+            while !done.load(Ordering::SeqCst) {
+                let pids: Vec<i32> = watch
+                    .query(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                         AND application_name = 'semigrate' AND query LIKE '%semigrate_%'",
+                        &[],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                most = most.max(pids.len());
+                sessions.extend(pids);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            (most, sessions.len())
+        })
+    };
+    let r = s.run_raw(&[
+        "upgrade",
+        "--fleet",
+        "fleet.txt",
+        "--parallel",
+        "2",
+        "--report",
+        "r.json",
+    ]);
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "5 at 2.2.0\n");
+    // Never more than two at once, and the same two for all five schemas.
+    let (most, sessions) = watcher.join().unwrap();
+    assert!((1..=2).contains(&most), "{most} sessions at once");
+    assert!(sessions <= 2, "{sessions} sessions for 5 schemas");
+    // The password is in no output and no report.
+    let report = std::fs::read_to_string(s.dir.path().join("r.json")).unwrap();
+    assert!(!report.contains(PASSWORD) && !r.stderr.contains(PASSWORD));
+    assert!(report.contains("schema tenant_5"), "{report}");
+    for schema in ["tenant_1", "tenant_5"] {
+        let tables: i64 = client
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 \
+                 AND table_name IN ('accidents', 'usagers', 'semigrate_migrations')",
+                &[&schema],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 3, "{schema}");
+        // Its files are its own: var/<database>.<schema>/.
+        let state = s
+            .dir
+            .path()
+            .join("var")
+            .join(format!("{}.{schema}", db.name))
+            .join("migration_state.json");
+        assert!(state.is_file(), "{state:?}");
+    }
+    let untouched: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'other'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(untouched, 0);
+
+    // Another session holds tenant_3's lock.
+    let mut holder = db.client();
+    holder
+        .batch_execute(
+            "SELECT pg_advisory_lock(hashtext(current_database() || '.tenant_3.semigrate_migrations'))",
+        )
+        .unwrap();
+    let r = s.run_raw(&["--json", "status", "--fleet", "fleet.txt"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let status: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(status["stores"], 5);
+    let locked = status["locked"].as_array().unwrap();
+    assert_eq!(locked.len(), 1, "{locked:?}");
+    assert!(locked[0].as_str().unwrap().ends_with("schema tenant_3"));
+    let r = s.run_raw(&[
+        "downgrade",
+        "--fleet",
+        "fleet.txt",
+        "--version",
+        "1.0.0",
+        "--wait",
+        "0",
+        "--on-error",
+        "continue",
+        "--no-backup",
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("4 at 1.0.0, 1 failed"), "{}", r.stderr);
+    drop(holder);
+    let r = s.run_raw(&["status", "--fleet", "fleet.txt"]);
+    assert_eq!(
+        r.stdout,
+        "fleet     5 stores\n2.2.0     1 (up to date)\n1.0.0     4\n"
+    );
+}

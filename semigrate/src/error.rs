@@ -54,6 +54,16 @@ pub enum Error {
         /// The system's error.
         reason: String,
     },
+    /// Stores of a fleet failed (the exit code of the first that failed): `output` is
+    /// what the run printed of the whole fleet, `summary` its line.
+    Fleet {
+        /// What the run prints on its standard output before the error.
+        output: String,
+        /// `9,998 at 2.3.0, 2 failed: see report.json`.
+        summary: String,
+        /// The exit code a run on the first failed store alone would have ended with.
+        exit_code: i32,
+    },
 }
 
 impl Error {
@@ -66,6 +76,7 @@ impl Error {
             | Error::Io { .. } => 1,
             Error::Usage(_) | Error::Store { .. } => 2,
             Error::Refused(_) => 3,
+            Error::Fleet { exit_code, .. } => *exit_code,
         }
     }
 }
@@ -113,6 +124,7 @@ impl fmt::Display for Error {
             }
             Error::Store { database, reason } => write!(f, "store {database}: {reason}"),
             Error::Io { path, reason } => write!(f, "{path}: {reason}"),
+            Error::Fleet { summary, .. } => f.write_str(summary),
         }
     }
 }

@@ -70,6 +70,8 @@ mod error;
 mod fault;
 mod fk_check;
 #[cfg(feature = "cli")]
+mod fleet;
+#[cfg(feature = "cli")]
 mod import;
 mod migrator;
 mod model;

@@ -50,6 +50,7 @@ use std::time::Duration;
 /// #         statement_timeout: None,
 /// #         lock_retries: 5,
 /// #         ignore_objects: &[],
+/// #         fleet: &[],
 /// #     },
 /// # };
 /// # enum Version { V2_0_0 }
@@ -94,6 +95,7 @@ use std::time::Duration;
 /// #         statement_timeout: None,
 /// #         lock_retries: 5,
 /// #         ignore_objects: &[],
+/// #         fleet: &[],
 /// #     },
 /// # };
 /// let mut conn = rusqlite::Connection::open_in_memory()?;

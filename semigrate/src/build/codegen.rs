@@ -64,6 +64,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
     );
     let lock_retries = config.lock_retries;
     let ignore_objects = &config.ignore_objects;
+    let fleet = config.fleet.lines();
 
     let tokens = quote! {
         /// The versions this binary knows, oldest first.
@@ -119,6 +120,7 @@ pub fn render(migrations: &[Migration], config: &Config) -> Result<String, (Stri
             statement_timeout: #statement_timeout,
             lock_retries: #lock_retries,
             ignore_objects: &[#(#ignore_objects),*],
+            fleet: &[#(#fleet),*],
         };
 
         /// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.

@@ -44,6 +44,8 @@ pub struct Config {
     /// Objects of the live schema the chain does not own, by name, `*` matching any
     /// text: the schema check never reports them.
     pub ignore_objects: Vec<String>,
+    /// The stores `--fleet` runs over when it is given no file.
+    pub fleet: Fleet,
     /// The chain crate's root source file (`src/main.rs`), where the functions that
     /// Rust steps name are looked up; None leaves them unchecked (a folder of specs
     /// proved on its own). Not a key: the build sets it.
@@ -72,9 +74,39 @@ impl Default for Config {
             statement_timeout: None,
             lock_retries: 5,
             ignore_objects: Vec::new(),
+            fleet: Fleet::default(),
             sources: None,
             binary: None,
         }
+    }
+}
+
+/// `[package.metadata.semigrate.fleet]`: the stores of the fleet, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fleet {
+    /// SQLite files, by path or glob (`/srv/tenants/*/app.db`).
+    pub sqlite: Vec<String>,
+    /// Fleet files (one target a line), read when the fleet runs.
+    pub files: Vec<String>,
+    /// PostgreSQL databases, by URL.
+    pub postgres: Vec<String>,
+    /// The server that `schemas` is asked of.
+    pub server: Option<String>,
+    /// A query listing, in its first column, the schemas of `server` that are stores.
+    pub schemas: Option<String>,
+}
+
+impl Fleet {
+    /// The fleet as the lines of a fleet file, the syntax `--fleet FILE` reads.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.sqlite.clone();
+        lines.extend(self.postgres.iter().cloned());
+        if let (Some(server), Some(query)) = (&self.server, &self.schemas) {
+            lines.push(format!("{server} schemas {query}"));
+        }
+        lines.extend(self.files.iter().map(|f| format!("include {f}")));
+        lines
     }
 }
 
@@ -116,14 +148,26 @@ impl Config {
             .as_deref()
             .and_then(|bins| bins.first())
             .and_then(|b| b.name.clone());
-        Ok(Config {
+        let config = Config {
             binary,
             ..manifest
                 .package
                 .and_then(|p| p.metadata)
                 .and_then(|m| m.semigrate)
                 .unwrap_or_default()
-        })
+        };
+        if config.fleet.server.is_some() != config.fleet.schemas.is_some() {
+            let offset = text.find("[package.metadata.semigrate.fleet]").unwrap_or(0);
+            return Err(Diagnostic::at(
+                path,
+                text,
+                offset,
+                "[package.metadata.semigrate.fleet]: `schemas` (the query) and `server` \
+                 (where it runs) go together"
+                    .to_owned(),
+            ));
+        }
+        Ok(config)
     }
 }
 
@@ -148,5 +192,27 @@ mod tests {
         let err = Config::from_manifest(Path::new("Cargo.toml"), bad).unwrap_err();
         assert!(err.message.contains("unknown field `gap`"), "{err}");
         assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn the_fleet_table_becomes_fleet_lines_and_a_query_needs_its_server() {
+        let text = "[package.metadata.semigrate.fleet]\nsqlite = [\"/t/*/app.db\"]\n\
+                    files = [\"more.txt\"]\npostgres = [\"postgres://h/a\"]\n\
+                    server = \"postgres://h/b\"\nschemas = \"SELECT 'x'\"\n";
+        let c = Config::from_manifest(Path::new("Cargo.toml"), text).unwrap();
+        assert_eq!(
+            c.fleet.lines(),
+            [
+                "/t/*/app.db",
+                "postgres://h/a",
+                "postgres://h/b schemas SELECT 'x'",
+                "include more.txt"
+            ]
+        );
+        let alone =
+            "[package]\nname = 'x'\n[package.metadata.semigrate.fleet]\nschemas = \"SELECT 1\"\n";
+        let err = Config::from_manifest(Path::new("Cargo.toml"), alone).unwrap_err();
+        assert!(err.message.contains("go together"), "{err}");
+        assert_eq!(err.line, 3);
     }
 }

@@ -4,6 +4,7 @@
 
 mod adopt;
 mod baseline;
+mod fleet;
 mod history;
 mod import;
 mod init;
@@ -111,6 +112,65 @@ struct WaitArgs {
     wait: Option<u64>,
 }
 
+/// Many stores in one run: upgrade, downgrade, status and verify.
+#[derive(Debug, Default, Args)]
+struct FleetArgs {
+    /// Run over many stores: those listed in FILE, one a line (a SQLite path or glob, a
+    /// postgres:// URL, `URL schema NAME`, `URL schemas QUERY`, `include FILE`), or with
+    /// no FILE those of [package.metadata.semigrate.fleet]. Each keeps its own files.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, display_order = 800)]
+    fleet: Option<Option<PathBuf>>,
+    /// With --fleet: how many stores at once (default: the cores; at most 4 when a
+    /// store is on a server, and never more than its free connections).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "fleet",
+        value_parser = clap::value_parser!(u16).range(1..),
+        display_order = 800
+    )]
+    parallel: Option<u16>,
+}
+
+/// How a fleet's upgrade or downgrade proceeds.
+#[derive(Debug, Default, Args)]
+struct RolloutArgs {
+    /// With --fleet: run the first K stores alone first, and stop if one of them fails.
+    #[arg(long, value_name = "K", requires = "fleet", display_order = 801)]
+    canary: Option<usize>,
+    /// With --fleet: after a store fails, start no other (stop, the default), or go on
+    /// with the rest (continue).
+    #[arg(
+        long,
+        value_name = "WHAT",
+        value_parser = ["stop", "continue"],
+        requires = "fleet",
+        display_order = 801
+    )]
+    on_error: Option<String>,
+    /// With --fleet: write a JSON report of every store (from, to, outcome, duration,
+    /// error) to FILE, atomically, as the run goes.
+    #[arg(long, value_name = "FILE", requires = "fleet", display_order = 801)]
+    report: Option<PathBuf>,
+}
+
+impl FleetArgs {
+    /// The fleet run asked for, when --fleet is given.
+    fn asked(&self, rollout: Option<&RolloutArgs>) -> Option<fleet::Fleet> {
+        let file = self.fleet.as_ref()?;
+        Some(fleet::Fleet {
+            file: file.clone(),
+            parallel: self.parallel.map(usize::from),
+            canary: rollout.and_then(|r| r.canary).unwrap_or(0),
+            on_error: match rollout.and_then(|r| r.on_error.as_deref()) {
+                Some("continue") => crate::fleet::OnError::Continue,
+                _ => crate::fleet::OnError::Stop,
+            },
+            report: rollout.and_then(|r| r.report.clone()),
+        })
+    }
+}
+
 /// PostgreSQL: how a migration waits for its locks.
 #[derive(Debug, Default, Args)]
 struct LockArgs {
@@ -169,6 +229,10 @@ enum Command {
         allow_schema_drift: bool,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
+        #[command(flatten)]
+        rollout: RolloutArgs,
     },
     /// Revert migrations down to a version (default: one step; 0.0.0: all of them).
     #[command(after_help = "Example:\n  semigrate downgrade --version {previous}")]
@@ -185,12 +249,18 @@ enum Command {
         allow_schema_drift: bool,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
+        #[command(flatten)]
+        rollout: RolloutArgs,
     },
     /// Show the store's version and the state of each migration.
     #[command(after_help = "Example:\n  semigrate status --json")]
     Status {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// List the migrations compiled into this binary.
     #[command(after_help = "Example:\n  semigrate list")]
@@ -200,6 +270,8 @@ enum Command {
     Verify {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Record a store that predates semigrate as being at a version, running nothing.
     #[command(after_help = "Example:\n  semigrate baseline --version {first}")]
@@ -392,18 +464,19 @@ impl Command {
                 wait: std::mem::take(wait),
                 ..RunArgs::default()
             },
-            Command::Status { store } | Command::Verify { store } | Command::History { store } => {
-                RunArgs {
-                    store: std::mem::take(store),
-                    ..RunArgs::default()
-                }
-            }
+            Command::Status { store, .. }
+            | Command::Verify { store, .. }
+            | Command::History { store } => RunArgs {
+                store: std::mem::take(store),
+                ..RunArgs::default()
+            },
             _ => RunArgs::default(),
         }
     }
 }
 
 /// What every command needs to know about where it works and how to speak.
+#[derive(Clone)]
 pub(crate) struct Invocation {
     /// The chain compiled into this binary.
     pub chain: &'static Chain,
@@ -435,6 +508,24 @@ impl Invocation {
     /// The migrations compiled into this binary.
     pub fn migrations(&self) -> &'static [Migration] {
         self.chain.migrations
+    }
+
+    /// This invocation on one store of a fleet: that store, with its own files placed
+    /// by the configuration's rule, and without a word of its own.
+    pub fn at(&self, target: &crate::fleet::Target) -> Invocation {
+        let (database, schema) = match target {
+            crate::fleet::Target::File(path) => (path.display().to_string(), None),
+            crate::fleet::Target::Server { url, schema } => (url.clone(), schema.clone()),
+        };
+        Invocation {
+            database,
+            schema,
+            data_dir: None,
+            backup_dir: None,
+            quiet: true,
+            verbose: false,
+            ..self.clone()
+        }
     }
 
     /// Opens the store for a run that may write: a SQLite file, created with its
@@ -726,6 +817,30 @@ fn exit_code(chain: &'static Chain) -> u8 {
     let before = cli.run;
     let store = after.store.or(before.store);
     let locks = after.locks.or(before.locks);
+    let fleet = match &cli.command {
+        Command::Upgrade { fleet, rollout, .. } | Command::Downgrade { fleet, rollout, .. } => {
+            fleet.asked(Some(rollout))
+        }
+        Command::Status { fleet, .. } | Command::Verify { fleet, .. } => fleet.asked(None),
+        _ => None,
+    };
+    // Each store of a fleet has its own files, where the configuration places them.
+    let one_store = [
+        (store.database.is_some(), "--database"),
+        (store.schema.is_some(), "--schema"),
+        (store.data_dir.is_some(), "--data-dir"),
+        (store.backup_dir.is_some(), "--backup-dir"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag));
+    let fleet_args = match (&fleet, one_store) {
+        (Some(_), Some(flag)) => Err(Error::Usage(format!(
+            "{flag} names one store's place, and --fleet runs over many, each with its own \
+             files where the configuration places them: leave {flag} (or its environment \
+             variable) out"
+        ))),
+        _ => Ok(()),
+    };
     let context = Invocation {
         chain,
         database: store
@@ -757,127 +872,161 @@ fn exit_code(chain: &'static Chain) -> u8 {
             .map_err(Error::Usage),
         false => Ok(()),
     };
-    let output = csv_settings.and_then(|()| match cli.command {
-        Command::Upgrade {
-            version,
-            dry_run,
-            atomic,
-            allow_schema_drift,
-            ..
-        } => migrate::upgrade(&context, version, dry_run, atomic, allow_schema_drift),
-        Command::Downgrade {
-            version,
-            dry_run,
-            allow_schema_drift,
-            ..
-        } => migrate::downgrade(&context, version, dry_run, allow_schema_drift),
-        Command::Status { .. } => status::run(&context),
-        Command::List => list::run(&context),
-        Command::Verify { .. } => verify::run(&context),
-        Command::Baseline { version, .. } => baseline::run(&context, version),
-        Command::History { .. } => history::run(&context),
-        Command::Adopt {
-            from,
-            dry_run,
-            allow_schema_drift,
-            ..
-        } => adopt::run(&context, from, dry_run, allow_schema_drift),
-        Command::Repair {
-            accept_checksum, ..
-        } => repair::run(&context, accept_checksum),
-        Command::Schema => Ok(crate::spec_file::SCHEMA.to_owned()),
-        Command::SchemaAt {
-            version,
-            diff,
-            engine,
-        } => {
-            let engine = match engine.as_str() {
-                "postgres" => Engine::Postgres,
-                _ => Engine::Sqlite,
-            };
-            schema_at::run(&context, version, diff, engine)
-        }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(command(chain))
-                .render(&mut page)
-                .expect("rendering into memory does not fail");
-            Ok(String::from_utf8_lossy(&page).into_owned())
-        }
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut command(chain), chain.name, &mut script);
-            Ok(String::from_utf8_lossy(&script).into_owned())
-        }
-        Command::New {
-            version,
-            slug,
-            csv,
-            sql_files,
-            dir,
-        } => new::run(
-            &context,
-            version,
-            slug.as_deref(),
-            csv,
-            sql_files,
-            dir.as_deref(),
-        ),
-        Command::Import {
-            from,
-            source,
-            first,
-            step,
-            acknowledge,
-            proof_url,
-            inline,
-            dir,
-            dry_run,
-        } => import::run(
-            &context,
-            &import::Request {
-                tool: from,
+    let output = csv_settings
+        .and(fleet_args)
+        .and_then(|()| match cli.command {
+            Command::Upgrade {
+                version,
+                dry_run,
+                atomic,
+                allow_schema_drift,
+                ..
+            } => match &fleet {
+                None => migrate::upgrade(&context, version, dry_run, atomic, allow_schema_drift),
+                Some(fleet) => fleet::migrate(
+                    &context,
+                    &crate::engine::Request {
+                        direction: crate::engine::Direction::Up,
+                        target: version,
+                        atomic,
+                        allow_schema_drift,
+                    },
+                    fleet,
+                    dry_run,
+                ),
+            },
+            Command::Downgrade {
+                version,
+                dry_run,
+                allow_schema_drift,
+                ..
+            } => match &fleet {
+                None => migrate::downgrade(&context, version, dry_run, allow_schema_drift),
+                Some(fleet) => fleet::migrate(
+                    &context,
+                    &crate::engine::Request {
+                        direction: crate::engine::Direction::Down,
+                        target: version,
+                        atomic: false,
+                        allow_schema_drift,
+                    },
+                    fleet,
+                    dry_run,
+                ),
+            },
+            Command::Status { .. } => match &fleet {
+                None => status::run(&context),
+                Some(fleet) => fleet::status(&context, fleet),
+            },
+            Command::List => list::run(&context),
+            Command::Verify { .. } => match &fleet {
+                None => verify::run(&context),
+                Some(fleet) => fleet::verify(&context, fleet),
+            },
+            Command::Baseline { version, .. } => baseline::run(&context, version),
+            Command::History { .. } => history::run(&context),
+            Command::Adopt {
+                from,
+                dry_run,
+                allow_schema_drift,
+                ..
+            } => adopt::run(&context, from, dry_run, allow_schema_drift),
+            Command::Repair {
+                accept_checksum, ..
+            } => repair::run(&context, accept_checksum),
+            Command::Schema => Ok(crate::spec_file::SCHEMA.to_owned()),
+            Command::SchemaAt {
+                version,
+                diff,
+                engine,
+            } => {
+                let engine = match engine.as_str() {
+                    "postgres" => Engine::Postgres,
+                    _ => Engine::Sqlite,
+                };
+                schema_at::run(&context, version, diff, engine)
+            }
+            Command::Man => {
+                let mut page = Vec::new();
+                clap_mangen::Man::new(command(chain))
+                    .render(&mut page)
+                    .expect("rendering into memory does not fail");
+                Ok(String::from_utf8_lossy(&page).into_owned())
+            }
+            Command::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut command(chain), chain.name, &mut script);
+                Ok(String::from_utf8_lossy(&script).into_owned())
+            }
+            Command::New {
+                version,
+                slug,
+                csv,
+                sql_files,
+                dir,
+            } => new::run(
+                &context,
+                version,
+                slug.as_deref(),
+                csv,
+                sql_files,
+                dir.as_deref(),
+            ),
+            Command::Import {
+                from,
                 source,
                 first,
-                stride: match step.as_str() {
-                    "patch" => crate::import::Stride::Patch,
-                    _ => crate::import::Stride::Minor,
-                },
+                step,
                 acknowledge,
                 proof_url,
                 inline,
                 dir,
                 dry_run,
-            },
-        ),
-        Command::Init {
-            dir,
-            name,
-            path,
-            import,
-            acknowledge,
-            proof_url,
-        } => {
-            let import = import.map(|(tool, source)| import::Request {
-                tool,
-                source,
-                first: None,
-                stride: crate::import::Stride::Minor,
+            } => import::run(
+                &context,
+                &import::Request {
+                    tool: from,
+                    source,
+                    first,
+                    stride: match step.as_str() {
+                        "patch" => crate::import::Stride::Patch,
+                        _ => crate::import::Stride::Minor,
+                    },
+                    acknowledge,
+                    proof_url,
+                    inline,
+                    dir,
+                    dry_run,
+                },
+            ),
+            Command::Init {
+                dir,
+                name,
+                path,
+                import,
                 acknowledge,
                 proof_url,
-                inline: false,
-                dir: None,
-                dry_run: false,
-            });
-            init::run(
-                &context,
-                &dir,
-                name.as_deref(),
-                path.as_deref(),
-                import.as_ref(),
-            )
-        }
-    });
+            } => {
+                let import = import.map(|(tool, source)| import::Request {
+                    tool,
+                    source,
+                    first: None,
+                    stride: crate::import::Stride::Minor,
+                    acknowledge,
+                    proof_url,
+                    inline: false,
+                    dir: None,
+                    dry_run: false,
+                });
+                init::run(
+                    &context,
+                    &dir,
+                    name.as_deref(),
+                    path.as_deref(),
+                    import.as_ref(),
+                )
+            }
+        });
     match output {
         Ok(text) => {
             // Colour goes out only to a terminal, and never under NO_COLOR; JSON has
@@ -906,6 +1055,12 @@ fn exit_code(chain: &'static Chain) -> u8 {
             }
         }
         Err(e) => {
+            if let Error::Fleet { output, .. } = &e {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout
+                    .write_all(output.as_bytes())
+                    .and_then(|()| stdout.flush());
+            }
             let red = anstyle::AnsiColor::Red.on_default().bold();
             anstream::eprintln!("{red}error:{red:#} {e}");
             u8::try_from(e.exit_code()).unwrap_or(1)

@@ -123,6 +123,7 @@ mod tests {
         statement_timeout: None,
         lock_retries: 0,
         ignore_objects: &[],
+        fleet: &[],
     };
 
     #[test]

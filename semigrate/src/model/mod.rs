@@ -65,6 +65,9 @@ pub struct Settings {
     /// Objects of the live schema that the chain does not own (`ix_hotfix_*`): never
     /// reported as differing from the compiled schema.
     pub ignore_objects: &'static [&'static str],
+    /// The stores `--fleet` runs over when given no file, as the lines of a fleet
+    /// file (`[package.metadata.semigrate.fleet]`).
+    pub fleet: &'static [&'static str],
 }
 
 /// A chain as a chain crate's build compiled it: what its binary's command line and a

@@ -189,6 +189,10 @@ pub trait Store: History + Steps + Csv + Catalog + Journal {
     /// run to release it. Released when the store is dropped or the process dies.
     fn lock(&mut self, timeout: std::time::Duration) -> Result<()>;
 
+    /// Whether another run holds the store's lock now; the probe takes it for no
+    /// longer than it takes to look.
+    fn locked(&mut self) -> Result<bool>;
+
     /// Writes a consistent copy of the database to `to`, a file that exists, empty,
     /// with the permissions the copy must have.
     fn backup(&mut self, to: &std::path::Path) -> Result<()>;

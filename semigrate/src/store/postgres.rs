@@ -210,6 +210,9 @@ pub struct PostgresStore {
     /// The URL without its password, for every message.
     shown: String,
     url: String,
+    /// The schema the store was opened in or moved to, when one was named: a backup
+    /// then dumps that schema alone.
+    schema: Option<String>,
     /// Set when a transaction is open, so that `rollback` knows whether to send one.
     in_transaction: bool,
     /// Set once a committed transaction has created semigrate's tables: later ones
@@ -265,6 +268,10 @@ impl PostgresStore {
         {
             config.password(password);
         }
+        // So that pg_stat_activity tells semigrate's sessions from the application's.
+        if config.get_application_name().is_none() {
+            config.application_name("semigrate");
+        }
         let mut client = config
             .connect(NoTls)
             .map_err(|e| fail(format!("cannot connect: {}", message(&e, url))))?;
@@ -292,6 +299,7 @@ impl PostgresStore {
             client,
             shown,
             url: url.to_owned(),
+            schema: schema.map(str::to_owned),
             in_transaction: false,
             tables_ready: false,
             next_timeouts: String::new(),
@@ -299,6 +307,13 @@ impl PostgresStore {
             statements: HashMap::new(),
             pending: String::new(),
         })
+    }
+
+    /// Releases the store's lock, when this session holds it.
+    pub fn release_lock(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("SELECT pg_advisory_unlock_all()")
+            .map_err(|e| self.fail(format!("cannot release the lock: {}", self.message(&e))))
     }
 
     fn fail(&self, reason: impl std::fmt::Display) -> Error {
@@ -445,6 +460,69 @@ fn literal(text: &str) -> String {
     format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// What a fleet's worker needs of its session (`--fleet`, a command of the CLI): to
+/// list the schemas that are stores, to count the free connections, and to move from
+/// one store to the next.
+#[cfg(feature = "cli")]
+impl PostgresStore {
+    /// Moves the session to `schema`, another store on the same server, as a fleet's
+    /// worker does between its targets: the lock of the store before is released,
+    /// and nothing learnt about it is kept.
+    pub fn switch_schema(&mut self, schema: &str) -> Result<()> {
+        self.release_lock()?;
+        self.client
+            .batch_execute(&format!("SET search_path TO {}", load::quoted(schema)))
+            .map_err(|e| self.fail(format!("cannot use schema {schema}: {}", self.message(&e))))?;
+        let current: Option<String> = self
+            .client
+            .query_one("SELECT current_schema()::text", &[])
+            .map(|row| row.get(0))
+            .map_err(|e| self.fail(self.message(&e)))?;
+        if current.is_none() {
+            return Err(self.fail(format!(
+                "has no schema {schema}: create it first (CREATE SCHEMA {})",
+                load::quoted(schema)
+            )));
+        }
+        self.schema = Some(schema.to_owned());
+        self.tables_ready = false;
+        self.statements.clear();
+        Ok(())
+    }
+
+    /// The first column of every row `query` returns, as text (NULLs left out): the
+    /// schemas a fleet's `schemas` query lists.
+    pub fn column(&mut self, query: &str) -> std::result::Result<Vec<String>, String> {
+        let messages = self
+            .client
+            .simple_query(query)
+            .map_err(|e| self.message(&e))?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// How many more sessions the server accepts now: `max_connections` less its
+    /// reserved ones and those open, this one included.
+    pub fn free_connections(&mut self) -> Result<usize> {
+        let free: i64 = self
+            .client
+            .query_one(
+                "SELECT current_setting('max_connections')::int8 \
+                 - current_setting('superuser_reserved_connections')::int8 \
+                 - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
+                &[],
+            )
+            .map(|row| row.get(0))
+            .map_err(|e| self.fail(self.message(&e)))?;
+        Ok(usize::try_from(free).unwrap_or(0))
+    }
+}
+
 impl Store for PostgresStore {
     fn engine(&self) -> Engine {
         Engine::Postgres
@@ -456,6 +534,22 @@ impl Store for PostgresStore {
 
     /// A session-level advisory lock keyed on the database, the schema and the history
     /// table: the server releases it when the session ends, however the run ends.
+    fn locked(&mut self) -> Result<bool> {
+        let taken: bool = self
+            .client
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtext(current_database() || '.' || \
+                 current_schema() || '.semigrate_migrations'))",
+                &[],
+            )
+            .map(|row| row.get(0))
+            .map_err(|e| self.fail(format!("cannot probe the lock: {}", self.message(&e))))?;
+        if taken {
+            self.release_lock()?;
+        }
+        Ok(!taken)
+    }
+
     fn lock(&mut self, timeout: Duration) -> Result<()> {
         let started = Instant::now();
         loop {
@@ -496,6 +590,7 @@ impl Store for PostgresStore {
         let out = std::process::Command::new("pg_dump")
             .args(["--format=custom", "--no-password", "--file"])
             .arg(to)
+            .args(self.schema.iter().map(|s| format!("--schema={}", load::quoted(s))))
             .arg(without_password(&self.url, None))
             .envs(password.map(|p| ("PGPASSWORD", p)))
             .output()

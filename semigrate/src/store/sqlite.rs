@@ -182,17 +182,37 @@ impl SqliteStore {
 
     /// Opens the store to read only. A missing file reads as an empty store and is not
     /// created.
+    /// A file a killed run left with a hot journal is first rolled back, as SQLite
+    /// does on any connection that may write: a reader alone cannot, and would fail.
     pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
-        let conn = if path.exists() {
+        if !path.exists() {
+            let conn = Connection::open_in_memory().map_err(|e| open_error(path, e))?;
+            return Self::ready(conn, path);
+        }
+        let open = || {
             Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-        } else {
-            Connection::open_in_memory()
+            .map_err(|e| open_error(path, e))
+        };
+        let conn = open()?;
+        let schema = "SELECT count(*) FROM sqlite_schema";
+        match conn.query_row(schema, [], |_| Ok(())) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK =>
+            {
+                drop(conn);
+                Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .and_then(|c| c.query_row(schema, [], |_| Ok(())))
+                .map_err(|e| open_error(path, e))?;
+                Self::ready(open()?, path)
+            }
+            _ => Self::ready(conn, path),
         }
-        .map_err(|e| open_error(path, e))?;
-        Self::ready(conn, path)
     }
 
     /// Sets the connection up for a run and checks it holds a store semigrate can use.
@@ -276,6 +296,13 @@ impl SqliteStore {
     }
 }
 
+/// The file beside the database whose OS lock is the store's: `app.db.lock`.
+fn lock_file(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
 fn store_error(path: &Path, reason: String) -> Error {
     Error::Store {
         database: path.display().to_string(),
@@ -304,6 +331,24 @@ impl Store for SqliteStore {
         self.path.display().to_string()
     }
 
+    fn locked(&mut self) -> Result<bool> {
+        if self.path.as_os_str().is_empty() || self.lock.is_some() {
+            return Ok(false);
+        }
+        // No lock file: no run ever took the lock. One there is tried, not created.
+        let Ok(file) = std::fs::File::open(lock_file(&self.path)) else {
+            return Ok(false);
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(false),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => Err(store_error(
+                &self.path,
+                format!("cannot probe the lock: {e}"),
+            )),
+        }
+    }
+
     fn lock(&mut self, timeout: Duration) -> Result<()> {
         // An OS lock on a file beside the database: the kernel releases it when the
         // process ends, however it ends, so a killed run never leaves a stale lock.
@@ -312,9 +357,7 @@ impl Store for SqliteStore {
         if self.path.as_os_str().is_empty() {
             return Ok(());
         }
-        let mut name = self.path.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
+        let path = lock_file(&self.path);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -1,0 +1,600 @@
+//! `--fleet`: `upgrade`, `downgrade`, `status` and `verify` over many stores in one
+//! process. Each store is one call of the engine's entry for the command, with the
+//! paths, lock, backup, log and state file a run on that store alone would have; a
+//! worker keeps one connection per server and moves it from schema to schema.
+
+use super::Invocation;
+use crate::engine::plan::Direction;
+use crate::engine::{Options, Request};
+use crate::error::{Error, Result};
+use crate::fleet::{
+    Counts, Kind, Moved, OnError, Report, ReportFile, Rollout, Standing, Target, TargetRun,
+};
+use crate::model::SemVer;
+use crate::store::Store;
+use crate::store::postgres::PostgresStore;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How a fleet run was asked for.
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    /// The fleet file; None: the configuration's fleet.
+    pub file: Option<PathBuf>,
+    /// `--parallel`.
+    pub parallel: Option<usize>,
+    /// `--canary`.
+    pub canary: usize,
+    /// `--on-error`.
+    pub on_error: OnError,
+    /// `--report`.
+    pub report: Option<PathBuf>,
+}
+
+/// How a target's store is opened.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// To change it; a SQLite file missing is created when `creates`.
+    Write { creates: bool },
+    /// To read it; a missing SQLite file reads as empty.
+    Read,
+    /// To read it; a missing SQLite file is an error.
+    ReadExisting,
+}
+
+/// What a command does to one store.
+type Operation<'a> = dyn Fn(&mut dyn Store, &Options) -> Result<Moved> + Sync + 'a;
+
+/// `upgrade` or `downgrade` over the fleet: each store to the goal, a summary line, the
+/// report.
+pub fn migrate(
+    context: &Invocation,
+    request: &Request,
+    fleet: &Fleet,
+    dry_run: bool,
+) -> Result<String> {
+    if dry_run {
+        return Err(Error::Usage(
+            "--dry-run prints one store's plan: run it on one store of the fleet (--database)"
+                .into(),
+        ));
+    }
+    let goal = match (request.direction, request.target) {
+        (_, Some(v)) => v,
+        (Direction::Up, None) => context.chain.latest(),
+        (Direction::Down, None) => {
+            return Err(Error::Usage(
+                "a downgrade of a fleet needs --version: the version every store is to land on"
+                    .into(),
+            ));
+        }
+    };
+    let request = Request {
+        target: Some(goal),
+        ..*request
+    };
+    let chain = context.migrations();
+    let access = Access::Write {
+        creates: request.direction == Direction::Up,
+    };
+    let results = each(
+        context,
+        fleet,
+        request.command(),
+        Some(goal),
+        access,
+        &|store, options| {
+            let outcome = crate::engine::migrate(store, chain, &request, options, &mut Unseen)?;
+            Ok(Moved {
+                from: outcome.from,
+                to: outcome.at,
+                changed: !outcome.done.is_empty(),
+                standing: None,
+            })
+        },
+    )?;
+    ended(
+        context,
+        fleet,
+        request.command(),
+        Some(goal),
+        &results,
+        String::new(),
+    )
+}
+
+/// `verify` over the fleet: each store's validations and schema check.
+pub fn verify(context: &Invocation, fleet: &Fleet) -> Result<String> {
+    let chain = context.migrations();
+    let results = each(
+        context,
+        fleet,
+        "verify",
+        None,
+        Access::ReadExisting,
+        &|store, options| {
+            let at = match crate::engine::verify(store, chain, options)? {
+                crate::engine::Verified::Empty => SemVer::ZERO,
+                crate::engine::Verified::Passed { at, .. } => at,
+            };
+            Ok(Moved {
+                from: at,
+                to: at,
+                changed: false,
+                standing: None,
+            })
+        },
+    )?;
+    ended(context, fleet, "verify", None, &results, String::new())
+}
+
+/// `status --fleet`: how many stores are at each version, which drifted, which are
+/// locked, which could not be read.
+pub fn status(context: &Invocation, fleet: &Fleet) -> Result<String> {
+    let chain = context.chain.migrations;
+    let results = each(
+        context,
+        fleet,
+        "status",
+        None,
+        Access::Read,
+        &|store, options| {
+            let s = crate::engine::status(store, chain, options)?;
+            let standing = Standing {
+                pending: s.pending,
+                drifted: s
+                    .migrations
+                    .iter()
+                    .any(|e| e.state == crate::engine::status::State::Drifted),
+                schema_differs: s
+                    .schema
+                    .as_ref()
+                    .is_some_and(|c| c.state == crate::engine::schema_check::SchemaState::Differs),
+                locked: store.locked()?,
+            };
+            Ok(Moved {
+                from: s.current,
+                to: s.current,
+                changed: false,
+                standing: Some(standing),
+            })
+        },
+    )?;
+    let output = match context.json {
+        true => super::json(&StatusJson::of(&results, context.chain.latest())),
+        false => status_text(&results, context.chain.latest()),
+    };
+    let failed = results.iter().find(|r| r.outcome == Kind::Failed);
+    match failed {
+        None => Ok(output),
+        Some(first) => Err(Error::Fleet {
+            output,
+            summary: format!(
+                "{} of {} stores could not be read; the first: {}: {}",
+                crate::fleet::thousands(Counts::of(&results).failed),
+                crate::fleet::thousands(results.len()),
+                first.target,
+                first.error.as_deref().unwrap_or("")
+            ),
+            exit_code: first.exit_code,
+        }),
+    }
+}
+
+/// The end of a run that changes or checks stores: the summary line, or the report as
+/// JSON; an error carrying them when a store failed.
+fn ended(
+    context: &Invocation,
+    fleet: &Fleet,
+    command: &str,
+    goal: Option<SemVer>,
+    results: &[TargetRun],
+    mut output: String,
+) -> Result<String> {
+    let summary = crate::fleet::summary(results, fleet.report.as_deref());
+    if context.json {
+        output.push_str(&super::json(&Report {
+            command,
+            goal,
+            finished: true,
+            counts: Counts::of(results),
+            targets: results,
+        }));
+    }
+    match results.iter().find(|r| r.outcome == Kind::Failed) {
+        None => {
+            if !context.json {
+                output.push_str(&summary);
+                output.push('\n');
+            }
+            Ok(output)
+        }
+        Some(first) => Err(Error::Fleet {
+            output,
+            summary,
+            exit_code: first.exit_code,
+        }),
+    }
+}
+
+/// Runs `operation` over the fleet's targets, with a progress bar on a terminal, a
+/// line for each store that fails, and the report rewritten as the run goes.
+fn each(
+    context: &Invocation,
+    fleet: &Fleet,
+    command: &str,
+    goal: Option<SemVer>,
+    access: Access,
+    operation: &Operation<'_>,
+) -> Result<Vec<TargetRun>> {
+    let targets = targets(context, fleet)?;
+    let rollout = Rollout {
+        parallel: parallel(context, fleet, &targets)?,
+        canary: fleet.canary,
+        on_error: fleet.on_error,
+    };
+    let bar = bar(context, targets.len());
+    let mut so_far: Vec<TargetRun> = targets
+        .iter()
+        .map(|t| TargetRun::waiting(t, Kind::Left))
+        .collect();
+    let mut file = fleet.report.as_deref().map(ReportFile::new);
+    let mut report_error = None;
+    let mut write = |so_far: &[TargetRun], now: bool| {
+        if let Some(file) = &mut file
+            && report_error.is_none()
+        {
+            let report = Report {
+                command,
+                goal,
+                finished: now,
+                counts: Counts::of(so_far),
+                targets: so_far,
+            };
+            report_error = file.write(&report, now).err();
+        }
+    };
+    write(&so_far, false);
+    let (mut done, mut failed) = (0, 0);
+    let results = crate::fleet::run(
+        &targets,
+        &rollout,
+        &Connections::default,
+        &|connections, target| on_target(context, connections, target, access, operation),
+        &mut |i, r| {
+            if r.outcome == Kind::Failed {
+                failed += 1;
+                let line = format!("failed: {}: {}", r.target, r.error.as_deref().unwrap_or(""));
+                match &bar {
+                    Some(bar) => bar.println(line),
+                    None => context.say(line),
+                }
+            }
+            if r.outcome != Kind::Skipped {
+                done += 1;
+            }
+            if let Some(bar) = &bar {
+                bar.set_position(done as u64);
+                bar.set_message(format!("{failed} failed"));
+            }
+            so_far[i] = r.clone();
+            write(&so_far, false);
+        },
+    );
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    write(&results, true);
+    match report_error {
+        Some(e) => Err(e),
+        None => Ok(results),
+    }
+}
+
+/// The fleet's stores: those of the fleet file, or of the configuration's table.
+fn targets(context: &Invocation, fleet: &Fleet) -> Result<Vec<Target>> {
+    let lines = match &fleet.file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot read the fleet file {}: {e}",
+                    file.display()
+                ))
+            })?;
+            let folder = absolute(file.parent().unwrap_or(Path::new("")));
+            crate::fleet::targets::lines(&text, &folder, &file.display().to_string())?
+        }
+        None => {
+            let configured = context.chain.settings.fleet;
+            if configured.is_empty() {
+                return Err(Error::Usage(
+                    "--fleet without a file runs over [package.metadata.semigrate.fleet], \
+                     which this binary's configuration has not: give --fleet FILE"
+                        .into(),
+                ));
+            }
+            crate::fleet::targets::lines(
+                &configured.join("\n"),
+                &absolute(Path::new("")),
+                "[package.metadata.semigrate.fleet]",
+            )?
+        }
+    };
+    let targets = crate::fleet::targets::expand(lines, &mut |url, query| {
+        let mut server = PostgresStore::open(url, None).map_err(|e| e.to_string())?;
+        server
+            .column(query)
+            .map_err(|e| format!("the schemas query failed: {e}"))
+    })?;
+    if targets.is_empty() {
+        return Err(Error::Usage("the fleet has no store".into()));
+    }
+    Ok(targets)
+}
+
+/// `folder` made absolute against the working directory, so that every store is
+/// named by its whole path; "" is the working directory.
+fn absolute(folder: &Path) -> PathBuf {
+    let folder = match folder.as_os_str().is_empty() {
+        true => Path::new("."),
+        false => folder,
+    };
+    std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned())
+}
+
+/// How many stores run at once: `--parallel`, else the cores (four at most when a
+/// store is on a server); never more than a server of the fleet has connections free.
+fn parallel(context: &Invocation, fleet: &Fleet, targets: &[Target]) -> Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut servers: Vec<&str> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Server { url, .. } => Some(url.as_str()),
+            Target::File(_) => None,
+        })
+        .collect();
+    servers.sort_unstable();
+    servers.dedup();
+    let mut n = match (fleet.parallel, servers.is_empty()) {
+        (Some(n), _) => n,
+        (None, true) => cores,
+        (None, false) => cores.min(4),
+    };
+    for url in servers {
+        let mut server = PostgresStore::open(url, None)?;
+        // This session ends here: its slot is free for a worker.
+        let free = server.free_connections()? + 1;
+        if n > free {
+            context.say(format!(
+                "{} has {free} connection{} free: {free} store{} at once",
+                crate::store::postgres::redact(url),
+                if free == 1 { "" } else { "s" },
+                if free == 1 { "" } else { "s" },
+            ));
+            n = free.max(1);
+        }
+    }
+    Ok(n)
+}
+
+/// A bar of the stores done, on a terminal only.
+fn bar(context: &Invocation, total: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if context.quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    let style = indicatif::ProgressStyle::with_template(
+        "  [{bar:30}] {pos}/{len} stores, {msg}, ETA {eta}",
+    )
+    .expect("a valid template")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message("0 failed");
+    Some(bar)
+}
+
+/// Each worker's sessions, one per server, moved from schema to schema.
+#[derive(Default)]
+struct Connections(HashMap<String, PostgresStore>);
+
+/// `operation` on one target, timed, and its result.
+fn on_target(
+    context: &Invocation,
+    connections: &mut Connections,
+    target: &Target,
+    access: Access,
+    operation: &Operation<'_>,
+) -> TargetRun {
+    let started = Instant::now();
+    let here = context.at(target);
+    let (result, stands) = match target {
+        Target::Server {
+            url,
+            schema: Some(schema),
+        } => {
+            let session = match connections.0.remove(url) {
+                Some(mut session) => session.switch_schema(schema).map(|()| session),
+                None => PostgresStore::open_for(context.migrations(), url, Some(schema)),
+            };
+            match session {
+                Err(e) => (Err(e), None),
+                Ok(mut session) => {
+                    let (result, stands) = run_on(&here, &mut session, operation);
+                    // A session that failed may be anywhere: the next target opens
+                    // its own.
+                    if result.is_ok() && session.release_lock().is_ok() {
+                        connections.0.insert(url.clone(), session);
+                    }
+                    (result, stands)
+                }
+            }
+        }
+        _ => {
+            let opened = match access {
+                Access::Write { creates } => here.open(creates),
+                Access::Read => here.open_read_only(),
+                Access::ReadExisting => here.refuse_missing().and_then(|()| here.open_read_only()),
+            };
+            match opened {
+                Err(e) => (Err(e), None),
+                Ok(mut store) => run_on(&here, &mut *store, operation),
+            }
+        }
+    };
+    TargetRun::ended(target, started.elapsed(), result, stands)
+}
+
+/// `operation` on an open store; after a failure, the version the store is found at.
+fn run_on(
+    here: &Invocation,
+    store: &mut dyn Store,
+    operation: &Operation<'_>,
+) -> (Result<Moved>, Option<SemVer>) {
+    let result = here
+        .options()
+        .and_then(|options| operation(store, &options));
+    let stands = match &result {
+        Ok(_) => None,
+        Err(_) => crate::store::checked_history(store)
+            .ok()
+            .map(|h| crate::engine::plan::current(&h)),
+    };
+    (result, stands)
+}
+
+/// A fleet's stores run without a word each: the bar, the failures and the summary
+/// say what happens.
+struct Unseen;
+
+impl crate::engine::run::Progress for Unseen {
+    fn step(&mut self, _: SemVer, _: &str, _: &str) {}
+    fn reading(&mut self, _: &str, _: u64, _: u64) {}
+    fn done(&mut self, _: &crate::engine::run::Done) {}
+}
+
+/// How many stores of a fleet are at a version.
+#[derive(serde::Serialize)]
+struct AtVersion {
+    version: SemVer,
+    stores: usize,
+}
+
+/// What `status --fleet --json` prints.
+#[derive(serde::Serialize)]
+struct StatusJson<'a> {
+    /// How many stores.
+    stores: usize,
+    /// The newest version this binary knows.
+    latest: SemVer,
+    /// How many stores are at each version, newest first.
+    versions: Vec<AtVersion>,
+    /// The stores whose specs changed after they were applied.
+    drifted: Vec<&'a str>,
+    /// The stores whose schema differs from the one compiled for their version.
+    schema_differs: Vec<&'a str>,
+    /// The stores another run holds the lock of.
+    locked: Vec<&'a str>,
+    /// The stores that could not be read, with why.
+    failed: Vec<(&'a str, &'a str)>,
+    /// Every store, in the fleet's order.
+    targets: &'a [TargetRun],
+}
+
+impl<'a> StatusJson<'a> {
+    fn of(results: &'a [TargetRun], latest: SemVer) -> StatusJson<'a> {
+        let with = |f: fn(&Standing) -> bool| -> Vec<&'a str> {
+            results
+                .iter()
+                .filter(|r| r.standing.as_ref().is_some_and(f))
+                .map(|r| r.target.as_str())
+                .collect()
+        };
+        let mut versions: Vec<AtVersion> = Vec::new();
+        for version in results.iter().filter_map(|r| r.standing.and(r.to)) {
+            match versions.iter_mut().find(|a| a.version == version) {
+                Some(a) => a.stores += 1,
+                None => versions.push(AtVersion { version, stores: 1 }),
+            }
+        }
+        versions.sort_by_key(|a| std::cmp::Reverse(a.version));
+        StatusJson {
+            stores: results.len(),
+            latest,
+            versions,
+            drifted: with(|s| s.drifted),
+            schema_differs: with(|s| s.schema_differs),
+            locked: with(|s| s.locked),
+            failed: results
+                .iter()
+                .filter(|r| r.outcome == Kind::Failed)
+                .map(|r| (r.target.as_str(), r.error.as_deref().unwrap_or("")))
+                .collect(),
+            targets: results,
+        }
+    }
+}
+
+/// The table `status --fleet` prints: a line per version, then the stores that need a
+/// look (ten named, the rest counted).
+fn status_text(results: &[TargetRun], latest: SemVer) -> String {
+    let s = StatusJson::of(results, latest);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "fleet     {} stores",
+        crate::fleet::thousands(s.stores)
+    );
+    for a in &s.versions {
+        let note = match a.version == latest {
+            true => " (up to date)",
+            false => "",
+        };
+        let n = crate::fleet::thousands(a.stores);
+        let _ = writeln!(out, "{:<9} {n}{note}", a.version.to_string());
+    }
+    let named = |names: Vec<String>| -> String {
+        let mut line = names
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if names.len() > 10 {
+            let _ = write!(
+                line,
+                " and {} more",
+                crate::fleet::thousands(names.len() - 10)
+            );
+        }
+        line
+    };
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    for (label, stores) in [
+        ("drifted", owned(&s.drifted)),
+        ("schema", owned(&s.schema_differs)),
+        ("locked", owned(&s.locked)),
+        (
+            "failed",
+            s.failed.iter().map(|(t, e)| format!("{t} ({e})")).collect(),
+        ),
+    ] {
+        if !stores.is_empty() {
+            let what = match label {
+                "schema" => "with a schema unlike its version's",
+                _ => "",
+            };
+            let _ = writeln!(
+                out,
+                "{label:<9} {}{}{}: {}",
+                crate::fleet::thousands(stores.len()),
+                if what.is_empty() { "" } else { " " },
+                what,
+                named(stores)
+            );
+        }
+    }
+    out
+}

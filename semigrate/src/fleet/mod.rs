@@ -1,0 +1,528 @@
+//! A fleet: one operation of the engine over many stores (a SQLite file per tenant, a
+//! PostgreSQL schema per customer) in one process. Targets are taken in their order by
+//! a bounded number of workers; a canary runs first on its own; the first failure stops
+//! new targets from starting unless the run is told to continue. What each target
+//! gave is a `Result` of the run, which the report and the summary line are made of.
+//! Each target is one call of the engine's entry, so each keeps every guarantee of a
+//! single run: its own lock, recovery, backup, log and state file.
+
+pub mod targets;
+
+use crate::error::Result;
+use crate::model::SemVer;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+pub use targets::Target;
+
+/// What the first failure does to the rest of the fleet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// No new target starts; those running finish their run.
+    Stop,
+    /// Every target is tried.
+    Continue,
+}
+
+/// How a fleet run proceeds.
+#[derive(Clone, Copy, Debug)]
+pub struct Rollout {
+    /// How many targets run at once.
+    pub parallel: usize,
+    /// The first `canary` targets run alone first; if one fails, no other starts.
+    pub canary: usize,
+    /// After a failure outside the canary.
+    pub on_error: OnError,
+}
+
+/// What a run did to one target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Not started yet (a report written while the run goes on).
+    Left,
+    /// The operation changed the store.
+    Migrated,
+    /// Nothing to do: the store was at the goal (or `status`, `verify` read it).
+    Unchanged,
+    /// The operation failed on it; `error` says why.
+    Failed,
+    /// Never started: the run stopped at an earlier failure.
+    Skipped,
+}
+
+/// One target's line of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetRun {
+    /// The target as it may be shown (no password).
+    pub target: String,
+    /// Its version before the run, when it could be read.
+    pub from: Option<SemVer>,
+    /// Its version after the run, when it could be read.
+    pub to: Option<SemVer>,
+    /// What happened.
+    pub outcome: Kind,
+    /// How long the run took on it.
+    pub duration_ms: u64,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How it stands (`status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standing: Option<Standing>,
+    /// The exit code a single run on it would have ended with.
+    #[serde(skip)]
+    pub exit_code: i32,
+}
+
+impl TargetRun {
+    /// A target not started (yet).
+    pub fn waiting(target: &Target, outcome: Kind) -> TargetRun {
+        TargetRun {
+            target: target.shown(),
+            from: None,
+            to: None,
+            outcome,
+            duration_ms: 0,
+            error: None,
+            standing: None,
+            exit_code: 0,
+        }
+    }
+}
+
+/// Runs `work` on every target as `rollout` says, `worker()` giving each worker thread
+/// its own state (its server connections), and hands each result to `seen` on the
+/// calling thread as it comes. Returns every target's result, in the targets' order.
+pub fn run<W>(
+    targets: &[Target],
+    rollout: &Rollout,
+    worker: &(dyn Fn() -> W + Sync),
+    work: &(dyn Fn(&mut W, &Target) -> TargetRun + Sync),
+    seen: &mut dyn FnMut(usize, &TargetRun),
+) -> Vec<TargetRun> {
+    let mut results: Vec<TargetRun> = targets
+        .iter()
+        .map(|t| TargetRun::waiting(t, Kind::Left))
+        .collect();
+    let canary = rollout.canary.min(targets.len());
+    let stop = AtomicBool::new(false);
+    let phases = [
+        (0, canary, OnError::Stop),
+        (canary, targets.len(), rollout.on_error),
+    ];
+    for (start, end, on_error) in phases {
+        if start == end || stop.load(Ordering::SeqCst) {
+            continue;
+        }
+        let next = AtomicUsize::new(start);
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, TargetRun)>();
+        std::thread::scope(|scope| {
+            for _ in 0..rollout.parallel.clamp(1, end - start) {
+                let tx = tx.clone();
+                let (next, stop) = (&next, &stop);
+                scope.spawn(move || {
+                    let mut state = worker();
+                    while !stop.load(Ordering::SeqCst) {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= end {
+                            break;
+                        }
+                        let result = work(&mut state, &targets[i]);
+                        if result.outcome == Kind::Failed && on_error == OnError::Stop {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        if tx.send((i, result)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            for (i, result) in rx {
+                seen(i, &result);
+                results[i] = result;
+            }
+        });
+    }
+    for (i, r) in results.iter_mut().enumerate() {
+        if r.outcome == Kind::Left {
+            *r = TargetRun::waiting(&targets[i], Kind::Skipped);
+            seen(i, r);
+        }
+    }
+    results
+}
+
+/// What an operation did to one store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moved {
+    /// Its version before.
+    pub from: SemVer,
+    /// Its version after.
+    pub to: SemVer,
+    /// Whether the operation changed it.
+    pub changed: bool,
+    /// How it stands, for `status`.
+    pub standing: Option<Standing>,
+}
+
+/// How a store stands, as `status --fleet` counts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Standing {
+    /// How many versions of the chain it lacks.
+    pub pending: usize,
+    /// A spec of it changed after it was applied (checksum drift).
+    pub drifted: bool,
+    /// Its schema differs from the one compiled for its version.
+    pub schema_differs: bool,
+    /// Another run holds its lock.
+    pub locked: bool,
+}
+
+impl TargetRun {
+    /// The result of an operation on `target` that took `took`; `stands` is where a
+    /// store that failed was found after the failure, when it could be read.
+    pub fn ended(
+        target: &Target,
+        took: Duration,
+        result: Result<Moved>,
+        stands: Option<SemVer>,
+    ) -> TargetRun {
+        let mut r = TargetRun::waiting(target, Kind::Unchanged);
+        r.duration_ms = took.as_millis() as u64;
+        match result {
+            Ok(moved) => {
+                r.from = Some(moved.from);
+                r.to = Some(moved.to);
+                r.standing = moved.standing;
+                if moved.changed {
+                    r.outcome = Kind::Migrated;
+                }
+            }
+            Err(e) => {
+                r.outcome = Kind::Failed;
+                r.to = stands;
+                r.exit_code = e.exit_code();
+                r.error = Some(e.to_string().replace('\n', "; "));
+            }
+        }
+        r
+    }
+}
+
+/// The report of a fleet run, as `--report` writes it.
+#[derive(Serialize)]
+pub struct Report<'a> {
+    /// `upgrade`, `downgrade`, `status`, `verify`.
+    pub command: &'a str,
+    /// The version the run takes every target to (upgrade, downgrade).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<SemVer>,
+    /// False while the run goes on.
+    pub finished: bool,
+    /// How many targets ended in each outcome so far.
+    pub counts: Counts,
+    /// Every target, in the fleet's order.
+    pub targets: &'a [TargetRun],
+}
+
+/// The outcomes of a fleet, counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Every target.
+    pub total: usize,
+    /// Changed by the run.
+    pub migrated: usize,
+    /// Already where the run would take them.
+    pub unchanged: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Never started.
+    pub skipped: usize,
+    /// Not done yet.
+    pub left: usize,
+}
+
+impl Counts {
+    /// The counts of `results`.
+    pub fn of(results: &[TargetRun]) -> Counts {
+        let mut c = Counts {
+            total: results.len(),
+            ..Counts::default()
+        };
+        for r in results {
+            match r.outcome {
+                Kind::Left => c.left += 1,
+                Kind::Migrated => c.migrated += 1,
+                Kind::Unchanged => c.unchanged += 1,
+                Kind::Failed => c.failed += 1,
+                Kind::Skipped => c.skipped += 1,
+            }
+        }
+        c
+    }
+}
+
+/// The report file, rewritten atomically as the run goes: at most once a second, and
+/// at the end.
+pub struct ReportFile {
+    path: PathBuf,
+    written: Option<Instant>,
+}
+
+impl ReportFile {
+    /// The report at `path`, not written yet.
+    pub fn new(path: &Path) -> ReportFile {
+        ReportFile {
+            path: path.to_owned(),
+            written: None,
+        }
+    }
+
+    /// Writes `report` when the last write is a second old, or when `now`.
+    pub fn write(&mut self, report: &Report, now: bool) -> Result<()> {
+        if !now
+            && self
+                .written
+                .is_some_and(|w| w.elapsed() < Duration::from_secs(1))
+        {
+            return Ok(());
+        }
+        let mut bytes = serde_json::to_vec_pretty(report).expect("serializes");
+        bytes.push(b'\n');
+        crate::durable::replace(&self.path, &bytes, ".semigrate-report.", "fleet-report").map_err(
+            |e| crate::error::Error::Io {
+                path: self.path.display().to_string(),
+                reason: e.to_string(),
+            },
+        )?;
+        self.written = Some(Instant::now());
+        Ok(())
+    }
+}
+
+/// The summary line of a run: `9,998 at 2.3.0, 2 failed: see report.json`.
+pub fn summary(results: &[TargetRun], report: Option<&Path>) -> String {
+    let mut at: Vec<(SemVer, usize)> = Vec::new();
+    for r in results {
+        if matches!(r.outcome, Kind::Migrated | Kind::Unchanged)
+            && let Some(v) = r.to
+        {
+            match at.iter_mut().find(|(k, _)| *k == v) {
+                Some((_, n)) => *n += 1,
+                None => at.push((v, 1)),
+            }
+        }
+    }
+    at.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    let counts = Counts::of(results);
+    let mut parts: Vec<String> = at
+        .iter()
+        .map(|(v, n)| format!("{} at {v}", thousands(*n)))
+        .collect();
+    if counts.migrated > 0
+        && counts.unchanged > 0
+        && let Some(last) = parts.last_mut()
+    {
+        last.push_str(&format!(
+            " ({} migrated, {} already there)",
+            thousands(counts.migrated),
+            thousands(counts.unchanged)
+        ));
+    }
+    if counts.failed > 0 {
+        parts.push(format!("{} failed", thousands(counts.failed)));
+    }
+    if counts.skipped > 0 {
+        parts.push(format!("{} not started", thousands(counts.skipped)));
+    }
+    if parts.is_empty() {
+        parts.push("no target".into());
+    }
+    let mut line = parts.join(", ");
+    if counts.failed > 0 {
+        match report {
+            Some(path) => line.push_str(&format!(": see {}", path.display())),
+            None => {
+                if let Some(first) = results.iter().find(|r| r.outcome == Kind::Failed) {
+                    let error = first.error.as_deref().unwrap_or("");
+                    line.push_str(&format!("; the first: {}: {error}", first.target));
+                }
+            }
+        }
+    }
+    line
+}
+
+/// `n` with a comma between each group of three digits: 10,000.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn files(n: usize) -> Vec<Target> {
+        (0..n)
+            .map(|i| Target::File(PathBuf::from(format!("/t/{i}.db"))))
+            .collect()
+    }
+
+    fn result(t: &Target, fail: bool) -> TargetRun {
+        let mut r = TargetRun::waiting(t, Kind::Migrated);
+        r.to = Some(SemVer::new(1, 0, 0));
+        if fail {
+            r.outcome = Kind::Failed;
+            r.error = Some("boom".into());
+        }
+        r
+    }
+
+    #[test]
+    fn never_more_than_parallel_targets_run_at_once_and_all_are_done() {
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let targets = files(40);
+        let rollout = Rollout {
+            parallel: 3,
+            canary: 0,
+            on_error: OnError::Stop,
+        };
+        let mut seen = 0;
+        let results = run(
+            &targets,
+            &rollout,
+            &|| (),
+            &|_, t| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+                running.fetch_sub(1, Ordering::SeqCst);
+                result(t, false)
+            },
+            &mut |_, _| seen += 1,
+        );
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+        assert_eq!(seen, 40);
+        assert_eq!(Counts::of(&results).migrated, 40);
+        assert_eq!(results[7].target, "/t/7.db");
+    }
+
+    #[test]
+    fn a_failing_canary_starts_nothing_else() {
+        let started = Mutex::new(Vec::new());
+        let targets = files(10);
+        let rollout = Rollout {
+            parallel: 4,
+            canary: 2,
+            on_error: OnError::Continue,
+        };
+        let results = run(
+            &targets,
+            &rollout,
+            &|| (),
+            &|_, t| {
+                started.lock().unwrap().push(t.shown());
+                result(t, t.shown() == "/t/1.db")
+            },
+            &mut |_, _| {},
+        );
+        let mut started = started.into_inner().unwrap();
+        started.sort();
+        assert_eq!(started, ["/t/0.db", "/t/1.db"]);
+        let c = Counts::of(&results);
+        assert_eq!((c.migrated, c.failed, c.skipped), (1, 1, 8));
+    }
+
+    #[test]
+    fn stop_starts_no_target_after_a_failure_and_continue_tries_them_all() {
+        let targets = files(20);
+        for (on_error, tried) in [(OnError::Stop, 6), (OnError::Continue, 20)] {
+            let rollout = Rollout {
+                parallel: 1,
+                canary: 0,
+                on_error,
+            };
+            let results = run(
+                &targets,
+                &rollout,
+                &|| (),
+                &|_, t| result(t, t.shown() == "/t/5.db"),
+                &mut |_, _| {},
+            );
+            let c = Counts::of(&results);
+            assert_eq!(c.migrated + c.failed, tried, "{on_error:?}");
+            assert_eq!(c.skipped, 20 - tried);
+            assert_eq!(results[5].outcome, Kind::Failed);
+        }
+    }
+
+    #[test]
+    fn each_worker_keeps_its_own_state_across_its_targets() {
+        let targets = files(30);
+        let rollout = Rollout {
+            parallel: 2,
+            canary: 0,
+            on_error: OnError::Stop,
+        };
+        let made = AtomicUsize::new(0);
+        let results = run(
+            &targets,
+            &rollout,
+            &|| {
+                made.fetch_add(1, Ordering::SeqCst);
+                0usize
+            },
+            &|uses: &mut usize, t| {
+                *uses += 1;
+                let mut r = result(t, false);
+                r.duration_ms = *uses as u64;
+                r
+            },
+            &mut |_, _| {},
+        );
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+        let most = results.iter().map(|r| r.duration_ms).max().unwrap();
+        assert!(most >= 15, "one worker ran {most} of 30 targets");
+    }
+
+    #[test]
+    fn the_summary_counts_versions_and_failures() {
+        let targets = files(4);
+        let mut results: Vec<TargetRun> = targets.iter().map(|t| result(t, false)).collect();
+        results[3].to = Some(SemVer::new(0, 9, 0));
+        assert_eq!(summary(&results, None), "3 at 1.0.0, 1 at 0.9.0");
+        results[0].outcome = Kind::Unchanged;
+        assert_eq!(
+            summary(&results, None),
+            "3 at 1.0.0, 1 at 0.9.0 (3 migrated, 1 already there)"
+        );
+        results[1] = result(&targets[1], true);
+        results[2].outcome = Kind::Skipped;
+        assert_eq!(
+            summary(&results, Some(Path::new("r.json"))),
+            "1 at 1.0.0, 1 at 0.9.0 (1 migrated, 1 already there), 1 failed, 1 not started: \
+             see r.json"
+        );
+        assert_eq!(
+            summary(&results, None),
+            "1 at 1.0.0, 1 at 0.9.0 (1 migrated, 1 already there), 1 failed, 1 not started; \
+             the first: /t/1.db: boom"
+        );
+        assert_eq!(thousands(9998), "9,998");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(999), "999");
+    }
+}
