@@ -122,7 +122,7 @@ pub const SETTINGS: ::semigrate::__private::Settings = ::semigrate::__private::S
     statement_timeout: ::core::option::Option::None,
     lock_retries: 5u32,
     ignore_objects: &["ix_hotfix_*"],
-    fleet: &[],
+    fleet: &["var/tenants/*/app.db"],
 };
 /// All of the above, for `semigrate::cli::main` and `semigrate::Migrator::new`.
 pub static CHAIN: ::semigrate::__private::Chain = ::semigrate::__private::Chain {

@@ -16,6 +16,7 @@ use crate::store::postgres::PostgresStore;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// How a fleet run was asked for.
@@ -44,8 +45,11 @@ enum Access {
     ReadExisting,
 }
 
-/// What a command does to one store.
-type Operation<'a> = dyn Fn(&mut dyn Store, &Options) -> Result<Moved> + Sync + 'a;
+/// What a command does to one store; the flag says when the fleet is stopping.
+type Operation<'a> = dyn Fn(&mut dyn Store, &Options, &AtomicBool) -> Result<Moved> + Sync + 'a;
+
+/// The operation on one store, the fleet's flag given.
+type OnStore<'a> = dyn Fn(&mut dyn Store, &Options) -> Result<Moved> + 'a;
 
 /// `upgrade` or `downgrade` over the fleet: each store to the goal, a summary line, the
 /// report.
@@ -85,12 +89,14 @@ pub fn migrate(
         request.command(),
         Some(goal),
         access,
-        &|store, options| {
-            let outcome = crate::engine::migrate(store, chain, &request, options, &mut Unseen)?;
+        &|store, options, stopping| {
+            let mut unseen = Unseen(stopping);
+            let outcome = crate::engine::migrate(store, chain, &request, options, &mut unseen)?;
             Ok(Moved {
                 from: outcome.from,
                 to: outcome.at,
                 changed: !outcome.done.is_empty(),
+                stopped: outcome.at != goal,
                 standing: None,
             })
         },
@@ -114,7 +120,7 @@ pub fn verify(context: &Invocation, fleet: &Fleet) -> Result<String> {
         "verify",
         None,
         Access::ReadExisting,
-        &|store, options| {
+        &|store, options, _| {
             let at = match crate::engine::verify(store, chain, options)? {
                 crate::engine::Verified::Empty => SemVer::ZERO,
                 crate::engine::Verified::Passed { at, .. } => at,
@@ -123,6 +129,7 @@ pub fn verify(context: &Invocation, fleet: &Fleet) -> Result<String> {
                 from: at,
                 to: at,
                 changed: false,
+                stopped: false,
                 standing: None,
             })
         },
@@ -140,7 +147,7 @@ pub fn status(context: &Invocation, fleet: &Fleet) -> Result<String> {
         "status",
         None,
         Access::Read,
-        &|store, options| {
+        &|store, options, _| {
             let s = crate::engine::status(store, chain, options)?;
             let standing = Standing {
                 pending: s.pending,
@@ -158,6 +165,7 @@ pub fn status(context: &Invocation, fleet: &Fleet) -> Result<String> {
                 from: s.current,
                 to: s.current,
                 changed: false,
+                stopped: false,
                 standing: Some(standing),
             })
         },
@@ -262,7 +270,11 @@ fn each(
         &targets,
         &rollout,
         &Connections::default,
-        &|connections, target| on_target(context, connections, target, access, operation),
+        &|connections, target, stopping| {
+            let on_store =
+                |store: &mut dyn Store, options: &Options| operation(store, options, stopping);
+            on_target(context, connections, target, access, &on_store)
+        },
         &mut |i, r| {
             if r.outcome == Kind::Failed {
                 failed += 1;
@@ -406,7 +418,7 @@ fn on_target(
     connections: &mut Connections,
     target: &Target,
     access: Access,
-    operation: &Operation<'_>,
+    operation: &OnStore<'_>,
 ) -> TargetRun {
     let started = Instant::now();
     let here = context.at(target);
@@ -451,7 +463,7 @@ fn on_target(
 fn run_on(
     here: &Invocation,
     store: &mut dyn Store,
-    operation: &Operation<'_>,
+    operation: &OnStore<'_>,
 ) -> (Result<Moved>, Option<SemVer>) {
     let result = here
         .options()
@@ -465,14 +477,17 @@ fn run_on(
     (result, stands)
 }
 
-/// A fleet's stores run without a word each: the bar, the failures and the summary
-/// say what happens.
-struct Unseen;
+/// A fleet's stores run without a word each (the bar, the failures and the summary
+/// say what happens), and stop after the migration they are in when the fleet stops.
+struct Unseen<'a>(&'a AtomicBool);
 
-impl crate::engine::run::Progress for Unseen {
+impl crate::engine::run::Progress for Unseen<'_> {
     fn step(&mut self, _: SemVer, _: &str, _: &str) {}
     fn reading(&mut self, _: &str, _: u64, _: u64) {}
     fn done(&mut self, _: &crate::engine::run::Done) {}
+    fn go_on(&self) -> bool {
+        !self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// How many stores of a fleet are at a version.

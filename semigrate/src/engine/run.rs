@@ -53,6 +53,11 @@ pub trait Progress {
     /// The plan is made and about to run (`plan.items` is empty when there is
     /// nothing to do); `store` is the store as it may be shown.
     fn planned(&mut self, _store: &str, _command: &str, _plan: &Plan) {}
+    /// Whether the run may start its next migration: a fleet that stops at another
+    /// store's failure says no, and the store stays at the last that committed.
+    fn go_on(&self) -> bool {
+        true
+    }
 }
 
 /// Each CSV step of a migration: its file, the rows it wrote, and how long it took.
@@ -120,6 +125,9 @@ pub fn run(
 ) -> Result<Vec<Done>> {
     let mut done = Vec::with_capacity(plan.items.len());
     for item in &plan.items {
+        if !progress.go_on() {
+            break;
+        }
         let mut attempt = 0;
         loop {
             let started = Instant::now();
@@ -744,6 +752,40 @@ mod tests {
         }
         let config = crate::build::config::Config::default();
         crate::build::spec::prove(dir.path(), &config, SemVer::new(0, 3, 0), None).unwrap()
+    }
+
+    /// Told to stop after one migration, a run commits that one and starts no other.
+    #[test]
+    fn a_run_told_to_stop_ends_after_the_migration_it_is_in() {
+        use crate::engine::plan;
+        use crate::store::sqlite::SqliteStore;
+        struct StopAfterOne(usize);
+        impl Progress for StopAfterOne {
+            fn step(&mut self, _: SemVer, _: &str, _: &str) {}
+            fn reading(&mut self, _: &str, _: u64, _: u64) {}
+            fn done(&mut self, _: &Done) {
+                self.0 += 1;
+            }
+            fn go_on(&self) -> bool {
+                self.0 < 1
+            }
+        }
+        let chain = three_tables();
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let up = plan::upgrade(&chain, &[], None).unwrap();
+        let done = run(
+            &mut store,
+            &dir.path().join("data"),
+            &up,
+            "upgrade",
+            &TimeoutPolicy::default(),
+            &mut StopAfterOne(0),
+        )
+        .unwrap();
+        assert_eq!(done.len(), 1);
+        let history = store.history().unwrap();
+        assert_eq!(plan::current(&history), SemVer::new(0, 1, 0));
     }
 
     /// Another writer changes the history between the plan and the run: the run must

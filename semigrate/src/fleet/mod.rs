@@ -19,7 +19,7 @@ pub use targets::Target;
 /// What the first failure does to the rest of the fleet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnError {
-    /// No new target starts; those running finish their run.
+    /// No new target starts; those running stop after the migration they are in.
     Stop,
     /// Every target is tried.
     Continue,
@@ -50,6 +50,9 @@ pub enum Kind {
     Failed,
     /// Never started: the run stopped at an earlier failure.
     Skipped,
+    /// Started, and stopped short of the goal after a migration when another store
+    /// failed: fully at the version `to` says.
+    Stopped,
 }
 
 /// One target's line of the report.
@@ -94,12 +97,13 @@ impl TargetRun {
 
 /// Runs `work` on every target as `rollout` says, `worker()` giving each worker thread
 /// its own state (its server connections), and hands each result to `seen` on the
-/// calling thread as it comes. Returns every target's result, in the targets' order.
+/// calling thread as it comes. `work` is told when the fleet is stopping, so that a
+/// store in the middle of its run stops after the migration it is in. Returns every target's result, in the targets' order.
 pub fn run<W>(
     targets: &[Target],
     rollout: &Rollout,
     worker: &(dyn Fn() -> W + Sync),
-    work: &(dyn Fn(&mut W, &Target) -> TargetRun + Sync),
+    work: &(dyn Fn(&mut W, &Target, &AtomicBool) -> TargetRun + Sync),
     seen: &mut dyn FnMut(usize, &TargetRun),
 ) -> Vec<TargetRun> {
     let mut results: Vec<TargetRun> = targets
@@ -129,7 +133,7 @@ pub fn run<W>(
                         if i >= end {
                             break;
                         }
-                        let result = work(&mut state, &targets[i]);
+                        let result = work(&mut state, &targets[i], stop);
                         if result.outcome == Kind::Failed && on_error == OnError::Stop {
                             stop.store(true, Ordering::SeqCst);
                         }
@@ -164,6 +168,8 @@ pub struct Moved {
     pub to: SemVer,
     /// Whether the operation changed it.
     pub changed: bool,
+    /// Whether it stopped short of the goal because the fleet was stopping.
+    pub stopped: bool,
     /// How it stands, for `status`.
     pub standing: Option<Standing>,
 }
@@ -197,7 +203,9 @@ impl TargetRun {
                 r.from = Some(moved.from);
                 r.to = Some(moved.to);
                 r.standing = moved.standing;
-                if moved.changed {
+                if moved.stopped {
+                    r.outcome = Kind::Stopped;
+                } else if moved.changed {
                     r.outcome = Kind::Migrated;
                 }
             }
@@ -241,6 +249,8 @@ pub struct Counts {
     pub failed: usize,
     /// Never started.
     pub skipped: usize,
+    /// Stopped short of the goal.
+    pub stopped: usize,
     /// Not done yet.
     pub left: usize,
 }
@@ -259,6 +269,7 @@ impl Counts {
                 Kind::Unchanged => c.unchanged += 1,
                 Kind::Failed => c.failed += 1,
                 Kind::Skipped => c.skipped += 1,
+                Kind::Stopped => c.stopped += 1,
             }
         }
         c
@@ -307,7 +318,7 @@ impl ReportFile {
 pub fn summary(results: &[TargetRun], report: Option<&Path>) -> String {
     let mut at: Vec<(SemVer, usize)> = Vec::new();
     for r in results {
-        if matches!(r.outcome, Kind::Migrated | Kind::Unchanged)
+        if matches!(r.outcome, Kind::Migrated | Kind::Unchanged | Kind::Stopped)
             && let Some(v) = r.to
         {
             match at.iter_mut().find(|(k, _)| *k == v) {
@@ -334,6 +345,9 @@ pub fn summary(results: &[TargetRun], report: Option<&Path>) -> String {
     }
     if counts.failed > 0 {
         parts.push(format!("{} failed", thousands(counts.failed)));
+    }
+    if counts.stopped > 0 {
+        parts.push(format!("{} stopped short", thousands(counts.stopped)));
     }
     if counts.skipped > 0 {
         parts.push(format!("{} not started", thousands(counts.skipped)));
@@ -405,7 +419,7 @@ mod tests {
             &targets,
             &rollout,
             &|| (),
-            &|_, t| {
+            &|_, t, _| {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(2));
@@ -433,7 +447,7 @@ mod tests {
             &targets,
             &rollout,
             &|| (),
-            &|_, t| {
+            &|_, t, _| {
                 started.lock().unwrap().push(t.shown());
                 result(t, t.shown() == "/t/1.db")
             },
@@ -459,7 +473,7 @@ mod tests {
                 &targets,
                 &rollout,
                 &|| (),
-                &|_, t| result(t, t.shown() == "/t/5.db"),
+                &|_, t, _| result(t, t.shown() == "/t/5.db"),
                 &mut |_, _| {},
             );
             let c = Counts::of(&results);
@@ -467,6 +481,41 @@ mod tests {
             assert_eq!(c.skipped, 20 - tried);
             assert_eq!(results[5].outcome, Kind::Failed);
         }
+    }
+
+    /// A store running when another fails is told that the fleet stops, so that its
+    /// run stops after the migration it is in.
+    #[test]
+    fn a_running_store_is_told_when_another_fails() {
+        let targets = files(2);
+        let rollout = Rollout {
+            parallel: 2,
+            canary: 0,
+            on_error: OnError::Stop,
+        };
+        let results = run(
+            &targets,
+            &rollout,
+            &|| (),
+            &|_, t, stopping| {
+                if t.shown() == "/t/1.db" {
+                    return result(t, true);
+                }
+                let waited = Instant::now();
+                while !stopping.load(Ordering::SeqCst) && waited.elapsed() < Duration::from_secs(10)
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let mut r = result(t, false);
+                if stopping.load(Ordering::SeqCst) {
+                    r.outcome = Kind::Stopped;
+                }
+                r
+            },
+            &mut |_, _| {},
+        );
+        assert_eq!(results[0].outcome, Kind::Stopped);
+        assert_eq!(results[1].outcome, Kind::Failed);
     }
 
     #[test]
@@ -485,7 +534,7 @@ mod tests {
                 made.fetch_add(1, Ordering::SeqCst);
                 0usize
             },
-            &|uses: &mut usize, t| {
+            &|uses: &mut usize, t, _| {
                 *uses += 1;
                 let mut r = result(t, false);
                 r.duration_ms = *uses as u64;

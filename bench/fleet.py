@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""A fleet run against the shell loop it replaces, on SQLite files and PostgreSQL schemas.
+
+In one invocation, with the release binary of the example chain (8 migrations, a CSV
+file made and transformed):
+- N empty SQLite tenant files upgraded to the newest version by one
+  `semigrate upgrade --fleet FILE` (default --parallel: the cores), against the same
+  upgrades as one process per file in a bash `for` loop, on a fresh copy of the files;
+  the fleet's peak RSS (GNU time) at N/10 and at N stores;
+- `status --fleet` over the N upgraded files;
+- M empty PostgreSQL schemas of one database on the local server, by a `schemas`
+  query, against a bash loop of `--database URL --schema S upgrade`; the most sessions
+  of semigrate's seen at once during the fleet run (pg_stat_activity, polled).
+Prints a Markdown table.
+
+Usage: bench/fleet.py [N] [M]   (defaults 10000 and 1000)
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = "postgres://postgres@127.0.0.1:5432"
+BINARY = ROOT / "target" / "release" / "semigrate"
+
+
+def tenants(folder, n):
+    """N empty stores (an empty file is an empty SQLite database) and their fleet file."""
+    for i in range(n):
+        d = folder / "t" / f"{i:05}"
+        d.mkdir(parents=True)
+        (d / "app.db").touch()
+    (folder / "fleet.txt").write_text("t/*/app.db\n")
+
+
+def timed(command, cwd, **kwargs):
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True, **kwargs)
+    return time.perf_counter() - start
+
+
+def fleet_rss(folder, args):
+    """Wall time and peak RSS (KiB) of a fleet run, by GNU time."""
+    start = time.perf_counter()
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", BINARY, *args], cwd=folder,
+                         check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    return wall, int(out.stderr.strip().splitlines()[-1])
+
+
+def psql(database, sql):
+    return subprocess.run(["psql", "-X", "-q", "-At", f"{SERVER}/{database}", "-c", sql],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def sqlite_figures(n, work):
+    rows = []
+    small = work / "small"
+    tenants(small, max(n // 10, 1))
+    _, rss_small = fleet_rss(small, ["upgrade", "--fleet", "fleet.txt"])
+    a, b = work / "fleet", work / "loop"
+    tenants(a, n)
+    tenants(b, n)
+    fleet, rss = fleet_rss(a, ["upgrade", "--fleet", "fleet.txt", "--report", "r.json"])
+    loop = timed(["bash", "-c", f'for f in t/*/app.db; do "{BINARY}" -q --database "$f" upgrade; done'], b)
+    rows.append((f"upgrade of {n:,} SQLite files to 2.2.0: `upgrade --fleet` against a bash loop of one process a file",
+                 fleet, loop))
+    status = timed([BINARY, "status", "--fleet", "fleet.txt"], a)
+    summary = subprocess.run([BINARY, "status", "--fleet", "fleet.txt"], cwd=a, check=True,
+                             capture_output=True, text=True).stdout.strip().splitlines()
+    return rows, rss_small, rss, status, summary
+
+
+def postgres_figures(m, work):
+    database = f"semigrate_fleet_bench_{os.getpid()}"
+    psql("postgres", f"DROP DATABASE IF EXISTS {database}")
+    psql("postgres", f"CREATE DATABASE {database}")
+    try:
+        for prefix in ("f", "l"):
+            psql(database, "".join(f"CREATE SCHEMA {prefix}_{i:04};" for i in range(m)))
+        url = f"{SERVER}/{database}"
+        folder = work / "pg"
+        folder.mkdir()
+        (folder / "fleet.txt").write_text(
+            f"{url} schemas SELECT nspname FROM pg_namespace WHERE nspname LIKE 'f\\_%' ORDER BY 1\n")
+        seen = [0]
+        done = threading.Event()
+
+        def watch():
+            while not done.is_set():
+                n = int(psql(database, "SELECT count(*) FROM pg_stat_activity WHERE "
+                             "application_name = 'semigrate' AND query LIKE '%semigrate_%'").strip())
+                seen[0] = max(seen[0], n)
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        fleet = timed([BINARY, "upgrade", "--fleet", "fleet.txt", "--report", "r.json"], folder)
+        done.set()
+        watcher.join()
+        loop = timed(["bash", "-c", f'for i in $(seq -f %04g 0 {m - 1}); do "{BINARY}" -q --database "{url}" '
+                      f'--schema "l_$i" upgrade; done'], folder)
+        return (f"upgrade of {m:,} PostgreSQL schemas to 2.2.0: `upgrade --fleet` (schemas by query) against "
+                f"a bash loop of `--database URL --schema S upgrade`", fleet, loop), seen[0]
+    finally:
+        psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    m = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    subprocess.run(["cargo", "build", "-q", "--release", "--bin", "semigrate"], cwd=ROOT, check=True)
+    work = Path(tempfile.mkdtemp())
+    try:
+        rows, rss_small, rss, status, summary = sqlite_figures(n, work)
+        pg_row, sessions = postgres_figures(m, work)
+        rows.append(pg_row)
+        cores = os.cpu_count()
+        print(f"| figure (`bench/fleet.py {n} {m}`, {cores} cores) | fleet | loop | ratio |")
+        print("|---|---|---|---|")
+        for what, fleet, loop in rows:
+            print(f"| {what} | {fleet:.2f} s | {loop:.2f} s | {fleet / loop:.3f}x |")
+        print()
+        print(f"- peak RSS of the fleet run: {rss_small / 1024:.1f} MiB at {max(n // 10, 1):,} stores, "
+              f"{rss / 1024:.1f} MiB at {n:,}")
+        print(f"- `status --fleet` over the {n:,} upgraded files: {status:.2f} s ({' / '.join(summary)})")
+        print(f"- most semigrate sessions at once during the PostgreSQL fleet run: {sessions}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
