@@ -8,9 +8,10 @@ file made and transformed):
   upgrades as one process per file in a bash `for` loop, on a fresh copy of the files;
   the fleet's peak RSS (GNU time) at N/10 and at N stores;
 - `status --fleet` over the N upgraded files;
-- M empty PostgreSQL schemas of one database on the local server, by a `schemas`
-  query, against a bash loop of `--database URL --schema S upgrade`; the most sessions
-  of semigrate's seen at once during the fleet run (pg_stat_activity, polled).
+- M empty PostgreSQL schemas of a database on the local server, by a `schemas`
+  query, against a bash loop of `--database URL --schema S upgrade` on M schemas of
+  another; the most sessions of semigrate's seen at once during the fleet run
+  (pg_stat_activity, polled).
 Prints a Markdown table.
 
 Usage: bench/fleet.py [N] [M]   (defaults 10000 and 1000)
@@ -77,23 +78,26 @@ def sqlite_figures(n, work):
 
 
 def postgres_figures(m, work):
-    database = f"semigrate_fleet_bench_{os.getpid()}"
-    psql("postgres", f"DROP DATABASE IF EXISTS {database}")
-    psql("postgres", f"CREATE DATABASE {database}")
+    """The fleet and the loop each on M schemas of a database of their own: the example
+    chain's 1.0.1 runs a database-wide ANALYZE and VACUUM, whose cost grows with every
+    schema of the database."""
+    names = [f"semigrate_fleet_bench_{os.getpid()}_{side}" for side in ("fleet", "loop")]
+    for database in names:
+        psql("postgres", f"DROP DATABASE IF EXISTS {database}")
+        psql("postgres", f"CREATE DATABASE {database}")
+        psql(database, "".join(f"CREATE SCHEMA s_{i:04};" for i in range(m)))
     try:
-        for prefix in ("f", "l"):
-            psql(database, "".join(f"CREATE SCHEMA {prefix}_{i:04};" for i in range(m)))
-        url = f"{SERVER}/{database}"
+        fleet_url, loop_url = (f"{SERVER}/{d}" for d in names)
         folder = work / "pg"
         folder.mkdir()
         (folder / "fleet.txt").write_text(
-            f"{url} schemas SELECT nspname FROM pg_namespace WHERE nspname LIKE 'f\\_%' ORDER BY 1\n")
+            f"{fleet_url} schemas SELECT nspname FROM pg_namespace WHERE nspname LIKE 's\\_%' ORDER BY 1\n")
         seen = [0]
         done = threading.Event()
 
         def watch():
             while not done.is_set():
-                n = int(psql(database, "SELECT count(*) FROM pg_stat_activity WHERE "
+                n = int(psql(names[0], "SELECT count(*) FROM pg_stat_activity WHERE "
                              "application_name = 'semigrate' AND query LIKE '%semigrate_%'").strip())
                 seen[0] = max(seen[0], n)
                 time.sleep(0.02)
@@ -103,12 +107,13 @@ def postgres_figures(m, work):
         fleet = timed([BINARY, "upgrade", "--fleet", "fleet.txt", "--report", "r.json"], folder)
         done.set()
         watcher.join()
-        loop = timed(["bash", "-c", f'for i in $(seq -f %04g 0 {m - 1}); do "{BINARY}" -q --database "{url}" '
-                      f'--schema "l_$i" upgrade; done'], folder)
+        loop = timed(["bash", "-c", f'for i in $(seq -f %04g 0 {m - 1}); do "{BINARY}" -q --database "{loop_url}" '
+                      f'--schema "s_$i" upgrade; done'], folder)
         return (f"upgrade of {m:,} PostgreSQL schemas to 2.2.0: `upgrade --fleet` (schemas by query) against "
                 f"a bash loop of `--database URL --schema S upgrade`", fleet, loop), seen[0]
     finally:
-        psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        for database in names:
+            psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 def main():
