@@ -316,6 +316,19 @@ impl PostgresStore {
             .map_err(|e| self.fail(format!("cannot release the lock: {}", self.message(&e))))
     }
 
+    /// One try at the store's lock, a session-level advisory lock keyed on the
+    /// database, the schema and the history table; `doing` names the try in an error.
+    fn try_lock(&mut self, doing: &str) -> Result<bool> {
+        self.client
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtext(current_database() || '.' || \
+                 current_schema() || '.semigrate_migrations'))",
+                &[],
+            )
+            .map(|row| row.get(0))
+            .map_err(|e| self.fail(format!("cannot {doing} the lock: {}", self.message(&e))))
+    }
+
     fn fail(&self, reason: impl std::fmt::Display) -> Error {
         Error::Store {
             database: self.shown.clone(),
@@ -535,15 +548,7 @@ impl Store for PostgresStore {
     /// A session-level advisory lock keyed on the database, the schema and the history
     /// table: the server releases it when the session ends, however the run ends.
     fn locked(&mut self) -> Result<bool> {
-        let taken: bool = self
-            .client
-            .query_one(
-                "SELECT pg_try_advisory_lock(hashtext(current_database() || '.' || \
-                 current_schema() || '.semigrate_migrations'))",
-                &[],
-            )
-            .map(|row| row.get(0))
-            .map_err(|e| self.fail(format!("cannot probe the lock: {}", self.message(&e))))?;
+        let taken = self.try_lock("probe")?;
         if taken {
             self.release_lock()?;
         }
@@ -553,16 +558,7 @@ impl Store for PostgresStore {
     fn lock(&mut self, timeout: Duration) -> Result<()> {
         let started = Instant::now();
         loop {
-            let taken: bool = self
-                .client
-                .query_one(
-                    "SELECT pg_try_advisory_lock(hashtext(current_database() || '.' || \
-                     current_schema() || '.semigrate_migrations'))",
-                    &[],
-                )
-                .map(|row| row.get(0))
-                .map_err(|e| self.fail(format!("cannot take the lock: {}", self.message(&e))))?;
-            if taken {
+            if self.try_lock("take")? {
                 return Ok(());
             }
             if started.elapsed() >= timeout {
