@@ -203,7 +203,7 @@ impl Target for rusqlite::Connection {
             .map_or_else(|| PathBuf::from("memory.db"), PathBuf::from);
         let mut store = SqliteStore::adopt(self)?;
         let result = work(&mut store, Anchor::File(&path));
-        *self = store.into_connection();
+        store.give_back(self);
         result
     }
 }

@@ -356,8 +356,9 @@ fn absolute(folder: &Path) -> PathBuf {
     std::path::absolute(folder).unwrap_or_else(|_| folder.to_owned())
 }
 
-/// How many stores run at once: `--parallel`, else the cores (four at most when a
-/// store is on a server); never more than a server of the fleet has connections free.
+/// How many stores run at once: `--parallel`, else `FILES_PER_CORE` a core for SQLite
+/// files and the cores (four at most) when a store is on a server; never more than a
+/// server of the fleet has connections free.
 fn parallel(context: &Invocation, fleet: &Fleet, targets: &[Target]) -> Result<usize> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut servers: Vec<&str> = targets
@@ -371,7 +372,7 @@ fn parallel(context: &Invocation, fleet: &Fleet, targets: &[Target]) -> Result<u
     servers.dedup();
     let mut n = match (fleet.parallel, servers.is_empty()) {
         (Some(n), _) => n,
-        (None, true) => cores,
+        (None, true) => cores * FILES_PER_CORE,
         (None, false) => cores.min(4),
     };
     for url in servers {
@@ -390,6 +391,12 @@ fn parallel(context: &Invocation, fleet: &Fleet, targets: &[Target]) -> Result<u
     }
     Ok(n)
 }
+
+/// SQLite files run at once a core, by default: a file's run spends most of its time
+/// waiting for the disk's syncs (a dozen a migration), which other files' runs fill.
+/// Measured on 2 cores, 300 files of the example chain: 2 at once 3.9 s, 4 3.3 s,
+/// 8 2.7 s, 16 2.4 s, 32 2.7 s (`bench/fleet.py`, BENCHMARKS.md).
+const FILES_PER_CORE: usize = 8;
 
 /// A bar of the stores done, on a terminal only.
 fn bar(context: &Invocation, total: usize) -> Option<indicatif::ProgressBar> {

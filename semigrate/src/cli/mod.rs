@@ -120,8 +120,9 @@ struct FleetArgs {
     /// no FILE those of [package.metadata.semigrate.fleet]. Each keeps its own files.
     #[arg(long, value_name = "FILE", num_args = 0..=1, display_order = 800)]
     fleet: Option<Option<PathBuf>>,
-    /// With --fleet: how many stores at once (default: the cores; at most 4 when a
-    /// store is on a server, and never more than its free connections).
+    /// With --fleet: how many stores at once (default: 8 a core for SQLite files; the
+    /// cores, at most 4, when a store is on a server, and never more than its free
+    /// connections).
     #[arg(
         long,
         value_name = "N",

@@ -286,6 +286,24 @@ where
     W: FnMut(&[u8], u64, &mut T) -> Result<(), String>,
     F: FnMut(&mut T, u64) -> Result<(), String>,
 {
+    let cannot_read = |e: std::io::Error| format!("{shown}: cannot read: {e}");
+    // A file of one piece (most of a store's small files) is read on this thread:
+    // starting the threads would cost more than they share.
+    let rest = input.metadata().map_err(cannot_read)?.len();
+    if rest.saturating_sub(start) <= split.piece as u64 {
+        use std::io::{Seek, SeekFrom};
+        let mut piece = Vec::new();
+        (&input)
+            .seek(SeekFrom::Start(start))
+            .and_then(|_| (&input).read_to_end(&mut piece))
+            .map_err(cannot_read)?;
+        if piece.is_empty() {
+            return Ok(());
+        }
+        let mut result = T::default();
+        worker()(&piece, start, &mut result)?;
+        return take(&mut result, start + piece.len() as u64);
+    }
     let worker = &worker;
     let spares = &std::sync::Mutex::new(Vec::<T>::new());
     let threads = split.threads.max(1);
@@ -331,7 +349,7 @@ where
         let handed = cutter
             .join()
             .map_err(|_| "the reading thread panicked".to_string())?
-            .map_err(|e| format!("{shown}: cannot read: {e}"))?;
+            .map_err(cannot_read)?;
         for worker in workers {
             worker
                 .join()
