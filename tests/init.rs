@@ -661,6 +661,57 @@ fn chains_of_other_tools_import_build_run_and_adopt_their_stores() {
     assert!(on_pg(&["status"]).stdout.contains("version   0.9.0"));
     on_pg(&["downgrade", "--version", "0.0.0"]);
     assert!(on_pg(&["status"]).stdout.contains("version   0.0.0"));
+
+    // A PostgreSQL schema golang-migrate migrated, its table as golang-migrate writes
+    // it there: refused while dirty, then adopted at 0.3.0 and upgraded by semigrate.
+    let mut ups = String::new();
+    for up in ["1_users.up.sql", "2_bio.up.sql", "10_posts.up.sql"] {
+        ups.push_str(&std::fs::read_to_string(golang.join(up)).unwrap());
+    }
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema}; \
+             {ups} CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, \
+             dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (10, true);"
+        ))
+        .unwrap();
+    let mut all = vec!["--database", server, "--schema", schema.as_str()];
+    all.extend_from_slice(&["adopt", "--from", "golang-migrate"]);
+    let r = run(&binary, &dir, &all);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("records 10 as failed or dirty"),
+        "{}",
+        r.stderr
+    );
+    client
+        .batch_execute(&format!(
+            "UPDATE {schema}.schema_migrations SET dirty = false"
+        ))
+        .unwrap();
+    let adopted = on_pg(&["adopt", "--from", "golang-migrate"]);
+    assert!(
+        adopted
+            .stderr
+            .contains("is adopted from golang-migrate at 0.3.0"),
+        "{}",
+        adopted.stderr
+    );
+    let status = on_pg(&["status"]).stdout;
+    assert!(
+        status.contains("version   0.3.0") && status.contains("as compiled for 0.3.0"),
+        "{status}"
+    );
+    on_pg(&["upgrade"]);
+    assert!(on_pg(&["status"]).stdout.contains("version   0.9.0"));
+    let kept: i64 = client
+        .query_one(
+            &format!("SELECT version FROM {schema}.schema_migrations"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 10, "golang-migrate's table is left as it was");
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .unwrap();

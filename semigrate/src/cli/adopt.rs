@@ -9,35 +9,38 @@ use std::fmt::Write;
 pub fn run(context: &Invocation, tool: Tool, dry_run: bool, allow_drift: bool) -> Result<String> {
     context.refuse_missing()?;
     let mut store = context.open(false)?;
-    let found = crate::import::adopt::found(&mut *store, tool, context.migrations())
-        .map_err(Error::Refused)?;
+    let mut mapping = Vec::new();
+    let version = crate::engine::adopt(
+        &mut *store,
+        context.migrations(),
+        &mut |s| {
+            let found = crate::import::adopt::found(s, tool, context.migrations())
+                .map_err(Error::Refused)?;
+            mapping = found.mapping;
+            Ok(found.version)
+        },
+        allow_drift,
+        dry_run,
+        &context.options()?,
+    )?;
     if dry_run {
         let mut out = String::new();
-        for (version, id) in &found.mapping {
+        for (version, id) in &mapping {
             let _ = writeln!(out, "{:<10} {} {id}", version.to_string(), tool.name());
         }
         let _ = writeln!(
             out,
-            "{} would be recorded at {}; nothing was recorded",
+            "{} would be recorded at {version}; nothing was recorded",
             store.describe(),
-            found.version
         );
         return Ok(out);
     }
-    crate::engine::adopt(
-        &mut *store,
-        context.migrations(),
-        found.version,
-        allow_drift,
-        &context.options()?,
-    )?;
     context.say(format!(
-        "{} is adopted from {} at {}: {} migration{} recorded, nothing run; its {} table is left as it was",
+        "{} is adopted from {} at {version}: {} migration{} recorded, nothing run; its {} table is left as it was",
         store.describe(),
         tool.name(),
-        found.version,
-        found.mapping.len(),
-        if found.mapping.len() == 1 { "" } else { "s" },
+        mapping.len(),
+        if mapping.len() == 1 { "" } else { "s" },
         tool.name()
     ));
     Ok(String::new())

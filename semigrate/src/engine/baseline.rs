@@ -23,19 +23,28 @@ pub fn baseline(
     write_state(store, chain, options)
 }
 
-/// Takes over a store another tool migrated, found to be at `version` (`adopt`): as
-/// `baseline`, each row logged as adopted, and refused when the store's schema is not
-/// the one compiled for `version`, unless `allow_drift`. The other tool's table is
-/// left as it was.
+/// Takes over a store another tool migrated (`adopt`): under the store's lock,
+/// `found` reads that tool's history and says the version the store is at; the store
+/// is then recorded as `baseline` would, each row logged as adopted, and refused when
+/// its schema is not the one compiled for that version, unless `allow_drift`. A dry run
+/// stops after the read, under the same lock, and records nothing. The other tool's
+/// table is left as it was. Returns the version found.
 #[cfg(feature = "cli")]
 pub fn adopt(
     store: &mut dyn Store,
     chain: &[Migration],
-    version: SemVer,
+    found: &mut dyn FnMut(&mut dyn Store) -> Result<SemVer>,
     allow_drift: bool,
+    dry_run: bool,
     options: &Options,
-) -> Result<()> {
+) -> Result<SemVer> {
+    // The other tool's history is read under the lock: a run of that tool (or of
+    // semigrate) between the read and the record would otherwise go unseen.
     without_history(store, options, "adopt takes over")?;
+    let version = found(store)?;
+    if dry_run {
+        return Ok(version);
+    }
     let check = super::schema_check::check(store, chain, version, options.ignore_objects)?;
     if check.state == super::schema_check::SchemaState::Differs && !allow_drift {
         return Err(Error::Refused(format!(
@@ -44,7 +53,8 @@ pub fn adopt(
         )));
     }
     transaction(store, |s| record(s, chain, version, ["adopt", "adopted"]))?;
-    write_state(store, chain, options)
+    write_state(store, chain, options)?;
+    Ok(version)
 }
 
 /// Locks the store, and refuses it when it already has semigrate's history: `what`
