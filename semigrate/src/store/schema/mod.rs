@@ -132,6 +132,26 @@ fn divergence(after: &str, before: &str, sides: &Sides) -> String {
     )
 }
 
+/// Said of a definition that differs only in a date or time written into it.
+const FROZEN_TIME: &str = "; the two differ only in a date or time: PostgreSQL folds \
+     'now'::timestamp (or ::date) into the definition when the object is created, so it \
+     holds that instant forever and every re-creation differs; write now() or \
+     CURRENT_TIMESTAMP, which are evaluated at each query";
+
+/// Whether two definitions differ only in their date and time literals (`'2026-12-05
+/// 23:31:12.5'`): what an object that folded `'now'` at its creation looks like when
+/// made twice.
+fn holds_its_creation_time(before: &str, after: &str) -> bool {
+    static TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"'\d{4}-\d{2}-\d{2}[ T0-9:.+\-]*'").expect("a valid pattern")
+    });
+    let (b, a) = (
+        TIME.replace_all(before, "'…'"),
+        TIME.replace_all(after, "'…'"),
+    );
+    b == a && TIME.is_match(before)
+}
+
 /// The columns a stored `CREATE TABLE` defines, read back from a scratch database.
 /// None for a table the scratch cannot create (a virtual table of a missing module).
 fn columns(name: &str, sql: &str) -> Option<Vec<Column>> {
@@ -453,13 +473,16 @@ impl Change {
             };
             match meanings {
                 Some((b, a)) => out.extend(table_differences(name, &b, &a, sides)),
-                None => out.push(Difference::new(
-                    &subject,
-                    format!(
+                None => {
+                    let mut text = format!(
                         "{subject} is defined differently: {}",
                         divergence(&after, &before, sides)
-                    ),
-                )),
+                    );
+                    if holds_its_creation_time(&before, &after) {
+                        text.push_str(FROZEN_TIME);
+                    }
+                    out.push(Difference::new(&subject, text));
+                }
             }
         }
         for (name, now) in &self.now.objects {
@@ -779,6 +802,35 @@ mod tests {
             canonical("table", "CREATE TABLE t (a DEFAULT 'x')"),
             canonical("table", "CREATE TABLE t (a DEFAULT 'X')")
         );
+    }
+
+    #[test]
+    fn a_view_that_folded_its_creation_time_gets_the_hint() {
+        let view = |at: &str| {
+            format!(
+                "CREATE TABLE t (at TEXT); CREATE VIEW recent AS SELECT at FROM t \
+                 WHERE at > '{at}';"
+            )
+        };
+        let d = change(
+            &view("2026-12-05 23:31:12.25+00"),
+            &view("2026-12-05 23:31:13.5+00"),
+        );
+        let found = d.differences(&|_| None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].line.contains("view recent is defined differently"));
+        assert!(
+            found[0].line.contains("folds 'now'::timestamp"),
+            "{found:?}"
+        );
+        // Any other change of the definition gets no such hint.
+        let d = change(
+            &view("2026-12-05 23:31:12"),
+            &view("2026-12-05 23:31:12' OR at IS NULL OR at > '2026-12-06"),
+        );
+        let found = d.differences(&|_| None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!found[0].line.contains("folds"), "{found:?}");
     }
 
     #[test]
