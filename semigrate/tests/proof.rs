@@ -369,3 +369,41 @@ fn an_up_that_only_ever_ran_on_empty_tables_says_so() {
     );
     assert!(proved.is_ok(), "{}", proved.unwrap_err());
 }
+
+#[test]
+fn a_view_that_froze_its_creation_time_gets_a_precise_hint() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    let recent = |since: &str| {
+        format!(
+            "CREATE VIEW recent AS SELECT id FROM events WHERE at > {since} - interval '1 day';"
+        )
+    };
+    let events = "CREATE TABLE events (id INTEGER, at TIMESTAMP);";
+    let chain = [
+        format!(
+            "description = \"events\"\n[[up]]\nsqlite = \"{events}\"\npostgres = \"{events} {}\"\n\
+             [[down]]\nsqlite = \"DROP TABLE events;\"\npostgres = \"DROP VIEW recent; DROP TABLE events;\"\n",
+            recent("'now'::timestamp")
+        ),
+        // The down re-creates the view as it was written: PostgreSQL folds 'now' into
+        // it again, at another instant.
+        format!(
+            "description = \"recent\"\n[[up]]\npostgres = \"DROP VIEW recent; {}\"\n\
+             sqlite = \"SELECT 1;\"\n[[down]]\npostgres = \"DROP VIEW recent; {}\"\nsqlite = \"SELECT 1;\"\n",
+            recent("now()"),
+            recent("'now'::timestamp")
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let found = prove(dir.path(), &chain, Some(&url)).unwrap_err();
+    assert!(
+        found.contains("v0_2_0__m2.toml")
+            && found.contains("view recent is defined differently")
+            && found.contains("folds 'now'::timestamp"),
+        "{found}"
+    );
+    assert_eq!(found.lines().count(), 1, "{found}");
+}
