@@ -201,6 +201,10 @@ impl SqliteStore {
     /// created.
     /// A file a killed run left with a hot journal is first rolled back, as SQLite
     /// does on any connection that may write: a reader alone cannot, and would fail.
+    /// Everything is read in one read transaction, held until the store is dropped:
+    /// the history, the schema and the validations read agree with each other even
+    /// while another process writes, and SQLite locks and checks the file once, not
+    /// at every statement (a third of `status --fleet`'s system calls).
     pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
         if !path.exists() {
             let conn = Connection::open_in_memory().map_err(|e| open_error(path, e))?;
@@ -211,6 +215,7 @@ impl SqliteStore {
                 path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
+            .and_then(|conn| conn.execute_batch("BEGIN DEFERRED;").map(|()| conn))
             .map_err(|e| open_error(path, e))
         };
         let conn = open()?;
