@@ -311,7 +311,21 @@ fn a_crash_at_any_fault_point_converges_on_the_next_run() {
         let clean = start(from);
         clean.ok(args);
         let expected = state(&clean);
-        for point in common::FAULT_POINTS {
+        // Each point at its first pass, and at its second: in the second migration,
+        // once the first one's swaps are carried out and their journal rows wait for
+        // the next commit.
+        let again = [
+            "before-begin",
+            "after-step",
+            "before-commit",
+            "after-commit",
+        ];
+        let points = common::FAULT_POINTS
+            .iter()
+            .map(|p| p.to_string())
+            .chain(again.iter().map(|p| format!("{p}@2")));
+        for point in points {
+            let point = point.as_str();
             let s = start(from);
             s.crash(args, point);
             // The dead run's lock died with it: the rerun must not wait at all.

@@ -2,10 +2,21 @@
 //! instant leaves the store at N or at N+1 after the next run. Compiled in only with
 //! the `fault-injection` feature; release binaries carry none of it.
 
-/// Aborts the process when `SEMIGRATE_FAULT` names this point.
+/// Aborts the process when `SEMIGRATE_FAULT` names this point: `NAME` at its first
+/// pass, `NAME@K` at its K-th (a crash in a run's second migration, after the first
+/// one's work is done).
 #[cfg(feature = "fault-injection")]
 pub fn point(name: &str) {
-    if std::env::var("SEMIGRATE_FAULT").is_ok_and(|wanted| wanted == name) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PASSED: AtomicUsize = AtomicUsize::new(0);
+    let Ok(wanted) = std::env::var("SEMIGRATE_FAULT") else {
+        return;
+    };
+    let (wanted, k) = match wanted.split_once('@') {
+        Some((wanted, k)) => (wanted, k.parse().unwrap_or(1)),
+        None => (wanted.as_str(), 1),
+    };
+    if wanted == name && PASSED.fetch_add(1, Ordering::SeqCst) + 1 == k {
         std::process::abort();
     }
 }

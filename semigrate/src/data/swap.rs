@@ -40,7 +40,6 @@ pub struct Staging {
     data_dir: PathBuf,
     /// Each target's staged temp and its content, or None for a deletion.
     staged: BTreeMap<PathBuf, Option<(PathBuf, Content)>>,
-    written: u32,
     /// Set once the swaps are handed to the journal: the temps then belong to it.
     committed: bool,
 }
@@ -51,7 +50,6 @@ impl Staging {
         Staging {
             data_dir: std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
             staged: BTreeMap::new(),
-            written: 0,
             committed: false,
         }
     }
@@ -173,10 +171,15 @@ impl Staging {
         }
     }
 
+    /// A temp's name has a number no other temp of the process has: the journal may
+    /// still name an earlier migration's temps, whose swaps were carried out (their
+    /// rows go with the next migration's commit, `engine::run`), and a crash must never
+    /// find there a temp of a migration that did not commit.
     fn temp_for(&mut self, target: &Path) -> PathBuf {
-        self.written += 1;
+        static WRITTEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let name = target.file_name().unwrap_or_default().to_string_lossy();
-        target.with_file_name(format!("{name}{TEMP_MARK}{}", self.written))
+        target.with_file_name(format!("{name}{TEMP_MARK}{n}"))
     }
 
     /// Makes the staged temps durable and returns the swaps to record in the journal,
