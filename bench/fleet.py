@@ -4,7 +4,7 @@
 In one invocation, with the release binary of the example chain (8 migrations, a CSV
 file made and transformed):
 - N empty SQLite tenant files upgraded to the newest version by one
-  `semigrate upgrade --fleet FILE` (default --parallel: the cores), against the same
+  `semigrate upgrade --fleet FILE` (default --parallel: 8 a core), against the same
   upgrades as one process per file in a bash `for` loop, on a fresh copy of the files;
   the fleet's peak RSS (GNU time) at N/10 and at N stores;
 - `status --fleet` over the N upgraded files;
@@ -63,7 +63,7 @@ def sqlite_figures(n, work):
     rows = []
     small = work / "small"
     tenants(small, max(n // 10, 1))
-    _, rss_small = fleet_rss(small, ["upgrade", "--fleet", "fleet.txt"])
+    _, rss_small = fleet_rss(small, ["upgrade", "--fleet", "fleet.txt", "--report", "r.json"])
     a, b = work / "fleet", work / "loop"
     tenants(a, n)
     tenants(b, n)
