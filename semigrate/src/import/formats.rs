@@ -531,7 +531,9 @@ fn flyway(paths: &[PathBuf], found: &mut Vec<(Key, Source)>, errors: &mut Vec<St
 /// writes empty downs for migrations it cannot undo), and a file that opens its own
 /// transaction runs outside semigrate's.
 fn finish(mut source: Source) -> Source {
-    if source.down.as_ref().is_some_and(Part::is_empty) {
+    // An empty down undoes an empty up (`down = []`); of an up that does something, it
+    // says nothing about how to undo it.
+    if source.down.as_ref().is_some_and(Part::is_empty) && !source.up.is_empty() {
         source.down = None;
         source
             .notes
@@ -640,6 +642,20 @@ mod tests {
         assert_eq!(read[0].id, "20190226002946");
         assert!(read[0].down.is_none() && read[0].transaction);
         assert!(!read[1].transaction && read[1].down.is_some());
+    }
+
+    #[test]
+    fn an_empty_down_undoes_only_an_empty_up() {
+        let dir = folder(&[
+            ("1_a.up.sql", "-- nothing for this engine\n"),
+            ("1_a.down.sql", ""),
+            ("2_b.up.sql", "CREATE TABLE b (x);"),
+            ("2_b.down.sql", "-- cannot drop it here\n"),
+        ]);
+        let read = read(Tool::GolangMigrate, dir.path()).unwrap();
+        assert!(read[0].up.is_empty() && read[0].down.is_some());
+        assert!(read[1].down.is_none(), "irreversible");
+        assert_eq!(read[1].notes.len(), 1);
     }
 
     #[test]
