@@ -288,7 +288,8 @@ pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
     }
     if i.reversible() {
         match &s.down {
-            Some(down) if !s.up.is_empty() => out.push_str(&step("down", &down.text)),
+            // A down with statements is kept even under an empty up: the tool ran it.
+            Some(down) if !down.is_empty() => out.push_str(&step("down", &down.text)),
             _ => out.push_str("down = []\n"),
         }
     }
@@ -314,7 +315,7 @@ pub fn files(imported: &[Imported], tool: Tool, inline: bool) -> Vec<(PathBuf, S
         }
         if let Some(down) = &i.source.down
             && i.reversible()
-            && !i.source.up.is_empty()
+            && !down.is_empty()
         {
             out.push((PathBuf::from(sql_file(i, "down")), down.text.clone()));
         }
@@ -499,6 +500,37 @@ mod tests {
             parsed["up"][0]["sql"].as_str(),
             Some("ALTER TABLE u ADD bio TEXT;")
         );
+    }
+
+    #[test]
+    fn a_down_under_an_empty_up_is_written_as_proved() {
+        let imported = map(
+            vec![
+                source("1_drop", "-- nothing here\n", Some("DROP TABLE t;")),
+                source("2_none", "", Some("")),
+            ],
+            SemVer::new(0, 1, 0),
+            Stride::Minor,
+        );
+        let written = files(&imported, Tool::GolangMigrate, false);
+        let named: Vec<String> = written
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        assert!(
+            named.contains(&"sql/1_drop.down.sql".to_owned()),
+            "{named:?}"
+        );
+        assert!(!named.iter().any(|n| n.contains(".up.sql")), "{named:?}");
+        let drop: toml::Table = toml::from_str(&written[0].1).unwrap();
+        assert_eq!(
+            drop["down"][0]["file"].as_str(),
+            Some("sql/1_drop.down.sql")
+        );
+        assert_eq!(drop["up"].as_array().map(Vec::len), Some(0));
+        let none: toml::Table = toml::from_str(&written[2].1).unwrap();
+        assert_eq!(none["down"].as_array().map(Vec::len), Some(0));
+        assert!(!none.contains_key("irreversible"));
     }
 
     #[test]
