@@ -126,15 +126,13 @@ pub fn run(
     // The journal rows of the last migration's swaps, carried out but not cleared:
     // the next migration's transaction clears them, or the end of the run does.
     let mut swapped = false;
-    let result = run_each(
-        store,
+    let how = How {
         data_dir,
-        plan,
+        direction: plan.direction,
         command,
         patience,
-        progress,
-        &mut swapped,
-    );
+    };
+    let result = run_each(store, plan, &how, progress, &mut swapped);
     if swapped {
         let cleared = transaction(store, |s| s.clear_swaps());
         if result.is_ok() {
@@ -148,13 +146,12 @@ pub fn run(
 /// carried out.
 fn run_each(
     store: &mut dyn Store,
-    data_dir: &Path,
     plan: &Plan,
-    command: &str,
-    patience: &TimeoutPolicy,
+    how: &How,
     progress: &mut dyn Progress,
     swapped: &mut bool,
 ) -> Result<Vec<Done>> {
+    let (command, patience) = (how.command, how.patience);
     let mut done = Vec::with_capacity(plan.items.len());
     for item in &plan.items {
         if !progress.go_on() {
@@ -163,13 +160,7 @@ fn run_each(
         let mut attempt = 0;
         loop {
             let started = Instant::now();
-            let how = How {
-                data_dir,
-                direction: plan.direction,
-                command,
-                patience,
-            };
-            match apply(store, &how, item, started, progress, swapped) {
+            match apply(store, how, item, started, progress, swapped) {
                 Ok((files, elapsed)) => {
                     let d = Done::of(item, plan.direction, elapsed, files);
                     progress.done(&d);
