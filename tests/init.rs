@@ -757,6 +757,10 @@ fn chains_of_other_tools_import_build_run_and_adopt_their_stores() {
         "{}",
         dry.stdout
     );
+    assert!(
+        !Path::new(&format!("{db}.lock")).exists(),
+        "a dry run leaves no lock file beside the store"
+    );
     ok(
         &binary,
         &dir,

@@ -27,7 +27,7 @@ pub fn baseline(
 /// `found` reads that tool's history and says the version the store is at; the store
 /// is then recorded as `baseline` would, each row logged as adopted, and refused when
 /// its schema is not the one compiled for that version, unless `allow_drift`. A dry run
-/// stops after the read, under the same lock, and records nothing. The other tool's
+/// stops after the read, takes no lock and records nothing. The other tool's
 /// table is left as it was. Returns the version found.
 #[cfg(feature = "cli")]
 pub fn adopt(
@@ -40,11 +40,14 @@ pub fn adopt(
 ) -> Result<SemVer> {
     // The other tool's history is read under the lock: a run of that tool (or of
     // semigrate) between the read and the record would otherwise go unseen.
+    // A dry run reads as `upgrade --dry-run` does, without the lock (whose file it
+    // would leave beside a store it must not change).
+    if dry_run {
+        no_history(store, "adopt takes over")?;
+        return found(store);
+    }
     without_history(store, options, "adopt takes over")?;
     let version = found(store)?;
-    if dry_run {
-        return Ok(version);
-    }
     let check = super::schema_check::check(store, chain, version, options.ignore_objects)?;
     if check.state == super::schema_check::SchemaState::Differs && !allow_drift {
         return Err(Error::Refused(format!(
@@ -61,6 +64,11 @@ pub fn adopt(
 /// says what the command does with one that has none.
 fn without_history(store: &mut dyn Store, options: &Options, what: &str) -> Result<()> {
     store.lock(options.lock_timeout)?;
+    no_history(store, what)
+}
+
+/// Refuses a store that already has semigrate's history.
+fn no_history(store: &mut dyn Store, what: &str) -> Result<()> {
     let history = crate::store::checked_history(store)?;
     match history.last() {
         Some(top) => Err(Error::Refused(format!(
