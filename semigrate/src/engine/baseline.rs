@@ -38,14 +38,14 @@ pub fn adopt(
     dry_run: bool,
     options: &Options,
 ) -> Result<SemVer> {
-    // The other tool's history is read under the lock: a run of that tool (or of
-    // semigrate) between the read and the record would otherwise go unseen.
     // A dry run reads as `upgrade --dry-run` does, without the lock (whose file it
     // would leave beside a store it must not change).
     if dry_run {
         no_history(store, "adopt takes over")?;
         return found(store);
     }
+    // The other tool's history is read under the lock: a run of that tool (or of
+    // semigrate) between the read and the record would otherwise go unseen.
     without_history(store, options, "adopt takes over")?;
     let version = found(store)?;
     let check = super::schema_check::check(store, chain, version, options.ignore_objects)?;

@@ -531,8 +531,8 @@ fn settle(
 
 /// Seals the staged CSV files, records their swaps in the journal, commits, and
 /// carries the swaps out, leaving their rows in the journal (`swapped` then true).
-/// `swapped` true before: the journal holds the rows of an earlier migration's swaps, carried
-/// out, which this transaction clears. A transaction of its own for each clear cost a
+/// `swapped` true before: the journal holds the rows of an earlier migration's
+/// swaps, carried out, which this transaction clears. A transaction of its own for each clear cost a
 /// third of a run's commits, each with its fsyncs; a cut before the next commit
 /// leaves rows whose swaps `recover` finds done.
 fn commit(store: &mut dyn Store, files: Staging, swapped: &mut bool) -> Result<()> {

@@ -171,7 +171,7 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA synchronous = EXTRA;")
             .map_err(|e| open_error(path, e))?;
         // A run commits a dozen times, and in DELETE mode each commit creates the
-        // journal file and deletes it again: on ext4 most of a small run's time.
+        // journal file and deletes it again: on ext4, a seventh of a fleet's time.
         // PERSIST keeps the file between commits and commits by zeroing its header,
         // synced as the deletion was; a store in another mode (WAL) keeps its own.
         let mode: String = conn
