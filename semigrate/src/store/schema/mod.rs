@@ -451,10 +451,29 @@ impl Change {
         unchanged: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<Difference> {
         let mut out = Vec::new();
+        // A relation one side lacks is one difference: its columns, indexes,
+        // constraints and triggers go with it.
+        let whole = |side: &Schema, other: &Schema, kind: &str, name: &str, sql: &str| {
+            relation_of(kind, name, sql).is_some_and(|r| {
+                side.objects
+                    .get_key_value(r)
+                    .or_else(|| {
+                        let r = r.trim_matches('"');
+                        side.objects.iter().find(|(n, _)| n.eq_ignore_ascii_case(r))
+                    })
+                    .is_some_and(|(n, o)| {
+                        matches!(o.kind.as_str(), "table" | "view")
+                            && other.objects.get(n).is_none_or(|p| p.kind != o.kind)
+                    })
+            })
+        };
         for (name, was) in &self.was.objects {
             let kind = &was.kind;
             let subject = format!("{kind} {name}");
             let Some(now) = self.now.objects.get(name).filter(|o| &o.kind == kind) else {
+                if whole(&self.was, &self.now, kind, name, &was.sql) {
+                    continue;
+                }
                 out.push(Difference::new(
                     &subject,
                     format!("{subject} {}", sides.missing),
@@ -491,6 +510,7 @@ impl Change {
                 .objects
                 .get(name)
                 .is_none_or(|o| o.kind != now.kind)
+                && !whole(&self.now, &self.was, &now.kind, name, &now.sql)
             {
                 let subject = format!("{} {name}", now.kind);
                 out.push(Difference::new(
@@ -561,6 +581,24 @@ impl Change {
             }
         }
         out
+    }
+}
+
+/// The table or view an object is part of: a column `t.c` or a constraint or
+/// trigger `x on t` as the PostgreSQL catalog names them, an index or trigger by the
+/// table its definition names.
+fn relation_of<'a>(kind: &str, name: &'a str, sql: &'a str) -> Option<&'a str> {
+    static ON: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)\bON\s+(?:ONLY\s+)?("[^"]+"|[\w.]+)"#).expect("a valid pattern")
+    });
+    match kind {
+        "column" => name.split_once('.').map(|(t, _)| t),
+        "constraint" => name.rsplit_once(" on ").map(|(_, t)| t),
+        "index" | "trigger" => name
+            .rsplit_once(" on ")
+            .map(|(_, t)| t)
+            .or_else(|| ON.captures(sql).and_then(|c| c.get(1)).map(|m| m.as_str())),
+        _ => None,
     }
 }
 
@@ -889,6 +927,72 @@ mod tests {
         assert!(
             d.contains(&"column t.c is left behind by down".to_owned()),
             "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_table_takes_its_parts_with_it() {
+        let d = change(
+            "CREATE TABLE t (a); CREATE TABLE u (x); CREATE INDEX ix_u ON u(x); \
+             CREATE TRIGGER tr_u AFTER INSERT ON u BEGIN SELECT 1; END; \
+             CREATE INDEX ix_t ON t(a);",
+            "CREATE TABLE t (a); CREATE TABLE v (y); CREATE INDEX ix_v ON v(y);",
+        )
+        .differences(&|_| None)
+        .into_iter()
+        .map(|d| d.line)
+        .collect::<Vec<_>>();
+        assert_eq!(
+            d,
+            [
+                "index ix_t is missing after down",
+                "table u is missing after down",
+                "table v is left behind by down",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_missing_relation_of_the_postgres_catalog_takes_its_parts_with_it() {
+        let object = |kind: &str, sql: &str| Object {
+            kind: kind.into(),
+            sql: sql.into(),
+        };
+        let mut change = Change::default();
+        for (name, o) in [
+            ("u", object("table", "BASE TABLE")),
+            ("u.x", object("column", "integer NOT NULL")),
+            ("u_pkey on u", object("constraint", "PRIMARY KEY (x)")),
+            (
+                "ix_u",
+                object("index", "CREATE INDEX ix_u ON u USING btree (x)"),
+            ),
+            ("v_u.x", object("column", "integer")),
+            ("t.b", object("column", "text")),
+        ] {
+            change.was.objects.insert(name.into(), o);
+        }
+        change
+            .now
+            .objects
+            .insert("w.z".into(), object("column", "integer"));
+        change
+            .now
+            .objects
+            .insert("w".into(), object("view", " SELECT 1 AS z;"));
+        let d: Vec<String> = change
+            .differences(&|_| None)
+            .into_iter()
+            .map(|d| d.line)
+            .collect();
+        assert_eq!(
+            d,
+            [
+                "column t.b is missing after down",
+                "table u is missing after down",
+                "column v_u.x is missing after down",
+                "view w is left behind by down",
+            ],
         );
     }
 
