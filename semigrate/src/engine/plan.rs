@@ -147,8 +147,10 @@ fn refuse_drift(chain: &[Migration], history: &[Applied]) -> Result<()> {
     }
     Err(Error::Refused(format!(
         "the spec of {} changed after it was applied (checksum drift); \
-         restore the applied spec, or add a new migration for the change",
-        versions(&drifted)
+         restore the applied spec, or add a new migration for the change; an edit that \
+         leaves this store as it is: `repair --accept-checksum {}`",
+        versions(&drifted),
+        drifted[0]
     )))
 }
 
@@ -472,6 +474,10 @@ mod tests {
         // One edited spec is drift, and a store ahead is this chain's.
         let e = upgrade(&c, &history(&other, 1), None).unwrap_err();
         assert!(e.to_string().contains("checksum drift"), "{e}");
+        assert!(
+            e.to_string().contains("`repair --accept-checksum 1.0.0`"),
+            "{e}"
+        );
         let mut newer = c.clone();
         newer.push(migration((2, 0, 1)));
         assert!(refuse_another_chain(&c, &history(&newer, 5)).is_ok());
