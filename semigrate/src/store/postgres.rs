@@ -48,41 +48,62 @@ ALTER TABLE semigrate_swaps ADD COLUMN IF NOT EXISTS content TEXT;";
 /// The user's objects of the current schema, one row each, as the schema check and
 /// the build's replay compare them: `(kind, name, definition)`, the schema's own name
 /// taken out of every definition (the schema of the replay or of a store given by --schema must not show), and
-/// semigrate's tables left out.
+/// semigrate's tables left out. The schema's relations are found from the namespace's
+/// rows in `pg_depend` and everything else from them, by index: the read costs the
+/// schema's own objects, not the database's (information_schema and a scan of
+/// `pg_class` took 17 ms a read with 300 tenant schemas on the server, 40 times a
+/// migration's DDL).
 macro_rules! catalog {
     () => {
         "SELECT kind, name, replace(definition, quote_ident(current_schema()) || '.', '') FROM (
-    SELECT 'table' AS kind, table_name::text AS name, table_type::text AS definition
-    FROM information_schema.tables
-    WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
-      AND table_name NOT LIKE 'semigrate\\_%'
+    WITH rel AS MATERIALIZED (
+        SELECT c.oid, c.relname, c.relkind FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+        WHERE d.refclassid = 'pg_namespace'::regclass AND d.classid = 'pg_class'::regclass
+          AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+          AND c.relname NOT LIKE 'semigrate\\_%'
+    )
+    SELECT 'table' AS kind, relname::text AS name, 'BASE TABLE' AS definition
+    FROM rel WHERE relkind IN ('r', 'p')
     UNION ALL
-    SELECT 'column', table_name || '.' || column_name, data_type
-           || CASE WHEN is_nullable = 'NO' THEN ' NOT NULL' ELSE '' END
-           || coalesce(' DEFAULT ' || column_default, '')
-    FROM information_schema.columns
-    WHERE table_schema = current_schema() AND table_name NOT LIKE 'semigrate\\_%'
+    SELECT 'column', c.relname || '.' || a.attname,
+           CASE WHEN t.typtype = 'd' THEN
+               CASE WHEN bt.typelem <> 0 AND bt.typlen = -1 THEN 'ARRAY'
+                    WHEN bt.typnamespace = 'pg_catalog'::regnamespace
+                         THEN format_type(t.typbasetype, NULL)
+                    ELSE 'USER-DEFINED' END
+           ELSE
+               CASE WHEN t.typelem <> 0 AND t.typlen = -1 THEN 'ARRAY'
+                    WHEN t.typnamespace = 'pg_catalog'::regnamespace
+                         THEN format_type(a.atttypid, NULL)
+                    ELSE 'USER-DEFINED' END
+           END
+           || CASE WHEN a.attnotnull OR (t.typtype = 'd' AND t.typnotnull) THEN ' NOT NULL' ELSE '' END
+           || coalesce(' DEFAULT ' || CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END, '')
+    FROM rel c
+    JOIN pg_attribute a ON a.attrelid = c.oid
+    JOIN pg_type t ON t.oid = a.atttypid
+    LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+    WHERE c.relkind IN ('r', 'v', 'f', 'p') AND a.attnum > 0 AND NOT a.attisdropped
     UNION ALL
-    SELECT 'index', indexname, indexdef FROM pg_indexes
-    WHERE schemaname = current_schema() AND tablename NOT LIKE 'semigrate\\_%'
+    SELECT 'index', i.relname, pg_get_indexdef(i.oid)
+    FROM rel r JOIN pg_index x ON x.indrelid = r.oid JOIN pg_class i ON i.oid = x.indexrelid
+    WHERE r.relkind IN ('r', 'm', 'p') AND i.relkind IN ('i', 'I')
     UNION ALL
     SELECT 'constraint', c.conname || ' on ' || r.relname, pg_get_constraintdef(c.oid)
-    FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
-    JOIN pg_namespace n ON n.oid = c.connamespace
-    WHERE n.nspname = current_schema() AND r.relname NOT LIKE 'semigrate\\_%'
+    FROM rel r JOIN pg_constraint c ON c.conrelid = r.oid
     UNION ALL
     SELECT 'trigger', t.tgname || ' on ' || r.relname, pg_get_triggerdef(t.oid)
-    FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid
-    JOIN pg_namespace n ON n.oid = r.relnamespace
-    WHERE n.nspname = current_schema() AND NOT t.tgisinternal
+    FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid
+    WHERE NOT t.tgisinternal
     UNION ALL
-    SELECT 'view', c.relname, pg_get_viewdef(c.oid)
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm')
+    SELECT 'view', relname, pg_get_viewdef(oid) FROM rel WHERE relkind IN ('v', 'm')
     UNION ALL
-    SELECT 'sequence', sequence_name, data_type || ' start ' || start_value || ' by ' || increment
-    FROM information_schema.sequences
-    WHERE sequence_schema = current_schema() AND sequence_name NOT LIKE 'semigrate\\_%'
+    SELECT 'sequence', c.relname,
+           format_type(q.seqtypid, NULL) || ' start ' || q.seqstart || ' by ' || q.seqincrement
+    FROM rel c JOIN pg_sequence q ON q.seqrelid = c.oid
+    WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid AND d.deptype = 'i')
     UNION ALL
     SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
            pg_get_functiondef(p.oid)
@@ -350,8 +371,9 @@ impl PostgresStore {
         let columns: Vec<String> = self
             .client
             .query(
-                "SELECT column_name::text FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = $1",
+                "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) \
+                 AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped",
                 &[&table],
             )
             .map(|rows| rows.iter().map(|r| r.get(0)).collect())
@@ -1147,5 +1169,70 @@ mod tests {
             without_password("postgres://h/d?password=x", None),
             "postgres://h/d"
         );
+    }
+
+    /// The catalog reads tables, columns and sequences from `pg_catalog` by index;
+    /// what it reads must be what information_schema says of them, which is what
+    /// compiled schemas and acknowledged differences were written in.
+    #[test]
+    fn the_catalog_reads_what_information_schema_says() {
+        let url = "postgres://postgres@127.0.0.1:5432/postgres";
+        let mut client = postgres::Client::connect(url, postgres::NoTls)
+            .expect("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+        let schema = format!("catalog_agrees_{}", std::process::id());
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; \
+                 SET search_path = {schema};
+                 CREATE TYPE mood AS ENUM ('a', 'b');
+                 CREATE DOMAIN positive AS integer NOT NULL CHECK (VALUE > 0);
+                 CREATE DOMAIN tags AS text[];
+                 CREATE TABLE t (id serial PRIMARY KEY, m mood, p positive, tg tags, a int[],
+                     n numeric(10, 2), v varchar(20) DEFAULT 'x', ts timestamptz DEFAULT now(),
+                     g int GENERATED ALWAYS AS (id * 2) STORED,
+                     i bigint GENERATED BY DEFAULT AS IDENTITY, gone int);
+                 ALTER TABLE t DROP COLUMN gone;
+                 CREATE TABLE part (id int, k int) PARTITION BY RANGE (k);
+                 CREATE TABLE part_1 PARTITION OF part FOR VALUES FROM (0) TO (10);
+                 CREATE VIEW v AS SELECT id, m FROM t;
+                 CREATE SEQUENCE s START 5 INCREMENT 3;
+                 CREATE TABLE semigrate_own (x int);"
+            ))
+            .unwrap();
+        let rows = |client: &mut postgres::Client, sql: &str| {
+            let mut rows: Vec<(String, String, String)> = client
+                .query(sql, &[])
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            rows.sort();
+            rows
+        };
+        let ours: Vec<_> = rows(&mut client, CATALOG)
+            .into_iter()
+            .filter(|(kind, ..)| ["table", "column", "sequence"].contains(&kind.as_str()))
+            .collect();
+        let theirs = rows(
+            &mut client,
+            "SELECT 'table', table_name::text, table_type::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+               AND table_name NOT LIKE 'semigrate\\_%'
+             UNION ALL
+             SELECT 'column', table_name || '.' || column_name, data_type
+                    || CASE WHEN is_nullable = 'NO' THEN ' NOT NULL' ELSE '' END
+                    || coalesce(' DEFAULT ' || column_default, '')
+             FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name NOT LIKE 'semigrate\\_%'
+             UNION ALL
+             SELECT 'sequence', sequence_name, data_type || ' start ' || start_value || ' by ' || increment
+             FROM information_schema.sequences
+             WHERE sequence_schema = current_schema() AND sequence_name NOT LIKE 'semigrate\\_%'",
+        );
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+        assert_eq!(ours, theirs);
+        assert!(ours.len() > 20, "{ours:?}");
     }
 }
