@@ -56,11 +56,13 @@ ALTER TABLE semigrate_swaps ADD COLUMN IF NOT EXISTS content TEXT;";
 macro_rules! catalog {
     () => {
         "SELECT kind, name, replace(definition, quote_ident(current_schema()) || '.', '') FROM (
-    WITH rel AS MATERIALIZED (
-        SELECT c.oid, c.relname, c.relkind FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
-        WHERE d.refclassid = 'pg_namespace'::regclass AND d.classid = 'pg_class'::regclass
-          AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
-          AND c.relname NOT LIKE 'semigrate\\_%'
+    WITH mine AS MATERIALIZED (
+        SELECT classid, objid FROM pg_depend
+        WHERE refclassid = 'pg_namespace'::regclass
+          AND refobjid = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+    ), rel AS MATERIALIZED (
+        SELECT c.oid, c.relname, c.relkind, c.reltype FROM mine JOIN pg_class c ON c.oid = mine.objid
+        WHERE mine.classid = 'pg_class'::regclass AND c.relname NOT LIKE 'semigrate\\_%'
     )
     SELECT 'table' AS kind, relname::text AS name, 'BASE TABLE' AS definition
     FROM rel WHERE relkind IN ('r', 'p')
@@ -107,9 +109,10 @@ macro_rules! catalog {
     UNION ALL
     SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
            pg_get_functiondef(p.oid)
-    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p')
-      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    FROM mine JOIN pg_proc p ON p.oid = mine.objid
+    WHERE mine.classid = 'pg_proc'::regclass AND p.prokind IN ('f', 'p')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                      AND d.objid = p.oid AND d.deptype = 'e')
     UNION ALL
     SELECT 'type', t.typname, CASE t.typtype
         WHEN 'e' THEN 'enum (' || (SELECT string_agg(quote_literal(e.enumlabel), ', '
@@ -122,11 +125,12 @@ macro_rules! catalog {
                                ORDER BY a.attnum)
                                FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) || ')'
         END
-    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE n.nspname = current_schema()
-      AND (t.typtype IN ('e', 'd')
-           OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = t.typrelid AND r.relkind = 'c')))
-      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
+    FROM pg_type t
+    WHERE t.oid IN (SELECT objid FROM mine WHERE classid = 'pg_type'::regclass
+                    UNION ALL SELECT reltype FROM rel WHERE relkind = 'c')
+      AND t.typtype IN ('e', 'd', 'c')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                      AND d.objid = t.oid AND d.deptype = 'e')
 ) objects"
     };
 }
@@ -1196,7 +1200,15 @@ mod tests {
                  CREATE TABLE part_1 PARTITION OF part FOR VALUES FROM (0) TO (10);
                  CREATE VIEW v AS SELECT id, m FROM t;
                  CREATE SEQUENCE s START 5 INCREMENT 3;
-                 CREATE TABLE semigrate_own (x int);"
+                 CREATE TABLE semigrate_own (x int);
+                 CREATE TYPE pair AS (x int, y int);
+                 CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;
+                 CREATE INDEX ix_t_v ON t (v);
+                 CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS 'SELECT 2 * x';
+                 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS
+                     'BEGIN RETURN NEW; END';
+                 CREATE TRIGGER tr_t BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION touch();
+                 ALTER TABLE t ADD CONSTRAINT v_set CHECK (v <> '');"
             ))
             .unwrap();
         let rows = |client: &mut postgres::Client, sql: &str| {
@@ -1229,10 +1241,47 @@ mod tests {
              FROM information_schema.sequences
              WHERE sequence_schema = current_schema() AND sequence_name NOT LIKE 'semigrate\\_%'",
         );
+        // Every other object by its name, as the namespace lists them.
+        let named = |rows: Vec<(String, String, String)>| -> Vec<(String, String)> {
+            rows.into_iter()
+                .map(|(kind, name, _)| (kind, name))
+                .collect()
+        };
+        let all = named(rows(&mut client, CATALOG));
+        let listed = named(rows(
+            &mut client,
+            "SELECT 'index', indexname::text, '' FROM pg_indexes
+             WHERE schemaname = current_schema() AND tablename NOT LIKE 'semigrate\\_%'
+             UNION ALL
+             SELECT 'constraint', conname || ' on ' || conrelid::regclass::text, ''
+             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
+               AND conrelid <> 0 AND conrelid::regclass::text NOT LIKE 'semigrate\\_%'
+             UNION ALL
+             SELECT 'trigger', tgname || ' on ' || tgrelid::regclass::text, '' FROM pg_trigger
+             WHERE NOT tgisinternal
+               AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace)
+             UNION ALL
+             SELECT 'view', relname::text, '' FROM pg_class
+             WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('v', 'm')
+             UNION ALL
+             SELECT 'function', proname || '(' || pg_get_function_identity_arguments(oid) || ')', ''
+             FROM pg_proc
+             WHERE pronamespace = current_schema()::regnamespace
+             UNION ALL
+             SELECT 'type', typname::text, '' FROM pg_type
+             WHERE typnamespace = current_schema()::regnamespace
+               AND (typtype IN ('e', 'd') OR typrelid IN (SELECT oid FROM pg_class WHERE relkind = 'c'))",
+        ));
         client
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .unwrap();
         assert_eq!(ours, theirs);
         assert!(ours.len() > 20, "{ours:?}");
+        let others: Vec<_> = all
+            .into_iter()
+            .filter(|(kind, _)| !["table", "column", "sequence"].contains(&kind.as_str()))
+            .collect();
+        assert_eq!(others, listed);
+        assert_eq!(others.len(), 13, "{others:?}");
     }
 }
