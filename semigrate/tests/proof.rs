@@ -368,6 +368,24 @@ fn an_up_that_only_ever_ran_on_empty_tables_says_so() {
         Some(&url),
     );
     assert!(proved.is_ok(), "{}", proved.unwrap_err());
+    // An up that fails on empty tables too is not about rows, and is not said to be.
+    let broken = vec![
+        spec("t", "", "CREATE TABLE t (id INTEGER);", "DROP TABLE t;"),
+        spec(
+            "c",
+            "locks = [\"t\"]\n",
+            "ALTER TABLE t ADD COLUMN c INTEGER REFERENCES nowhere (id);",
+            "ALTER TABLE t DROP COLUMN c;",
+        ),
+    ];
+    let found = prove(tempfile::tempdir().unwrap().path(), &broken, Some(&url)).unwrap_err();
+    assert!(
+        found.contains("v0_2_0__m2.toml")
+            && found.contains("\"nowhere\" does not exist")
+            && !found.contains("with a row in each table")
+            && !found.contains("fails_on_rows"),
+        "{found}"
+    );
 }
 
 #[test]
