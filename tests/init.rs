@@ -619,8 +619,8 @@ fn chains_of_other_tools_import_build_run_and_adopt_their_stores() {
         manifest
             .replace("version = \"0.3.0\"", "version = \"0.9.0\"")
             .replace(
-                "engines = [\"sqlite\"] ",
-                "engines = [\"sqlite\", \"postgres\"]",
+                "engines = [\"sqlite\"]\n",
+                "engines = [\"sqlite\", \"postgres\"]\n",
             ),
     )
     .unwrap();

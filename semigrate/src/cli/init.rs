@@ -56,11 +56,11 @@ pub fn run(
             .replace("{dependency}", &dependency)
             .replace("{build_dependency}", &build_dependency)
     };
-    let mut manifest = fill(MANIFEST);
     // A chain imported and proved on a server is a PostgreSQL chain.
-    if import.is_some_and(|i| i.proof_url.is_some()) {
-        manifest = manifest.replace("engines = [\"sqlite\"] ", "engines = [\"postgres\"]");
-    }
+    let manifest = engines(
+        fill(MANIFEST),
+        import.is_some_and(|i| i.proof_url.is_some()),
+    );
     let mut files = vec![
         ("Cargo.toml", manifest),
         ("build.rs", BUILD.to_owned()),
@@ -152,9 +152,43 @@ fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
+/// The manifest with `engines = ["postgres"]` for a chain proved on a server.
+fn engines(manifest: String, postgres: bool) -> String {
+    match postgres {
+        true => manifest.replace(
+            "add \"postgres\" to require PostgreSQL text too\nengines = [\"sqlite\"]",
+            "PostgreSQL (the build replays them there when\n\
+             # SEMIGRATE_VERIFY_POSTGRES_URL is set)\nengines = [\"postgres\"]",
+        ),
+        false => manifest,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chain_proved_on_a_server_is_a_postgres_chain() {
+        let settings = |m: &str| -> Vec<String> {
+            let m = m
+                .replace("{name}", "app")
+                .replace("{dependency}", "\"1\"")
+                .replace("{build_dependency}", "\"1\"");
+            let doc: toml::Table = toml::from_str(&m).unwrap();
+            let engines = &doc["package"]["metadata"]["semigrate"]["engines"];
+            engines
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(settings(&engines(MANIFEST.to_owned(), false)), ["sqlite"]);
+        let postgres = engines(MANIFEST.to_owned(), true);
+        assert_eq!(settings(&postgres), ["postgres"]);
+        assert!(!postgres.contains("add \"postgres\""), "{postgres}");
+    }
 
     #[test]
     fn crate_names_are_what_cargo_takes() {
