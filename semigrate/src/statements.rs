@@ -61,6 +61,32 @@ pub fn split(sql: &str) -> Vec<&str> {
     statements
 }
 
+/// What a statement does to the session's transaction, when it is one of the
+/// statements that open or end one (a file that manages its own transaction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// `BEGIN`, `START TRANSACTION`.
+    Opens,
+    /// `COMMIT`, `END`, `ROLLBACK`, `ABORT`.
+    Ends,
+}
+
+/// Whether `statement` opens or ends a transaction; `BEGIN ATOMIC` (a function body)
+/// does neither.
+pub fn control(statement: &str) -> Option<Control> {
+    let tokens = tokens(statement);
+    let word = |k: usize| match tokens.get(k) {
+        Some((_, Token::Word(w))) => w.to_ascii_uppercase(),
+        _ => String::new(),
+    };
+    match (word(0).as_str(), word(1).as_str()) {
+        ("BEGIN", "ATOMIC") => None,
+        ("BEGIN", _) | ("START", "TRANSACTION") => Some(Control::Opens),
+        ("COMMIT" | "END" | "ROLLBACK" | "ABORT", _) => Some(Control::Ends),
+        _ => None,
+    }
+}
+
 /// A piece of SQL text as the splitter and the lints read it. Blanks and comments
 /// are not tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,7 +216,23 @@ fn dollar_tag(bytes: &[u8], i: usize) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{Control, control, split};
+
+    #[test]
+    fn statements_that_open_or_end_a_transaction_are_known() {
+        assert_eq!(control("BEGIN"), Some(Control::Opens));
+        assert_eq!(control("-- why\nbegin transaction"), Some(Control::Opens));
+        assert_eq!(
+            control("START TRANSACTION ISOLATION LEVEL SERIALIZABLE"),
+            Some(Control::Opens)
+        );
+        assert_eq!(control("COMMIT"), Some(Control::Ends));
+        assert_eq!(control("rollback"), Some(Control::Ends));
+        assert_eq!(control("END"), Some(Control::Ends));
+        assert_eq!(control("BEGIN ATOMIC SELECT 1; END"), None);
+        assert_eq!(control("UPDATE t SET begin = 1"), None);
+        assert_eq!(control("START_AT"), None);
+    }
 
     #[test]
     fn statements_are_cut_at_semicolons_and_trimmed() {

@@ -389,6 +389,34 @@ fn an_up_that_only_ever_ran_on_empty_tables_says_so() {
 }
 
 #[test]
+fn a_file_that_opens_its_own_transaction_keeps_it_in_the_postgres_replay() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    // A temporary table dropped at the file's own COMMIT lives until then: the replay
+    // measures its statements without committing between them.
+    let backfill = "BEGIN; \
+        CREATE TEMPORARY TABLE picked ON COMMIT DROP AS SELECT id FROM t WHERE n IS NULL; \
+        UPDATE t SET n = 0 FROM picked WHERE t.id = picked.id; \
+        COMMIT;";
+    let chain = vec![
+        spec(
+            "t",
+            "",
+            "CREATE TABLE t (id INTEGER, n INTEGER);",
+            "DROP TABLE t;",
+        ),
+        format!(
+            "description = \"backfill\"\ntransaction = false\ndown = []\n[[up]]\n\
+             sqlite = \"UPDATE t SET n = 0 WHERE n IS NULL;\"\npostgres = '''{backfill}'''\n"
+        ),
+    ];
+    let proved = prove(tempfile::tempdir().unwrap().path(), &chain, Some(&url));
+    assert!(proved.is_ok(), "{}", proved.unwrap_err());
+}
+
+#[test]
 fn a_view_that_froze_its_creation_time_gets_a_precise_hint() {
     let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(url) = server() else {

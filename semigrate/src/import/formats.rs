@@ -541,15 +541,9 @@ fn finish(mut source: Source) -> Source {
     }
     let parts = std::iter::once(&source.up).chain(source.down.as_ref());
     let own_transaction = parts.into_iter().any(|part| {
-        crate::statements::split(&part.text).iter().any(|s| {
-            let word = s
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_ascii_uppercase();
-            matches!(word.trim_end_matches(';'), "BEGIN" | "COMMIT" | "START")
-                && !s.to_ascii_uppercase().contains("ATOMIC")
-        })
+        crate::statements::split(&part.text)
+            .iter()
+            .any(|s| crate::statements::control(s).is_some())
     });
     if own_transaction && source.transaction {
         source.transaction = false;

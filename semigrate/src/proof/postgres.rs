@@ -311,6 +311,8 @@ fn apply(
     let mut run = |client: &mut Client| -> Result<(), String> {
         // The lock modes held so far in the migration's transaction, per table.
         let mut taken: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        // Inside a transaction the file opened itself (`BEGIN; ... COMMIT;`).
+        let mut its_own = false;
         for (i, step) in steps.iter().enumerate() {
             let Step::Sql(sql) = step else { continue };
             let Some(text) = sql.for_engine(Engine::Postgres) else {
@@ -340,8 +342,15 @@ fn apply(
                 }
                 // Outside the migration's transaction, a statement is measured in one
                 // of its own, unless it cannot run in one (VACUUM, CONCURRENTLY): then
-                // only a rewrite can be seen.
-                let own = !m.transaction;
+                // only a rewrite can be seen. A transaction the file opens itself is
+                // left to it, and its statements' locks are held together.
+                let control = crate::statements::control(batch);
+                let own = !m.transaction && !its_own && control.is_none();
+                match control {
+                    Some(crate::statements::Control::Opens) => its_own = true,
+                    Some(crate::statements::Control::Ends) => its_own = false,
+                    None => {}
+                }
                 if own {
                     client.batch_execute("BEGIN").map_err(failed)?;
                     taken.clear();
@@ -394,8 +403,12 @@ fn apply(
         Ok(())
     };
     if !m.transaction {
-        run(client)?;
-        return Ok(held);
+        let ran = run(client);
+        if ran.is_err() {
+            // A transaction the file opened is not left open by its failure.
+            let _ = client.batch_execute("ROLLBACK");
+        }
+        return ran.map(|()| held);
     }
     client.batch_execute("BEGIN").map_err(|e| reason(&e))?;
     match run(client) {
