@@ -414,6 +414,27 @@ fn a_file_that_opens_its_own_transaction_keeps_it_in_the_postgres_replay() {
     ];
     let proved = prove(tempfile::tempdir().unwrap().path(), &chain, Some(&url));
     assert!(proved.is_ok(), "{}", proved.unwrap_err());
+    // Such a file that fails on the seeded rows left nothing: it runs again on empty
+    // tables, and says so, as a migration in semigrate's transaction does.
+    let refuses = |extra: &str| {
+        format!(
+            "description = \"refuses\"\ntransaction = false\ndown = []\n{extra}\n[[up]]\n\
+             sqlite = \"SELECT 1;\"\npostgres = '''BEGIN; DO $$ BEGIN IF EXISTS (SELECT 1 FROM t) \
+             THEN RAISE EXCEPTION 'rows left'; END IF; END $$; COMMIT;'''\n"
+        )
+    };
+    let mut refusing = chain.clone();
+    refusing.push(refuses(""));
+    let found = prove(tempfile::tempdir().unwrap().path(), &refusing, Some(&url)).unwrap_err();
+    assert!(
+        found.contains("v0_3_0__m3.toml")
+            && found.contains("rows left")
+            && found.contains("say `fails_on_rows = true`"),
+        "{found}"
+    );
+    refusing[2] = refuses("fails_on_rows = true");
+    let proved = prove(tempfile::tempdir().unwrap().path(), &refusing, Some(&url));
+    assert!(proved.is_ok(), "{}", proved.unwrap_err());
 }
 
 #[test]

@@ -145,7 +145,7 @@ fn replay_one(
         Ok(held) => held,
         // A migration that ran when its tables were empty may fail on the rows the
         // replay seeded: its transaction rolled back, it runs again on emptied tables.
-        Err(e) if m.transaction && !seeded.is_empty() => {
+        Err(e) if (m.transaction || one_transaction(&m.up)) && !seeded.is_empty() => {
             let again = empty(client, seeded)
                 .and_then(|()| apply(client, SCHEMA, m, "up", &m.up, true, Then::Commit));
             match again {
@@ -286,6 +286,28 @@ fn hazard(h: &Held) -> String {
          batches; or accept it with `locks = [\"{}\"]` (or `locks = \"accepted\"`)",
         h.direction, h.step, h.table
     )
+}
+
+/// Whether steps run outside semigrate's transaction are, on PostgreSQL, one of their
+/// own: `BEGIN` first, `COMMIT` last, no other between. A failure inside leaves
+/// nothing, as one inside semigrate's transaction does.
+fn one_transaction(steps: &[Step]) -> bool {
+    use crate::statements::{Control, control, split};
+    let controls: Vec<Option<Control>> = steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Sql(sql) => sql.for_engine(Engine::Postgres),
+            _ => None,
+        })
+        .flat_map(split)
+        .map(control)
+        .collect();
+    match controls.as_slice() {
+        [Some(Control::Opens), between @ .., Some(Control::Ends)] => {
+            between.iter().all(Option::is_none)
+        }
+        _ => false,
+    }
 }
 
 /// How a failure says that the tables held the replay's seeded rows.
