@@ -63,6 +63,7 @@ pub fn split(sql: &str) -> Vec<&str> {
 
 /// What a statement does to the session's transaction, when it is one of the
 /// statements that open or end one (a file that manages its own transaction).
+#[cfg(any(feature = "cli", feature = "build"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
     /// `BEGIN`, `START TRANSACTION`.
@@ -73,6 +74,7 @@ pub enum Control {
 
 /// Whether `statement` opens or ends a transaction; `BEGIN ATOMIC` (a function body)
 /// does neither.
+#[cfg(any(feature = "cli", feature = "build"))]
 pub fn control(statement: &str) -> Option<Control> {
     let tokens = tokens(statement);
     let word = |k: usize| match tokens.get(k) {
@@ -216,10 +218,12 @@ fn dollar_tag(bytes: &[u8], i: usize) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Control, control, split};
+    use super::split;
 
     #[test]
+    #[cfg(any(feature = "cli", feature = "build"))]
     fn statements_that_open_or_end_a_transaction_are_known() {
+        use super::{Control, control};
         assert_eq!(control("BEGIN"), Some(Control::Opens));
         assert_eq!(control("-- why\nbegin transaction"), Some(Control::Opens));
         assert_eq!(
