@@ -244,10 +244,6 @@ fn each(
         on_error: fleet.on_error,
     };
     let bar = bar(context, targets.len());
-    let mut so_far: Vec<TargetRun> = targets
-        .iter()
-        .map(|t| TargetRun::waiting(t, Kind::Left))
-        .collect();
     let mut file = fleet.report.as_deref().map(ReportFile::new);
     let mut report_error = None;
     let mut write = |so_far: &[TargetRun], now: bool| {
@@ -264,7 +260,12 @@ fn each(
             report_error = file.write(&report, now).err();
         }
     };
-    write(&so_far, false);
+    let waiting: Vec<TargetRun> = targets
+        .iter()
+        .map(|t| TargetRun::waiting(t, Kind::Left))
+        .collect();
+    write(&waiting, false);
+    drop(waiting);
     let (mut done, mut failed) = (0, 0);
     let results = crate::fleet::run(
         &targets,
@@ -275,7 +276,8 @@ fn each(
                 |store: &mut dyn Store, options: &Options| operation(store, options, stopping);
             on_target(context, connections, target, access, &on_store)
         },
-        &mut |i, r| {
+        &mut |i, so_far| {
+            let r = &so_far[i];
             if r.outcome == Kind::Failed {
                 failed += 1;
                 let line = format!("failed: {}: {}", r.target, r.error.as_deref().unwrap_or(""));
@@ -291,8 +293,7 @@ fn each(
                 bar.set_position(done as u64);
                 bar.set_message(format!("{failed} failed"));
             }
-            so_far[i] = r.clone();
-            write(&so_far, false);
+            write(so_far, false);
         },
     );
     if let Some(bar) = bar {

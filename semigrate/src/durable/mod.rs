@@ -40,6 +40,17 @@ pub fn create_dir_all(dir: &Path, mode: u32) -> std::io::Result<()> {
 /// swept first (only a run holding the store's lock writes these files); the temp is
 /// removed if any step fails.
 pub fn replace(path: &Path, bytes: &[u8], prefix: &str, fault: &str) -> std::io::Result<()> {
+    replace_with(path, prefix, fault, |out| out.write_all(bytes))
+}
+
+/// `replace`, the new content written by `write` as it comes: a large file (a fleet's
+/// report) is never held whole in memory.
+pub fn replace_with(
+    path: &Path,
+    prefix: &str,
+    fault: &str,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -56,7 +67,10 @@ pub fn replace(path: &Path, bytes: &[u8], prefix: &str, fault: &str) -> std::io:
         .prefix(prefix)
         .suffix(".tmp")
         .tempfile_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
+    let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+    write(&mut out)?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
     tmp.as_file().sync_all()?;
     crate::fault::point(fault);
     tmp.persist(path).map_err(|e| e.error)?;

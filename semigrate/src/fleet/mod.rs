@@ -96,15 +96,17 @@ impl TargetRun {
 }
 
 /// Runs `work` on every target as `rollout` says, `worker()` giving each worker thread
-/// its own state (its server connections), and hands each result to `seen` on the
-/// calling thread as it comes. `work` is told when the fleet is stopping, so that a
-/// store in the middle of its run stops after the migration it is in. Returns every target's result, in the targets' order.
+/// its own state (its server connections), and tells `seen` on the calling thread of
+/// each result as it comes: its index, and every target's result so far (the one copy
+/// of them a run keeps). `work` is told when the fleet is stopping, so that a store in
+/// the middle of its run stops after the migration it is in. Returns every target's
+/// result, in the targets' order.
 pub fn run<W>(
     targets: &[Target],
     rollout: &Rollout,
     worker: &(dyn Fn() -> W + Sync),
     work: &(dyn Fn(&mut W, &Target, &AtomicBool) -> TargetRun + Sync),
-    seen: &mut dyn FnMut(usize, &TargetRun),
+    seen: &mut dyn FnMut(usize, &[TargetRun]),
 ) -> Vec<TargetRun> {
     let mut results: Vec<TargetRun> = targets
         .iter()
@@ -145,15 +147,15 @@ pub fn run<W>(
             }
             drop(tx);
             for (i, result) in rx {
-                seen(i, &result);
                 results[i] = result;
+                seen(i, &results);
             }
         });
     }
-    for (i, r) in results.iter_mut().enumerate() {
-        if r.outcome == Kind::Left {
-            *r = TargetRun::waiting(&targets[i], Kind::Skipped);
-            seen(i, r);
+    for i in 0..results.len() {
+        if results[i].outcome == Kind::Left {
+            results[i] = TargetRun::waiting(&targets[i], Kind::Skipped);
+            seen(i, &results);
         }
     }
     results
@@ -301,14 +303,15 @@ impl ReportFile {
         {
             return Ok(());
         }
-        let mut bytes = serde_json::to_vec_pretty(report).expect("serializes");
-        bytes.push(b'\n');
-        crate::durable::replace(&self.path, &bytes, ".semigrate-report.", "fleet-report").map_err(
-            |e| crate::error::Error::Io {
+        let write = |out: &mut dyn std::io::Write| {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            out.write_all(b"\n")
+        };
+        crate::durable::replace_with(&self.path, ".semigrate-report.", "fleet-report", write)
+            .map_err(|e| crate::error::Error::Io {
                 path: self.path.display().to_string(),
                 reason: e.to_string(),
-            },
-        )?;
+            })?;
         self.written = Some(Instant::now());
         Ok(())
     }
