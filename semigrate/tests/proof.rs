@@ -23,13 +23,27 @@ fn prove(
     specs: &[String],
     postgres: Option<&str>,
 ) -> Result<Vec<semigrate::__private::Migration>, String> {
+    let engines = match postgres {
+        Some(_) => vec![Engine::Sqlite, Engine::Postgres],
+        None => vec![Engine::Sqlite],
+    };
+    prove_for(dir, specs, engines, postgres)
+}
+
+/// `prove`, for a chain of the given engines.
+fn prove_for(
+    dir: &Path,
+    specs: &[String],
+    engines: Vec<Engine>,
+    postgres: Option<&str>,
+) -> Result<Vec<semigrate::__private::Migration>, String> {
     for (i, text) in specs.iter().enumerate() {
         std::fs::write(dir.join(format!("v0_{}_0__m{}.toml", i + 1, i + 1)), text).unwrap();
     }
-    let mut config = Config::default();
-    if postgres.is_some() {
-        config.engines = vec![Engine::Sqlite, Engine::Postgres];
-    }
+    let config = Config {
+        engines,
+        ..Config::default()
+    };
     let package = SemVer::parse(&format!("0.{}.0", specs.len())).unwrap();
     semigrate::build::prove(dir, &config, package, postgres).map_err(|errors| {
         errors
@@ -435,6 +449,53 @@ fn a_file_that_opens_its_own_transaction_keeps_it_in_the_postgres_replay() {
     refusing[2] = refuses("fails_on_rows = true");
     let proved = prove(tempfile::tempdir().unwrap().path(), &refusing, Some(&url));
     assert!(proved.is_ok(), "{}", proved.unwrap_err());
+}
+
+#[test]
+fn a_down_outside_a_transaction_that_leaves_something_acknowledged_lets_the_replay_go_on() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    // PostgreSQL cannot take a value out of an enum: the down leaves it, the up run
+    // again over that is a no-op, and the replay goes on to the next migration. (A
+    // chain of PostgreSQL only: SQLite has no enum to leave.)
+    let chain = |acknowledged: &str| {
+        vec![
+            spec(
+                "mood",
+                "",
+                "CREATE TYPE mood AS ENUM ('ok'); CREATE TABLE m (x mood);",
+                "DROP TABLE m; DROP TYPE mood;",
+            ),
+            spec(
+                "meh",
+                &format!("transaction = false\n{acknowledged}"),
+                "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh';",
+                "SELECT 1;",
+            ),
+            spec("f", "", "CREATE TABLE f (x INTEGER);", "SELECT 1;"),
+        ]
+    };
+    let prove = |dir: &Path, specs: &[String], url: Option<&str>| {
+        prove_for(dir, specs, vec![Engine::Postgres], url)
+    };
+    let found = prove(tempfile::tempdir().unwrap().path(), &chain(""), Some(&url)).unwrap_err();
+    assert!(
+        found.contains("v0_2_0__m2.toml") && found.contains("type mood"),
+        "{found}"
+    );
+    let found = prove(
+        tempfile::tempdir().unwrap().path(),
+        &chain("down_leaves = [\"type mood\"]"),
+        Some(&url),
+    )
+    .unwrap_err();
+    assert!(!found.contains("v0_2_0__m2.toml"), "{found}");
+    assert!(
+        found.contains("v0_3_0__m3.toml") && found.contains("table f"),
+        "the replay went on past 0.2.0: {found}"
+    );
 }
 
 #[test]

@@ -171,10 +171,11 @@ fn replay_one(
                 .to_owned(),
         );
     }
-    let up = match snapshot(client) {
-        Ok(after) => before.against(&after),
+    let after_up = match snapshot(client) {
+        Ok(after) => after,
         Err(e) => return failed(vec![e]),
     };
+    let up = before.against(&after_up);
     errors.extend(super::unprepared(m, Engine::Postgres, |text| {
         client.prepare(text).map(drop).map_err(|e| reason(&e))
     }));
@@ -214,6 +215,24 @@ fn replay_one(
                 .batch_execute("ROLLBACK")
                 .map_err(|e| format!("cannot roll the down back: {}", reason(&e)))
                 .map(|()| Vec::new()),
+            // Outside a transaction, nothing rolls a down back: where it ran and left
+            // something, the replay goes on if the up, run again over it, gives the
+            // schema the up gave (an `ADD VALUE IF NOT EXISTS` does).
+            (false, false) if down_failed.is_none() => {
+                apply(client, SCHEMA, m, "up", &m.up, false, Then::Commit)
+                    .and_then(|_| snapshot(client))
+                    .and_then(|now| match after_up.against(&now).names().is_empty() {
+                        true => Ok(Vec::new()),
+                        false => Err("it leaves another schema".to_owned()),
+                    })
+                    .map_err(|e| {
+                        format!(
+                            "the migration runs outside a transaction, and its up run again \
+                             over what its down left does not go on: {e}; the replay cannot go \
+                             on past it"
+                        )
+                    })
+            }
             (false, false) => Err(
                 "the migration runs outside a transaction, so the replay cannot go on past \
                  its down"
