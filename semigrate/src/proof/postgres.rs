@@ -141,16 +141,17 @@ fn replay_one(
     };
     let mut errors = Vec::new();
     let mut fails_on_rows = false;
-    let mut held = match apply(client, SCHEMA, m, "up", &m.up, true, Then::Commit) {
+    let run_up =
+        |client: &mut Client, measure| apply(client, SCHEMA, m, "up", &m.up, measure, Then::Commit);
+    let mut held = match run_up(client, rows(seeded)) {
         Ok(held) => held,
         // A migration that ran when its tables were empty may fail on the rows the
         // replay seeded: its transaction rolled back, it runs again on emptied tables.
         Err(e) if (m.transaction || one_transaction(&m.up)) && !seeded.is_empty() => {
-            let again = empty(client, seeded)
-                .and_then(|()| apply(client, SCHEMA, m, "up", &m.up, true, Then::Commit));
+            let again = empty(client, seeded).and_then(|()| run_up(client, Measure::OnEmpty));
             match again {
                 // It fails on empty tables too: rows are not the cause.
-                Err(again) => return failed(vec![again.replacen(SEEDED, "", 1)]),
+                Err(again) => return failed(vec![again]),
                 Ok(held) => {
                     fails_on_rows = true;
                     if !m.fails_on_rows {
@@ -185,7 +186,15 @@ fn replay_one(
     if !m.irreversible {
         // In a transaction, the down is compared before its commit, and rolled back
         // when it does not restore.
-        let down = apply(client, SCHEMA, m, "down", &m.down, true, Then::Inspect);
+        let down = apply(
+            client,
+            SCHEMA,
+            m,
+            "down",
+            &m.down,
+            rows(seeded),
+            Then::Inspect,
+        );
         let left = down.and_then(|down_held| {
             held.extend(down_held);
             let after = snapshot(client)?;
@@ -209,8 +218,8 @@ fn replay_one(
             (true, true) => client
                 .batch_execute("COMMIT")
                 .map_err(|e| format!("down cannot commit: {}", reason(&e)))
-                .and_then(|()| apply(client, SCHEMA, m, "up", &m.up, false, Then::Commit)),
-            (true, false) => apply(client, SCHEMA, m, "up", &m.up, false, Then::Commit),
+                .and_then(|()| run_up(client, Measure::Nothing)),
+            (true, false) => run_up(client, Measure::Nothing),
             (false, true) => client
                 .batch_execute("ROLLBACK")
                 .map_err(|e| format!("cannot roll the down back: {}", reason(&e)))
@@ -218,21 +227,19 @@ fn replay_one(
             // Outside a transaction, nothing rolls a down back: where it ran and left
             // something, the replay goes on if the up, run again over it, gives the
             // schema the up gave (an `ADD VALUE IF NOT EXISTS` does).
-            (false, false) if down_failed.is_none() => {
-                apply(client, SCHEMA, m, "up", &m.up, false, Then::Commit)
-                    .and_then(|_| snapshot(client))
-                    .and_then(|now| match after_up.against(&now).names().is_empty() {
-                        true => Ok(Vec::new()),
-                        false => Err("it leaves another schema".to_owned()),
-                    })
-                    .map_err(|e| {
-                        format!(
-                            "the migration runs outside a transaction, and its up run again \
+            (false, false) if down_failed.is_none() => run_up(client, Measure::Nothing)
+                .and_then(|_| snapshot(client))
+                .and_then(|now| match after_up.against(&now).names().is_empty() {
+                    true => Ok(Vec::new()),
+                    false => Err("it leaves another schema".to_owned()),
+                })
+                .map_err(|e| {
+                    format!(
+                        "the migration runs outside a transaction, and its up run again \
                              over what its down left does not go on: {e}; the replay cannot go \
                              on past it"
-                        )
-                    })
-            }
+                    )
+                }),
             (false, false) => Err(
                 "the migration runs outside a transaction, so the replay cannot go on past \
                  its down"
@@ -329,25 +336,42 @@ fn one_transaction(steps: &[Step]) -> bool {
     }
 }
 
-/// How a failure says that the tables held the replay's seeded rows.
-const SEEDED: &str = " with a row in each table that existed before the migration";
+/// What `apply` measures of the tables that existed before, and what a failure says of
+/// them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// Nothing: a run again, whose locks were measured already.
+    Nothing,
+    /// Their locks, scans and rewrites, on tables without rows.
+    OnEmpty,
+    /// The same, on tables that hold the replay's seeded rows.
+    OnRows,
+}
+
+/// `Measure` over the tables as `seeded` left them.
+fn rows(seeded: &BTreeSet<u32>) -> Measure {
+    match seeded.is_empty() {
+        true => Measure::OnEmpty,
+        false => Measure::OnRows,
+    }
+}
 
 /// Runs the SQL steps of one direction: in one transaction, unless the migration says
-/// `transaction = false`. CSV steps have no part in a schema replay. With `measure`,
-/// returns what each step did to the tables that existed before.
+/// `transaction = false`. CSV steps have no part in a schema replay. Returns what each
+/// step did to the tables that existed before, as `measure` says.
 fn apply(
     client: &mut Client,
     schema: &str,
     m: &Migration,
     direction: &str,
     steps: &[Step],
-    measure: bool,
+    measure: Measure,
     then: Then,
 ) -> Result<Vec<Held>, String> {
     let mut held = Vec::new();
     let tables = match measure {
-        true => tables(client, schema)?,
-        false => BTreeMap::new(),
+        Measure::Nothing => BTreeMap::new(),
+        Measure::OnEmpty | Measure::OnRows => tables(client, schema)?,
     };
     let mut run = |client: &mut Client| -> Result<(), String> {
         // The lock modes held so far in the migration's transaction, per table.
@@ -364,9 +388,9 @@ fn apply(
             for (k, batch) in batches.iter().enumerate() {
                 // Where the tables hold their seeded row, say so: production's rows
                 // are what such a failure is about.
-                let seeded = match tables.is_empty() {
-                    true => "",
-                    false => SEEDED,
+                let seeded = match measure == Measure::OnRows && !tables.is_empty() {
+                    true => " with a row in each table that existed before the migration",
+                    false => "",
                 };
                 let failed = |e: postgres::Error| {
                     format!(
