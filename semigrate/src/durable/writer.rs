@@ -63,21 +63,38 @@ impl Content {
 /// Two chunks circulate, so memory stays at two buffers. The thread also starts the
 /// disk writing every `WRITE_BACK` bytes (`WriteBack`), so that the final fsync waits
 /// for the last stretch only, not for the whole file.
+/// The thread starts with the second chunk: a file that fits in one (a tenant's
+/// export) is written on the calling thread, from a buffer that grew only as far as
+/// it needed, so that a fleet does not start a thread and take two buffers of
+/// `BUFFER` bytes for each small file.
 pub struct ThreadedWriter {
     chunk: Vec<u8>,
+    /// The file, until the first full chunk starts the thread.
+    file: Option<File>,
     full: Option<SyncSender<Vec<u8>>>,
-    empty: Receiver<Vec<u8>>,
+    empty: Option<Receiver<Vec<u8>>>,
     thread: Option<JoinHandle<std::io::Result<Content>>>,
 }
 
 impl ThreadedWriter {
     pub fn new(file: File) -> ThreadedWriter {
+        ThreadedWriter {
+            chunk: Vec::new(),
+            file: Some(file),
+            full: None,
+            empty: None,
+            thread: None,
+        }
+    }
+
+    /// Starts the thread that writes the chunks to `file`, with a second buffer.
+    fn start(&mut self, file: File) {
         let (full, chunks) = sync_channel::<Vec<u8>>(1);
         let (recycle, empty) = sync_channel(2);
         recycle
             .send(Vec::with_capacity(BUFFER))
             .expect("the channel has room");
-        let thread = std::thread::spawn(move || {
+        self.thread = Some(std::thread::spawn(move || {
             let mut sink = Sink::new(file);
             for mut chunk in chunks {
                 sink.write(&chunk)?;
@@ -86,18 +103,18 @@ impl ThreadedWriter {
                 let _ = recycle.send(chunk);
             }
             sink.finish()
-        });
-        ThreadedWriter {
-            chunk: Vec::with_capacity(BUFFER),
-            full: Some(full),
-            empty,
-            thread: Some(thread),
-        }
+        }));
+        self.full = Some(full);
+        self.empty = Some(empty);
     }
 
-    /// Hands the chunk to the thread; an error is the thread's, once it has stopped.
+    /// Hands the chunk to the thread, started by the first; an error is the thread's,
+    /// once it has stopped.
     fn ship(&mut self) -> std::io::Result<()> {
-        let next = self.empty.recv().ok();
+        if let Some(file) = self.file.take() {
+            self.start(file);
+        }
+        let next = self.empty.as_ref().and_then(|empty| empty.recv().ok());
         let sent = self
             .full
             .as_ref()
@@ -127,6 +144,11 @@ impl ThreadedWriter {
 
     /// Writes what is left, fsyncs, and waits for both; returns the file's content.
     pub fn finish(mut self) -> std::io::Result<Content> {
+        if let Some(file) = self.file.take() {
+            let mut sink = Sink::new(file);
+            sink.write(&self.chunk)?;
+            return sink.finish();
+        }
         if !self.chunk.is_empty() {
             self.ship()?;
         }
@@ -219,7 +241,9 @@ impl Write for ThreadedWriter {
 impl Drop for ThreadedWriter {
     /// An abandoned pass still waits for its thread, so no write outlives it.
     fn drop(&mut self) {
-        let _ = self.stop();
+        if self.thread.is_some() {
+            let _ = self.stop();
+        }
     }
 }
 
@@ -245,5 +269,25 @@ mod tests {
         let content = sink.finish().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 18 << 20);
         assert_eq!(Content::of(&path).unwrap(), content);
+    }
+
+    /// A file of one chunk is written without a thread; a longer one by the thread,
+    /// started with the second chunk. Both end with every byte in the file and the
+    /// content read back from it.
+    #[test]
+    fn the_thread_starts_only_for_a_file_longer_than_a_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, length, threaded) in [("small", 1000, false), ("large", 3 * BUFFER + 7, true)] {
+            let path = dir.path().join(name);
+            let mut out = ThreadedWriter::new(File::create(&path).unwrap());
+            let bytes: Vec<u8> = (0..length).map(|i| (i % 251) as u8).collect();
+            for piece in bytes.chunks(4096) {
+                out.write_all(piece).unwrap();
+            }
+            assert_eq!(out.thread.is_some(), threaded, "{name}");
+            let content = out.finish().unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name}");
+            assert_eq!(Content::of(&path).unwrap(), content, "{name}");
+        }
     }
 }
