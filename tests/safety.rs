@@ -311,39 +311,73 @@ fn baseline_adopts_a_store_that_has_no_history() {
 
 #[test]
 fn drift_against_a_binary_built_from_an_edited_chain_and_its_repair() {
-    // The chain as applied, then the same chain with one spec edited.
+    // The chain as applied up to 1.2.0, then the same chain with two specs edited.
     let chain = tempfile::tempdir().unwrap();
     let spec = common::root().join("tests/fixtures/good_destructive");
     for f in ["v1_0_0.toml", "v1_1_0.toml"] {
         std::fs::copy(spec.join(f), chain.path().join(f)).unwrap();
     }
+    for (file, table) in [("v1_2_0.toml", "u"), ("v1_3_0.toml", "v")] {
+        std::fs::write(
+            chain.path().join(file),
+            format!(
+                "description = \"Create {table}\"\n[[up]]\nsql = \"CREATE TABLE {table} (id INTEGER);\"\n\
+                 [[down]]\nsql = \"DROP TABLE {table};\"\n"
+            ),
+        )
+        .unwrap();
+    }
     let first = common::build(Some(chain.path()), &[]);
     assert!(first.ok, "{}", first.output);
     let (_k1, applied_bin) = first.binary.unwrap();
-    let edited = std::fs::read_to_string(chain.path().join("v1_0_0.toml")).unwrap()
-        + "
+    for f in ["v1_0_0.toml", "v1_1_0.toml"] {
+        let edited = std::fs::read_to_string(chain.path().join(f)).unwrap()
+            + "
 [[validate]]
 sql = \"SELECT count(*) FROM t\"
 expect = 0
 ";
-    std::fs::write(chain.path().join("v1_0_0.toml"), edited).unwrap();
+        std::fs::write(chain.path().join(f), edited).unwrap();
+    }
     let second = common::build(Some(chain.path()), &[]);
     assert!(second.ok, "{}", second.output);
     let (_k2, edited_bin) = second.binary.unwrap();
 
     let s = Sandbox::with_binary(applied_bin);
-    s.ok(&["upgrade"]);
+    s.ok(&["upgrade", "--version", "1.2.0"]);
     let s = Sandbox {
         dir: s.dir,
         binary: edited_bin,
     };
     assert_eq!(s.status()["migrations"][0]["state"], "drifted");
-    common::assert_refused_for_drift(&s, "1.0.0");
+    assert_eq!(s.status()["migrations"][1]["state"], "drifted");
+    common::assert_refused_for_drift(&s, "1.0.0, 1.1.0");
+    let r = s.run(&["upgrade"]);
+    assert!(
+        r.stderr.contains("`repair --accept-checksum 1.0.0,1.1.0`"),
+        "{}",
+        r.stderr
+    );
 
-    s.ok(&["repair", "--accept-checksum", "1.0.0"]);
+    // The versions are accepted together or not at all: 1.3.0 is not applied.
+    let before = s.bytes();
+    let r = s.run(&["repair", "--accept-checksum", "1.0.0,1.3.0"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("1.3.0 is not applied"), "{}", r.stderr);
+    assert_eq!(s.bytes(), before);
+
+    s.ok(&[
+        "repair",
+        "--accept-checksum",
+        "1.0.0",
+        "--accept-checksum",
+        "1.1.0",
+    ]);
     assert_eq!(s.status()["migrations"][0]["state"], "applied");
-    assert!(s.ok(&["history"]).stdout.contains("accept-checksum"));
-    s.ok(&["downgrade"]);
+    assert_eq!(s.status()["migrations"][1]["state"], "applied");
+    let history = s.ok(&["history"]).stdout;
+    assert_eq!(history.matches("accept-checksum").count(), 2, "{history}");
+    s.ok(&["downgrade", "--version", "1.0.0"]);
     assert_eq!(s.current(), "1.0.0");
 }
 

@@ -344,10 +344,10 @@ impl Migrator {
             Access::Write,
             self.chain.migrations,
             &mut |store, anchor| {
-                engine::accept_checksum(store, chain, version, &self.options(anchor))
+                engine::accept_checksum(store, chain, &[version], &self.options(anchor))
             },
         )?;
-        Ok(repair == Repair::Accepted)
+        Ok(repair == [Repair::Accepted])
     }
 
     /// Runs the validations of the store's version and compares its schema with the

@@ -316,9 +316,10 @@ enum Command {
     /// Accept an edited spec of an applied migration (checksum drift), on record.
     #[command(after_help = "Example:\n  semigrate repair --accept-checksum {first}")]
     Repair {
-        /// The applied version whose compiled spec becomes the applied one.
-        #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse)]
-        accept_checksum: SemVer,
+        /// The applied versions whose compiled specs become the applied ones, accepted
+        /// together or not at all: `1.0.0,1.1.0`, or the flag given again.
+        #[arg(long, value_name = "X.Y.Z", value_parser = SemVer::parse, value_delimiter = ',', required = true)]
+        accept_checksum: Vec<SemVer>,
         #[command(flatten)]
         store: StoreArgs,
         #[command(flatten)]
@@ -947,7 +948,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
             } => adopt::run(&context, from, dry_run, allow_schema_drift),
             Command::Repair {
                 accept_checksum, ..
-            } => repair::run(&context, accept_checksum),
+            } => repair::run(&context, &accept_checksum),
             Command::Schema => Ok(crate::spec_file::SCHEMA.to_owned()),
             Command::SchemaAt {
                 version,

@@ -117,7 +117,7 @@ pub fn refuse_another_chain(chain: &[Migration], history: &[Applied]) -> Result<
         return Ok(());
     }
     Err(Error::Refused(format!(
-        "this store was migrated by another chain: its history starts at {} and ends at {},          and {}; give --database the store of this chain",
+        "this store was migrated by another chain: its history starts at {} and ends at {}, and {}; give --database the store of this chain",
         first.version,
         current(history),
         match shared.is_empty() {
@@ -150,7 +150,11 @@ fn refuse_drift(chain: &[Migration], history: &[Applied]) -> Result<()> {
          restore the applied spec, or add a new migration for the change; an edit that \
          leaves this store as it is: `repair --accept-checksum {}`",
         versions(&drifted),
-        drifted[0]
+        drifted
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     )))
 }
 

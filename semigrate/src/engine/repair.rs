@@ -17,49 +17,72 @@ pub enum Repair {
     NotDrifted,
 }
 
-/// Stores the compiled checksum and down steps of `version`, applied to `store`, and
-/// logs the decision with both checksums, in one transaction; then the state file.
+/// Stores the compiled checksum and down steps of each of `versions`, applied to
+/// `store`, and logs each decision with both checksums, all in one transaction (every
+/// version is accepted, or none is); then the state file. Says, for each version in
+/// its order, whether it had drifted.
 pub fn accept_checksum(
     store: &mut dyn Store,
     chain: &[Migration],
-    version: SemVer,
+    versions: &[SemVer],
     options: &Options,
-) -> Result<Repair> {
-    let Some(m) = chain.iter().find(|m| m.version == version) else {
-        return Err(Error::Usage(format!(
-            "this binary has no migration {version}"
-        )));
-    };
+) -> Result<Vec<Repair>> {
+    let mut compiled = Vec::with_capacity(versions.len());
+    for &version in versions {
+        match chain.iter().find(|m| m.version == version) {
+            Some(m) => compiled.push(m),
+            None => {
+                return Err(Error::Usage(format!(
+                    "this binary has no migration {version}"
+                )));
+            }
+        }
+    }
     store.lock(options.lock_timeout)?;
     let history = crate::store::checked_history(store)?;
-    let Some(applied) = history.iter().find(|a| a.version == version) else {
-        return Err(Error::Usage(format!(
-            "{version} is not applied to {}",
-            store.describe()
-        )));
-    };
-    if applied.checksum == m.checksum {
-        return Ok(Repair::NotDrifted);
+    let mut accepted: Vec<(Applied, LogEntry)> = Vec::new();
+    let mut repairs = Vec::with_capacity(versions.len());
+    for m in compiled {
+        let version = m.version;
+        let Some(applied) = history.iter().find(|a| a.version == version) else {
+            return Err(Error::Usage(format!(
+                "{version} is not applied to {}",
+                store.describe()
+            )));
+        };
+        if applied.checksum == m.checksum || accepted.iter().any(|(a, _)| a.version == version) {
+            repairs.push(Repair::NotDrifted);
+            continue;
+        }
+        let entry = LogEntry {
+            command: "repair".into(),
+            version,
+            direction: "accept-checksum".into(),
+            from: version,
+            to: version,
+            outcome: "ok".into(),
+            duration_ms: 0,
+            error: Some(format!(
+                "checksum {} replaced by {}",
+                applied.checksum, m.checksum
+            )),
+        };
+        let applied = Applied {
+            checksum: m.checksum.to_string(),
+            revert: m.revert(),
+            ..applied.clone()
+        };
+        accepted.push((applied, entry));
+        repairs.push(Repair::Accepted);
     }
-    let accepted = Applied {
-        checksum: m.checksum.to_string(),
-        revert: m.revert(),
-        ..applied.clone()
-    };
-    let entry = LogEntry {
-        command: "repair".into(),
-        version,
-        direction: "accept-checksum".into(),
-        from: version,
-        to: version,
-        outcome: "ok".into(),
-        duration_ms: 0,
-        error: Some(format!(
-            "checksum {} replaced by {}",
-            applied.checksum, m.checksum
-        )),
-    };
-    transaction(store, |s| s.accept(&accepted).and_then(|()| s.log(&entry)))?;
+    if accepted.is_empty() {
+        return Ok(repairs);
+    }
+    transaction(store, |s| {
+        accepted
+            .iter()
+            .try_for_each(|(applied, entry)| s.accept(applied).and_then(|()| s.log(entry)))
+    })?;
     write_state(store, chain, options)?;
-    Ok(Repair::Accepted)
+    Ok(repairs)
 }
