@@ -313,7 +313,7 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Accept an edited spec of an applied migration (checksum drift), on record.
+    /// Accept the edited specs of applied migrations (checksum drift), on record.
     #[command(after_help = "Example:\n  semigrate repair --accept-checksum {first}")]
     Repair {
         /// The applied versions whose compiled specs become the applied ones, accepted
