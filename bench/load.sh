@@ -33,8 +33,20 @@ python3 bench/gen_csv.py "$rows" "$work/data/accidents.csv"
 size=$(stat -c %s "$work/data/accidents.csv")
 CARGO_TARGET_DIR=target/bench SEMIGRATE_MIGRATIONS_DIR="$work/migrations" cargo build -q --release 2> /dev/null
 bin=target/bench/release/semigrate
+# Each store has a data folder of its own (a folder names the store it belongs to);
+# the PostgreSQL one reads the same file through a hard link.
+mkdir -p "$work/pgdata"
+ln "$work/data/accidents.csv" "$work/pgdata/accidents.csv"
 run() { "$bin" -q --no-backup --database "$1" --data-dir "$work/data" "${@:2}"; }
-secs() { local t0 t1; t0=$(date +%s%N); "$@" > /dev/null; t1=$(date +%s%N); echo "scale=3; ($t1 - $t0) / 1000000000" | bc; }
+run_pg() { "$bin" -q --no-backup --database "$1" --data-dir "$work/pgdata" "${@:2}"; }
+# A run that fails stops the script: its time would be that of an error.
+secs() {
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" > /dev/null || { echo "failed: $*" >&2; exit 1; }
+  t1=$(date +%s%N)
+  echo "scale=3; ($t1 - $t0) / 1000000000" | bc
+}
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 fresh_pg() { psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" > /dev/null; }
@@ -48,11 +60,11 @@ for _ in $(seq "$pairs"); do
   export+=("$(secs run "$work/a.db" upgrade --version 0.0.2)")
   dump+=("$(secs bash -c "sqlite3 -csv -header '$work/b.db' 'SELECT * FROM t' > '$work/b.csv' && sync -d '$work/b.csv'")")
   fresh_pg semigrate_load_a; fresh_pg semigrate_load_b
-  rm -f "$work/data/out.csv"
-  pg_load+=("$(secs run "$pg/semigrate_load_a" upgrade --version 0.0.1)")
+  rm -f "$work/pgdata/out.csv"
+  pg_load+=("$(secs run_pg "$pg/semigrate_load_a" upgrade --version 0.0.1)")
   psql -q "$pg/semigrate_load_b" -c "$table" > /dev/null
   pg_copy+=("$(secs psql -q "$pg/semigrate_load_b" -c "\\copy t FROM '$work/data/accidents.csv' (FORMAT csv, HEADER)")")
-  pg_export+=("$(secs run "$pg/semigrate_load_a" upgrade --version 0.0.2)")
+  pg_export+=("$(secs run_pg "$pg/semigrate_load_a" upgrade --version 0.0.2)")
   pg_dump_+=("$(secs bash -c "psql -q '$pg/semigrate_load_b' -c \"\\copy t TO '$work/b.csv' (FORMAT csv, HEADER)\" && sync -d '$work/b.csv'")")
 done
 rm -f "$work/a.db" "$work/data/out.csv"
