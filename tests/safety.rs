@@ -366,13 +366,17 @@ expect = 0
     assert!(r.stderr.contains("1.3.0 is not applied"), "{}", r.stderr);
     assert_eq!(s.bytes(), before);
 
-    s.ok(&[
+    // A version given twice is accepted once.
+    let r = s.ok(&[
         "repair",
         "--accept-checksum",
         "1.0.0",
         "--accept-checksum",
-        "1.1.0",
+        "1.1.0,1.0.0",
     ]);
+    let said = r.stderr.matches("the compiled spec is now the applied one");
+    assert_eq!(said.count(), 2, "{}", r.stderr);
+    assert!(!r.stderr.contains("has not drifted"), "{}", r.stderr);
     assert_eq!(s.status()["migrations"][0]["state"], "applied");
     assert_eq!(s.status()["migrations"][1]["state"], "applied");
     let history = s.ok(&["history"]).stdout;

@@ -347,7 +347,7 @@ impl Migrator {
                 engine::accept_checksum(store, chain, &[version], &self.options(anchor))
             },
         )?;
-        Ok(repair == [Repair::Accepted])
+        Ok(repair == [(version, Repair::Accepted)])
     }
 
     /// Runs the validations of the store's version and compares its schema with the

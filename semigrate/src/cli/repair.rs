@@ -14,7 +14,7 @@ pub fn run(context: &Invocation, versions: &[SemVer]) -> Result<String> {
         versions,
         &context.options()?,
     )?;
-    for (version, repair) in versions.iter().zip(repairs) {
+    for (version, repair) in repairs {
         context.say(match repair {
             Repair::Accepted => format!("{version}: the compiled spec is now the applied one"),
             Repair::NotDrifted => format!("{version} has not drifted: nothing to repair"),

@@ -20,22 +20,22 @@ pub enum Repair {
 /// Stores the compiled checksum and down steps of each of `versions`, applied to
 /// `store`, and logs each decision with both checksums, all in one transaction (every
 /// version is accepted, or none is); then the state file. Says, for each version in
-/// its order, whether it had drifted.
+/// its order (a version given twice once), whether it had drifted.
 pub fn accept_checksum(
     store: &mut dyn Store,
     chain: &[Migration],
     versions: &[SemVer],
     options: &Options,
-) -> Result<Vec<Repair>> {
-    let mut compiled = Vec::with_capacity(versions.len());
+) -> Result<Vec<(SemVer, Repair)>> {
+    let mut compiled: Vec<&Migration> = Vec::with_capacity(versions.len());
     for &version in versions {
-        match chain.iter().find(|m| m.version == version) {
-            Some(m) => compiled.push(m),
-            None => {
-                return Err(Error::Usage(format!(
-                    "this binary has no migration {version}"
-                )));
-            }
+        let Some(m) = chain.iter().find(|m| m.version == version) else {
+            return Err(Error::Usage(format!(
+                "this binary has no migration {version}"
+            )));
+        };
+        if !compiled.iter().any(|c| c.version == version) {
+            compiled.push(m);
         }
     }
     store.lock(options.lock_timeout)?;
@@ -50,8 +50,8 @@ pub fn accept_checksum(
                 store.describe()
             )));
         };
-        if applied.checksum == m.checksum || accepted.iter().any(|(a, _)| a.version == version) {
-            repairs.push(Repair::NotDrifted);
+        if applied.checksum == m.checksum {
+            repairs.push((version, Repair::NotDrifted));
             continue;
         }
         let entry = LogEntry {
@@ -73,7 +73,7 @@ pub fn accept_checksum(
             ..applied.clone()
         };
         accepted.push((applied, entry));
-        repairs.push(Repair::Accepted);
+        repairs.push((version, Repair::Accepted));
     }
     if accepted.is_empty() {
         return Ok(repairs);
