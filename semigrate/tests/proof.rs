@@ -535,3 +535,37 @@ fn a_view_that_froze_its_creation_time_gets_a_precise_hint() {
     );
     assert_eq!(found.lines().count(), 1, "{found}");
 }
+
+#[test]
+fn an_up_that_keeps_keys_in_a_temporary_table_replays_on_both_engines() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    // A backfill that keeps its keys in a temporary table, as hatchet's do: a
+    // downgrade and the upgrade after it run in sessions of their own, so the up run
+    // again after its down makes the table again, on each engine.
+    let chain = [
+        spec("users", "", USERS, "DROP TABLE users;"),
+        spec(
+            "bio",
+            "locks = \"accepted\"",
+            "ALTER TABLE users ADD COLUMN bio TEXT;\n\
+             CREATE TEMP TABLE missing_bio AS SELECT id FROM users WHERE bio IS NULL;\n\
+             UPDATE users SET bio = '' WHERE id IN (SELECT id FROM missing_bio);",
+            "ALTER TABLE users DROP COLUMN bio;",
+        ),
+    ];
+    let proved = prove(tempfile::tempdir().unwrap().path(), &chain, Some(&url));
+    assert!(proved.is_ok(), "{}", proved.unwrap_err());
+    // Made twice within one session, the table is still refused: the replay forgets
+    // only between an up and its down.
+    let twice = [spec(
+        "twice",
+        "",
+        "CREATE TEMP TABLE t (x INTEGER); CREATE TEMP TABLE t (x INTEGER); CREATE TABLE u (x INTEGER);",
+        "DROP TABLE u;",
+    )];
+    let found = prove(tempfile::tempdir().unwrap().path(), &twice, Some(&url)).unwrap_err();
+    assert!(found.contains("already exists"), "{found}");
+}

@@ -186,15 +186,17 @@ fn replay_one(
     if !m.irreversible {
         // In a transaction, the down is compared before its commit, and rolled back
         // when it does not restore.
-        let down = apply(
-            client,
-            SCHEMA,
-            m,
-            "down",
-            &m.down,
-            rows(seeded),
-            Then::Inspect,
-        );
+        let down = new_session(client).and_then(|()| {
+            apply(
+                client,
+                SCHEMA,
+                m,
+                "down",
+                &m.down,
+                rows(seeded),
+                Then::Inspect,
+            )
+        });
         let left = down.and_then(|down_held| {
             held.extend(down_held);
             let after = snapshot(client)?;
@@ -218,8 +220,9 @@ fn replay_one(
             (true, true) => client
                 .batch_execute("COMMIT")
                 .map_err(|e| format!("down cannot commit: {}", reason(&e)))
+                .and_then(|()| new_session(client))
                 .and_then(|()| run_up(client, Measure::Nothing)),
-            (true, false) => run_up(client, Measure::Nothing),
+            (true, false) => new_session(client).and_then(|()| run_up(client, Measure::Nothing)),
             (false, true) => client
                 .batch_execute("ROLLBACK")
                 .map_err(|e| format!("cannot roll the down back: {}", reason(&e)))
@@ -227,7 +230,8 @@ fn replay_one(
             // Outside a transaction, nothing rolls a down back: where it ran and left
             // something, the replay goes on if the up, run again over it, gives the
             // schema the up gave (an `ADD VALUE IF NOT EXISTS` does).
-            (false, false) if down_failed.is_none() => run_up(client, Measure::Nothing)
+            (false, false) if down_failed.is_none() => new_session(client)
+                .and_then(|()| run_up(client, Measure::Nothing))
                 .and_then(|_| snapshot(client))
                 .and_then(|now| match after_up.against(&now).names().is_empty() {
                     true => Ok(Vec::new()),
@@ -274,6 +278,18 @@ fn replay_one(
         hazards: hazard_tables,
         fails_on_rows,
     }
+}
+
+/// Forgets the session's temporary tables: a downgrade, and the upgrade after it, run
+/// in sessions of their own, so a temporary table an up made (to hold the keys of a
+/// backfill, say) is gone by then, and the up run again makes it again.
+fn new_session(client: &mut Client) -> Result<(), String> {
+    client.batch_execute("DISCARD TEMP").map_err(|e| {
+        format!(
+            "cannot discard the session's temporary tables: {}",
+            reason(&e)
+        )
+    })
 }
 
 /// What `apply` does once a direction's steps ran in their transaction.

@@ -3,6 +3,7 @@
 //! and its up is applied again before the next one. What fails here never ships.
 
 use super::{Found, unacknowledged};
+use crate::data::load::quoted;
 use crate::fk_check;
 use crate::model::{Engine, Migration, Step};
 use crate::sqlite_error::message as sqlite_message;
@@ -96,10 +97,12 @@ fn replay_one(conn: &mut Connection, m: &Migration, before: &Schema) -> Replayed
         Ok(saved) => saved,
         Err(e) => return failed(e),
     };
-    let left = apply(conn, m, "down", &m.down).and_then(|()| {
-        let live = |t: &str| table_sql(conn, t);
-        changes(conn).map(|after| after.differences(&live))
-    });
+    let left = new_session(conn)
+        .and_then(|()| apply(conn, m, "down", &m.down))
+        .and_then(|()| {
+            let live = |t: &str| table_sql(conn, t);
+            changes(conn).map(|after| after.differences(&live))
+        });
     let mut down_failed = None;
     let (restored, left) = match left {
         Err(e) => {
@@ -115,7 +118,7 @@ fn replay_one(conn: &mut Connection, m: &Migration, before: &Schema) -> Replayed
     // Up again after a down that restored the schema: both must run, in turn. After
     // one that did not, the up's own state comes back from the copy.
     let again = match restored {
-        true => apply(conn, m, "up (again, after down)", &m.up),
+        true => new_session(conn).and_then(|()| apply(conn, m, "up (again, after down)", &m.up)),
         false => restore(&saved, conn),
     };
     match again {
@@ -151,6 +154,30 @@ fn restore(saved: &Connection, conn: &mut Connection) -> Result<(), String> {
     rusqlite::backup::Backup::new(saved, conn)
         .and_then(|b| b.run_to_completion(i32::MAX, std::time::Duration::ZERO, None))
         .map_err(|e| format!("cannot bring the replay's database back after down: {e}"))
+}
+
+/// Forgets what the connection holds of its own: a downgrade, and the upgrade after it,
+/// run on connections of their own, so a temporary table an up made (to hold the keys
+/// of a backfill, say) is gone by then, and the up run again makes it again.
+fn new_session(conn: &Connection) -> Result<(), String> {
+    let objects: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT type, name FROM temp.sqlite_master WHERE type IN ('view', 'trigger', 'table')",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(|e| format!("cannot read the temporary objects: {}", sqlite_message(&e)))?;
+    objects.iter().try_for_each(|(kind, name)| {
+        conn.execute_batch(&format!("DROP {kind} IF EXISTS temp.{}", quoted(name)))
+            .map_err(|e| {
+                format!(
+                    "cannot drop temporary {kind} {name}: {}",
+                    sqlite_message(&e)
+                )
+            })
+    })
 }
 
 /// The SQL of a table as the live database has it, for references to its key.
