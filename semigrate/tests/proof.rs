@@ -569,3 +569,68 @@ fn an_up_that_keeps_keys_in_a_temporary_table_replays_on_both_engines() {
     let found = prove(tempfile::tempdir().unwrap().path(), &twice, Some(&url)).unwrap_err();
     assert!(found.contains("already exists"), "{found}");
 }
+
+#[test]
+fn a_partitioned_table_is_one_table_whatever_its_partitions_are_named() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    // Partitions named by the day the chain ran, as hatchet's are: what the proof
+    // says, and what a spec accepts, must not change with the day.
+    let today = "DO $$ BEGIN EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES \
+                 FROM (%L) TO (%L)', 'events_' || to_char(now(), 'YYYYMMDD'), current_date, \
+                 current_date + 1); END $$;";
+    let chain = |locks: &str| {
+        vec![
+            spec(
+                "events",
+                "",
+                &format!(
+                    "CREATE TABLE events (at DATE NOT NULL, x INTEGER) PARTITION BY RANGE (at);\n{today}"
+                ),
+                "DROP TABLE events;",
+            ),
+            spec(
+                "index",
+                locks,
+                "CREATE INDEX events_x ON events (x);",
+                "DROP INDEX events_x;",
+            ),
+            // A down that forgets a constraint every partition inherits: one difference.
+            spec(
+                "positive",
+                "locks = \"accepted\"",
+                "ALTER TABLE events ADD CONSTRAINT positive CHECK (x > 0);",
+                "SELECT 1;",
+            ),
+        ]
+    };
+    let prove = |specs: &[String]| {
+        prove_for(
+            tempfile::tempdir().unwrap().path(),
+            specs,
+            vec![Engine::Postgres],
+            Some(&url),
+        )
+    };
+    let day: String = postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap()
+        .query_one("SELECT to_char(now(), 'YYYYMMDD')", &[])
+        .unwrap()
+        .get(0);
+    let found = prove(&chain("")).unwrap_err();
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    assert!(
+        lines[0].contains("v0_2_0__m2.toml") && lines[0].contains("table events under"),
+        "{found}"
+    );
+    assert!(
+        lines[1].contains("v0_3_0__m3.toml") && lines[1].contains("constraint positive on events"),
+        "{found}"
+    );
+    assert!(!found.contains(&day), "a partition is named: {found}");
+    let found = prove(&chain("locks = [\"events\"]")).unwrap_err();
+    assert!(!found.contains("v0_2_0__m2.toml"), "{found}");
+}

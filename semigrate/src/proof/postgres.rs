@@ -391,7 +391,7 @@ fn apply(
     };
     let mut run = |client: &mut Client| -> Result<(), String> {
         // The lock modes held so far in the migration's transaction, per table.
-        let mut taken: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        let mut taken: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         // Inside a transaction the file opened itself (`BEGIN; ... COMMIT;`).
         let mut its_own = false;
         for (i, step) in steps.iter().enumerate() {
@@ -458,11 +458,28 @@ fn apply(
                     let (Some(a), Some(b)) = (start.get(oid), end.get(oid)) else {
                         continue;
                     };
-                    let modes = taken.entry(*oid).or_default();
+                    let modes = taken.entry(table.as_str()).or_default();
                     let new_mode = b.modes.iter().any(|mode| !modes.contains(mode));
                     modes.extend(b.modes.iter().cloned());
                     let (scan, rewrite) = (seen && b.scans > a.scans, b.file != a.file);
                     if !(new_mode || scan || rewrite) {
+                        continue;
+                    }
+                    // The partitions of a table are that table: one entry, with the
+                    // strongest lock taken on any of them.
+                    let lock = seen
+                        .then(|| modes.iter().max_by_key(|mode| rank(mode)))
+                        .flatten()
+                        .map(|mode| mode_name(mode));
+                    let same = |h: &&mut Held| {
+                        h.direction.as_ref() == direction
+                            && h.step == (i + 1) as u32
+                            && h.table.as_ref() == table.as_str()
+                    };
+                    if let Some(h) = held.iter_mut().rev().find(same) {
+                        h.scan |= scan;
+                        h.rewrite |= rewrite;
+                        h.lock = lock.map(Text::Owned).or(h.lock.take());
                         continue;
                     }
                     // Outside a transaction, each statement on its own: their locks
@@ -471,10 +488,7 @@ fn apply(
                         direction: Text::Owned(direction.to_owned()),
                         step: (i + 1) as u32,
                         table: Text::Owned(table.clone()),
-                        lock: seen
-                            .then(|| modes.iter().max_by_key(|mode| rank(mode)))
-                            .flatten()
-                            .map(|mode| Text::Owned(mode_name(mode))),
+                        lock: lock.map(Text::Owned),
                         scan,
                         rewrite,
                     });
@@ -505,11 +519,15 @@ fn apply(
     }
 }
 
-/// The tables of the scratch database: their oids and names.
+/// The tables of the scratch database: their oids and names, a partition named by the
+/// table it partitions (its name holds the day the replay ran: `events_20261206`), so
+/// that what a step does to it is said, and accepted, of that table.
 fn tables(client: &mut Client, schema: &str) -> Result<BTreeMap<u32, String>, String> {
     let rows = client
         .query(
-            "SELECT c.oid, c.relname::text FROM pg_class c \
+            "SELECT c.oid, CASE WHEN c.relispartition \
+             THEN (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) \
+             ELSE c.relname::text END FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')",
             &[&schema],
