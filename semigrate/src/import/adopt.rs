@@ -45,6 +45,8 @@ fn read(store: &mut dyn Store, tool: Tool) -> Result<Vec<(String, Row)>, String>
     let line = format!("CAST({id} AS TEXT) || '|' || CAST({flag} AS TEXT)");
     let where_ = match tool {
         Tool::Flyway => " WHERE version IS NOT NULL",
+        // goose writes a row for version 0 when it makes its table: no migration's.
+        Tool::Goose => " WHERE version_id <> 0",
         _ => "",
     };
     let sql = match store.engine() {
@@ -214,4 +216,46 @@ pub fn found(store: &mut dyn Store, tool: Tool, chain: &[Migration]) -> Result<F
             .map(|(m, id)| (m.version, id.unwrap_or_default()))
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// A store goose migrated through its first migration of two, its table written
+    /// as goose writes it: the row goose makes with the table (version 0), one row per
+    /// apply, one per undo.
+    #[test]
+    fn a_goose_store_maps_from_its_rows_after_goose_s_own_first_one() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, table) in ["a", "b"].iter().enumerate() {
+            let spec = format!(
+                "description = \"{table}\"\norigin = \"goose:0000{}_{table}\"\n\
+                 [[up]]\nsql = \"CREATE TABLE {table} (id INTEGER);\"\n\
+                 [[down]]\nsql = \"DROP TABLE {table};\"\n",
+                i + 1
+            );
+            std::fs::write(dir.path().join(format!("v0_{}_0.toml", i + 1)), spec).unwrap();
+        }
+        let config = crate::build::config::Config::default();
+        let chain =
+            crate::build::spec::prove(dir.path(), &config, SemVer::new(0, 2, 0), None).unwrap();
+        let path = dir.path().join("s.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE a (id INTEGER); CREATE TABLE b (id INTEGER);
+                 CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL,
+                     tstamp TIMESTAMP DEFAULT (datetime('now')));
+                 INSERT INTO goose_db_version (version_id, is_applied)
+                     VALUES (0, 1), (1, 1), (2, 1), (2, 0);",
+            )
+            .unwrap();
+        let mut store = SqliteStore::open(&path).unwrap();
+        let found = found(&mut store, Tool::Goose, &chain).unwrap();
+        assert_eq!(found.version, SemVer::new(0, 1, 0));
+        assert_eq!(found.mapping, vec![(SemVer::new(0, 1, 0), "1".to_owned())]);
+    }
 }
