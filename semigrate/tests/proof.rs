@@ -634,3 +634,64 @@ fn a_partitioned_table_is_one_table_whatever_its_partitions_are_named() {
     let found = prove(&chain("locks = [\"events\"]")).unwrap_err();
     assert!(!found.contains("v0_2_0__m2.toml"), "{found}");
 }
+
+#[test]
+fn a_downgrade_of_the_whole_chain_meets_what_the_downs_above_leave() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    // Each down restores its own up, but for what 0.3.0's acknowledges: the index it
+    // does not make again. Downgraded as a whole, the chain then fails at 0.2.0's down,
+    // as crates.io's does, and the proof says so, on each engine, naming what the
+    // downs above left.
+    let chain = |irreversible: bool| {
+        let index = "CREATE INDEX users_name ON users (name);";
+        vec![
+            spec("users", "", USERS, "DROP TABLE users;"),
+            match irreversible {
+                false => spec(
+                    "index",
+                    "locks = \"accepted\"",
+                    index,
+                    "DROP INDEX users_name;",
+                ),
+                true => format!(
+                    "description = \"index\"\nlocks = \"accepted\"\nirreversible = true\n\
+                     [[up]]\nsql = '{index}'\n"
+                ),
+            },
+            spec(
+                "unindex",
+                "down_leaves = [\"index users_name\"]\nlocks = \"accepted\"",
+                "DROP INDEX users_name;",
+                "SELECT 1;",
+            ),
+        ]
+    };
+    let found = prove(
+        tempfile::tempdir().unwrap().path(),
+        &chain(false),
+        Some(&url),
+    )
+    .unwrap_err();
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    for (line, engine) in lines.iter().zip(["SQLite", "PostgreSQL"]) {
+        assert!(
+            line.contains("v0_2_0__m2.toml")
+                && line.contains("a downgrade of the whole chain fails at this down")
+                && line.contains(&format!("down step 1 fails on {engine}"))
+                && line.contains("the downs above it leave index users_name (0.3.0)"),
+            "{found}"
+        );
+    }
+    // Where the team makes 0.2.0 irreversible (as `import --acknowledge` does), a
+    // downgrade stops above it and the chain is proved.
+    let proved = prove(
+        tempfile::tempdir().unwrap().path(),
+        &chain(true),
+        Some(&url),
+    );
+    assert!(proved.is_ok(), "{}", proved.unwrap_err());
+}

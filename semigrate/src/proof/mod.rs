@@ -26,6 +26,64 @@ pub struct Found {
     pub fails_on_rows: bool,
 }
 
+/// Records that the whole chain, downgraded newest first, fails at the down of the
+/// migration at `index`, though that down restores its own up alone: the downs above
+/// it left what they are known to leave (`down_leaves`), and this one meets it. Its
+/// `Found` gets the error and a failed down, so that `import --acknowledge` makes it
+/// irreversible and a downgrade is refused before it runs rather than failing midway.
+/// A down already found failing on its own is not said twice.
+pub fn downgrade_fails(
+    found: &mut Vec<Found>,
+    migrations: &[Migration],
+    index: usize,
+    why: String,
+) {
+    if found
+        .iter()
+        .any(|f| f.index == index && f.down_failed.is_some())
+    {
+        return;
+    }
+    let above: Vec<String> = migrations[index + 1..]
+        .iter()
+        .flat_map(|m| {
+            m.down_leaves
+                .iter()
+                .map(move |l| format!("{l} ({})", m.version))
+        })
+        .collect();
+    let left = match above.len() {
+        0 => String::new(),
+        n if n <= 4 => format!("; the downs above it leave {}", above.join(", ")),
+        n => format!(
+            "; the downs above it leave {} and {} more",
+            above[..4].join(", "),
+            n - 4
+        ),
+    };
+    let e = format!(
+        "a downgrade of the whole chain fails at this down, run after the downs above it: \
+         {why}{left}"
+    );
+    match found.iter_mut().find(|f| f.index == index) {
+        Some(f) => {
+            f.errors.push(e.clone());
+            f.down_failed = Some(e);
+        }
+        None => {
+            found.push(Found {
+                index,
+                errors: vec![e.clone()],
+                left: Vec::new(),
+                down_failed: Some(e),
+                hazards: Vec::new(),
+                fails_on_rows: false,
+            });
+            found.sort_by_key(|f| f.index);
+        }
+    }
+}
+
 /// What a down leaves that its migration does not acknowledge, and what the migration
 /// acknowledges (`down_leaves`) that the down no longer leaves, as build errors; `on`
 /// names the engine after "down does not undo up". Empty: the down restores the

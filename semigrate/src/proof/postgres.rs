@@ -66,6 +66,7 @@ pub fn replay(url: &str, migrations: &mut [Migration], stale: bool) -> Result<Ve
         Ok(mut client) => {
             let mut seeded = BTreeSet::new();
             let mut found = Vec::new();
+            let mut complete = true;
             for (index, m) in migrations.iter_mut().enumerate() {
                 let replayed = replay_one(&mut client, &mut seeded, m, stale);
                 if !replayed.errors.is_empty() || !replayed.left.is_empty() {
@@ -79,10 +80,15 @@ pub fn replay(url: &str, migrations: &mut [Migration], stale: bool) -> Result<Ve
                     });
                 }
                 let Some(objects) = replayed.objects else {
+                    // The replay cannot go on, nor the chain come down from its top.
+                    complete = false;
                     break;
                 };
                 m.locks.measured = Some(List::Owned(replayed.held));
                 m.schema_postgres = Some(List::Owned(objects));
+            }
+            if complete && let Some((index, why)) = downgrade(&mut client, migrations) {
+                super::downgrade_fails(&mut found, migrations, index, why);
             }
             Ok(found)
         }
@@ -278,6 +284,33 @@ fn replay_one(
         hazards: hazard_tables,
         fails_on_rows,
     }
+}
+
+/// The whole chain downgraded in the scratch database, newest first, down to its
+/// newest irreversible migration, as `downgrade --version` runs it: where a down
+/// fails, its place and why.
+fn downgrade(client: &mut Client, migrations: &[Migration]) -> Option<(usize, String)> {
+    migrations
+        .iter()
+        .enumerate()
+        .rev()
+        .take_while(|(_, m)| !m.irreversible)
+        .find_map(|(i, m)| {
+            new_session(client)
+                .and_then(|()| {
+                    apply(
+                        client,
+                        SCHEMA,
+                        m,
+                        "down",
+                        &m.down,
+                        Measure::Nothing,
+                        Then::Commit,
+                    )
+                })
+                .err()
+                .map(|e| (i, e))
+        })
 }
 
 /// Forgets the session's temporary tables: a downgrade, and the upgrade after it, run

@@ -34,12 +34,34 @@ pub fn replay(migrations: &mut [Migration]) -> Result<Vec<Found>, String> {
                 fails_on_rows: false,
             });
         }
-        let Some(up) = up else { break };
+        let Some(up) = up else {
+            return Ok(found);
+        };
         m.schema = Some(up.objects().into());
         schema.apply(&up);
         m.schema_digest = Some(schema.digest());
     }
+    if let Some((index, why)) = downgrade(&conn, migrations) {
+        super::downgrade_fails(&mut found, migrations, index, why);
+    }
     Ok(found)
+}
+
+/// The whole chain downgraded in the replay's database, newest first, down to its
+/// newest irreversible migration, as `downgrade --version` runs it: where a down
+/// fails, its place and why.
+fn downgrade(conn: &Connection, migrations: &[Migration]) -> Option<(usize, String)> {
+    migrations
+        .iter()
+        .enumerate()
+        .rev()
+        .take_while(|(_, m)| !m.irreversible)
+        .find_map(|(i, m)| {
+            new_session(conn)
+                .and_then(|()| apply(conn, m, "down", &m.down))
+                .err()
+                .map(|e| (i, e))
+        })
 }
 
 /// What the replay of one migration found: what its up changed (None when the up
