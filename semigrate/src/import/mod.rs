@@ -247,8 +247,12 @@ pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
     if !i.reversible() {
         match (&s.down, &i.down_fails) {
             (None, _) => out.push_str("# it has no down\n"),
+            (Some(_), Some(why)) if inline => out.push_str(&format!(
+                "# its down fails, so it is irreversible until the down is fixed: {why}\n"
+            )),
             (Some(_), Some(why)) => out.push_str(&format!(
-                "# its down fails, so it is irreversible until the down is fixed ({}): {why}\n",
+                "# its down fails, so it is irreversible until the down is fixed \
+                 (fix {}, then drop `irreversible` and the `#` before its [[down]] below): {why}\n",
                 sql_file(i, "down")
             )),
             (Some(_), None) => {}
@@ -286,6 +290,12 @@ pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
         true => out.push_str("# its up holds no statement\nup = []\n"),
         false => out.push_str(&step("up", &s.up.text)),
     }
+    if !inline && i.down_fails.is_some() {
+        out.push_str(&format!(
+            "\n# [[down]]\n# file = {}\n",
+            quoted(&sql_file(i, "down"))
+        ));
+    }
     if i.reversible() {
         match &s.down {
             // A down with statements is kept even under an empty up: the tool ran it.
@@ -313,8 +323,9 @@ pub fn files(imported: &[Imported], tool: Tool, inline: bool) -> Vec<(PathBuf, S
         if !i.source.up.is_empty() {
             out.push((PathBuf::from(sql_file(i, "up")), i.source.up.text.clone()));
         }
+        // A down that fails is kept for the team to fix.
         if let Some(down) = &i.source.down
-            && i.reversible()
+            && (i.reversible() || i.down_fails.is_some())
             && !down.is_empty()
         {
             out.push((PathBuf::from(sql_file(i, "down")), down.text.clone()));
@@ -531,6 +542,36 @@ mod tests {
         let none: toml::Table = toml::from_str(&written[2].1).unwrap();
         assert_eq!(none["down"].as_array().map(Vec::len), Some(0));
         assert!(!none.contains_key("irreversible"));
+    }
+
+    #[test]
+    fn a_down_that_fails_is_kept_for_the_team_to_fix() {
+        let mut imported = map(
+            vec![source(
+                "1_nn",
+                "ALTER TABLE t ALTER a DROP NOT NULL;",
+                Some("ALTER TABLE t ADD CONSTRAINT a_nn NOT NULL a;"),
+            )],
+            SemVer::new(0, 1, 0),
+            Stride::Minor,
+        );
+        imported[0].down_fails = Some("syntax error at or near \"NOT\"".into());
+        let written = files(&imported, Tool::Diesel, false);
+        let down = written
+            .iter()
+            .find(|(p, _)| p.display().to_string() == "sql/1_nn.down.sql")
+            .expect("the failing down is written");
+        assert!(down.1.contains("ADD CONSTRAINT a_nn"), "{}", down.1);
+        let text = &written[0].1;
+        let parsed: toml::Table = toml::from_str(text).unwrap();
+        assert_eq!(parsed["irreversible"].as_bool(), Some(true));
+        assert!(!parsed.contains_key("down"), "{text}");
+        // Uncommenting the step named in the comment gives a spec with that down.
+        let fixed = text.replace("# [[down]]\n# file", "[[down]]\nfile");
+        let fixed: toml::Table = toml::from_str(&fixed).unwrap();
+        assert_eq!(fixed["down"][0]["file"].as_str(), Some("sql/1_nn.down.sql"));
+        let inline = spec(&imported[0], Tool::Diesel, true);
+        assert!(!inline.contains("sql/1_nn.down.sql"), "{inline}");
     }
 
     #[test]
