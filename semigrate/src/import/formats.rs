@@ -76,6 +76,23 @@ impl Part {
     pub fn is_empty(&self) -> bool {
         crate::statements::split(&self.text).is_empty()
     }
+
+    /// Whether each of its statements only reads: a `SELECT` that calls nothing (no
+    /// parenthesis, so no function that could write) and makes no table (`INTO`).
+    /// Teams write such a down to say there is no undoing the up.
+    fn only_reads(&self) -> bool {
+        use crate::statements::Token;
+        let statements = crate::statements::split(&self.text);
+        !statements.is_empty() && statements.iter().all(|statement| {
+            let tokens = crate::statements::tokens(statement);
+            matches!(tokens.first(), Some((_, Token::Word(w))) if w.eq_ignore_ascii_case("select"))
+                && !tokens.iter().any(|(_, t)| match t {
+                    Token::Punct(b'(') => true,
+                    Token::Word(w) => w.eq_ignore_ascii_case("into"),
+                    _ => false,
+                })
+        })
+    }
 }
 
 /// One migration as another tool keeps it.
@@ -539,6 +556,12 @@ fn finish(mut source: Source) -> Source {
             .notes
             .push("its down holds no statement: imported as irreversible".into());
     }
+    if source.down.as_ref().is_some_and(Part::only_reads) && !source.up.is_empty() {
+        source.down = None;
+        source
+            .notes
+            .push("its down only reads (SELECT): imported as irreversible".into());
+    }
     let parts = std::iter::once(&source.up).chain(source.down.as_ref());
     let own_transaction = parts.into_iter().any(|part| {
         crate::statements::split(&part.text)
@@ -650,6 +673,30 @@ mod tests {
         assert!(read[0].up.is_empty() && read[0].down.is_some());
         assert!(read[1].down.is_none(), "irreversible");
         assert_eq!(read[1].notes.len(), 1);
+    }
+
+    #[test]
+    fn a_down_that_only_reads_undoes_nothing() {
+        let dir = folder(&[
+            ("1_a.up.sql", "DROP VIEW fast;"),
+            (
+                "1_a.down.sql",
+                "-- There is no restore for this\nSELECT * FROM users LIMIT 1;\n",
+            ),
+            ("2_b.up.sql", "CREATE SEQUENCE s;"),
+            ("2_b.down.sql", "SELECT drop_it('s');"),
+            ("3_c.up.sql", "CREATE TABLE c (x int);"),
+            ("3_c.down.sql", "SELECT * INTO c_old FROM c; DROP TABLE c;"),
+        ]);
+        let read = read(Tool::GolangMigrate, dir.path()).unwrap();
+        assert!(read[0].down.is_none(), "a plain read undoes nothing");
+        assert!(
+            read[0].notes[0].contains("only reads"),
+            "{:?}",
+            read[0].notes
+        );
+        assert!(read[1].down.is_some(), "a function called may write");
+        assert!(read[2].down.is_some(), "SELECT INTO makes a table");
     }
 
     #[test]
