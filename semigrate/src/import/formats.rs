@@ -71,6 +71,8 @@ pub struct Part {
     pub file: PathBuf,
 }
 
+use crate::statements::Token;
+
 impl Part {
     /// Whether it holds no statement (empty, or comments only).
     pub fn is_empty(&self) -> bool {
@@ -81,17 +83,34 @@ impl Part {
     /// parenthesis, so no function that could write) and makes no table (`INTO`).
     /// Teams write such a down to say there is no undoing the up.
     fn only_reads(&self) -> bool {
-        use crate::statements::Token;
-        let statements = crate::statements::split(&self.text);
-        !statements.is_empty() && statements.iter().all(|statement| {
-            let tokens = crate::statements::tokens(statement);
-            matches!(tokens.first(), Some((_, Token::Word(w))) if w.eq_ignore_ascii_case("select"))
+        self.all(|first, tokens| {
+            first.eq_ignore_ascii_case("select")
                 && !tokens.iter().any(|(_, t)| match t {
                     Token::Punct(b'(') => true,
                     Token::Word(w) => w.eq_ignore_ascii_case("into"),
                     _ => false,
                 })
         })
+    }
+
+    /// Whether each of its statements reads or writes rows and leaves the schema
+    /// alone: undoing it is the team's choice of data, not a schema to restore.
+    fn only_data(&self) -> bool {
+        self.all(|first, _| {
+            ["select", "insert", "update", "delete", "with"]
+                .iter()
+                .any(|k| first.eq_ignore_ascii_case(k))
+        })
+    }
+
+    /// Whether it holds statements and each, by its first word and its tokens, passes.
+    fn all(&self, passes: impl Fn(&str, &[(usize, Token)]) -> bool) -> bool {
+        let statements = crate::statements::split(&self.text);
+        !statements.is_empty()
+            && statements.iter().all(|statement| {
+                let tokens = crate::statements::tokens(statement);
+                matches!(tokens.first(), Some((_, Token::Word(first))) if passes(first, &tokens))
+            })
     }
 }
 
@@ -556,7 +575,12 @@ fn finish(mut source: Source) -> Source {
             .notes
             .push("its down holds no statement: imported as irreversible".into());
     }
-    if source.down.as_ref().is_some_and(Part::only_reads) && !source.up.is_empty() {
+    // A down that only reads says there is no undoing an up that changes the schema;
+    // under an up that only changes rows, it is the team's "nothing to undo".
+    if source.down.as_ref().is_some_and(Part::only_reads)
+        && !source.up.is_empty()
+        && !source.up.only_data()
+    {
         source.down = None;
         source
             .notes
@@ -687,6 +711,8 @@ mod tests {
             ("2_b.down.sql", "SELECT drop_it('s');"),
             ("3_c.up.sql", "CREATE TABLE c (x int);"),
             ("3_c.down.sql", "SELECT * INTO c_old FROM c; DROP TABLE c;"),
+            ("4_d.up.sql", "UPDATE users SET url = NULL WHERE url = '';"),
+            ("4_d.down.sql", "SELECT 1;"),
         ]);
         let read = read(Tool::GolangMigrate, dir.path()).unwrap();
         assert!(read[0].down.is_none(), "a plain read undoes nothing");
@@ -697,6 +723,8 @@ mod tests {
         );
         assert!(read[1].down.is_some(), "a function called may write");
         assert!(read[2].down.is_some(), "SELECT INTO makes a table");
+        assert!(read[3].down.is_some(), "under a backfill, nothing to undo");
+        assert!(read[3].notes.is_empty(), "{:?}", read[3].notes);
     }
 
     #[test]
