@@ -468,7 +468,7 @@ fn chains_of_other_tools_import_build_run_and_adopt_their_stores() {
             ("1_users.down.sql", "DROP TABLE users;\n"),
             // A down that forgets its column: the flaw to acknowledge.
             ("2_bio.up.sql", "ALTER TABLE users ADD COLUMN bio TEXT;\n"),
-            ("2_bio.down.sql", "SELECT 1;\n"),
+            ("2_bio.down.sql", "UPDATE users SET name = name;\n"),
             (
                 "10_posts.up.sql",
                 "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT);\n",
