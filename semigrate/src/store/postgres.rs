@@ -1086,8 +1086,11 @@ impl Csv for PostgresStore {
 impl Catalog for PostgresStore {
     fn schema_text(&mut self) -> std::result::Result<String, String> {
         self.flush().map_err(|e| e.to_string())?;
+        // Prepared once a session: planning the catalog's query costs more than
+        // running it, and a Rust step reads the schema before and after.
+        let statement = self.statement(SCHEMA_TEXT).map_err(|e| self.message(&e))?;
         self.client
-            .query_one(SCHEMA_TEXT, &[])
+            .query_one(&statement, &[])
             .map(|row| row.get(0))
             .map_err(|e| self.message(&e))
     }
