@@ -3,6 +3,7 @@
 //! runs in a transaction. Each tool's order is kept: numeric where its versions are
 //! numbers (golang-migrate's 1, 2, ... 10), as text where they are timestamps.
 
+use crate::statements::Token;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -70,8 +71,6 @@ pub struct Part {
     /// The file it comes from.
     pub file: PathBuf,
 }
-
-use crate::statements::Token;
 
 impl Part {
     /// Whether it holds no statement (empty, or comments only).
