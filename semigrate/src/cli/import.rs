@@ -3,7 +3,7 @@
 
 use super::Invocation;
 use crate::error::{Error, Result};
-use crate::import::{self, Stride, Tool};
+use crate::import::{self, EmptyDowns, Stride, Tool};
 use crate::model::SemVer;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ pub struct Request {
     pub source: PathBuf,
     pub first: Option<SemVer>,
     pub stride: Stride,
+    pub empty_downs: EmptyDowns,
     pub acknowledge: bool,
     pub proof_url: Option<String>,
     pub inline: bool,
@@ -49,7 +50,7 @@ pub fn into(
     manifest: Option<&Path>,
     latest: Option<SemVer>,
 ) -> Result<String> {
-    let sources = import::formats::read(request.tool, &request.source)
+    let sources = import::formats::read(request.tool, &request.source, request.empty_downs)
         .map_err(|errors| Error::Usage(errors.join("\n")))?;
     let first = request.first.unwrap_or(match latest {
         Some(v) => SemVer::new(v.major, v.minor + 1, 0),

@@ -398,6 +398,12 @@ enum Command {
         /// (0.1.0, 0.1.1 ...).
         #[arg(long, default_value = "minor", value_parser = ["minor", "patch"])]
         step: String,
+        /// What a down that holds no statement, or only SELECTs, means under an up
+        /// that does something: irreversible (the migration cannot be undone), or
+        /// nothing (a down that does nothing, as the tool runs it; the proof says what
+        /// it leaves).
+        #[arg(long, value_name = "MEANING", default_value = "irreversible", value_parser = crate::import::EmptyDowns::parse)]
+        empty_downs: crate::import::EmptyDowns,
         /// Prove the imported chain, and write in each spec what its down is known to
         /// leave (`down_leaves`), or that it fails (`irreversible`), so that it builds.
         #[arg(long)]
@@ -442,6 +448,9 @@ enum Command {
         /// With --acknowledge: prove on this PostgreSQL server rather than on SQLite.
         #[arg(long, value_name = "URL", requires = "acknowledge")]
         proof_url: Option<String>,
+        /// With --import: what an empty down means, as `import --empty-downs`.
+        #[arg(long, value_name = "MEANING", default_value = "irreversible", value_parser = crate::import::EmptyDowns::parse, requires = "import")]
+        empty_downs: crate::import::EmptyDowns,
     },
 }
 
@@ -992,6 +1001,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
                 source,
                 first,
                 step,
+                empty_downs,
                 acknowledge,
                 proof_url,
                 inline,
@@ -1007,6 +1017,7 @@ fn exit_code(chain: &'static Chain) -> u8 {
                         "patch" => crate::import::Stride::Patch,
                         _ => crate::import::Stride::Minor,
                     },
+                    empty_downs,
                     acknowledge,
                     proof_url,
                     inline,
@@ -1021,12 +1032,14 @@ fn exit_code(chain: &'static Chain) -> u8 {
                 import,
                 acknowledge,
                 proof_url,
+                empty_downs,
             } => {
                 let import = import.map(|(tool, source)| import::Request {
                     tool,
                     source,
                     first: None,
                     stride: crate::import::Stride::Minor,
+                    empty_downs,
                     acknowledge,
                     proof_url,
                     inline: false,

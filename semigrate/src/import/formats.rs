@@ -130,9 +130,9 @@ pub struct Source {
     pub notes: Vec<String>,
 }
 
-/// Reads the folder `dir` of `tool`: every migration, in the tool's order, or every
-/// file that cannot be placed, named.
-pub fn read(tool: Tool, dir: &Path) -> Result<Vec<Source>, Vec<String>> {
+/// Reads the folder `dir` of `tool`: every migration, in the tool's order, its empty
+/// downs as `empty` says, or every file that cannot be placed, named.
+pub fn read(tool: Tool, dir: &Path, empty: EmptyDowns) -> Result<Vec<Source>, Vec<String>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| vec![format!("{}: cannot read the folder: {e}", dir.display())])?;
     let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
@@ -165,7 +165,13 @@ pub fn read(tool: Tool, dir: &Path) -> Result<Vec<Source>, Vec<String>> {
         ));
     }
     match errors.is_empty() {
-        true => Ok(found.into_iter().map(|(_, s)| s).collect()),
+        true => Ok(found
+            .into_iter()
+            .map(|(_, mut source)| {
+                empty_down(&mut source, tool, empty);
+                source
+            })
+            .collect()),
         false => Err(errors),
     }
 }
@@ -562,29 +568,63 @@ fn flyway(paths: &[PathBuf], found: &mut Vec<(Key, Source)>, errors: &mut Vec<St
     }
 }
 
-/// What every format shares once read: a down with no statement is none (diesel
-/// writes empty downs for migrations it cannot undo), and a file that opens its own
-/// transaction runs outside semigrate's.
-fn finish(mut source: Source) -> Source {
+/// What a down that holds no statement, or only reads, means under an up that does
+/// something: `import --empty-downs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmptyDowns {
+    /// There is no undoing the up: the spec is irreversible (diesel writes empty downs
+    /// for migrations it cannot undo, teams a `SELECT` to say so).
+    Irreversible,
+    /// A down that does nothing, as the tool itself runs it: the proof says what it
+    /// leaves, and `--acknowledge` writes that in `down_leaves`.
+    Nothing,
+}
+
+impl EmptyDowns {
+    /// The policy `--empty-downs` names.
+    pub fn parse(name: &str) -> Result<EmptyDowns, String> {
+        match name {
+            "irreversible" => Ok(EmptyDowns::Irreversible),
+            "nothing" => Ok(EmptyDowns::Nothing),
+            _ => Err(format!(
+                "`{name}` is not what an empty down can mean: irreversible, nothing"
+            )),
+        }
+    }
+}
+
+/// Applies `policy` to a down with no statement, or one that only reads.
+fn empty_down(source: &mut Source, tool: Tool, policy: EmptyDowns) {
+    let Some(down) = &source.down else {
+        return;
+    };
     // An empty down undoes an empty up (`down = []`); of an up that does something, it
-    // says nothing about how to undo it.
-    if source.down.as_ref().is_some_and(Part::is_empty) && !source.up.is_empty() {
-        source.down = None;
-        source
-            .notes
-            .push("its down holds no statement: imported as irreversible".into());
+    // says nothing about how to undo it. A down that only reads says there is no
+    // undoing an up that changes the schema; under an up that only changes rows, it
+    // is the team's "nothing to undo".
+    let what = match () {
+        _ if source.up.is_empty() => return,
+        _ if down.is_empty() => "holds no statement",
+        _ if down.only_reads() && !source.up.only_data() => "only reads (SELECT)",
+        _ => return,
+    };
+    match policy {
+        EmptyDowns::Irreversible => {
+            source.down = None;
+            source
+                .notes
+                .push(format!("its down {what}: imported as irreversible"));
+        }
+        EmptyDowns::Nothing => source.notes.push(format!(
+            "its down {what}: imported as a down that does nothing, as {} runs it",
+            tool.name()
+        )),
     }
-    // A down that only reads says there is no undoing an up that changes the schema;
-    // under an up that only changes rows, it is the team's "nothing to undo".
-    if source.down.as_ref().is_some_and(Part::only_reads)
-        && !source.up.is_empty()
-        && !source.up.only_data()
-    {
-        source.down = None;
-        source
-            .notes
-            .push("its down only reads (SELECT): imported as irreversible".into());
-    }
+}
+
+/// What every format shares once read: a file that opens its own transaction runs
+/// outside semigrate's.
+fn finish(mut source: Source) -> Source {
     let parts = std::iter::once(&source.up).chain(source.down.as_ref());
     let own_transaction = parts.into_iter().any(|part| {
         crate::statements::split(&part.text)
@@ -629,7 +669,7 @@ mod tests {
             ("1_one.down.sql", "DROP TABLE one;"),
             ("README.md", "notes"),
         ]);
-        let read = read(Tool::GolangMigrate, dir.path()).unwrap();
+        let read = read(Tool::GolangMigrate, dir.path(), EmptyDowns::Irreversible).unwrap();
         assert_eq!(names(&read), ["1_one", "2_two", "10_ten"]);
         assert_eq!(read[2].id, "10");
         assert!(read[1].down.is_none());
@@ -642,7 +682,7 @@ mod tests {
             ("one.sql", "SELECT 1;"),
             ("3_x.down.sql", ""),
         ]);
-        let errors = read(Tool::GolangMigrate, dir.path()).unwrap_err();
+        let errors = read(Tool::GolangMigrate, dir.path(), EmptyDowns::Irreversible).unwrap_err();
         assert!(
             errors
                 .iter()
@@ -678,7 +718,7 @@ mod tests {
                 "run_in_transaction = false\n",
             ),
         ]);
-        let read = read(Tool::Diesel, dir.path()).unwrap();
+        let read = read(Tool::Diesel, dir.path(), EmptyDowns::Irreversible).unwrap();
         assert_eq!(read[0].id, "20190226002946");
         assert!(read[0].down.is_none() && read[0].transaction);
         assert!(!read[1].transaction && read[1].down.is_some());
@@ -692,7 +732,7 @@ mod tests {
             ("2_b.up.sql", "CREATE TABLE b (x);"),
             ("2_b.down.sql", "-- cannot drop it here\n"),
         ]);
-        let read = read(Tool::GolangMigrate, dir.path()).unwrap();
+        let read = read(Tool::GolangMigrate, dir.path(), EmptyDowns::Irreversible).unwrap();
         assert!(read[0].up.is_empty() && read[0].down.is_some());
         assert!(read[1].down.is_none(), "irreversible");
         assert_eq!(read[1].notes.len(), 1);
@@ -713,7 +753,7 @@ mod tests {
             ("4_d.up.sql", "UPDATE users SET url = NULL WHERE url = '';"),
             ("4_d.down.sql", "SELECT 1;"),
         ]);
-        let read = read(Tool::GolangMigrate, dir.path()).unwrap();
+        let read = read(Tool::GolangMigrate, dir.path(), EmptyDowns::Irreversible).unwrap();
         assert!(read[0].down.is_none(), "a plain read undoes nothing");
         assert!(
             read[0].notes[0].contains("only reads"),
@@ -724,6 +764,35 @@ mod tests {
         assert!(read[2].down.is_some(), "SELECT INTO makes a table");
         assert!(read[3].down.is_some(), "under a backfill, nothing to undo");
         assert!(read[3].notes.is_empty(), "{:?}", read[3].notes);
+    }
+
+    #[test]
+    fn empty_downs_may_mean_a_down_that_does_nothing() {
+        let dir = folder(&[
+            ("1_a.up.sql", "CREATE TABLE a (x int);"),
+            (
+                "1_a.down.sql",
+                "-- This file should undo anything in `up.sql`\n",
+            ),
+            ("2_b.up.sql", "DROP VIEW fast;"),
+            ("2_b.down.sql", "SELECT 1;"),
+            ("3_c.up.sql", "ALTER TABLE a ADD y int;"),
+            ("4_d.up.sql", "-- nothing here\n"),
+            ("4_d.down.sql", ""),
+        ]);
+        let read = read(Tool::GolangMigrate, dir.path(), EmptyDowns::Nothing).unwrap();
+        assert!(read[0].down.as_ref().is_some_and(Part::is_empty));
+        assert!(
+            read[0].notes[0].contains("does nothing, as golang-migrate runs it"),
+            "{:?}",
+            read[0].notes
+        );
+        assert!(read[1].down.is_some(), "a down that only reads is kept too");
+        assert!(read[2].down.is_none(), "a missing down is still none");
+        assert!(
+            read[3].notes.is_empty(),
+            "an empty up's empty down says nothing"
+        );
     }
 
     #[test]
@@ -739,7 +808,7 @@ mod tests {
             ),
             ("20240102000000_index.down.sql", "DROP INDEX i;"),
         ]);
-        let read = read(Tool::Sqlx, dir.path()).unwrap();
+        let read = read(Tool::Sqlx, dir.path(), EmptyDowns::Irreversible).unwrap();
         assert_eq!(
             names(&read),
             ["20240101000000_users", "20240102000000_index"]
@@ -757,7 +826,7 @@ mod tests {
             ),
             ("00001_e.sql", "-- +goose Up\nCREATE TABLE e (x);\n"),
         ]);
-        let read_goose = read(Tool::Goose, goose.path()).unwrap();
+        let read_goose = read(Tool::Goose, goose.path(), EmptyDowns::Irreversible).unwrap();
         assert_eq!(names(&read_goose), ["00001_e", "00002_f"]);
         assert_eq!(read_goose[1].id, "2");
         assert!(!read_goose[1].transaction);
@@ -769,7 +838,7 @@ mod tests {
             "20151129054053_t.sql",
             "-- migrate:up transaction:false\nCREATE TABLE t (x);\n-- migrate:down\nDROP TABLE t;\n",
         )]);
-        let read_dbmate = read(Tool::Dbmate, dbmate.path()).unwrap();
+        let read_dbmate = read(Tool::Dbmate, dbmate.path(), EmptyDowns::Irreversible).unwrap();
         assert!(!read_dbmate[0].transaction);
         assert_eq!(read_dbmate[0].id, "20151129054053");
 
@@ -783,13 +852,18 @@ mod tests {
                 "-- +migrate Up notransaction\nCREATE TABLE a (x);\n",
             ),
         ]);
-        let read_sm = read(Tool::SqlMigrate, sql_migrate.path()).unwrap();
+        let read_sm = read(
+            Tool::SqlMigrate,
+            sql_migrate.path(),
+            EmptyDowns::Irreversible,
+        )
+        .unwrap();
         assert_eq!(names(&read_sm), ["9_a", "10_b"]);
         assert_eq!(read_sm[0].id, "9_a.sql");
         assert!(!read_sm[0].transaction);
 
         let unmarked = folder(&[("00001_x.sql", "CREATE TABLE x (a);\n")]);
-        let errors = read(Tool::Goose, unmarked.path()).unwrap_err();
+        let errors = read(Tool::Goose, unmarked.path(), EmptyDowns::Irreversible).unwrap_err();
         assert!(errors[0].contains("SQL before the first"), "{errors:?}");
     }
 
@@ -801,14 +875,14 @@ mod tests {
             ("V1.9__before.sql", "CREATE TABLE b (x);"),
             ("U1.9__before.sql", "DROP TABLE b;"),
         ]);
-        let read_fw = read(Tool::Flyway, dir.path()).unwrap();
+        let read_fw = read(Tool::Flyway, dir.path(), EmptyDowns::Irreversible).unwrap();
         assert_eq!(
             names(&read_fw),
             ["V1__init", "V1.9__before", "V1.10__later"]
         );
         assert!(read_fw[1].down.is_some() && read_fw[2].down.is_none());
         let repeatable = folder(&[("V1__init.sql", "SELECT 1;"), ("R__views.sql", "SELECT 1;")]);
-        let errors = read(Tool::Flyway, repeatable.path()).unwrap_err();
+        let errors = read(Tool::Flyway, repeatable.path(), EmptyDowns::Irreversible).unwrap_err();
         assert!(
             errors[0].contains("R__views.sql: a repeatable migration"),
             "{errors:?}"
@@ -818,7 +892,7 @@ mod tests {
     #[test]
     fn an_explicit_transaction_turns_semigrates_off() {
         let dir = folder(&[("1_t.up.sql", "BEGIN;\nCREATE TABLE t (x);\nCOMMIT;\n")]);
-        let read = read(Tool::GolangMigrate, dir.path()).unwrap();
+        let read = read(Tool::GolangMigrate, dir.path(), EmptyDowns::Irreversible).unwrap();
         assert!(!read[0].transaction);
         assert!(read[0].notes[0].contains("own transaction"));
     }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::{List, Migration, SemVer, SqlText, Step, Text};
 use crate::spec_file;
 use formats::Source;
-pub use formats::Tool;
+pub use formats::{EmptyDowns, Tool};
 use std::path::{Path, PathBuf};
 
 /// How versions follow one another in an import.
@@ -141,7 +141,7 @@ pub fn migrations(imported: &[Imported]) -> Vec<Migration> {
                     false => sql(&s.up.text),
                 }),
                 down: List::Owned(match &s.down {
-                    Some(down) if i.reversible() => sql(&down.text),
+                    Some(down) if i.reversible() && !down.is_empty() => sql(&down.text),
                     _ => Vec::new(),
                 }),
                 validate: List::Owned(Vec::new()),
@@ -286,6 +286,11 @@ pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
             quoted(&sql_file(i, direction))
         ),
     };
+    let undoes_nothing = i.reversible() && s.down.as_ref().is_some_and(|d| d.is_empty());
+    // Keys before the first [[table]], or TOML would put them in it.
+    if undoes_nothing {
+        out.push_str("down = []\n");
+    }
     match s.up.is_empty() {
         true => out.push_str("# its up holds no statement\nup = []\n"),
         false => out.push_str(&step("up", &s.up.text)),
@@ -296,12 +301,12 @@ pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
             quoted(&sql_file(i, "down"))
         ));
     }
-    if i.reversible() {
-        match &s.down {
-            // A down with statements is kept even under an empty up: the tool ran it.
-            Some(down) if !down.is_empty() => out.push_str(&step("down", &down.text)),
-            _ => out.push_str("down = []\n"),
-        }
+    // A down with statements is kept even under an empty up: the tool ran it.
+    if let Some(down) = &s.down
+        && i.reversible()
+        && !undoes_nothing
+    {
+        out.push_str(&step("down", &down.text));
     }
     out
 }
@@ -542,6 +547,36 @@ mod tests {
         let none: toml::Table = toml::from_str(&written[2].1).unwrap();
         assert_eq!(none["down"].as_array().map(Vec::len), Some(0));
         assert!(!none.contains_key("irreversible"));
+    }
+
+    #[test]
+    fn a_down_that_does_nothing_is_proved_and_what_it_leaves_acknowledged() {
+        let mut imported = map(
+            vec![
+                source("1_a", "CREATE TABLE a (x INTEGER);", Some("DROP TABLE a;")),
+                source("2_b", "ALTER TABLE a ADD y TEXT;", Some("-- nothing\n")),
+            ],
+            SemVer::new(0, 1, 0),
+            Stride::Minor,
+        );
+        assert!(acknowledge(&mut imported, None).unwrap().is_empty());
+        let written = files(&imported, Tool::Diesel, false);
+        assert!(
+            !written.iter().any(|(p, _)| p.ends_with("2_b.down.sql")),
+            "an empty down has no file"
+        );
+        let (_, b) = written
+            .iter()
+            .find(|(p, _)| p == &imported[1].file())
+            .unwrap();
+        let b: toml::Table = toml::from_str(b).unwrap();
+        assert_eq!(b["down"].as_array().map(Vec::len), Some(0));
+        assert!(!b.contains_key("irreversible"));
+        let leaves = b["down_leaves"].as_array().unwrap();
+        assert!(
+            leaves.iter().any(|l| l.as_str().unwrap().contains("a.y")),
+            "{leaves:?}"
+        );
     }
 
     #[test]
