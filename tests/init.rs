@@ -450,6 +450,79 @@ fn folder(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// `import --empty-downs`: goose's downs that hold nothing (a Down section of comments,
+/// or none at all) are irreversible by default, and with `nothing` are downs that do
+/// nothing, as goose runs them, whose leavings the proof acknowledges.
+#[test]
+fn empty_downs_are_irreversible_or_do_nothing_as_told() {
+    let s = Sandbox::new();
+    let goose = folder(
+        &s.dir.path().join("goose"),
+        &[
+            (
+                "00001_users.sql",
+                "-- +goose Up\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n-- +goose Down\nDROP TABLE users;\n",
+            ),
+            (
+                "00002_bio.sql",
+                "-- +goose Up\nALTER TABLE users ADD COLUMN bio TEXT;\n-- +goose Down\n-- cannot drop it here\n",
+            ),
+            (
+                "00003_seen.sql",
+                "-- +goose Up\nCREATE INDEX seen ON users (id);\n",
+            ),
+        ],
+    );
+    let import = |into: &str, extra: &[&str]| {
+        let dir = s.dir.path().join(into);
+        let mut args = vec![
+            "import",
+            "--from",
+            "goose",
+            goose.to_str().unwrap(),
+            "--dir",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let r = s.run_raw(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let spec = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
+        (
+            r.stderr,
+            spec("v0_2_0__bio.toml"),
+            spec("v0_3_0__seen.toml"),
+        )
+    };
+    let (said, bio, seen) = import("irreversible", &[]);
+    assert!(said.contains("imported as irreversible"), "{said}");
+    assert!(bio.contains("irreversible = true"), "{bio}");
+    assert!(seen.contains("irreversible = true"), "{seen}");
+
+    let (said, bio, seen) = import("nothing", &["--empty-downs", "nothing", "--acknowledge"]);
+    assert!(
+        said.contains("a down that does nothing, as goose runs it"),
+        "{said}"
+    );
+    for spec in [&bio, &seen] {
+        assert!(!spec.contains("irreversible"), "{spec}");
+        let table: toml::Table = toml::from_str(spec).unwrap();
+        assert_eq!(table["down"].as_array().map(Vec::len), Some(0), "{spec}");
+    }
+    assert!(bio.contains("\"column users.bio\""), "{bio}");
+    assert!(seen.contains("\"index seen\""), "{seen}");
+
+    let r = s.run_raw(&[
+        "import",
+        "--from",
+        "goose",
+        goose.to_str().unwrap(),
+        "--empty-downs",
+        "none",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("irreversible, nothing"), "{}", r.stderr);
+}
+
 /// A chain started from golang-migrate's files, then extended with a migration from
 /// each other tool, each with its marker: imported, acknowledged, built with both
 /// replays, upgraded and downgraded to 0.0.0 on SQLite and PostgreSQL; then a store

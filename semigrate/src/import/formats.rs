@@ -420,6 +420,11 @@ fn sections(
                 transaction,
             }) => {
                 let stem = name.trim_end_matches(".sql").to_owned();
+                // goose runs a file without `-- +goose Down` as a down that does nothing.
+                let down = match tool {
+                    Tool::Goose => Some(down.unwrap_or_default()),
+                    _ => down,
+                };
                 let source = Source {
                     id,
                     name: stem,
@@ -833,6 +838,10 @@ mod tests {
         assert!(read_goose[1].up.text.contains("CREATE TABLE f"));
         assert_eq!(read_goose[1].down.as_ref().unwrap().text, "DROP TABLE f;\n");
         assert!(read_goose[0].down.is_none());
+        assert!(read_goose[0].notes[0].contains("holds no statement"));
+        // goose runs a file without a Down section as a down that does nothing.
+        let read_goose = read(Tool::Goose, goose.path(), EmptyDowns::Nothing).unwrap();
+        assert!(read_goose[0].down.as_ref().is_some_and(Part::is_empty));
 
         let dbmate = folder(&[(
             "20151129054053_t.sql",
