@@ -523,6 +523,65 @@ fn empty_downs_are_irreversible_or_do_nothing_as_told() {
     assert!(r.stderr.contains("irreversible, nothing"), "{}", r.stderr);
 }
 
+/// On PostgreSQL, the proof goes on past a down that runs outside a transaction and
+/// does not restore: from a copy of the scratch database kept before it ran. What the
+/// downs above it leave is found in the same proof.
+#[test]
+fn the_postgresql_proof_goes_on_past_a_down_outside_a_transaction() {
+    let s = Sandbox::new();
+    let sqlx = folder(
+        &s.dir.path().join("sqlx"),
+        &[
+            (
+                "20240101000000_users.up.sql",
+                "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n",
+            ),
+            ("20240101000000_users.down.sql", "DROP TABLE users;\n"),
+            // Run again over its down, this up fails: the index is there already.
+            (
+                "20240102000000_by_name.up.sql",
+                "-- no-transaction\nCREATE INDEX CONCURRENTLY users_by_name ON users (name);\n",
+            ),
+            // A misspelt name: the index stays.
+            (
+                "20240102000000_by_name.down.sql",
+                "DROP INDEX CONCURRENTLY IF EXISTS users_by_nam;\n",
+            ),
+            (
+                "20240103000000_bio.up.sql",
+                "ALTER TABLE users ADD COLUMN bio TEXT;\n",
+            ),
+            ("20240103000000_bio.down.sql", "-- it stays too\n"),
+        ],
+    );
+    let dir = s.dir.path().join("migrations");
+    let r = s.run_raw(&[
+        "import",
+        "--from",
+        "sqlx",
+        sqlx.to_str().unwrap(),
+        "--dir",
+        dir.to_str().unwrap(),
+        "--empty-downs",
+        "nothing",
+        "--acknowledge",
+        "--proof-url",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("not acknowledged"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("2 downs that leave part of the up"),
+        "{}",
+        r.stderr
+    );
+    let spec = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
+    let by_name = spec("v0_2_0__by_name.toml");
+    assert!(by_name.contains("\"index users_by_name\""), "{by_name}");
+    let bio = spec("v0_3_0__bio.toml");
+    assert!(bio.contains("\"column users.bio\""), "{bio}");
+}
+
 /// A chain started from golang-migrate's files, then extended with a migration from
 /// each other tool, each with its marker: imported, acknowledged, built with both
 /// replays, upgraded and downgraded to 0.0.0 on SQLite and PostgreSQL; then a store

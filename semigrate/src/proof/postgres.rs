@@ -58,17 +58,19 @@ pub fn replay(url: &str, migrations: &mut [Migration], stale: bool) -> Result<Ve
         };
         return fail(why);
     }
-    let errors = match config.clone().dbname(&database).connect(NoTls) {
-        Err(e) => fail(format!(
-            "cannot connect to the replay's scratch database: {}",
-            reason(&e)
-        )),
+    let mut scratch = Scratch {
+        admin,
+        config,
+        name: database,
+    };
+    let errors = match scratch.connect() {
+        Err(e) => fail(e),
         Ok(mut client) => {
             let mut seeded = BTreeSet::new();
             let mut found = Vec::new();
             let mut complete = true;
             for (index, m) in migrations.iter_mut().enumerate() {
-                let replayed = replay_one(&mut client, &mut seeded, m, stale);
+                let replayed = replay_one(&mut client, &mut scratch, &mut seeded, m, stale);
                 if !replayed.errors.is_empty() || !replayed.left.is_empty() {
                     found.push(Found {
                         index,
@@ -93,9 +95,86 @@ pub fn replay(url: &str, migrations: &mut [Migration], stale: bool) -> Result<Ve
             Ok(found)
         }
     };
-    // Whatever happened, the scratch database goes.
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
+    // Whatever happened, the scratch database goes, and any copy of it.
+    for name in [&scratch.name, &scratch.kept()] {
+        let _ = scratch
+            .admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
     errors
+}
+
+/// The replay's scratch database, and the server session that creates, copies and
+/// drops it.
+struct Scratch {
+    admin: Client,
+    config: postgres::Config,
+    name: String,
+}
+
+impl Scratch {
+    /// The copy kept while a down that no transaction holds runs.
+    fn kept(&self) -> String {
+        format!("{}_kept", self.name)
+    }
+
+    /// A new session in the scratch database.
+    fn connect(&self) -> Result<Client, String> {
+        self.config
+            .clone()
+            .dbname(&self.name)
+            .connect(NoTls)
+            .map_err(|e| {
+                format!(
+                    "cannot connect to the replay's scratch database: {}",
+                    reason(&e)
+                )
+            })
+    }
+
+    /// Runs `sql` on the server while `client` is out of the scratch database (a
+    /// database is copied, dropped or renamed with no session in it), then puts
+    /// `client` back in it, in a new session.
+    fn outside(&mut self, client: &mut Client, sql: &[String]) -> Result<(), String> {
+        // The session in the scratch database ends as another takes its place.
+        *client = self
+            .config
+            .connect(NoTls)
+            .map_err(|e| format!("cannot connect to the server: {}", reason(&e)))?;
+        for statement in sql {
+            self.admin
+                .batch_execute(statement)
+                .map_err(|e| format!("cannot keep the replay's state: {}", reason(&e)))?;
+        }
+        *client = self.connect()?;
+        Ok(())
+    }
+
+    /// Keeps a copy of the scratch database as it is.
+    fn keep(&mut self, client: &mut Client) -> Result<(), String> {
+        let sql = [format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            self.kept(),
+            self.name
+        )];
+        self.outside(client, &sql)
+    }
+
+    /// Puts the kept copy in the scratch database's place.
+    fn go_back(&mut self, client: &mut Client) -> Result<(), String> {
+        let sql = [
+            format!("DROP DATABASE {} WITH (FORCE)", self.name),
+            format!("ALTER DATABASE {} RENAME TO {}", self.kept(), self.name),
+        ];
+        self.outside(client, &sql)
+    }
+
+    /// Drops the kept copy, no longer needed.
+    fn forget(&mut self) -> Result<(), String> {
+        self.admin
+            .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.kept()))
+            .map_err(|e| format!("cannot drop the replay's copy: {}", reason(&e)))
+    }
 }
 
 fn reason(e: &postgres::Error) -> String {
@@ -121,10 +200,11 @@ const SCHEMA: &str = "public";
 /// Replays one migration: seeds its tables, runs and measures its up, prepares its
 /// validations, runs and measures its down, compares the schema, runs its up again.
 /// A down that fails or does not restore is reported and rolled back, so that the
-/// replay goes on from the state the up left (a migration outside a transaction
-/// cannot be rolled back: the replay ends there).
+/// replay goes on from the state the up left; outside a transaction, where nothing
+/// rolls it back, from a copy of the database kept before it ran.
 fn replay_one(
     client: &mut Client,
+    scratch: &mut Scratch,
     seeded: &mut BTreeSet<u32>,
     m: &Migration,
     stale: bool,
@@ -189,6 +269,12 @@ fn replay_one(
     let mut go_on = true;
     let mut left_behind = Vec::new();
     let mut down_failed = None;
+    // Nothing will roll this down back: the state the up left is kept aside, unless
+    // the down has no step to change it.
+    let kept = !m.irreversible && !m.transaction && !m.down.is_empty();
+    if kept && let Err(e) = scratch.keep(client) {
+        return failed(vec![e]);
+    }
     if !m.irreversible {
         // In a transaction, the down is compared before its commit, and rolled back
         // when it does not restore.
@@ -228,33 +314,22 @@ fn replay_one(
                 .map_err(|e| format!("down cannot commit: {}", reason(&e)))
                 .and_then(|()| new_session(client))
                 .and_then(|()| run_up(client, Measure::Nothing)),
-            (true, false) => new_session(client).and_then(|()| run_up(client, Measure::Nothing)),
+            (true, false) => match kept {
+                true => scratch.forget(),
+                false => Ok(()),
+            }
+            .and_then(|()| new_session(client))
+            .and_then(|()| run_up(client, Measure::Nothing)),
             (false, true) => client
                 .batch_execute("ROLLBACK")
                 .map_err(|e| format!("cannot roll the down back: {}", reason(&e)))
                 .map(|()| Vec::new()),
-            // Outside a transaction, nothing rolls a down back: where it ran and left
-            // something, the replay goes on if the up, run again over it, gives the
-            // schema the up gave (an `ADD VALUE IF NOT EXISTS` does).
-            (false, false) if down_failed.is_none() => new_session(client)
-                .and_then(|()| run_up(client, Measure::Nothing))
-                .and_then(|_| snapshot(client))
-                .and_then(|now| match after_up.against(&now).names().is_empty() {
-                    true => Ok(Vec::new()),
-                    false => Err("it leaves another schema".to_owned()),
-                })
-                .map_err(|e| {
-                    format!(
-                        "the migration runs outside a transaction, and its up run again \
-                             over what its down left does not go on: {e}; the replay cannot go \
-                             on past it"
-                    )
-                }),
-            (false, false) => Err(
-                "the migration runs outside a transaction, so the replay cannot go on past \
-                 its down"
-                    .to_owned(),
-            ),
+            // Outside a transaction, the replay goes on from the copy kept before the
+            // down ran, or from where it is, when the down ran nothing.
+            (false, false) => match kept {
+                true => scratch.go_back(client).map(|()| Vec::new()),
+                false => Ok(Vec::new()),
+            },
         };
         if let Err(e) = again {
             errors.push(e);
