@@ -661,10 +661,11 @@ fn a_downgrade_of_the_whole_chain_meets_what_the_downs_above_leave() {
                      [[up]]\nsql = '{index}'\n"
                 ),
             },
+            // Run again over what its own down leaves, its up still runs.
             spec(
                 "unindex",
                 "down_leaves = [\"index users_name\"]\nlocks = \"accepted\"",
-                "DROP INDEX users_name;",
+                "DROP INDEX IF EXISTS users_name;",
                 "SELECT 1;",
             ),
         ]
@@ -688,6 +689,60 @@ fn a_downgrade_of_the_whole_chain_meets_what_the_downs_above_leave() {
     }
     // Where the team makes 0.2.0 irreversible (as `import --acknowledge` does), a
     // downgrade stops above it and the chain is proved.
+    let proved = prove(
+        tempfile::tempdir().unwrap().path(),
+        &chain(true),
+        Some(&url),
+    );
+    assert!(proved.is_ok(), "{}", proved.unwrap_err());
+}
+
+#[test]
+fn an_upgrade_after_the_whole_chains_downgrade_meets_what_the_downs_leave() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    // 0.2.0's down does nothing and says what it leaves, as a chain imported with
+    // `--empty-downs nothing` does: downgraded to 0.1.0 and upgraded again, as a
+    // rollback and the next deploy would, its up meets its own column.
+    let chain = |irreversible: bool| {
+        let users =
+            format!("description = \"users\"\nirreversible = true\n[[up]]\nsql = '{USERS}'\n");
+        let bio = "ALTER TABLE users ADD COLUMN bio TEXT;";
+        vec![
+            users,
+            match irreversible {
+                false => spec(
+                    "bio",
+                    "down_leaves = [\"column users.bio\"]",
+                    bio,
+                    "SELECT 1;",
+                ),
+                true => {
+                    format!("description = \"bio\"\nirreversible = true\n[[up]]\nsql = '{bio}'\n")
+                }
+            },
+        ]
+    };
+    let found = prove(
+        tempfile::tempdir().unwrap().path(),
+        &chain(false),
+        Some(&url),
+    )
+    .unwrap_err();
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    for (line, engine) in lines.iter().zip(["SQLite", "PostgreSQL"]) {
+        assert!(
+            line.contains("v0_2_0__m2.toml")
+                && line
+                    .contains("an upgrade after a downgrade of the whole chain fails at this up")
+                && line.contains(&format!("up step 1 fails on {engine}"))
+                && line.contains("its down and those above it leave column users.bio (0.2.0)"),
+            "{found}"
+        );
+    }
     let proved = prove(
         tempfile::tempdir().unwrap().path(),
         &chain(true),

@@ -26,25 +26,69 @@ pub struct Found {
     pub fails_on_rows: bool,
 }
 
-/// Records that the whole chain, downgraded newest first, fails at the down of the
-/// migration at `index`, though that down restores its own up alone: the downs above
-/// it left what they are known to leave (`down_leaves`), and this one meets it. Its
-/// `Found` gets the error and a failed down, so that `import --acknowledge` makes it
-/// irreversible and a downgrade is refused before it runs rather than failing midway.
-/// A down already found failing on its own is not said twice.
-pub fn downgrade_fails(
-    found: &mut Vec<Found>,
+/// Where the whole chain, downgraded newest first to its newest irreversible migration
+/// and upgraded again (a rollback, then the next deploy), fails first.
+pub enum RoundTrip {
+    /// The down of the migration at this place, run after the downs above it.
+    Down(usize, String),
+    /// The up of the migration at this place, run over what the downs left.
+    Up(usize, String),
+}
+
+/// Downgrades the whole chain with `run(m, "down")`, newest first, down to its newest
+/// irreversible migration, as `downgrade --version` runs it, then upgrades it again
+/// with `run(m, "up")`: where a step fails first, its place and why.
+pub fn round_trip(
     migrations: &[Migration],
-    index: usize,
-    why: String,
-) {
+    mut run: impl FnMut(&Migration, &'static str) -> Result<(), String>,
+) -> Option<RoundTrip> {
+    let bottom = migrations
+        .iter()
+        .rposition(|m| m.irreversible)
+        .map_or(0, |i| i + 1);
+    if let Some((i, e)) = (bottom..migrations.len())
+        .rev()
+        .find_map(|i| run(&migrations[i], "down").err().map(|e| (i, e)))
+    {
+        return Some(RoundTrip::Down(i, e));
+    }
+    (bottom..migrations.len())
+        .find_map(|i| run(&migrations[i], "up").err().map(|e| (i, e)))
+        .map(|(i, e)| RoundTrip::Up(i, e))
+}
+
+/// Records where the whole chain's round trip fails, though each down restores its
+/// own up alone: the downs above it left what they are known to leave
+/// (`down_leaves`), and a down below, or an up run again over them, meets it. Its
+/// `Found` gets the error and a failed down, so that `import --acknowledge` makes the
+/// migration irreversible: a downgrade is refused before it runs rather than failing
+/// midway, and its up is never run again over what it could not take. A down
+/// already found failing on its own is not said twice.
+pub fn round_trip_fails(found: &mut Vec<Found>, migrations: &[Migration], failed: RoundTrip) {
+    let (index, why, from, what, downs) = match failed {
+        RoundTrip::Down(i, why) => (
+            i,
+            why,
+            i + 1,
+            "a downgrade of the whole chain fails at this down, run after the downs above it",
+            "the downs above it leave",
+        ),
+        RoundTrip::Up(i, why) => (
+            i,
+            why,
+            i,
+            "an upgrade after a downgrade of the whole chain fails at this up, run over what \
+             the downs left",
+            "its down and those above it leave",
+        ),
+    };
     if found
         .iter()
         .any(|f| f.index == index && f.down_failed.is_some())
     {
         return;
     }
-    let above: Vec<String> = migrations[index + 1..]
+    let above: Vec<String> = migrations[from..]
         .iter()
         .flat_map(|m| {
             m.down_leaves
@@ -54,17 +98,10 @@ pub fn downgrade_fails(
         .collect();
     let left = match above.len() {
         0 => String::new(),
-        n if n <= 4 => format!("; the downs above it leave {}", above.join(", ")),
-        n => format!(
-            "; the downs above it leave {} and {} more",
-            above[..4].join(", "),
-            n - 4
-        ),
+        n if n <= 4 => format!("; {downs} {}", above.join(", ")),
+        n => format!("; {downs} {} and {} more", above[..4].join(", "), n - 4),
     };
-    let e = format!(
-        "a downgrade of the whole chain fails at this down, run after the downs above it: \
-         {why}{left}"
-    );
+    let e = format!("{what}: {why}{left}");
     match found.iter_mut().find(|f| f.index == index) {
         Some(f) => {
             f.errors.push(e.clone());

@@ -41,27 +41,21 @@ pub fn replay(migrations: &mut [Migration]) -> Result<Vec<Found>, String> {
         schema.apply(&up);
         m.schema_digest = Some(schema.digest());
     }
-    if let Some((index, why)) = downgrade(&conn, migrations) {
-        super::downgrade_fails(&mut found, migrations, index, why);
+    // A round trip over downs found flawed would only say it again.
+    if found.iter().any(|f| !f.errors.is_empty()) {
+        return Ok(found);
+    }
+    let failed = super::round_trip(migrations, |m, direction| {
+        let steps = match direction {
+            "up" => &m.up,
+            _ => &m.down,
+        };
+        new_session(&conn).and_then(|()| apply(&conn, m, direction, steps))
+    });
+    if let Some(failed) = failed {
+        super::round_trip_fails(&mut found, migrations, failed);
     }
     Ok(found)
-}
-
-/// The whole chain downgraded in the replay's database, newest first, down to its
-/// newest irreversible migration, as `downgrade --version` runs it: where a down
-/// fails, its place and why.
-fn downgrade(conn: &Connection, migrations: &[Migration]) -> Option<(usize, String)> {
-    migrations
-        .iter()
-        .enumerate()
-        .rev()
-        .take_while(|(_, m)| !m.irreversible)
-        .find_map(|(i, m)| {
-            new_session(conn)
-                .and_then(|()| apply(conn, m, "down", &m.down))
-                .err()
-                .map(|e| (i, e))
-        })
 }
 
 /// What the replay of one migration found: what its up changed (None when the up
