@@ -40,21 +40,32 @@ pub struct Change {
 }
 
 /// Folds whitespace so that SQL SQLite re-wrote (ALTER TABLE edits the stored text)
-/// compares equal to the same definition typed by hand.
+/// compares equal to the same definition typed by hand; a statement's end is where
+/// its `;` is, whatever space is around it (a function re-created from a file that put
+/// it on a line of its own). A string literal is kept as written: its spaces are its
+/// value.
 pub fn fold(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut space = false;
+    let mut literal = false;
     for c in sql.chars() {
+        if literal {
+            out.push(c);
+            // `''` inside a literal closes it and opens it again at once.
+            literal = c != '\'';
+            continue;
+        }
         if c.is_whitespace() {
             space = true;
             continue;
         }
-        let tight = matches!(c, '(' | ')' | ',') || out.ends_with(['(', ',']);
+        let tight = matches!(c, '(' | ')' | ',' | ';') || out.ends_with(['(', ',', ';']);
         if space && !out.is_empty() && !tight {
             out.push(' ');
         }
         space = false;
         out.push(c);
+        literal = c == '\'';
     }
     out
 }
@@ -104,9 +115,7 @@ pub fn canonical(kind: &str, sql: &str) -> String {
             c => out.push(c.to_ascii_uppercase()),
         }
     }
-    // A statement's end is where its `;` is, whatever space is around it (a function
-    // re-created from a file that put it on a line of its own).
-    let folded = fold(&out).replace(" ;", ";").replace("; ", ";");
+    let folded = fold(&out);
     match (kind, folded.find('(')) {
         ("table", Some(open)) => format!("CREATE TABLE{}", &folded[open..]),
         _ => folded,
@@ -829,6 +838,14 @@ mod tests {
         assert_eq!(
             fold("CREATE TABLE t(a INT, b)"),
             fold("CREATE TABLE t (a INT,b)")
+        );
+        assert_eq!(fold("BEGIN SELECT 1 ;\n END ;"), "BEGIN SELECT 1;END;");
+        // A literal's spaces are its value, `''` inside it or not.
+        assert_eq!(fold("DEFAULT 'a  b ; c'"), "DEFAULT 'a  b ; c'");
+        assert_eq!(fold("x = 'it''s  ok'  ,  y"), "x = 'it''s  ok',y");
+        assert_ne!(
+            canonical("table", "CREATE TABLE t (a TEXT DEFAULT 'a  b')"),
+            canonical("table", "CREATE TABLE t (a TEXT DEFAULT 'a b')")
         );
     }
 
