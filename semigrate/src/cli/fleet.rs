@@ -260,12 +260,6 @@ fn each(
             report_error = file.write(&report, now).err();
         }
     };
-    let waiting: Vec<TargetRun> = targets
-        .iter()
-        .map(|t| TargetRun::waiting(t, Kind::Left))
-        .collect();
-    write(&waiting, false);
-    drop(waiting);
     let (mut done, mut failed) = (0, 0);
     let results = crate::fleet::run(
         &targets,
@@ -277,6 +271,10 @@ fn each(
             on_target(context, connections, target, access, &on_store)
         },
         &mut |i, so_far| {
+            // Before any target starts, the report says each is left.
+            let Some(i) = i else {
+                return write(so_far, false);
+            };
             let r = &so_far[i];
             if r.outcome == Kind::Failed {
                 failed += 1;

@@ -97,8 +97,8 @@ impl TargetRun {
 
 /// Runs `work` on every target as `rollout` says, `worker()` giving each worker thread
 /// its own state (its server connections), and tells `seen` on the calling thread of
-/// each result as it comes: its index, and every target's result so far (the one copy
-/// of them a run keeps). `work` is told when the fleet is stopping, so that a store in
+/// each result as it comes: its index (None once before any target starts), and every
+/// target's result so far (the one copy of them a run keeps). `work` is told when the fleet is stopping, so that a store in
 /// the middle of its run stops after the migration it is in. Returns every target's
 /// result, in the targets' order.
 pub fn run<W>(
@@ -106,12 +106,13 @@ pub fn run<W>(
     rollout: &Rollout,
     worker: &(dyn Fn() -> W + Sync),
     work: &(dyn Fn(&mut W, &Target, &AtomicBool) -> TargetRun + Sync),
-    seen: &mut dyn FnMut(usize, &[TargetRun]),
+    seen: &mut dyn FnMut(Option<usize>, &[TargetRun]),
 ) -> Vec<TargetRun> {
     let mut results: Vec<TargetRun> = targets
         .iter()
         .map(|t| TargetRun::waiting(t, Kind::Left))
         .collect();
+    seen(None, &results);
     let canary = rollout.canary.min(targets.len());
     let stop = AtomicBool::new(false);
     let phases = [
@@ -148,14 +149,14 @@ pub fn run<W>(
             drop(tx);
             for (i, result) in rx {
                 results[i] = result;
-                seen(i, &results);
+                seen(Some(i), &results);
             }
         });
     }
     for i in 0..results.len() {
         if results[i].outcome == Kind::Left {
             results[i] = TargetRun::waiting(&targets[i], Kind::Skipped);
-            seen(i, &results);
+            seen(Some(i), &results);
         }
     }
     results
@@ -429,7 +430,7 @@ mod tests {
                 running.fetch_sub(1, Ordering::SeqCst);
                 result(t, false)
             },
-            &mut |_, _| seen += 1,
+            &mut |i, _| seen += usize::from(i.is_some()),
         );
         assert_eq!(peak.load(Ordering::SeqCst), 3);
         assert_eq!(seen, 40);
