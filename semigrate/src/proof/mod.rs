@@ -54,7 +54,10 @@ pub fn round_trip(
     }
     // Where no down leaves anything, each up would run again on the very schema it
     // first ran on.
-    if migrations[bottom..].iter().all(|m| m.down_leaves.is_empty()) {
+    if migrations[bottom..]
+        .iter()
+        .all(|m| m.down_leaves.is_empty())
+    {
         return None;
     }
     (bottom..migrations.len())
