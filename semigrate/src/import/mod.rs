@@ -228,10 +228,12 @@ pub fn acknowledge(imported: &mut [Imported], postgres: Option<&str>) -> Result<
 /// The spec of one imported migration, its SQL in `sql/` files or inline.
 pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
     let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    // A comment is one line: a line break in what it quotes (a literal's) would end it.
+    let one_line = |s: &str| s.replace(['\r', '\n'], " ");
     let s = &i.source;
     let mut out = format!("# Imported from {}: {}\n", tool.name(), s.name);
     for note in &s.notes {
-        out.push_str(&format!("# {note}\n"));
+        out.push_str(&format!("# {}\n", one_line(note)));
     }
     let description = match words(&s.name) {
         w if w.is_empty() => format!("{} migration {}", tool.name(), s.id),
@@ -248,12 +250,14 @@ pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
         match (&s.down, &i.down_fails) {
             (None, _) => out.push_str("# it has no down\n"),
             (Some(_), Some(why)) if inline => out.push_str(&format!(
-                "# its down fails, so it is irreversible until the down is fixed: {why}\n"
+                "# its down fails, so it is irreversible until the down is fixed: {}\n",
+                one_line(why)
             )),
             (Some(_), Some(why)) => out.push_str(&format!(
                 "# its down fails, so it is irreversible until the down is fixed \
-                 (fix {}, then drop `irreversible` and the `#` before its [[down]] below): {why}\n",
-                sql_file(i, "down")
+                 (fix {}, then drop `irreversible` and the `#` before its [[down]] below): {}\n",
+                sql_file(i, "down"),
+                one_line(why)
             )),
             (Some(_), None) => {}
         }
@@ -271,7 +275,7 @@ pub fn spec(i: &Imported, tool: Tool, inline: bool) -> String {
     if !i.leaves.is_empty() {
         out.push_str("# The proof found that the down does not restore all that the up changed:\n");
         for (_, line) in &i.leaves {
-            out.push_str(&format!("#   {line}\n"));
+            out.push_str(&format!("#   {}\n", one_line(line)));
         }
         out.push_str("down_leaves = [\n");
         for (subject, _) in &i.leaves {
@@ -577,6 +581,36 @@ mod tests {
             leaves.iter().any(|l| l.as_str().unwrap().contains("a.y")),
             "{leaves:?}"
         );
+    }
+
+    #[test]
+    fn what_the_proof_quotes_stays_in_its_comment_line() {
+        let mut imported = map(
+            vec![source(
+                "1_f",
+                "CREATE TABLE f (a TEXT);",
+                Some("DROP TABLE f;"),
+            )],
+            SemVer::new(0, 1, 0),
+            Stride::Minor,
+        );
+        imported[0].leaves.push((
+            "default of f.a".into(),
+            "default of f.a: 'two\nlines'".into(),
+        ));
+        for inline in [false, true] {
+            let text = spec(&imported[0], Tool::Sqlx, inline);
+            let parsed: toml::Table =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(parsed["down_leaves"][0].as_str(), Some("default of f.a"));
+        }
+        imported[0].down_fails = Some("fails on 'a\nb'".into());
+        for inline in [false, true] {
+            let text = spec(&imported[0], Tool::Sqlx, inline);
+            let parsed: toml::Table =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(parsed["irreversible"].as_bool(), Some(true));
+        }
     }
 
     #[test]

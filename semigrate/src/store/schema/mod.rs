@@ -43,18 +43,12 @@ pub struct Change {
 /// compares equal to the same definition typed by hand; a statement's end is where
 /// its `;` is, whatever space is around it (a function re-created from a file that put
 /// it on a line of its own). A string literal is kept as written: its spaces are its
-/// value.
+/// value. An apostrophe in a comment (`-- it's`) opens none.
 pub fn fold(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut space = false;
-    let mut literal = false;
-    for c in sql.chars() {
-        if literal {
-            out.push(c);
-            // `''` inside a literal closes it and opens it again at once.
-            literal = c != '\'';
-            continue;
-        }
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
         if c.is_whitespace() {
             space = true;
             continue;
@@ -65,7 +59,36 @@ pub fn fold(sql: &str) -> String {
         }
         space = false;
         out.push(c);
-        literal = c == '\'';
+        match c {
+            '\'' => {
+                // `''` inside a literal closes it and opens it again at once.
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == '\'' {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                // The comment's words are folded, its apostrophes are words.
+                while let Some(&c) = chars.peek() {
+                    if c == '\n' {
+                        break;
+                    }
+                    chars.next();
+                    match c.is_whitespace() {
+                        true => space = true,
+                        false => {
+                            if std::mem::take(&mut space) {
+                                out.push(' ');
+                            }
+                            out.push(c);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
     }
     out
 }
@@ -843,6 +866,10 @@ mod tests {
         // A literal's spaces are its value, `''` inside it or not.
         assert_eq!(fold("DEFAULT 'a  b ; c'"), "DEFAULT 'a  b ; c'");
         assert_eq!(fold("x = 'it''s  ok'  ,  y"), "x = 'it''s  ok',y");
+        assert_eq!(
+            fold("BEGIN -- it's  the  end\n  RETURN  'a  b';\nEND"),
+            "BEGIN -- it's the end RETURN 'a  b';END"
+        );
         assert_ne!(
             canonical("table", "CREATE TABLE t (a TEXT DEFAULT 'a  b')"),
             canonical("table", "CREATE TABLE t (a TEXT DEFAULT 'a b')")
