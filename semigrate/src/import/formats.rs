@@ -607,11 +607,14 @@ fn empty_down(source: &mut Source, tool: Tool, policy: EmptyDowns) {
     // says nothing about how to undo it. A down that only reads says there is no
     // undoing an up that changes the schema; under an up that only changes rows, it
     // is the team's "nothing to undo".
-    let what = match () {
-        _ if source.up.is_empty() => return,
-        _ if down.is_empty() => "holds no statement",
-        _ if down.only_reads() && !source.up.only_data() => "only reads (SELECT)",
-        _ => return,
+    let what = if source.up.is_empty() {
+        return;
+    } else if down.is_empty() {
+        "holds no statement"
+    } else if down.only_reads() && !source.up.only_data() {
+        "only reads (SELECT)"
+    } else {
+        return;
     };
     match policy {
         EmptyDowns::Irreversible => {

@@ -459,6 +459,11 @@ mod tests {
         }
     }
 
+    /// `sources` imported from 0.1.0, a minor apart.
+    fn mapped(sources: Vec<Source>) -> Vec<Imported> {
+        map(sources, SemVer::new(0, 1, 0), Stride::Minor)
+    }
+
     #[test]
     fn versions_follow_the_stride() {
         let sources = || {
@@ -491,15 +496,11 @@ mod tests {
 
     #[test]
     fn a_spec_says_what_it_was_and_what_it_leaves() {
-        let mut i = map(
-            vec![source(
-                "1_bio",
-                "ALTER TABLE u ADD bio TEXT;",
-                Some("SELECT 1;"),
-            )],
-            SemVer::new(0, 1, 0),
-            Stride::Minor,
-        )
+        let mut i = mapped(vec![source(
+            "1_bio",
+            "ALTER TABLE u ADD bio TEXT;",
+            Some("SELECT 1;"),
+        )])
         .remove(0);
         i.leaves = vec![(
             "column u.bio".into(),
@@ -524,14 +525,10 @@ mod tests {
 
     #[test]
     fn a_down_under_an_empty_up_is_written_as_proved() {
-        let imported = map(
-            vec![
-                source("1_drop", "-- nothing here\n", Some("DROP TABLE t;")),
-                source("2_none", "", Some("")),
-            ],
-            SemVer::new(0, 1, 0),
-            Stride::Minor,
-        );
+        let imported = mapped(vec![
+            source("1_drop", "-- nothing here\n", Some("DROP TABLE t;")),
+            source("2_none", "", Some("")),
+        ]);
         let written = files(&imported, Tool::GolangMigrate, false);
         let named: Vec<String> = written
             .iter()
@@ -555,14 +552,10 @@ mod tests {
 
     #[test]
     fn a_down_that_does_nothing_is_proved_and_what_it_leaves_acknowledged() {
-        let mut imported = map(
-            vec![
-                source("1_a", "CREATE TABLE a (x INTEGER);", Some("DROP TABLE a;")),
-                source("2_b", "ALTER TABLE a ADD y TEXT;", Some("-- nothing\n")),
-            ],
-            SemVer::new(0, 1, 0),
-            Stride::Minor,
-        );
+        let mut imported = mapped(vec![
+            source("1_a", "CREATE TABLE a (x INTEGER);", Some("DROP TABLE a;")),
+            source("2_b", "ALTER TABLE a ADD y TEXT;", Some("-- nothing\n")),
+        ]);
         assert!(acknowledge(&mut imported, None).unwrap().is_empty());
         let written = files(&imported, Tool::Diesel, false);
         assert!(
@@ -585,15 +578,11 @@ mod tests {
 
     #[test]
     fn what_the_proof_quotes_stays_in_its_comment_line() {
-        let mut imported = map(
-            vec![source(
-                "1_f",
-                "CREATE TABLE f (a TEXT);",
-                Some("DROP TABLE f;"),
-            )],
-            SemVer::new(0, 1, 0),
-            Stride::Minor,
-        );
+        let mut imported = mapped(vec![source(
+            "1_f",
+            "CREATE TABLE f (a TEXT);",
+            Some("DROP TABLE f;"),
+        )]);
         imported[0].leaves.push((
             "default of f.a".into(),
             "default of f.a: 'two\nlines'".into(),
@@ -615,15 +604,11 @@ mod tests {
 
     #[test]
     fn a_down_that_fails_is_kept_for_the_team_to_fix() {
-        let mut imported = map(
-            vec![source(
-                "1_nn",
-                "ALTER TABLE t ALTER a DROP NOT NULL;",
-                Some("ALTER TABLE t ADD CONSTRAINT a_nn NOT NULL a;"),
-            )],
-            SemVer::new(0, 1, 0),
-            Stride::Minor,
-        );
+        let mut imported = mapped(vec![source(
+            "1_nn",
+            "ALTER TABLE t ALTER a DROP NOT NULL;",
+            Some("ALTER TABLE t ADD CONSTRAINT a_nn NOT NULL a;"),
+        )]);
         imported[0].down_fails = Some("syntax error at or near \"NOT\"".into());
         let written = files(&imported, Tool::Diesel, false);
         let down = written
