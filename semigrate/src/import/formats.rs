@@ -177,11 +177,13 @@ pub fn read(tool: Tool, dir: &Path, empty: EmptyDowns) -> Result<Vec<Source>, Ve
 }
 
 /// How a tool orders its migrations: by number, by numeric parts (Flyway's 1.10
-/// after 1.9), or by text (timestamps, sql-migrate's names).
+/// after 1.9), by a leading number then the whole name (sql-migrate, whose id is the
+/// file's name: `1-a.sql` and `1-b.sql` are two migrations), or by text (timestamps).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     Number(u128),
     Parts(Vec<u128>),
+    Led(u128, String),
     Text(String),
 }
 
@@ -387,7 +389,7 @@ fn sections(
                 // sql-migrate orders by a leading number when the name has one.
                 let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
                 match digits.parse::<u128>() {
-                    Ok(n) => Key::Parts(vec![0, n]),
+                    Ok(n) => Key::Led(n, name.clone()),
                     Err(_) => Key::Text(name.clone()),
                 }
             }
@@ -863,6 +865,11 @@ mod tests {
                 "9_a.sql",
                 "-- +migrate Up notransaction\nCREATE TABLE a (x);\n",
             ),
+            // Its id is the whole name: one leading number may start two migrations.
+            (
+                "10-a.sql",
+                "-- +migrate Up\nCREATE TABLE c (x);\n-- +migrate Down\nDROP TABLE c;\n",
+            ),
         ]);
         let read_sm = read(
             Tool::SqlMigrate,
@@ -870,7 +877,7 @@ mod tests {
             EmptyDowns::Irreversible,
         )
         .unwrap();
-        assert_eq!(names(&read_sm), ["9_a", "10_b"]);
+        assert_eq!(names(&read_sm), ["9_a", "10-a", "10_b"]);
         assert_eq!(read_sm[0].id, "9_a.sql");
         assert!(!read_sm[0].transaction);
 
