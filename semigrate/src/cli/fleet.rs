@@ -8,7 +8,8 @@ use crate::engine::plan::Direction;
 use crate::engine::{Options, Request};
 use crate::error::{Error, Result};
 use crate::fleet::{
-    Counts, Kind, Moved, OnError, Report, ReportFile, Rollout, Standing, Target, TargetRun,
+    Counts, Kind, Moved, OnError, Report, ReportFile, Results, Rollout, Runs, Standing, Target,
+    TargetRun,
 };
 use crate::model::SemVer;
 use crate::store::Store;
@@ -106,7 +107,7 @@ pub fn migrate(
         fleet,
         request.command(),
         Some(goal),
-        &results,
+        results.runs(),
         String::new(),
     )
 }
@@ -134,7 +135,14 @@ pub fn verify(context: &Invocation, fleet: &Fleet) -> Result<String> {
             })
         },
     )?;
-    ended(context, fleet, "verify", None, &results, String::new())
+    ended(
+        context,
+        fleet,
+        "verify",
+        None,
+        results.runs(),
+        String::new(),
+    )
 }
 
 /// `status --fleet`: how many stores are at each version, which drifted, which are
@@ -170,18 +178,18 @@ pub fn status(context: &Invocation, fleet: &Fleet) -> Result<String> {
             })
         },
     )?;
+    let results = results.runs();
     let output = match context.json {
-        true => super::json(&StatusJson::of(&results, context.chain.latest())),
-        false => status_text(&results, context.chain.latest()),
+        true => super::json(&StatusJson::of(results, context.chain.latest())),
+        false => status_text(results, context.chain.latest()),
     };
-    let failed = results.iter().find(|r| r.outcome == Kind::Failed);
-    match failed {
+    match results.first_failed() {
         None => Ok(output),
         Some(first) => Err(Error::Fleet {
             output,
             summary: format!(
                 "{} of {} stores could not be read; the first: {}: {}",
-                crate::fleet::thousands(Counts::of(&results).failed),
+                crate::fleet::thousands(Counts::of(results).failed),
                 crate::fleet::thousands(results.len()),
                 first.target,
                 first.error.as_deref().unwrap_or("")
@@ -198,7 +206,7 @@ fn ended(
     fleet: &Fleet,
     command: &str,
     goal: Option<SemVer>,
-    results: &[TargetRun],
+    results: Runs<'_>,
     mut output: String,
 ) -> Result<String> {
     let summary = crate::fleet::summary(results, fleet.report.as_deref());
@@ -211,7 +219,7 @@ fn ended(
             targets: results,
         }));
     }
-    match results.iter().find(|r| r.outcome == Kind::Failed) {
+    match results.first_failed() {
         None => {
             if !context.json {
                 output.push_str(&summary);
@@ -236,7 +244,7 @@ fn each(
     goal: Option<SemVer>,
     access: Access,
     operation: &Operation<'_>,
-) -> Result<Vec<TargetRun>> {
+) -> Result<Results> {
     let targets = targets(context, fleet)?;
     let rollout = Rollout {
         parallel: parallel(context, fleet, &targets)?,
@@ -246,7 +254,7 @@ fn each(
     let bar = bar(context, targets.len());
     let mut file = fleet.report.as_deref().map(ReportFile::new);
     let mut report_error = None;
-    let mut write = |so_far: &[TargetRun], now: bool| {
+    let mut write = |so_far: Runs<'_>, now: bool| {
         if let Some(file) = &mut file
             && report_error.is_none()
         {
@@ -262,7 +270,7 @@ fn each(
     };
     let (mut done, mut failed) = (0, 0);
     let results = crate::fleet::run(
-        &targets,
+        targets,
         &rollout,
         &Connections::default,
         &|connections, target, stopping| {
@@ -275,7 +283,7 @@ fn each(
             let Some(i) = i else {
                 return write(so_far, false);
             };
-            let r = &so_far[i];
+            let r = so_far.get(i);
             if r.outcome == Kind::Failed {
                 failed += 1;
                 let line = format!("failed: {}: {}", r.target, r.error.as_deref().unwrap_or(""));
@@ -297,7 +305,7 @@ fn each(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    write(&results, true);
+    write(results.runs(), true);
     match report_error {
         Some(e) => Err(e),
         None => Ok(results),
@@ -363,7 +371,7 @@ fn parallel(context: &Invocation, fleet: &Fleet, targets: &[Target]) -> Result<u
     let mut servers: Vec<&str> = targets
         .iter()
         .filter_map(|t| match t {
-            Target::Server { url, .. } => Some(url.as_str()),
+            Target::Server(on) => Some(on.url.as_str()),
             Target::File(_) => None,
         })
         .collect();
@@ -435,10 +443,8 @@ fn on_target(
     let started = Instant::now();
     let here = context.at(target);
     let (result, stands) = match target {
-        Target::Server {
-            url,
-            schema: Some(schema),
-        } => {
+        Target::Server(on) if on.schema.is_some() => {
+            let (url, schema) = (&on.url, on.schema.as_deref().unwrap_or_default());
             let session = match connections.0.remove(url) {
                 Some(mut session) => session.switch_schema(schema).map(|()| session),
                 None => PostgresStore::open_for(context.migrations(), url, Some(schema)),
@@ -519,54 +525,59 @@ struct StatusJson<'a> {
     /// How many stores are at each version, newest first.
     versions: Vec<AtVersion>,
     /// The stores whose specs changed after they were applied.
-    drifted: Vec<&'a str>,
+    drifted: Vec<String>,
     /// The stores whose schema differs from the one compiled for their version.
-    schema_differs: Vec<&'a str>,
+    schema_differs: Vec<String>,
     /// The stores another run holds the lock of.
-    locked: Vec<&'a str>,
+    locked: Vec<String>,
     /// The stores that could not be read, with why.
-    failed: Vec<(&'a str, &'a str)>,
+    failed: Vec<(String, String)>,
     /// Every store, in the fleet's order.
-    targets: &'a [TargetRun],
+    targets: Runs<'a>,
 }
 
 impl<'a> StatusJson<'a> {
-    fn of(results: &'a [TargetRun], latest: SemVer) -> StatusJson<'a> {
-        let with = |f: fn(&Standing) -> bool| -> Vec<&'a str> {
-            results
-                .iter()
-                .filter(|r| r.standing.as_ref().is_some_and(f))
-                .map(|r| r.target.as_str())
-                .collect()
-        };
-        let mut versions: Vec<AtVersion> = Vec::new();
-        for version in results.iter().filter_map(|r| r.standing.and(r.to)) {
-            match versions.iter_mut().find(|a| a.version == version) {
-                Some(a) => a.stores += 1,
-                None => versions.push(AtVersion { version, stores: 1 }),
-            }
-        }
-        versions.sort_by_key(|a| std::cmp::Reverse(a.version));
-        StatusJson {
+    fn of(results: Runs<'a>, latest: SemVer) -> StatusJson<'a> {
+        let mut s = StatusJson {
             stores: results.len(),
             latest,
-            versions,
-            drifted: with(|s| s.drifted),
-            schema_differs: with(|s| s.schema_differs),
-            locked: with(|s| s.locked),
-            failed: results
-                .iter()
-                .filter(|r| r.outcome == Kind::Failed)
-                .map(|r| (r.target.as_str(), r.error.as_deref().unwrap_or("")))
-                .collect(),
+            versions: Vec::new(),
+            drifted: Vec::new(),
+            schema_differs: Vec::new(),
+            locked: Vec::new(),
+            failed: Vec::new(),
             targets: results,
+        };
+        for r in results.iter() {
+            if let Some(standing) = r.standing {
+                for (flag, list) in [
+                    (standing.drifted, &mut s.drifted),
+                    (standing.schema_differs, &mut s.schema_differs),
+                    (standing.locked, &mut s.locked),
+                ] {
+                    if flag {
+                        list.push(r.target.clone());
+                    }
+                }
+                if let Some(version) = r.to {
+                    match s.versions.iter_mut().find(|a| a.version == version) {
+                        Some(a) => a.stores += 1,
+                        None => s.versions.push(AtVersion { version, stores: 1 }),
+                    }
+                }
+            }
+            if r.outcome == Kind::Failed {
+                s.failed.push((r.target, r.error.unwrap_or_default()));
+            }
         }
+        s.versions.sort_by_key(|a| std::cmp::Reverse(a.version));
+        s
     }
 }
 
 /// The table `status --fleet` prints: a line per version, then the stores that need a
 /// look (ten named, the rest counted).
-fn status_text(results: &[TargetRun], latest: SemVer) -> String {
+fn status_text(results: Runs<'_>, latest: SemVer) -> String {
     let s = StatusJson::of(results, latest);
     let mut out = String::new();
     let _ = writeln!(
@@ -598,11 +609,10 @@ fn status_text(results: &[TargetRun], latest: SemVer) -> String {
         }
         line
     };
-    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     for (label, stores) in [
-        ("drifted", owned(&s.drifted)),
-        ("schema", owned(&s.schema_differs)),
-        ("locked", owned(&s.locked)),
+        ("drifted", s.drifted),
+        ("schema", s.schema_differs),
+        ("locked", s.locked),
         (
             "failed",
             s.failed.iter().map(|(t, e)| format!("{t} ({e})")).collect(),

@@ -526,7 +526,7 @@ impl Invocation {
     pub fn at(&self, target: &crate::fleet::Target) -> Invocation {
         let (database, schema) = match target {
             crate::fleet::Target::File(path) => (path.display().to_string(), None),
-            crate::fleet::Target::Server { url, schema } => (url.clone(), schema.clone()),
+            crate::fleet::Target::Server(on) => (on.url.clone(), on.schema.clone()),
         };
         Invocation {
             database,

@@ -98,21 +98,19 @@ impl TargetRun {
 /// Runs `work` on every target as `rollout` says, `worker()` giving each worker thread
 /// its own state (its server connections), and tells `seen` on the calling thread of
 /// each result as it comes: its index (None once before any target starts), and every
-/// target's result so far (the one copy of them a run keeps). `work` is told when the fleet is stopping, so that a store in
-/// the middle of its run stops after the migration it is in. Returns every target's
-/// result, in the targets' order.
+/// target's result so far (the one copy of them a run keeps, a few dozen bytes a
+/// store). `work` is told when the fleet is stopping, so that a store in the middle
+/// of its run stops after the migration it is in. Returns every target's result, in
+/// the targets' order.
 pub fn run<W>(
-    targets: &[Target],
+    targets: Vec<Target>,
     rollout: &Rollout,
     worker: &(dyn Fn() -> W + Sync),
     work: &(dyn Fn(&mut W, &Target, &AtomicBool) -> TargetRun + Sync),
-    seen: &mut dyn FnMut(Option<usize>, &[TargetRun]),
-) -> Vec<TargetRun> {
-    let mut results: Vec<TargetRun> = targets
-        .iter()
-        .map(|t| TargetRun::waiting(t, Kind::Left))
-        .collect();
-    seen(None, &results);
+    seen: &mut dyn FnMut(Option<usize>, Runs<'_>),
+) -> Results {
+    let mut slots = Slots::waiting(targets.len());
+    seen(None, Runs::of(&targets, &slots));
     let canary = rollout.canary.min(targets.len());
     let stop = AtomicBool::new(false);
     let phases = [
@@ -128,7 +126,7 @@ pub fn run<W>(
         std::thread::scope(|scope| {
             for _ in 0..rollout.parallel.clamp(1, end - start) {
                 let tx = tx.clone();
-                let (next, stop) = (&next, &stop);
+                let (next, stop, targets) = (&next, &stop, &targets);
                 scope.spawn(move || {
                     let mut state = worker();
                     while !stop.load(Ordering::SeqCst) {
@@ -148,18 +146,182 @@ pub fn run<W>(
             }
             drop(tx);
             for (i, result) in rx {
-                results[i] = result;
-                seen(Some(i), &results);
+                slots.set(i, &result);
+                seen(Some(i), Runs::of(&targets, &slots));
             }
         });
     }
-    for i in 0..results.len() {
-        if results[i].outcome == Kind::Left {
-            results[i] = TargetRun::waiting(&targets[i], Kind::Skipped);
-            seen(Some(i), &results);
+    for i in 0..targets.len() {
+        if slots.all[i].outcome == Kind::Left {
+            slots.all[i].outcome = Kind::Skipped;
+            seen(Some(i), Runs::of(&targets, &slots));
         }
     }
-    results
+    Results { targets, slots }
+}
+
+/// A fleet's results as a run keeps them: its targets, and what happened to each,
+/// packed (a store's line of the report is made again when it is written).
+pub struct Results {
+    targets: Vec<Target>,
+    slots: Slots,
+}
+
+impl Results {
+    /// The results, to read.
+    pub fn runs(&self) -> Runs<'_> {
+        Runs::of(&self.targets, &self.slots)
+    }
+
+    /// Results made of report lines, in the targets' order.
+    #[cfg(test)]
+    pub fn of(targets: Vec<Target>, runs: &[TargetRun]) -> Results {
+        let mut slots = Slots::waiting(targets.len());
+        for (i, run) in runs.iter().enumerate() {
+            slots.set(i, run);
+        }
+        Results { targets, slots }
+    }
+}
+
+/// What happened to each target, a few dozen bytes a store: versions by their place in
+/// a table of those seen, a failure's text only where there is one.
+struct Slots {
+    all: Vec<Slot>,
+    versions: Vec<SemVer>,
+}
+
+/// One store's result, packed.
+#[derive(Clone)]
+struct Slot {
+    outcome: Kind,
+    /// The places of `from` and `to` in the table of versions; `NONE` when unknown.
+    from: u32,
+    to: u32,
+    duration_ms: u32,
+    standing: Option<Standing>,
+    failure: Option<Box<(String, i32)>>,
+}
+
+/// The place of a version not known.
+const NONE: u32 = u32::MAX;
+
+impl Slots {
+    fn waiting(n: usize) -> Slots {
+        let slot = Slot {
+            outcome: Kind::Left,
+            from: NONE,
+            to: NONE,
+            duration_ms: 0,
+            standing: None,
+            failure: None,
+        };
+        Slots {
+            all: vec![slot; n],
+            versions: Vec::new(),
+        }
+    }
+
+    fn place(&mut self, version: Option<SemVer>) -> u32 {
+        let Some(version) = version else {
+            return NONE;
+        };
+        match self.versions.iter().position(|v| *v == version) {
+            Some(i) => i as u32,
+            None => {
+                self.versions.push(version);
+                self.versions.len() as u32 - 1
+            }
+        }
+    }
+
+    fn version(&self, place: u32) -> Option<SemVer> {
+        self.versions.get(place as usize).copied()
+    }
+
+    fn set(&mut self, i: usize, run: &TargetRun) {
+        let (from, to) = (self.place(run.from), self.place(run.to));
+        self.all[i] = Slot {
+            outcome: run.outcome,
+            from,
+            to,
+            duration_ms: u32::try_from(run.duration_ms).unwrap_or(u32::MAX),
+            standing: run.standing,
+            failure: run
+                .error
+                .clone()
+                .map(|error| Box::new((error, run.exit_code))),
+        };
+    }
+}
+
+/// The results of a fleet, to read: each target's report line, made on demand.
+#[derive(Clone, Copy)]
+pub struct Runs<'a> {
+    targets: &'a [Target],
+    slots: &'a Slots,
+}
+
+impl<'a> Runs<'a> {
+    fn of(targets: &'a [Target], slots: &'a Slots) -> Runs<'a> {
+        Runs { targets, slots }
+    }
+
+    /// How many targets.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The report line of target `i`.
+    pub fn get(&self, i: usize) -> TargetRun {
+        let slot = &self.slots.all[i];
+        let (error, exit_code) = match slot.failure.as_deref() {
+            Some((error, code)) => (Some(error.clone()), *code),
+            None => (None, 0),
+        };
+        TargetRun {
+            target: self.targets[i].shown(),
+            from: self.slots.version(slot.from),
+            to: self.slots.version(slot.to),
+            outcome: slot.outcome,
+            duration_ms: u64::from(slot.duration_ms),
+            error,
+            standing: slot.standing,
+            exit_code,
+        }
+    }
+
+    /// Every target's report line, in the fleet's order.
+    pub fn iter(self) -> impl Iterator<Item = TargetRun> + 'a {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// Each target's outcome and versions, without making its line.
+    fn outcomes(self) -> impl Iterator<Item = (Kind, Option<SemVer>)> + 'a {
+        self.slots
+            .all
+            .iter()
+            .map(|s| (s.outcome, self.slots.version(s.to)))
+    }
+
+    /// The first target that failed.
+    pub fn first_failed(self) -> Option<TargetRun> {
+        let i = self
+            .slots
+            .all
+            .iter()
+            .position(|s| s.outcome == Kind::Failed)?;
+        Some(self.get(i))
+    }
+}
+
+impl Serialize for Runs<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// What an operation did to one store.
@@ -236,7 +398,7 @@ pub struct Report<'a> {
     /// How many targets ended in each outcome so far.
     pub counts: Counts,
     /// Every target, in the fleet's order.
-    pub targets: &'a [TargetRun],
+    pub targets: Runs<'a>,
 }
 
 /// The outcomes of a fleet, counted.
@@ -260,13 +422,13 @@ pub struct Counts {
 
 impl Counts {
     /// The counts of `results`.
-    pub fn of(results: &[TargetRun]) -> Counts {
+    pub fn of(results: Runs<'_>) -> Counts {
         let mut c = Counts {
             total: results.len(),
             ..Counts::default()
         };
-        for r in results {
-            match r.outcome {
+        for (outcome, _) in results.outcomes() {
+            match outcome {
                 Kind::Left => c.left += 1,
                 Kind::Migrated => c.migrated += 1,
                 Kind::Unchanged => c.unchanged += 1,
@@ -319,11 +481,11 @@ impl ReportFile {
 }
 
 /// The summary line of a run: `9,998 at 2.3.0, 2 failed: see report.json`.
-pub fn summary(results: &[TargetRun], report: Option<&Path>) -> String {
+pub fn summary(results: Runs<'_>, report: Option<&Path>) -> String {
     let mut at: Vec<(SemVer, usize)> = Vec::new();
-    for r in results {
-        if matches!(r.outcome, Kind::Migrated | Kind::Unchanged | Kind::Stopped)
-            && let Some(v) = r.to
+    for (outcome, to) in results.outcomes() {
+        if matches!(outcome, Kind::Migrated | Kind::Unchanged | Kind::Stopped)
+            && let Some(v) = to
         {
             match at.iter_mut().find(|(k, _)| *k == v) {
                 Some((_, n)) => *n += 1,
@@ -364,7 +526,7 @@ pub fn summary(results: &[TargetRun], report: Option<&Path>) -> String {
         match report {
             Some(path) => line.push_str(&format!(": see {}", path.display())),
             None => {
-                if let Some(first) = results.iter().find(|r| r.outcome == Kind::Failed) {
+                if let Some(first) = results.first_failed() {
                     let error = first.error.as_deref().unwrap_or("");
                     line.push_str(&format!("; the first: {}: {error}", first.target));
                 }
@@ -394,7 +556,7 @@ mod tests {
 
     fn files(n: usize) -> Vec<Target> {
         (0..n)
-            .map(|i| Target::File(PathBuf::from(format!("/t/{i}.db"))))
+            .map(|i| Target::File(PathBuf::from(format!("/t/{i}.db")).into()))
             .collect()
     }
 
@@ -420,7 +582,7 @@ mod tests {
         };
         let mut seen = 0;
         let results = run(
-            &targets,
+            targets.clone(),
             &rollout,
             &|| (),
             &|_, t, _| {
@@ -434,8 +596,8 @@ mod tests {
         );
         assert_eq!(peak.load(Ordering::SeqCst), 3);
         assert_eq!(seen, 40);
-        assert_eq!(Counts::of(&results).migrated, 40);
-        assert_eq!(results[7].target, "/t/7.db");
+        assert_eq!(Counts::of(results.runs()).migrated, 40);
+        assert_eq!(results.runs().get(7).target, "/t/7.db");
     }
 
     #[test]
@@ -448,7 +610,7 @@ mod tests {
             on_error: OnError::Continue,
         };
         let results = run(
-            &targets,
+            targets.clone(),
             &rollout,
             &|| (),
             &|_, t, _| {
@@ -460,7 +622,7 @@ mod tests {
         let mut started = started.into_inner().unwrap();
         started.sort();
         assert_eq!(started, ["/t/0.db", "/t/1.db"]);
-        let c = Counts::of(&results);
+        let c = Counts::of(results.runs());
         assert_eq!((c.migrated, c.failed, c.skipped), (1, 1, 8));
     }
 
@@ -474,16 +636,16 @@ mod tests {
                 on_error,
             };
             let results = run(
-                &targets,
+                targets.clone(),
                 &rollout,
                 &|| (),
                 &|_, t, _| result(t, t.shown() == "/t/5.db"),
                 &mut |_, _| {},
             );
-            let c = Counts::of(&results);
+            let c = Counts::of(results.runs());
             assert_eq!(c.migrated + c.failed, tried, "{on_error:?}");
             assert_eq!(c.skipped, 20 - tried);
-            assert_eq!(results[5].outcome, Kind::Failed);
+            assert_eq!(results.runs().get(5).outcome, Kind::Failed);
         }
     }
 
@@ -498,7 +660,7 @@ mod tests {
             on_error: OnError::Stop,
         };
         let results = run(
-            &targets,
+            targets.clone(),
             &rollout,
             &|| (),
             &|_, t, stopping| {
@@ -518,8 +680,8 @@ mod tests {
             },
             &mut |_, _| {},
         );
-        assert_eq!(results[0].outcome, Kind::Stopped);
-        assert_eq!(results[1].outcome, Kind::Failed);
+        assert_eq!(results.runs().get(0).outcome, Kind::Stopped);
+        assert_eq!(results.runs().get(1).outcome, Kind::Failed);
     }
 
     #[test]
@@ -532,7 +694,7 @@ mod tests {
         };
         let made = AtomicUsize::new(0);
         let results = run(
-            &targets,
+            targets.clone(),
             &rollout,
             &|| {
                 made.fetch_add(1, Ordering::SeqCst);
@@ -547,35 +709,67 @@ mod tests {
             &mut |_, _| {},
         );
         assert_eq!(made.load(Ordering::SeqCst), 2);
-        let most = results.iter().map(|r| r.duration_ms).max().unwrap();
+        let most = results.runs().iter().map(|r| r.duration_ms).max().unwrap();
         assert!(most >= 15, "one worker ran {most} of 30 targets");
     }
 
     #[test]
     fn the_summary_counts_versions_and_failures() {
         let targets = files(4);
-        let mut results: Vec<TargetRun> = targets.iter().map(|t| result(t, false)).collect();
-        results[3].to = Some(SemVer::new(0, 9, 0));
-        assert_eq!(summary(&results, None), "3 at 1.0.0, 1 at 0.9.0");
-        results[0].outcome = Kind::Unchanged;
+        let mut lines: Vec<TargetRun> = targets.iter().map(|t| result(t, false)).collect();
+        lines[3].to = Some(SemVer::new(0, 9, 0));
+        let summarised =
+            |lines: &[TargetRun], report| summary(Results::of(files(4), lines).runs(), report);
+        assert_eq!(summarised(&lines, None), "3 at 1.0.0, 1 at 0.9.0");
+        lines[0].outcome = Kind::Unchanged;
         assert_eq!(
-            summary(&results, None),
+            summarised(&lines, None),
             "3 at 1.0.0, 1 at 0.9.0 (3 migrated, 1 already there)"
         );
-        results[1] = result(&targets[1], true);
-        results[2].outcome = Kind::Skipped;
+        lines[1] = result(&targets[1], true);
+        lines[2].outcome = Kind::Skipped;
         assert_eq!(
-            summary(&results, Some(Path::new("r.json"))),
+            summarised(&lines, Some(Path::new("r.json"))),
             "1 at 1.0.0, 1 at 0.9.0 (1 migrated, 1 already there), 1 failed, 1 not started: \
              see r.json"
         );
         assert_eq!(
-            summary(&results, None),
+            summarised(&lines, None),
             "1 at 1.0.0, 1 at 0.9.0 (1 migrated, 1 already there), 1 failed, 1 not started; \
              the first: /t/1.db: boom"
         );
         assert_eq!(thousands(9998), "9,998");
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(thousands(999), "999");
+    }
+
+    /// A store's line, packed and made again, says what the run said of it.
+    #[test]
+    fn a_packed_result_gives_back_its_line() {
+        let targets = files(3);
+        let mut lines: Vec<TargetRun> = targets.iter().map(|t| result(t, false)).collect();
+        lines[0].from = Some(SemVer::new(0, 9, 0));
+        lines[0].duration_ms = 1234;
+        lines[1] = result(&targets[1], true);
+        lines[1].exit_code = 3;
+        lines[2].standing = Some(Standing {
+            pending: 2,
+            drifted: true,
+            schema_differs: false,
+            locked: true,
+        });
+        let results = Results::of(files(3), &lines);
+        for (i, line) in lines.iter().enumerate() {
+            let again = results.runs().get(i);
+            assert_eq!(
+                serde_json::to_value(&again).unwrap(),
+                serde_json::to_value(line).unwrap()
+            );
+            assert_eq!(again.exit_code, line.exit_code);
+        }
+        assert_eq!(
+            serde_json::to_value(results.runs()).unwrap(),
+            serde_json::to_value(&lines).unwrap()
+        );
     }
 }

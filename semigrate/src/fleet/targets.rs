@@ -17,29 +17,38 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// One store of a fleet.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// One store of a fleet, kept small (a fleet holds thousands, most of them files).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
     /// A SQLite file.
-    File(PathBuf),
-    /// A PostgreSQL database, in `schema` when one is named.
-    Server {
-        /// The postgres:// URL, password and all: it is never printed.
-        url: String,
-        /// The schema that holds the tables and the history.
-        schema: Option<String>,
-    },
+    File(Box<Path>),
+    /// A PostgreSQL database, or one schema of it.
+    Server(Box<OnServer>),
+}
+
+/// A PostgreSQL database, in `schema` when one is named.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OnServer {
+    /// The postgres:// URL, password and all: it is never printed.
+    pub url: String,
+    /// The schema that holds the tables and the history.
+    pub schema: Option<String>,
 }
 
 impl Target {
+    /// The database at `url`, in `schema` when one is named.
+    pub fn server(url: String, schema: Option<String>) -> Target {
+        Target::Server(Box::new(OnServer { url, schema }))
+    }
+
     /// The target as a report and a summary show it: a SQLite path, or the URL without
     /// its password and with `schema NAME` after it.
     pub fn shown(&self) -> String {
         match self {
             Target::File(path) => path.display().to_string(),
-            Target::Server { url, schema } => {
-                let url = crate::store::postgres::redact(url);
-                match schema {
+            Target::Server(on) => {
+                let url = crate::store::postgres::redact(&on.url);
+                match &on.schema {
                     Some(schema) => format!("{url} schema {schema}"),
                     None => url,
                 }
@@ -154,27 +163,42 @@ pub type Schemas<'a> = dyn FnMut(&str, &str) -> std::result::Result<Vec<String>,
 /// included, and `schemas` asked of their server by `schemas`.
 pub fn expand(lines: Vec<Placed>, schemas: &mut Schemas<'_>) -> Result<Vec<Target>> {
     let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    expand_into(lines, schemas, &mut out, &mut seen, 0)?;
-    Ok(out)
+    expand_into(lines, schemas, &mut out, 0)?;
+    Ok(first_of_each(out))
+}
+
+/// `targets` without those named again after their first place: found by sorting
+/// their places rather than by a set of copies, so that a fleet holds one copy of
+/// each path.
+fn first_of_each(mut targets: Vec<Target>) -> Vec<Target> {
+    let mut order: Vec<u32> = (0..targets.len() as u32).collect();
+    order.sort_by(|&a, &b| {
+        targets[a as usize]
+            .cmp(&targets[b as usize])
+            .then(a.cmp(&b))
+    });
+    let mut again = vec![false; targets.len()];
+    for pair in order.windows(2) {
+        if targets[pair[0] as usize] == targets[pair[1] as usize] {
+            again[pair[1] as usize] = true;
+        }
+    }
+    let mut again = again.into_iter();
+    targets.retain(|_| !again.next().unwrap_or(false));
+    targets.shrink_to_fit();
+    targets
 }
 
 fn expand_into(
     placed: Vec<Placed>,
     schemas: &mut Schemas<'_>,
     out: &mut Vec<Target>,
-    seen: &mut std::collections::HashSet<Target>,
     depth: usize,
 ) -> Result<()> {
-    let add = |t: Target, out: &mut Vec<Target>, seen: &mut std::collections::HashSet<_>| {
-        if seen.insert(t.clone()) {
-            out.push(t);
-        }
-    };
     for Placed { line, at } in placed {
         let fail = |why: String| Error::Usage(format!("{at}: {why}"));
         match line {
-            Line::File(path) => add(Target::File(path), out, seen),
+            Line::File(path) => out.push(Target::File(path.into())),
             Line::Glob(pattern) => {
                 let mut matched: Vec<PathBuf> = glob::glob(&pattern)
                     .map_err(|e| fail(e.to_string()))?
@@ -185,16 +209,14 @@ fn expand_into(
                     return Err(fail(format!("{pattern} matches no file")));
                 }
                 matched.sort();
-                for path in matched {
-                    add(Target::File(path), out, seen);
-                }
+                out.extend(matched.into_iter().map(|p| Target::File(p.into())));
             }
-            Line::Server { url, schema } => add(Target::Server { url, schema }, out, seen),
+            Line::Server { url, schema } => out.push(Target::server(url, schema)),
             Line::Schemas { url, query } => {
                 for schema in schemas(&url, &query).map_err(&fail)? {
                     let url = url.clone();
                     let schema = Some(schema);
-                    add(Target::Server { url, schema }, out, seen);
+                    out.push(Target::server(url, schema));
                 }
             }
             Line::Include(file) => {
@@ -205,7 +227,7 @@ fn expand_into(
                     .map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?;
                 let folder = file.parent().unwrap_or(Path::new("."));
                 let included = lines(&text, folder, &file.display().to_string())?;
-                expand_into(included, schemas, out, seen, depth + 1)?;
+                expand_into(included, schemas, out, depth + 1)?;
             }
         }
     }
@@ -294,11 +316,8 @@ mod tests {
             Ok(vec!["s1".to_owned(), "s2".to_owned()])
         })
         .unwrap();
-        let file = |t: &str| Target::File(dir.path().join(t).join("app.db"));
-        let schema = |s: &str| Target::Server {
-            url: "postgres://h/db".into(),
-            schema: Some(s.into()),
-        };
+        let file = |t: &str| Target::File(dir.path().join(t).join("app.db").into());
+        let schema = |s: &str| Target::server("postgres://h/db".into(), Some(s.into()));
         assert_eq!(
             targets,
             [file("c"), file("a"), file("b"), schema("s2"), schema("s1")]
@@ -323,10 +342,7 @@ mod tests {
 
     #[test]
     fn a_server_target_is_shown_without_its_password() {
-        let t = Target::Server {
-            url: "postgres://app:secret@h/db".into(),
-            schema: Some("tenant_1".into()),
-        };
+        let t = Target::server("postgres://app:secret@h/db".into(), Some("tenant_1".into()));
         assert_eq!(t.shown(), "postgres://app:***@h/db schema tenant_1");
     }
 }
