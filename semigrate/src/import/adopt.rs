@@ -104,7 +104,8 @@ fn id_of(tool: Tool, m: &Migration) -> Option<String> {
     match tool {
         Tool::Diesel => Some(prefix.chars().filter(char::is_ascii_digit).collect()),
         Tool::Sqlx | Tool::GolangMigrate | Tool::Goose => digits(),
-        Tool::Dbmate => Some(prefix.to_owned()),
+        // dbmate records a name's leading digits, whatever follows them.
+        Tool::Dbmate => Some(name.chars().take_while(char::is_ascii_digit).collect()),
         Tool::Flyway => Some(name.strip_prefix('V')?.split("__").next()?.to_owned()),
         Tool::SqlMigrate => Some(format!("{name}.sql")),
     }
@@ -223,24 +224,29 @@ mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
 
+    /// A chain of one table a migration, each imported from `origins`.
+    fn chain_of(dir: &std::path::Path, origins: &[&str]) -> Vec<Migration> {
+        for (i, origin) in origins.iter().enumerate() {
+            let table = ["a", "b", "c"][i];
+            let spec = format!(
+                "description = \"{table}\"\norigin = \"{origin}\"\n\
+                 [[up]]\nsql = \"CREATE TABLE {table} (id INTEGER);\"\n\
+                 [[down]]\nsql = \"DROP TABLE {table};\"\n"
+            );
+            std::fs::write(dir.join(format!("v0_{}_0.toml", i + 1)), spec).unwrap();
+        }
+        let config = crate::build::config::Config::default();
+        let newest = SemVer::new(0, origins.len() as u64, 0);
+        crate::build::spec::prove(dir, &config, newest, None).unwrap()
+    }
+
     /// A store goose migrated through its first migration of two, its table written
     /// as goose writes it: the row goose makes with the table (version 0), one row per
     /// apply, one per undo.
     #[test]
     fn a_goose_store_maps_from_its_rows_after_goose_s_own_first_one() {
         let dir = tempfile::tempdir().unwrap();
-        for (i, table) in ["a", "b"].iter().enumerate() {
-            let spec = format!(
-                "description = \"{table}\"\norigin = \"goose:0000{}_{table}\"\n\
-                 [[up]]\nsql = \"CREATE TABLE {table} (id INTEGER);\"\n\
-                 [[down]]\nsql = \"DROP TABLE {table};\"\n",
-                i + 1
-            );
-            std::fs::write(dir.path().join(format!("v0_{}_0.toml", i + 1)), spec).unwrap();
-        }
-        let config = crate::build::config::Config::default();
-        let chain =
-            crate::build::spec::prove(dir.path(), &config, SemVer::new(0, 2, 0), None).unwrap();
+        let chain = chain_of(dir.path(), &["goose:00001_a", "goose:00002_b"]);
         let path = dir.path().join("s.db");
         rusqlite::Connection::open(&path)
             .unwrap()
@@ -257,5 +263,23 @@ mod tests {
         let found = found(&mut store, Tool::Goose, &chain).unwrap();
         assert_eq!(found.version, SemVer::new(0, 1, 0));
         assert_eq!(found.mapping, vec![(SemVer::new(0, 1, 0), "1".to_owned())]);
+    }
+
+    /// dbmate records the leading digits of a name, whatever follows them.
+    #[test]
+    fn a_dbmate_id_is_the_leading_digits_of_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = chain_of(
+            dir.path(),
+            &["dbmate:00000000000000-initial", "dbmate:20220101000000_b"],
+        );
+        let ids: Vec<Option<String>> = chain.iter().map(|m| id_of(Tool::Dbmate, m)).collect();
+        assert_eq!(
+            ids,
+            [
+                Some("00000000000000".to_owned()),
+                Some("20220101000000".to_owned())
+            ]
+        );
     }
 }

@@ -148,14 +148,27 @@ pub fn read(tool: Tool, dir: &Path, empty: EmptyDowns) -> Result<Vec<Source>, Ve
         Tool::Flyway => flyway(&paths, &mut found, &mut errors),
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    for pair in found.windows(2) {
-        if pair[0].0 == pair[1].0 {
-            errors.push(format!(
-                "{} and {} have the same version",
-                pair[0].1.up.file.display(),
-                pair[1].1.up.file.display()
-            ));
-        }
+    // Two migrations are one version when their tool orders them as one (Flyway's
+    // 1.1 and 1.01), or records them under one id (dbmate's leading digits).
+    let mut ids: Vec<(&str, &Path)> = found
+        .iter()
+        .map(|(_, s)| (s.id.as_str(), s.up.file.as_path()))
+        .collect();
+    ids.sort();
+    let same_id = ids
+        .windows(2)
+        .filter(|p| p[0].0 == p[1].0)
+        .map(|p| (p[0].1, p[1].1));
+    let same_key = found
+        .windows(2)
+        .filter(|p| p[0].0 == p[1].0 && p[0].1.id != p[1].1.id)
+        .map(|p| (p[0].1.up.file.as_path(), p[1].1.up.file.as_path()));
+    for (a, b) in same_id.chain(same_key) {
+        errors.push(format!(
+            "{} and {} have the same version",
+            a.display(),
+            b.display()
+        ));
     }
     if found.is_empty() && errors.is_empty() {
         errors.push(format!(
@@ -384,14 +397,19 @@ fn sections(
             continue;
         }
         let numbered_name = numbered(&name, ".sql");
+        // sql-migrate and dbmate take any `.sql` name: their version is its leading digits.
+        let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
         let key = match (tool, numbered_name) {
             (Tool::SqlMigrate, _) if name.ends_with(".sql") => {
                 // sql-migrate orders by a leading number when the name has one.
-                let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
                 match digits.parse::<u128>() {
                     Ok(n) => Key::Led(n, name.clone()),
                     Err(_) => Key::Text(name.clone()),
                 }
+            }
+            // dbmate orders by the whole name.
+            (Tool::Dbmate, _) if name.ends_with(".sql") && !digits.is_empty() => {
+                Key::Text(name.clone())
             }
             (Tool::Goose, Some((number, _))) => match number.parse::<u128>() {
                 Ok(n) => Key::Number(n),
@@ -400,7 +418,6 @@ fn sections(
                     continue;
                 }
             },
-            (Tool::Dbmate, Some((number, _))) => Key::Text(number.to_owned()),
             _ => {
                 unplaced(path, tool, "`<version>_<name>.sql`", errors);
                 continue;
@@ -409,9 +426,9 @@ fn sections(
         let Some(text) = read_text(path, errors) else {
             continue;
         };
-        let id = match (&key, numbered_name) {
-            (Key::Number(n), _) => n.to_string(),
-            (_, Some((number, _))) if tool == Tool::Dbmate => number.to_owned(),
+        let id = match &key {
+            Key::Number(n) => n.to_string(),
+            _ if tool == Tool::Dbmate => digits,
             _ => name.clone(),
         };
         match split_sections(tool, &text) {
@@ -457,10 +474,12 @@ struct Sections {
 /// Cuts a goose, dbmate or sql-migrate file on its markers. The lines between them are
 /// kept as written (`StatementBegin`/`End` are comments to SQL).
 fn split_sections(tool: Tool, text: &str) -> Result<Sections, String> {
+    // Each tool reads its markers after `--` and any space (`--migrate:up` is dbmate's
+    // too), their words in any case.
     let (up_marker, down_marker) = match tool {
-        Tool::Goose => ("-- +goose up", "-- +goose down"),
-        Tool::Dbmate => ("-- migrate:up", "-- migrate:down"),
-        _ => ("-- +migrate up", "-- +migrate down"),
+        Tool::Goose => ("+goose up", "+goose down"),
+        Tool::Dbmate => ("migrate:up", "migrate:down"),
+        _ => ("+migrate up", "+migrate down"),
     };
     let mut up: Option<String> = None;
     let mut down: Option<String> = None;
@@ -468,7 +487,9 @@ fn split_sections(tool: Tool, text: &str) -> Result<Sections, String> {
     let mut current: Option<&mut String> = None;
     for line in text.split_inclusive('\n') {
         let lower = line.trim().to_ascii_lowercase();
-        let words: Vec<&str> = lower.split_whitespace().collect();
+        let words: Vec<&str> = lower
+            .strip_prefix("--")
+            .map_or_else(Vec::new, |comment| comment.split_whitespace().collect());
         let marker = |m: &str| {
             let mw: Vec<&str> = m.split_whitespace().collect();
             words.len() >= mw.len() && words[..mw.len()] == mw[..]
@@ -484,7 +505,7 @@ fn split_sections(tool: Tool, text: &str) -> Result<Sections, String> {
             current = Some(down.get_or_insert_with(String::new));
             continue;
         }
-        if tool == Tool::Goose && lower == "-- +goose no transaction" {
+        if tool == Tool::Goose && words == ["+goose", "no", "transaction"] {
             transaction = false;
             continue;
         }
@@ -493,12 +514,12 @@ fn split_sections(tool: Tool, text: &str) -> Result<Sections, String> {
             None if crate::statements::split(line).is_empty() => {}
             None => {
                 return Err(format!(
-                    "SQL before the first `{up_marker}` marker: say which direction it belongs to"
+                    "SQL before the first `-- {up_marker}` marker: say which direction it belongs to"
                 ));
             }
         }
     }
-    let up = up.ok_or_else(|| format!("no `{up_marker}` marker"))?;
+    let up = up.ok_or_else(|| format!("no `-- {up_marker}` marker"))?;
     Ok(Sections {
         up,
         down,
@@ -884,6 +905,37 @@ mod tests {
         let unmarked = folder(&[("00001_x.sql", "CREATE TABLE x (a);\n")]);
         let errors = read(Tool::Goose, unmarked.path(), EmptyDowns::Irreversible).unwrap_err();
         assert!(errors[0].contains("SQL before the first"), "{errors:?}");
+    }
+
+    /// dbmate takes any `.sql` name that starts with digits, its version, orders the
+    /// files by name, and reads `--migrate:up` as `-- migrate:up`.
+    #[test]
+    fn dbmate_names_are_leading_digits_in_the_order_of_their_names() {
+        let file = "--migrate:up\nCREATE TABLE t (x);\n--  migrate:down\nDROP TABLE t;\n";
+        let dir = folder(&[
+            ("20220101000000_b.sql", file),
+            ("00000000000000-initial-schema.sql", file),
+            ("0001.sql", file),
+        ]);
+        let read_dbmate = read(Tool::Dbmate, dir.path(), EmptyDowns::Irreversible).unwrap();
+        assert_eq!(
+            names(&read_dbmate),
+            ["00000000000000-initial-schema", "0001", "20220101000000_b"]
+        );
+        assert_eq!(read_dbmate[0].id, "00000000000000");
+        assert_eq!(read_dbmate[1].id, "0001");
+        assert_eq!(
+            read_dbmate[2].down.as_ref().unwrap().text,
+            "DROP TABLE t;\n"
+        );
+        // Its history would hold one version for both.
+        let twice = folder(&[("0001_a.sql", file), ("0001_b.sql", file)]);
+        let errors = read(Tool::Dbmate, twice.path(), EmptyDowns::Irreversible).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].ends_with("0001_b.sql have the same version"),
+            "{errors:?}"
+        );
     }
 
     #[test]
