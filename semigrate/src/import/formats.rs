@@ -323,10 +323,22 @@ fn pairs(tool: Tool, paths: &[PathBuf], found: &mut Vec<(Key, Source)>, errors: 
     };
     for path in paths {
         let name = file_name(path);
+        let same = |other: &Path| {
+            format!(
+                "{} and {} have the same version",
+                other.display(),
+                path.display()
+            )
+        };
         if let Some((number, rest)) = numbered(&name, ".up.sql") {
-            ups.insert(number.to_owned(), (rest.to_owned(), path.clone()));
+            if let Some((_, other)) = ups.insert(number.to_owned(), (rest.to_owned(), path.clone()))
+            {
+                errors.push(same(&other));
+            }
         } else if let Some((number, _)) = numbered(&name, ".down.sql") {
-            downs.insert(number.to_owned(), path.clone());
+            if let Some(other) = downs.insert(number.to_owned(), path.clone()) {
+                errors.push(same(&other));
+            }
         } else if let Some((number, rest)) = numbered(&name, ".sql").filter(|_| tool == Tool::Sqlx)
         {
             simple.push((number.to_owned(), rest.to_owned(), path.clone()));
@@ -724,6 +736,13 @@ mod tests {
             errors
                 .iter()
                 .any(|e| e.contains("3_x.down.sql: a down without its up")),
+            "{errors:?}"
+        );
+        // Two ups of one version: neither is dropped without a word.
+        let twice = folder(&[("1_a.up.sql", "SELECT 1;"), ("1_b.up.sql", "SELECT 1;")]);
+        let errors = read(Tool::GolangMigrate, twice.path(), EmptyDowns::Irreversible).unwrap_err();
+        assert!(
+            errors[0].ends_with("1_b.up.sql have the same version"),
             "{errors:?}"
         );
     }
