@@ -50,7 +50,11 @@ impl Split {
                 .filter(|&n| n > 0)
                 .ok_or_else(|| format!("{name}=`{value}`: expected a whole number, 1 or more")),
         };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Read once a process: std reads the cgroup's quota files at every call, a
+        // hundred system calls a store in a fleet whose CSV steps each ask.
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         Ok(Split {
             threads: setting("SEMIGRATE_CSV_THREADS", cores.min(MOST_THREADS))?,
             piece: setting("SEMIGRATE_CSV_PIECE", PIECE)?,
