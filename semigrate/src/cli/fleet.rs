@@ -443,8 +443,8 @@ fn on_target(
     let started = Instant::now();
     let here = context.at(target);
     let (result, stands) = match target {
-        Target::Server(on) if on.schema.is_some() => {
-            let (url, schema) = (&on.url, on.schema.as_deref().unwrap_or_default());
+        Target::Server(on) if let Some(schema) = on.schema.as_deref() => {
+            let url = &on.url;
             let session = match connections.0.remove(url) {
                 Some(mut session) => session.switch_schema(schema).map(|()| session),
                 None => PostgresStore::open_for(context.migrations(), url, Some(schema)),
