@@ -705,6 +705,67 @@ fn a_downgrade_of_the_whole_chain_meets_what_the_downs_above_leave() {
 }
 
 #[test]
+fn a_down_that_fails_and_an_up_above_it_that_fails_again_are_found_in_one_build() {
+    let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(url) = server() else {
+        panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
+    };
+    // 0.3.0 leaves the index gone, so the whole chain's downgrade fails at 0.2.0's
+    // down; 0.4.0's down does nothing, so its up, run again from 0.2.0 (where the
+    // downgrade stops once 0.2.0 is irreversible), meets its own column. One build
+    // says both, on each engine.
+    let index = "CREATE INDEX users_name ON users (name);";
+    let chain = vec![
+        spec("users", "", USERS, "DROP TABLE users;"),
+        spec(
+            "index",
+            "locks = \"accepted\"",
+            index,
+            "DROP INDEX users_name;",
+        ),
+        spec(
+            "unindex",
+            "down_leaves = [\"index users_name\"]\nlocks = \"accepted\"",
+            "DROP INDEX IF EXISTS users_name;",
+            "SELECT 1;",
+        ),
+        spec(
+            "bio",
+            "down_leaves = [\"column users.bio\"]",
+            "ALTER TABLE users ADD COLUMN bio TEXT;",
+            "SELECT 1;",
+        ),
+    ];
+    let found = prove(tempfile::tempdir().unwrap().path(), &chain, Some(&url)).unwrap_err();
+    assert_eq!(found.lines().count(), 4, "{found}");
+    for engine in ["SQLite", "PostgreSQL"] {
+        let said = |file: &str, what: &str, step: &str| {
+            found.lines().any(|l| {
+                l.contains(file)
+                    && l.contains(what)
+                    && l.contains(&format!("{step} step 1 fails on {engine}"))
+            })
+        };
+        assert!(
+            said(
+                "v0_2_0__m2.toml",
+                "a downgrade of the whole chain fails at this down",
+                "down"
+            ),
+            "{found}"
+        );
+        assert!(
+            said(
+                "v0_4_0__m4.toml",
+                "an upgrade after a downgrade of the whole chain fails at this up",
+                "up"
+            ),
+            "{found}"
+        );
+    }
+}
+
+#[test]
 fn an_upgrade_after_the_whole_chains_downgrade_meets_what_the_downs_leave() {
     let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(url) = server() else {

@@ -27,7 +27,7 @@ pub struct Found {
 }
 
 /// Where the whole chain, downgraded newest first to its newest irreversible migration
-/// and upgraded again (a rollback, then the next deploy), fails first.
+/// and upgraded again (a rollback, then the next deploy), fails.
 pub enum RoundTrip {
     /// The down of the migration at this place, run after the downs above it.
     Down(usize, String),
@@ -37,32 +37,44 @@ pub enum RoundTrip {
 
 /// Downgrades the whole chain with `run(m, "down")`, newest first, down to its newest
 /// irreversible migration, as `downgrade --version` runs it, then upgrades it again
-/// with `run(m, "up")`: where a step fails first, its place and why.
+/// with `run(m, "up")`: where each direction fails first, its place and why. A down
+/// that fails in a transaction stops the downgrade where, made irreversible, it would
+/// stop it, and the migrations above it are upgraded again from there, as the next
+/// deploy would: both flaws come out of one build.
 pub fn round_trip(
     migrations: &[Migration],
     mut run: impl FnMut(&Migration, &'static str) -> Result<(), String>,
-) -> Option<RoundTrip> {
-    let bottom = migrations
+) -> Vec<RoundTrip> {
+    let mut lowest = migrations
         .iter()
         .rposition(|m| m.irreversible)
         .map_or(0, |i| i + 1);
-    if let Some((i, e)) = (bottom..migrations.len())
+    let mut failed = Vec::new();
+    if let Some((i, e)) = (lowest..migrations.len())
         .rev()
         .find_map(|i| run(&migrations[i], "down").err().map(|e| (i, e)))
     {
-        return Some(RoundTrip::Down(i, e));
+        failed.push(RoundTrip::Down(i, e));
+        // Outside a transaction, the down may have stopped halfway: nothing is sure.
+        if !migrations[i].transaction {
+            return failed;
+        }
+        lowest = i + 1;
     }
     // Where no down leaves anything, each up would run again on the very schema it
     // first ran on.
-    if migrations[bottom..]
+    if migrations[lowest..]
         .iter()
         .all(|m| m.down_leaves.is_empty())
     {
-        return None;
+        return failed;
     }
-    (bottom..migrations.len())
-        .find_map(|i| run(&migrations[i], "up").err().map(|e| (i, e)))
-        .map(|(i, e)| RoundTrip::Up(i, e))
+    failed.extend(
+        (lowest..migrations.len())
+            .find_map(|i| run(&migrations[i], "up").err().map(|e| (i, e)))
+            .map(|(i, e)| RoundTrip::Up(i, e)),
+    );
+    failed
 }
 
 /// Records where the whole chain's round trip fails, though each down restores its

@@ -91,11 +91,10 @@ pub fn replay(url: &str, migrations: &mut [Migration], stale: bool) -> Result<Ve
             }
             // A round trip over downs found flawed would only say it again.
             let sound = found.iter().all(|f| f.errors.is_empty());
-            if complete
-                && sound
-                && let Some(failed) = round_trip(&mut client, &mut seeded, migrations)
-            {
-                super::round_trip_fails(&mut found, migrations, failed);
+            if complete && sound {
+                for failed in round_trip(&mut client, &mut seeded, migrations) {
+                    super::round_trip_fails(&mut found, migrations, failed);
+                }
             }
             Ok(found)
         }
@@ -373,7 +372,7 @@ fn round_trip(
     client: &mut Client,
     seeded: &mut BTreeSet<u32>,
     migrations: &[Migration],
-) -> Option<super::RoundTrip> {
+) -> Vec<super::RoundTrip> {
     super::round_trip(migrations, |m, direction| {
         let steps = match direction {
             "up" => &m.up,

@@ -52,7 +52,7 @@ pub fn replay(migrations: &mut [Migration]) -> Result<Vec<Found>, String> {
         };
         new_session(&conn).and_then(|()| apply(&conn, m, direction, steps))
     });
-    if let Some(failed) = failed {
+    for failed in failed {
         super::round_trip_fails(&mut found, migrations, failed);
     }
     Ok(found)
