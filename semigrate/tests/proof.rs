@@ -705,18 +705,31 @@ fn a_downgrade_of_the_whole_chain_meets_what_the_downs_above_leave() {
 }
 
 #[test]
-fn a_down_that_fails_and_an_up_above_it_that_fails_again_are_found_in_one_build() {
+fn every_down_that_fails_in_the_whole_chains_round_trip_is_found_in_one_build() {
     let _alone = SERVER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(url) = server() else {
         panic!("PostgreSQL must run on 127.0.0.1:5432 for this test (.ci/run starts it)");
     };
-    // 0.3.0 leaves the index gone, so the whole chain's downgrade fails at 0.2.0's
-    // down; 0.4.0's down does nothing, so its up, run again from 0.2.0 (where the
-    // downgrade stops once 0.2.0 is irreversible), meets its own column. One build
-    // says both, on each engine.
+    // Each down restores its own up, but for what the migrations say they leave.
+    // Downgraded as a whole, the chain fails at 0.4.0's down (0.5.0 left the index
+    // gone); 0.6.0's up, run again from there, meets its own column; and below 0.4.0,
+    // downgraded as if its down were fixed, 0.2.0's down meets the table 0.3.0 left
+    // dropped. One build says all three, on each engine.
     let index = "CREATE INDEX users_name ON users (name);";
     let chain = vec![
         spec("users", "", USERS, "DROP TABLE users;"),
+        spec(
+            "tags",
+            "",
+            "CREATE TABLE tags (id INTEGER);",
+            "DROP TABLE tags;",
+        ),
+        spec(
+            "untag",
+            "destructive = true\ndown_leaves = [\"table tags\"]",
+            "DROP TABLE IF EXISTS tags;",
+            "SELECT 1;",
+        ),
         spec(
             "index",
             "locks = \"accepted\"",
@@ -737,7 +750,7 @@ fn a_down_that_fails_and_an_up_above_it_that_fails_again_are_found_in_one_build(
         ),
     ];
     let found = prove(tempfile::tempdir().unwrap().path(), &chain, Some(&url)).unwrap_err();
-    assert_eq!(found.lines().count(), 4, "{found}");
+    assert_eq!(found.lines().count(), 6, "{found}");
     for engine in ["SQLite", "PostgreSQL"] {
         let said = |file: &str, what: &str, step: &str| {
             found.lines().any(|l| {
@@ -746,22 +759,12 @@ fn a_down_that_fails_and_an_up_above_it_that_fails_again_are_found_in_one_build(
                     && l.contains(&format!("{step} step 1 fails on {engine}"))
             })
         };
-        assert!(
-            said(
-                "v0_2_0__m2.toml",
-                "a downgrade of the whole chain fails at this down",
-                "down"
-            ),
-            "{found}"
-        );
-        assert!(
-            said(
-                "v0_4_0__m4.toml",
-                "an upgrade after a downgrade of the whole chain fails at this up",
-                "up"
-            ),
-            "{found}"
-        );
+        let down = "a downgrade of the whole chain fails at this down";
+        assert!(said("v0_4_0__m4.toml", down, "down"), "{found}");
+        let up = "an upgrade after a downgrade of the whole chain fails at this up";
+        assert!(said("v0_6_0__m6.toml", up, "up"), "{found}");
+        let below = "run after the downs above it (as if 0.4.0's down, which fails, were fixed)";
+        assert!(said("v0_2_0__m2.toml", below, "down"), "{found}");
     }
 }
 

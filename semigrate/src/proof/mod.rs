@@ -27,54 +27,69 @@ pub struct Found {
 }
 
 /// Where the whole chain, downgraded newest first to its newest irreversible migration
-/// and upgraded again (a rollback, then the next deploy), fails.
+/// and upgraded again (a rollback, then the next deploy), fails. `top` is where the
+/// downgrade that met it started: the chain's end, or a down found failing above it.
 pub enum RoundTrip {
-    /// The down of the migration at this place, run after the downs above it.
-    Down(usize, String),
-    /// The up of the migration at this place, run over what the downs left.
-    Up(usize, String),
+    /// The down of the migration at `at`, run after the downs above it.
+    Down { at: usize, top: usize, why: String },
+    /// The up of the migration at `at`, run over what the downs left.
+    Up { at: usize, top: usize, why: String },
 }
 
-/// Downgrades the whole chain with `run(m, "down")`, newest first, down to its newest
-/// irreversible migration, as `downgrade --version` runs it, then upgrades it again
-/// with `run(m, "up")`: where each direction fails first, its place and why. A down
-/// that fails in a transaction stops the downgrade where, made irreversible, it would
-/// stop it, and the migrations above it are upgraded again from there, as the next
-/// deploy would: both flaws come out of one build.
-pub fn round_trip(
-    migrations: &[Migration],
-    mut run: impl FnMut(&Migration, &'static str) -> Result<(), String>,
-) -> Vec<RoundTrip> {
-    let mut lowest = migrations
+/// The store a round trip runs in, on one engine.
+pub trait Trip {
+    /// Runs the up or the down (`direction`) of `m` in the store.
+    fn run(&mut self, m: &Migration, direction: &'static str) -> Result<(), String>;
+    /// Makes the store again, empty, with the ups of `migrations` alone (seeded as
+    /// the replay seeds), for the downgrade to go on below a down that failed.
+    fn rebuild(&mut self, migrations: &[Migration]) -> Result<(), String>;
+}
+
+/// Downgrades the whole chain, newest first, down to its newest irreversible migration,
+/// as `downgrade --version` runs it, then upgrades it again: where each direction
+/// fails first, its place and why. A down that fails stops the downgrade where, made
+/// irreversible, it would stop it, and the migrations above it are upgraded again from
+/// there (if it failed in its transaction), as the next deploy would; below it, the
+/// downgrade goes on from a store made again with the ups below it, as it would once
+/// that down is fixed. Every flaw of the kind comes out of one build.
+pub fn round_trip(migrations: &[Migration], trip: &mut dyn Trip) -> Vec<RoundTrip> {
+    let bottom = migrations
         .iter()
         .rposition(|m| m.irreversible)
         .map_or(0, |i| i + 1);
     let mut failed = Vec::new();
-    if let Some((i, e)) = (lowest..migrations.len())
-        .rev()
-        .find_map(|i| run(&migrations[i], "down").err().map(|e| (i, e)))
-    {
-        failed.push(RoundTrip::Down(i, e));
-        // Outside a transaction, the down may have stopped halfway: nothing is sure.
-        if !migrations[i].transaction {
-            return failed;
+    let mut top = migrations.len();
+    loop {
+        let down = (bottom..top)
+            .rev()
+            .find_map(|i| trip.run(&migrations[i], "down").err().map(|e| (i, e)));
+        let (lowest, sure) = match &down {
+            None => (bottom, true),
+            // Outside a transaction, the down may have stopped halfway.
+            Some((at, _)) => (at + 1, migrations[*at].transaction),
+        };
+        let below = down.as_ref().map(|(at, _)| *at);
+        if let Some((at, why)) = down {
+            failed.push(RoundTrip::Down { at, top, why });
         }
-        lowest = i + 1;
+        // Where no down leaves anything, each up would run again on the very schema
+        // it first ran on.
+        if sure
+            && migrations[lowest..top]
+                .iter()
+                .any(|m| !m.down_leaves.is_empty())
+        {
+            failed.extend(
+                (lowest..top)
+                    .find_map(|i| trip.run(&migrations[i], "up").err().map(|e| (i, e)))
+                    .map(|(at, why)| RoundTrip::Up { at, top, why }),
+            );
+        }
+        match below {
+            Some(at) if at > bottom && trip.rebuild(&migrations[..at]).is_ok() => top = at,
+            _ => return failed,
+        }
     }
-    // Where no down leaves anything, each up would run again on the very schema it
-    // first ran on.
-    if migrations[lowest..]
-        .iter()
-        .all(|m| m.down_leaves.is_empty())
-    {
-        return failed;
-    }
-    failed.extend(
-        (lowest..migrations.len())
-            .find_map(|i| run(&migrations[i], "up").err().map(|e| (i, e)))
-            .map(|(i, e)| RoundTrip::Up(i, e)),
-    );
-    failed
 }
 
 /// Records where the whole chain's round trip fails, though each down restores its
@@ -85,18 +100,20 @@ pub fn round_trip(
 /// midway, and its up is never run again over what it could not take. A down
 /// already found failing on its own is not said twice.
 pub fn round_trip_fails(found: &mut Vec<Found>, migrations: &[Migration], failed: RoundTrip) {
-    let (index, why, from, what, downs) = match failed {
-        RoundTrip::Down(i, why) => (
-            i,
+    let (index, why, from, top, what, downs) = match failed {
+        RoundTrip::Down { at, top, why } => (
+            at,
             why,
-            i + 1,
+            at + 1,
+            top,
             "a downgrade of the whole chain fails at this down, run after the downs above it",
             "the downs above it leave",
         ),
-        RoundTrip::Up(i, why) => (
-            i,
+        RoundTrip::Up { at, top, why } => (
+            at,
             why,
-            i,
+            at,
+            top,
             "an upgrade after a downgrade of the whole chain fails at this up, run over what \
              the downs left",
             "its down and those above it leave",
@@ -108,7 +125,7 @@ pub fn round_trip_fails(found: &mut Vec<Found>, migrations: &[Migration], failed
     {
         return;
     }
-    let above: Vec<String> = migrations[from..]
+    let above: Vec<String> = migrations[from..top]
         .iter()
         .flat_map(|m| {
             m.down_leaves
@@ -121,7 +138,12 @@ pub fn round_trip_fails(found: &mut Vec<Found>, migrations: &[Migration], failed
         n if n <= 4 => format!("; {downs} {}", above.join(", ")),
         n => format!("; {downs} {} and {} more", above[..4].join(", "), n - 4),
     };
-    let e = format!("{what}: {why}{left}");
+    // Below a down that fails, the downgrade went on as if it were fixed.
+    let fixed = match migrations.get(top) {
+        Some(m) => format!(" (as if {}'s down, which fails, were fixed)", m.version),
+        None => String::new(),
+    };
+    let e = format!("{what}{fixed}: {why}{left}");
     match found.iter_mut().find(|f| f.index == index) {
         Some(f) => {
             f.errors.push(e.clone());

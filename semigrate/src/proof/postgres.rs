@@ -92,7 +92,12 @@ pub fn replay(url: &str, migrations: &mut [Migration], stale: bool) -> Result<Ve
             // A round trip over downs found flawed would only say it again.
             let sound = found.iter().all(|f| f.errors.is_empty());
             if complete && sound {
-                for failed in round_trip(&mut client, &mut seeded, migrations) {
+                let mut trip = Trip {
+                    client: &mut client,
+                    seeded: &mut seeded,
+                    scratch: &mut scratch,
+                };
+                for failed in super::round_trip(migrations, &mut trip) {
                     super::round_trip_fails(&mut found, migrations, failed);
                 }
             }
@@ -365,15 +370,17 @@ fn replay_one(
     }
 }
 
-/// The whole chain downgraded in the scratch database and upgraded again
-/// (`proof::round_trip`), over the rows the replay seeded: an up that only ever ran on
-/// empty tables (`fails_on_rows`) runs again on emptied ones.
-fn round_trip(
-    client: &mut Client,
-    seeded: &mut BTreeSet<u32>,
-    migrations: &[Migration],
-) -> Vec<super::RoundTrip> {
-    super::round_trip(migrations, |m, direction| {
+/// The round trip's store (`proof::round_trip`): the scratch database, over the rows
+/// the replay seeded; an up that only ever ran on empty tables (`fails_on_rows`) runs
+/// again on emptied ones.
+struct Trip<'a> {
+    client: &'a mut Client,
+    seeded: &'a mut BTreeSet<u32>,
+    scratch: &'a mut Scratch,
+}
+
+impl super::Trip for Trip<'_> {
+    fn run(&mut self, m: &Migration, direction: &'static str) -> Result<(), String> {
         let steps = match direction {
             "up" => &m.up,
             _ => &m.down,
@@ -393,13 +400,27 @@ fn round_trip(
                 })
                 .map(drop)
         };
-        match run(client) {
+        match run(self.client) {
             Err(_) if direction == "up" && m.fails_on_rows => {
-                empty(client, seeded).and_then(|()| run(client))
+                empty(self.client, self.seeded).and_then(|()| run(self.client))
             }
             ran => ran,
         }
-    })
+    }
+
+    fn rebuild(&mut self, migrations: &[Migration]) -> Result<(), String> {
+        let name = &self.scratch.name;
+        let sql = [
+            format!("DROP DATABASE {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name} TEMPLATE template0"),
+        ];
+        self.scratch.outside(self.client, &sql)?;
+        self.seeded.clear();
+        migrations.iter().try_for_each(|m| {
+            seed(self.client, SCHEMA, self.seeded)?;
+            self.run(m, "up")
+        })
+    }
 }
 
 /// Forgets the session's temporary tables: a downgrade, and the upgrade after it, run

@@ -16,9 +16,7 @@ use rusqlite::Connection;
 /// up left; one whose up fails ends the replay (the migrations after it would only
 /// repeat the damage).
 pub fn replay(migrations: &mut [Migration]) -> Result<Vec<Found>, String> {
-    let mut conn = Connection::open_in_memory()
-        .and_then(|c| c.execute_batch("PRAGMA foreign_keys = ON;").map(|()| c))
-        .map_err(|e| format!("cannot open an in-memory SQLite: {e}"))?;
+    let mut conn = open()?;
     let mut schema = Schema::default();
     let mut found = Vec::new();
     for (index, m) in migrations.iter_mut().enumerate() {
@@ -45,17 +43,37 @@ pub fn replay(migrations: &mut [Migration]) -> Result<Vec<Found>, String> {
     if found.iter().any(|f| !f.errors.is_empty()) {
         return Ok(found);
     }
-    let failed = super::round_trip(migrations, |m, direction| {
+    for failed in super::round_trip(migrations, &mut Trip(conn)) {
+        super::round_trip_fails(&mut found, migrations, failed);
+    }
+    Ok(found)
+}
+
+/// A new in-memory SQLite, foreign keys on, as a store is run.
+fn open() -> Result<Connection, String> {
+    Connection::open_in_memory()
+        .and_then(|c| c.execute_batch("PRAGMA foreign_keys = ON;").map(|()| c))
+        .map_err(|e| format!("cannot open an in-memory SQLite: {e}"))
+}
+
+/// The round trip's in-memory store (`proof::round_trip`).
+struct Trip(Connection);
+
+impl super::Trip for Trip {
+    fn run(&mut self, m: &Migration, direction: &'static str) -> Result<(), String> {
         let steps = match direction {
             "up" => &m.up,
             _ => &m.down,
         };
-        new_session(&conn).and_then(|()| apply(&conn, m, direction, steps))
-    });
-    for failed in failed {
-        super::round_trip_fails(&mut found, migrations, failed);
+        new_session(&self.0).and_then(|()| apply(&self.0, m, direction, steps))
     }
-    Ok(found)
+
+    fn rebuild(&mut self, migrations: &[Migration]) -> Result<(), String> {
+        self.0 = open()?;
+        migrations
+            .iter()
+            .try_for_each(|m| apply(&self.0, m, "up", &m.up))
+    }
 }
 
 /// What the replay of one migration found: what its up changed (None when the up
