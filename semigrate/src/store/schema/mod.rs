@@ -9,6 +9,8 @@ mod table;
 
 use rusqlite::Connection;
 use std::collections::BTreeMap;
+use std::iter::Peekable;
+use std::str::Chars;
 pub use table::{Column, Table};
 
 /// One object of the schema: its type (`table`, `index`, `view`, `trigger`) and the
@@ -101,38 +103,14 @@ pub fn canonical(kind: &str, sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
+        if skip_comment(c, &mut chars) {
+            out.push(' ');
+            continue;
+        }
         match c {
-            '-' if chars.peek() == Some(&'-') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-                out.push(' ');
-            }
-            '/' if chars.peek() == Some(&'*') => {
-                chars.next();
-                let mut last = ' ';
-                for c in chars.by_ref() {
-                    if last == '*' && c == '/' {
-                        break;
-                    }
-                    last = c;
-                }
-                out.push(' ');
-            }
             '\'' => {
                 out.push(c);
-                while let Some(c) = chars.next() {
-                    out.push(c);
-                    if c == '\'' {
-                        if chars.peek() == Some(&'\'') {
-                            out.push(chars.next().expect("peeked"));
-                        } else {
-                            break;
-                        }
-                    }
-                }
+                literal_rest(&mut chars, &mut out);
             }
             '"' | '`' | '[' | ']' => {}
             c => out.push(c.to_ascii_uppercase()),
@@ -142,6 +120,48 @@ pub fn canonical(kind: &str, sql: &str) -> String {
     match (kind, folded.find('(')) {
         ("table", Some(open)) => format!("CREATE TABLE{}", &folded[open..]),
         _ => folded,
+    }
+}
+
+/// Skips the comment that `c` opens with the character after it, if it does: `--` to
+/// the end of its line, `/* ... */` whole. Whether it did.
+fn skip_comment(c: char, chars: &mut Peekable<Chars>) -> bool {
+    match (c, chars.peek()) {
+        ('-', Some('-')) => {
+            for c in chars.by_ref() {
+                if c == '\n' {
+                    break;
+                }
+            }
+            true
+        }
+        ('/', Some('*')) => {
+            chars.next();
+            let mut last = ' ';
+            for c in chars.by_ref() {
+                if last == '*' && c == '/' {
+                    break;
+                }
+                last = c;
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Pushes the rest of a string literal whose opening quote was just read: up to its
+/// closing quote, a doubled quote (`''`) kept inside it.
+fn literal_rest(chars: &mut Peekable<Chars>, out: &mut String) {
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '\'' {
+            if chars.peek() == Some(&'\'') {
+                out.push(chars.next().expect("peeked"));
+            } else {
+                break;
+            }
+        }
     }
 }
 

@@ -288,37 +288,14 @@ fn tokens(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
+        if super::skip_comment(c, &mut chars) {
+            continue;
+        }
         match c {
             c if c.is_whitespace() => {}
-            '-' if chars.peek() == Some(&'-') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '/' if chars.peek() == Some(&'*') => {
-                chars.next();
-                let mut last = ' ';
-                for c in chars.by_ref() {
-                    if last == '*' && c == '/' {
-                        break;
-                    }
-                    last = c;
-                }
-            }
             '\'' => {
                 let mut s = String::from('\'');
-                while let Some(c) = chars.next() {
-                    s.push(c);
-                    if c == '\'' {
-                        if chars.peek() == Some(&'\'') {
-                            s.push(chars.next().expect("peeked"));
-                        } else {
-                            break;
-                        }
-                    }
-                }
+                super::literal_rest(&mut chars, &mut s);
                 out.push(s);
             }
             '"' | '`' | '[' => {
