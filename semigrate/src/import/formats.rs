@@ -163,13 +163,7 @@ pub fn read(tool: Tool, dir: &Path, empty: EmptyDowns) -> Result<Vec<Source>, Ve
         .windows(2)
         .filter(|p| p[0].0 == p[1].0 && p[0].1.id != p[1].1.id)
         .map(|p| (p[0].1.up.file.as_path(), p[1].1.up.file.as_path()));
-    for (a, b) in same_id.chain(same_key) {
-        errors.push(format!(
-            "{} and {} have the same version",
-            a.display(),
-            b.display()
-        ));
-    }
+    errors.extend(same_id.chain(same_key).map(|(a, b)| same_version(a, b)));
     if found.is_empty() && errors.is_empty() {
         errors.push(format!(
             "{}: no {} migration found in it",
@@ -187,6 +181,11 @@ pub fn read(tool: Tool, dir: &Path, empty: EmptyDowns) -> Result<Vec<Source>, Ve
             .collect()),
         false => Err(errors),
     }
+}
+
+/// The error of two files that are one version to their tool.
+fn same_version(a: &Path, b: &Path) -> String {
+    format!("{} and {} have the same version", a.display(), b.display())
 }
 
 /// How a tool orders its migrations: by number, by numeric parts (Flyway's 1.10
@@ -323,21 +322,14 @@ fn pairs(tool: Tool, paths: &[PathBuf], found: &mut Vec<(Key, Source)>, errors: 
     };
     for path in paths {
         let name = file_name(path);
-        let same = |other: &Path| {
-            format!(
-                "{} and {} have the same version",
-                other.display(),
-                path.display()
-            )
-        };
         if let Some((number, rest)) = numbered(&name, ".up.sql") {
             if let Some((_, other)) = ups.insert(number.to_owned(), (rest.to_owned(), path.clone()))
             {
-                errors.push(same(&other));
+                errors.push(same_version(&other, path));
             }
         } else if let Some((number, _)) = numbered(&name, ".down.sql") {
             if let Some(other) = downs.insert(number.to_owned(), path.clone()) {
-                errors.push(same(&other));
+                errors.push(same_version(&other, path));
             }
         } else if let Some((number, rest)) = numbered(&name, ".sql").filter(|_| tool == Tool::Sqlx)
         {

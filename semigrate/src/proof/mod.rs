@@ -60,18 +60,14 @@ pub fn round_trip(migrations: &[Migration], trip: &mut dyn Trip) -> Vec<RoundTri
     let mut failed = Vec::new();
     let mut top = migrations.len();
     loop {
-        let down = (bottom..top)
+        let failing = (bottom..top)
             .rev()
             .find_map(|i| trip.run(&migrations[i], "down").err().map(|e| (i, e)));
-        let (lowest, sure) = match &down {
-            None => (bottom, true),
-            // Outside a transaction, the down may have stopped halfway.
-            Some((at, _)) => (at + 1, migrations[*at].transaction),
-        };
-        let below = down.as_ref().map(|(at, _)| *at);
-        if let Some((at, why)) = down {
-            failed.push(RoundTrip::Down { at, top, why });
-        }
+        let lowest = failing.as_ref().map_or(bottom, |(at, _)| at + 1);
+        // Outside a transaction, the down may have stopped halfway.
+        let sure = failing
+            .as_ref()
+            .is_none_or(|(at, _)| migrations[*at].transaction);
         // Where no down leaves anything, each up would run again on the very schema
         // it first ran on.
         if sure
@@ -85,10 +81,15 @@ pub fn round_trip(migrations: &[Migration], trip: &mut dyn Trip) -> Vec<RoundTri
                     .map(|(at, why)| RoundTrip::Up { at, top, why }),
             );
         }
-        match below {
-            Some(at) if at > bottom && trip.rebuild(&migrations[..at]).is_ok() => top = at,
-            _ => return failed,
+        let Some((at, why)) = failing else {
+            return failed;
+        };
+        failed.push(RoundTrip::Down { at, top, why });
+        // A store that cannot be made again (its ups passed the replay) ends the trip.
+        if at == bottom || trip.rebuild(&migrations[..at]).is_err() {
+            return failed;
         }
+        top = at;
     }
 }
 
