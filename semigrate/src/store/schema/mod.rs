@@ -109,8 +109,9 @@ pub fn canonical(kind: &str, sql: &str) -> String {
         }
         match c {
             '\'' => {
+                let escapes = escape_string(&out);
                 out.push(c);
-                literal_rest(&mut chars, &mut out);
+                literal_rest(&mut chars, &mut out, escapes);
             }
             '"' | '`' | '[' | ']' => {}
             c => out.push(c.to_ascii_uppercase()),
@@ -150,12 +151,27 @@ fn skip_comment(c: char, chars: &mut Peekable<Chars>) -> bool {
     }
 }
 
+/// Whether a quote after `before` opens PostgreSQL's escape string (`E'it\'s'`): an `E`
+/// that starts a token, not the last letter of a word.
+fn escape_string(before: &str) -> bool {
+    let mut back = before.chars().rev();
+    matches!(back.next(), Some('E' | 'e'))
+        && !back
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$')
+}
+
 /// Pushes the rest of a string literal whose opening quote was just read: up to its
-/// closing quote, a doubled quote (`''`) kept inside it.
-fn literal_rest(chars: &mut Peekable<Chars>, out: &mut String) {
+/// closing quote, a doubled quote (`''`) kept inside it, and in an escape string
+/// (`escapes`) a backslash with the character it escapes.
+fn literal_rest(chars: &mut Peekable<Chars>, out: &mut String, escapes: bool) {
     while let Some(c) = chars.next() {
         out.push(c);
-        if c == '\'' {
+        if escapes && c == '\\' {
+            if let Some(escaped) = chars.next() {
+                out.push(escaped);
+            }
+        } else if c == '\'' {
             if chars.peek() == Some(&'\'') {
                 out.push(chars.next().expect("peeked"));
             } else {
@@ -905,6 +921,23 @@ mod tests {
         assert_ne!(
             canonical("table", "CREATE TABLE t (a DEFAULT 'x')"),
             canonical("table", "CREATE TABLE t (a DEFAULT 'X')")
+        );
+    }
+
+    #[test]
+    fn an_escaped_quote_in_an_escape_string_does_not_end_it() {
+        let written = "CREATE VIEW v AS SELECT a FROM t WHERE a <> E'it\\'s' AND b = 'X'";
+        let read = "create view v as select a from t where a <> e'it\\'s' and b = 'X'";
+        assert_eq!(canonical("view", written), canonical("view", read));
+        assert_ne!(
+            canonical("view", written),
+            canonical("view", &written.replace("it\\'s", "it\\'S"))
+        );
+        // Without the E, or after a word that ends in E, a backslash escapes nothing.
+        let plain = "CREATE VIEW v AS SELECT CASE WHEN a THEN 'a\\' ELSE'b\\' END AS note";
+        assert_eq!(
+            canonical("view", plain),
+            canonical("view", &plain.to_lowercase())
         );
     }
 

@@ -295,7 +295,7 @@ fn tokens(sql: &str) -> Vec<String> {
             c if c.is_whitespace() => {}
             '\'' => {
                 let mut s = String::from('\'');
-                super::literal_rest(&mut chars, &mut s);
+                super::literal_rest(&mut chars, &mut s, false);
                 out.push(s);
             }
             '"' | '`' | '[' => {
