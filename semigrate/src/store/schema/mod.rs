@@ -117,11 +117,41 @@ pub fn canonical(kind: &str, sql: &str) -> String {
             c => out.push(c.to_ascii_uppercase()),
         }
     }
-    let folded = fold(&out);
+    let folded = one_clock(&fold(&out));
     match (kind, folded.find('(')) {
         ("table", Some(open)) => format!("CREATE TABLE{}", &folded[open..]),
         _ => folded,
     }
+}
+
+/// PostgreSQL's spellings of the transaction's start time, as one: `now()` and
+/// `transaction_timestamp()` are `CURRENT_TIMESTAMP` (its manual says so), and the
+/// catalog keeps whichever a statement wrote, so a down that puts back `DEFAULT now()`
+/// where the table had `DEFAULT CURRENT_TIMESTAMP` restores it. Read on canonical text
+/// (upper case, folded); string literals are left as they are.
+fn one_clock(sql: &str) -> String {
+    const SPELLINGS: [&str; 2] = ["NOW()", "TRANSACTION_TIMESTAMP()"];
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    let mut quoted = false;
+    while let Some(c) = rest.chars().next() {
+        let word_start = !out
+            .chars()
+            .next_back()
+            .is_some_and(|p| p.is_alphanumeric() || matches!(p, '_' | '$' | '.'));
+        if let Some(spelling) = SPELLINGS
+            .iter()
+            .find(|s| !quoted && word_start && rest.starts_with(**s))
+        {
+            out.push_str("CURRENT_TIMESTAMP");
+            rest = &rest[spelling.len()..];
+            continue;
+        }
+        quoted ^= c == '\'';
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// Skips the comment that `c` opens with the character after it, if it does: `--` to
@@ -922,6 +952,26 @@ mod tests {
             canonical("table", "CREATE TABLE t (a DEFAULT 'x')"),
             canonical("table", "CREATE TABLE t (a DEFAULT 'X')")
         );
+    }
+
+    #[test]
+    fn now_and_current_timestamp_are_one_default_but_a_quoted_now_is_not() {
+        let column = |default: &str| {
+            canonical(
+                "column",
+                &format!("timestamp with time zone NOT NULL DEFAULT {default}"),
+            )
+        };
+        assert_eq!(column("now()"), column("CURRENT_TIMESTAMP"));
+        assert_eq!(
+            column("transaction_timestamp()"),
+            column("CURRENT_TIMESTAMP")
+        );
+        // A literal is the time the table was made, and another function is another.
+        assert_ne!(column("'now()'::timestamptz"), column("CURRENT_TIMESTAMP"));
+        assert_ne!(column("clock_timestamp()"), column("CURRENT_TIMESTAMP"));
+        assert_ne!(column("app.now()"), column("CURRENT_TIMESTAMP"));
+        assert_ne!(column("CURRENT_TIMESTAMP(3)"), column("CURRENT_TIMESTAMP"));
     }
 
     #[test]
