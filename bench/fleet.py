@@ -12,6 +12,11 @@ file made and transformed):
   query, against a bash loop of `--database URL --schema S upgrade` on M schemas of
   another; the most sessions of semigrate's seen at once during the fleet run
   (pg_stat_activity, polled).
+- a lower bound for each: the chain's SQL alone (`upgrade --dry-run`'s statements: no
+  CSV file, no Rust step, no history, no backup), one transaction a store, VACUUM left
+  out: `sqlite3` on fresh copies of the files, as many at once as the fleet runs, and
+  `psql` sessions, as many as the fleet holds, each taking its share of M schemas of a
+  third database. Whatever a fleet does, it does at least that work.
 Each timed run starts once the disk has taken what the one before wrote (`sync`), so
 that no run pays for another's writes. Prints a Markdown table.
 
@@ -62,6 +67,49 @@ def psql(database, sql):
                           check=True, capture_output=True, text=True).stdout
 
 
+def chain_sql(args):
+    """The chain's SQL statements from 0.0.0 to the newest version, as `--dry-run`
+    prints them for the store `args` names, VACUUM left out (it cannot run in a
+    transaction; leaving it out only lowers the bound)."""
+    plan = subprocess.run([BINARY, *args, "upgrade", "--dry-run"], check=True,
+                          capture_output=True, text=True).stdout
+    return "".join(line + "\n" for line in plan.splitlines()
+                   if not line.startswith("--") and not line.upper().startswith("VACUUM"))
+
+
+def sqlite_bound(n, work):
+    """`sqlite3` running the chain's SQL in one transaction on each of N fresh files,
+    the fleet's number of them at once."""
+    c = work / "bound"
+    tenants(c, n)
+    probe = work / "probe.db"
+    probe.touch()
+    (c / "chain.sql").write_text("BEGIN;\n" + chain_sql(["--database", str(probe)]) + "COMMIT;\n")
+    at_once = os.cpu_count() * 8
+    return timed(["bash", "-c", f'printf "%s\\n" t/*/app.db | xargs -P {at_once} -I{{}} '
+                  f'sqlite3 -bail {{}} ".read chain.sql"'], c)
+
+
+def postgres_bound(m, url, sessions):
+    """`sessions` psql sessions, each running the chain's SQL in one transaction on its
+    share of the M schemas of the database at `url`."""
+    sql = chain_sql(["--database", url, "--schema", "s_0000"])
+    scripts = [[] for _ in range(sessions)]
+    for i in range(m):
+        scripts[i % sessions].append(f"SET search_path TO s_{i:04};\nBEGIN;\n{sql}COMMIT;\n")
+    os.sync()
+    start = time.perf_counter()
+    running = [subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, text=True) for _ in scripts]
+    for process, script in zip(running, scripts):
+        process.stdin.write("".join(script))
+        process.stdin.close()
+    for process in running:
+        if process.wait() != 0:
+            raise SystemExit("psql failed on the chain's SQL")
+    return time.perf_counter() - start
+
+
 def sqlite_figures(n, work):
     rows = []
     small = work / "small"
@@ -72,8 +120,9 @@ def sqlite_figures(n, work):
     tenants(b, n)
     fleet, rss = fleet_rss(a, ["upgrade", "--fleet", "fleet.txt", "--report", "r.json"])
     loop = timed(["bash", "-c", f'for f in t/*/app.db; do "{BINARY}" -q --database "$f" upgrade; done'], b)
+    bound = sqlite_bound(n, work)
     rows.append((f"upgrade of {n:,} SQLite files to 2.2.0: `upgrade --fleet` against a bash loop of one process a file",
-                 fleet, loop))
+                 fleet, loop, bound))
     # The median of three: a single read of 10,000 files swings with the machine's hour.
     status = sorted(timed([BINARY, "status", "--fleet", "fleet.txt"], a) for _ in range(3))[1]
     summary = subprocess.run([BINARY, "status", "--fleet", "fleet.txt"], cwd=a, check=True,
@@ -85,13 +134,13 @@ def postgres_figures(m, work):
     """The fleet and the loop each on M schemas of a database of their own: the example
     chain's 1.0.1 runs a database-wide ANALYZE and VACUUM, whose cost grows with every
     schema of the database."""
-    names = [f"semigrate_fleet_bench_{os.getpid()}_{side}" for side in ("fleet", "loop")]
+    names = [f"semigrate_fleet_bench_{os.getpid()}_{side}" for side in ("fleet", "loop", "bound")]
     for database in names:
         psql("postgres", f"DROP DATABASE IF EXISTS {database}")
         psql("postgres", f"CREATE DATABASE {database}")
         psql(database, "".join(f"CREATE SCHEMA s_{i:04};" for i in range(m)))
     try:
-        fleet_url, loop_url = (f"{SERVER}/{d}" for d in names)
+        fleet_url, loop_url, bound_url = (f"{SERVER}/{d}" for d in names)
         folder = work / "pg"
         folder.mkdir()
         (folder / "fleet.txt").write_text(
@@ -113,8 +162,9 @@ def postgres_figures(m, work):
         watcher.join()
         loop = timed(["bash", "-c", f'for i in $(seq -f %04g 0 {m - 1}); do "{BINARY}" -q --database "{loop_url}" '
                       f'--schema "s_$i" upgrade; done'], folder)
+        bound = postgres_bound(m, bound_url, max(seen[0], 1))
         return (f"upgrade of {m:,} PostgreSQL schemas to 2.2.0: `upgrade --fleet` (schemas by query) against "
-                f"a bash loop of `--database URL --schema S upgrade`", fleet, loop), seen[0]
+                f"a bash loop of `--database URL --schema S upgrade`", fleet, loop, bound), seen[0]
     finally:
         for database in names:
             psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
@@ -130,10 +180,12 @@ def main():
         pg_row, sessions = postgres_figures(m, work)
         rows.append(pg_row)
         cores = os.cpu_count()
-        print(f"| figure (`bench/fleet.py {n} {m}`, {cores} cores) | fleet | loop | ratio |")
-        print("|---|---|---|---|")
-        for what, fleet, loop in rows:
-            print(f"| {what} | {fleet:.2f} s | {loop:.2f} s | {fleet / loop:.3f}x |")
+        print(f"| figure (`bench/fleet.py {n} {m}`, {cores} cores) | fleet | loop | ratio "
+              "| lower bound | its ratio to the loop | fleet / bound |")
+        print("|---|---|---|---|---|---|---|")
+        for what, fleet, loop, bound in rows:
+            print(f"| {what} | {fleet:.2f} s | {loop:.2f} s | {fleet / loop:.3f}x | {bound:.2f} s "
+                  f"| {bound / loop:.3f}x | {fleet / bound:.2f}x |")
         print()
         print(f"- peak RSS of the fleet run: {rss_small / 1024:.1f} MiB at {max(n // 10, 1):,} stores, "
               f"{rss / 1024:.1f} MiB at {n:,}")
