@@ -133,23 +133,33 @@ fn one_clock(sql: &str) -> String {
     const SPELLINGS: [&str; 2] = ["NOW()", "TRANSACTION_TIMESTAMP()"];
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
-    let mut quoted = false;
     while let Some(c) = rest.chars().next() {
+        if c == '\'' {
+            let escapes = escape_string(&out);
+            out.push(c);
+            let before = out.len();
+            literal_rest(&mut rest[1..].chars().peekable(), &mut out, escapes);
+            // The literal's characters, every one of them pushed as it was read.
+            rest = &rest[1 + out.len() - before..];
+            continue;
+        }
         let word_start = !out
             .chars()
             .next_back()
             .is_some_and(|p| p.is_alphanumeric() || matches!(p, '_' | '$' | '.'));
-        if let Some(spelling) = SPELLINGS
+        match SPELLINGS
             .iter()
-            .find(|s| !quoted && word_start && rest.starts_with(**s))
+            .find(|s| word_start && rest.starts_with(**s))
         {
-            out.push_str("CURRENT_TIMESTAMP");
-            rest = &rest[spelling.len()..];
-            continue;
+            Some(spelling) => {
+                out.push_str("CURRENT_TIMESTAMP");
+                rest = &rest[spelling.len()..];
+            }
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
         }
-        quoted ^= c == '\'';
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
     }
     out
 }
@@ -972,6 +982,16 @@ mod tests {
         assert_ne!(column("clock_timestamp()"), column("CURRENT_TIMESTAMP"));
         assert_ne!(column("app.now()"), column("CURRENT_TIMESTAMP"));
         assert_ne!(column("CURRENT_TIMESTAMP(3)"), column("CURRENT_TIMESTAMP"));
+        // Inside an escape string, after an escaped quote, NOW() is still text.
+        let noted = |default: &str| canonical("column", &format!("text DEFAULT {default}"));
+        assert_ne!(
+            noted("E'it\\'s NOW()'"),
+            noted("E'it\\'s CURRENT_TIMESTAMP'")
+        );
+        assert_eq!(
+            noted("E'it\\'s NOW()' || now()"),
+            noted("E'it\\'s NOW()' || CURRENT_TIMESTAMP")
+        );
     }
 
     #[test]
