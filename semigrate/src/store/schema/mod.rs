@@ -44,8 +44,9 @@ pub struct Change {
 /// Folds whitespace so that SQL SQLite re-wrote (ALTER TABLE edits the stored text)
 /// compares equal to the same definition typed by hand; a statement's end is where
 /// its `;` is, whatever space is around it (a function re-created from a file that put
-/// it on a line of its own). A string literal is kept as written: its spaces are its
-/// value. An apostrophe in a comment (`-- it's`) opens none.
+/// it on a line of its own). A string literal, an escape string's (`E'it\'s  x'`)
+/// included, is kept as written: its spaces are its value. An apostrophe in a comment
+/// (`-- it's`) opens none.
 pub fn fold(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut space = false;
@@ -60,17 +61,10 @@ pub fn fold(sql: &str) -> String {
             out.push(' ');
         }
         space = false;
+        let escapes = c == '\'' && escape_string(&out);
         out.push(c);
         match c {
-            '\'' => {
-                // `''` inside a literal closes it and opens it again at once.
-                for c in chars.by_ref() {
-                    out.push(c);
-                    if c == '\'' {
-                        break;
-                    }
-                }
-            }
+            '\'' => literal_rest(&mut chars, &mut out, escapes),
             '-' if chars.peek() == Some(&'-') => {
                 // The comment's words are folded, its apostrophes are words.
                 while let Some(&c) = chars.peek() {
@@ -942,6 +936,8 @@ mod tests {
         // A literal's spaces are its value, `''` inside it or not.
         assert_eq!(fold("DEFAULT 'a  b ; c'"), "DEFAULT 'a  b ; c'");
         assert_eq!(fold("x = 'it''s  ok'  ,  y"), "x = 'it''s  ok',y");
+        // An escape string's `\'` is inside it.
+        assert_eq!(fold("x = E'it\\'s  ok'  ,  y"), "x = E'it\\'s  ok',y");
         assert_eq!(
             fold("BEGIN -- it's  the  end\n  RETURN  'a  b';\nEND"),
             "BEGIN -- it's the end RETURN 'a  b';END"
