@@ -12,11 +12,19 @@ file made and transformed):
   query, against a bash loop of `--database URL --schema S upgrade` on M schemas of
   another; the most sessions of semigrate's seen at once during the fleet run
   (pg_stat_activity, polled).
-- a lower bound for each: the chain's SQL alone (`upgrade --dry-run`'s statements: no
-  CSV file, no Rust step, no history, no backup), one transaction a store, VACUUM left
-  out: `sqlite3` on fresh copies of the files, as many at once as the fleet runs, and
-  `psql` sessions, as many as the fleet holds, each taking its share of M schemas of a
-  third database. Whatever a fleet does, it does at least that work.
+- the chain's SQL without the fleet, twice, through the stock clients: `sqlite3` on
+  fresh copies of the files, as many at once as the fleet runs, and `psql` sessions, as
+  many as the fleet holds, each taking its share of M schemas of a database of its own:
+  - bare SQL, a lower bound: the chain's statements alone (`upgrade --dry-run`'s: no
+    CSV file, no Rust step, no history, no backup), one transaction a store, VACUUM
+    left out. Whatever a fleet does, it does at least that work;
+  - with its history: the same statements as a store must commit them, each migration
+    in a transaction of its own (or, outside one, as its SQL is, VACUUM included) that
+    writes its history and log rows, after semigrate's tables are made (the tables and
+    rows the fleet wrote to its first store), a SQLite file synced and journaled as a
+    store's is. A run that keeps its guarantees does all of this work and more (checks,
+    CSV files, state file, lock), though not at the stock client's pace: `sqlite3`
+    starts a process a file, and `psql` waits for each statement.
 Each timed run starts once the disk has taken what the one before wrote (`sync`), so
 that no run pays for another's writes. Prints a Markdown table.
 
@@ -67,36 +75,107 @@ def psql(database, sql):
                           check=True, capture_output=True, text=True).stdout
 
 
-def chain_sql(args):
-    """The chain's SQL statements from 0.0.0 to the newest version, as `--dry-run`
-    prints them for the store `args` names, VACUUM left out (it cannot run in a
-    transaction; leaving it out only lowers the bound)."""
+def chain(args):
+    """The chain's migrations from 0.0.0 to the newest version, as `--dry-run` prints
+    them for the store `args` names: (version, whether it runs outside a transaction,
+    its SQL statements)."""
     plan = subprocess.run([BINARY, *args, "upgrade", "--dry-run"], check=True,
                           capture_output=True, text=True).stdout
-    return "".join(line + "\n" for line in plan.splitlines()
-                   if not line.startswith("--") and not line.upper().startswith("VACUUM"))
+    migrations = []
+    for line in plan.splitlines():
+        if line.startswith("-- ") and " up: " in line:
+            migrations.append((line.split()[1], line.endswith("(outside a transaction)"), ""))
+        elif not line.startswith("--") and migrations:
+            version, outside, sql = migrations[-1]
+            migrations[-1] = (version, outside, sql + line + "\n")
+    return migrations
 
 
-def sqlite_bound(n, work):
-    """`sqlite3` running the chain's SQL in one transaction on each of N fresh files,
-    the fleet's number of them at once."""
-    c = work / "bound"
+def bare_sql(migrations):
+    """The chain's SQL in one transaction, VACUUM left out (it cannot run in one;
+    leaving it out only lowers the bound)."""
+    sql = "".join(line + "\n" for _, _, text in migrations for line in text.splitlines()
+                  if not line.upper().startswith("VACUUM"))
+    return f"BEGIN;\n{sql}COMMIT;\n"
+
+
+def kept_sql(migrations, tables, rows):
+    """The chain's SQL as a store runs it: semigrate's `tables` made, then each
+    migration in a transaction of its own with its history and log `rows` (by
+    version); one that runs outside a transaction, as it is, before them."""
+    script = tables
+    for version, outside, sql in migrations:
+        script += f"{sql}BEGIN;\n{rows[version]}COMMIT;\n" if outside else \
+            f"BEGIN;\n{sql}{rows[version]}COMMIT;\n"
+    return script
+
+
+def by_version(lines):
+    """Lines of `VERSION|STATEMENT`, gathered by version."""
+    rows = {}
+    for line in lines.splitlines():
+        version, statement = line.split("|", 1)
+        rows[version] = rows.get(version, "") + statement + "\n"
+    return rows
+
+
+def sqlite_kept(store):
+    """The tables and rows of semigrate's history as the SQLite file `store` has them,
+    after the settings a store is run with: each commit synced to the disk, the
+    rollback journal kept between commits."""
+    def query(sql):
+        return subprocess.run(["sqlite3", store, sql], check=True, capture_output=True,
+                              text=True).stdout
+    tables = "PRAGMA synchronous = EXTRA;\nPRAGMA journal_mode = PERSIST;\n" + query(
+        "SELECT sql || ';' FROM sqlite_master WHERE name LIKE 'semigrate\\_%' ESCAPE '\\' "
+        "AND sql IS NOT NULL")
+    return tables, by_version(query(
+        "SELECT version, 'INSERT INTO semigrate_migrations VALUES (' || quote(version) || ', ' "
+        "|| quote(description) || ', ' || quote(checksum) || ', ' || quote(applied_at) || ', ' "
+        "|| duration_ms || ', ' || quote(revert) || ');' FROM semigrate_migrations UNION ALL "
+        "SELECT version, 'INSERT INTO semigrate_log (command, version, direction, from_version, "
+        "to_version, outcome, duration_ms) VALUES (' || quote(command) || ', ' || quote(version) "
+        "|| ', ' || quote(direction) || ', ' || quote(from_version) || ', ' || quote(to_version) "
+        "|| ', ' || quote(outcome) || ', ' || duration_ms || ');' FROM semigrate_log"))
+
+
+def postgres_kept(url, schema):
+    """The tables and rows of semigrate's history as `schema` of the database at `url`
+    has them, the schema's name taken out."""
+    dump = subprocess.run(["pg_dump", "--schema-only", "--no-owner", "--no-privileges",
+                           "--table", f"{schema}.semigrate_*", url], check=True,
+                          capture_output=True, text=True).stdout
+    tables = "".join(line.replace(f"{schema}.", "") + "\n" for line in dump.splitlines()
+                     if line and not line.startswith(("--", "\\", "SET ", "SELECT pg_catalog.")))
+    out = subprocess.run(["psql", "-X", "-q", "-At", url, "-c", f"SET search_path TO {schema}", "-c",
+                          "SELECT version, format('INSERT INTO semigrate_migrations VALUES "
+                          "(%L, %L, %L, %L, %s, %L);', version, description, checksum, applied_at, "
+                          "duration_ms, revert) FROM semigrate_migrations UNION ALL "
+                          "SELECT version, format('INSERT INTO semigrate_log (command, version, "
+                          "direction, from_version, to_version, outcome, duration_ms) VALUES "
+                          "(%L, %L, %L, %L, %L, %L, %s);', command, version, direction, from_version, "
+                          "to_version, outcome, duration_ms) FROM semigrate_log"],
+                         check=True, capture_output=True, text=True).stdout
+    return tables, by_version(out)
+
+
+def sqlite_bound(n, work, name, script):
+    """`sqlite3` running `script` on each of N fresh files, the fleet's number of them
+    at once."""
+    c = work / name
     tenants(c, n)
-    probe = work / "probe.db"
-    probe.touch()
-    (c / "chain.sql").write_text("BEGIN;\n" + chain_sql(["--database", str(probe)]) + "COMMIT;\n")
+    (c / "chain.sql").write_text(script)
     at_once = os.cpu_count() * 8
     return timed(["bash", "-c", f'printf "%s\\n" t/*/app.db | xargs -P {at_once} -I{{}} '
                   f'sqlite3 -bail {{}} ".read chain.sql"'], c)
 
 
-def postgres_bound(m, url, sessions):
-    """`sessions` psql sessions, each running the chain's SQL in one transaction on its
-    share of the M schemas of the database at `url`."""
-    sql = chain_sql(["--database", url, "--schema", "s_0000"])
+def postgres_bound(m, url, sessions, script):
+    """`sessions` psql sessions, each running `script` on its share of the M schemas of
+    the database at `url`."""
     scripts = [[] for _ in range(sessions)]
     for i in range(m):
-        scripts[i % sessions].append(f"SET search_path TO s_{i:04};\nBEGIN;\n{sql}COMMIT;\n")
+        scripts[i % sessions].append(f"SET search_path TO s_{i:04};\n{script}")
     os.sync()
     start = time.perf_counter()
     running = [subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url], stdin=subprocess.PIPE,
@@ -120,9 +199,13 @@ def sqlite_figures(n, work):
     tenants(b, n)
     fleet, rss = fleet_rss(a, ["upgrade", "--fleet", "fleet.txt", "--report", "r.json"])
     loop = timed(["bash", "-c", f'for f in t/*/app.db; do "{BINARY}" -q --database "$f" upgrade; done'], b)
-    bound = sqlite_bound(n, work)
+    probe = work / "probe.db"
+    probe.touch()
+    migrations = chain(["--database", str(probe)])
+    bare = sqlite_bound(n, work, "bare", bare_sql(migrations))
+    kept = sqlite_bound(n, work, "kept", kept_sql(migrations, *sqlite_kept(a / "t" / "00000" / "app.db")))
     rows.append((f"upgrade of {n:,} SQLite files to 2.2.0: `upgrade --fleet` against a bash loop of one process a file",
-                 fleet, loop, bound))
+                 fleet, loop, bare, kept))
     # The median of three: a single read of 10,000 files swings with the machine's hour.
     status = sorted(timed([BINARY, "status", "--fleet", "fleet.txt"], a) for _ in range(3))[1]
     summary = subprocess.run([BINARY, "status", "--fleet", "fleet.txt"], cwd=a, check=True,
@@ -131,16 +214,16 @@ def sqlite_figures(n, work):
 
 
 def postgres_figures(m, work):
-    """The fleet and the loop each on M schemas of a database of their own: the example
-    chain's 1.0.1 runs a database-wide ANALYZE and VACUUM, whose cost grows with every
-    schema of the database."""
-    names = [f"semigrate_fleet_bench_{os.getpid()}_{side}" for side in ("fleet", "loop", "bound")]
+    """The fleet, the loop and each bound on M schemas of a database of their own, so
+    that none of them reads a catalog another one grew."""
+    sides = ("fleet", "loop", "bare", "kept")
+    names = [f"semigrate_fleet_bench_{os.getpid()}_{side}" for side in sides]
     for database in names:
         psql("postgres", f"DROP DATABASE IF EXISTS {database}")
         psql("postgres", f"CREATE DATABASE {database}")
         psql(database, "".join(f"CREATE SCHEMA s_{i:04};" for i in range(m)))
     try:
-        fleet_url, loop_url, bound_url = (f"{SERVER}/{d}" for d in names)
+        fleet_url, loop_url, bare_url, kept_url = (f"{SERVER}/{d}" for d in names)
         folder = work / "pg"
         folder.mkdir()
         (folder / "fleet.txt").write_text(
@@ -162,9 +245,12 @@ def postgres_figures(m, work):
         watcher.join()
         loop = timed(["bash", "-c", f'for i in $(seq -f %04g 0 {m - 1}); do "{BINARY}" -q --database "{loop_url}" '
                       f'--schema "s_$i" upgrade; done'], folder)
-        bound = postgres_bound(m, bound_url, max(seen[0], 1))
+        sessions = max(seen[0], 1)
+        migrations = chain(["--database", bare_url, "--schema", "s_0000"])
+        bare = postgres_bound(m, bare_url, sessions, bare_sql(migrations))
+        kept = postgres_bound(m, kept_url, sessions, kept_sql(migrations, *postgres_kept(fleet_url, "s_0000")))
         return (f"upgrade of {m:,} PostgreSQL schemas to 2.2.0: `upgrade --fleet` (schemas by query) against "
-                f"a bash loop of `--database URL --schema S upgrade`", fleet, loop, bound), seen[0]
+                f"a bash loop of `--database URL --schema S upgrade`", fleet, loop, bare, kept), seen[0]
     finally:
         for database in names:
             psql("postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
@@ -181,11 +267,11 @@ def main():
         rows.append(pg_row)
         cores = os.cpu_count()
         print(f"| figure (`bench/fleet.py {n} {m}`, {cores} cores) | fleet | loop | ratio "
-              "| lower bound | its ratio to the loop | fleet / bound |")
+              "| bare SQL (its ratio) | with its history (its ratio) | fleet / with its history |")
         print("|---|---|---|---|---|---|---|")
-        for what, fleet, loop, bound in rows:
-            print(f"| {what} | {fleet:.2f} s | {loop:.2f} s | {fleet / loop:.3f}x | {bound:.2f} s "
-                  f"| {bound / loop:.3f}x | {fleet / bound:.2f}x |")
+        for what, fleet, loop, bare, kept in rows:
+            print(f"| {what} | {fleet:.2f} s | {loop:.2f} s | {fleet / loop:.3f}x | {bare:.2f} s "
+                  f"({bare / loop:.3f}x) | {kept:.2f} s ({kept / loop:.3f}x) | {fleet / kept:.2f}x |")
         print()
         print(f"- peak RSS of the fleet run: {rss_small / 1024:.1f} MiB at {max(n // 10, 1):,} stores, "
               f"{rss / 1024:.1f} MiB at {n:,}")
