@@ -541,7 +541,11 @@ impl<'a> StatusJson<'a> {
         let mut s = StatusJson {
             stores: results.len(),
             latest,
-            versions: Vec::new(),
+            versions: results
+                .at_versions()
+                .into_iter()
+                .map(|(version, stores)| AtVersion { version, stores })
+                .collect(),
             drifted: Vec::new(),
             schema_differs: Vec::new(),
             locked: Vec::new(),
@@ -559,18 +563,11 @@ impl<'a> StatusJson<'a> {
                         list.push(r.target.clone());
                     }
                 }
-                if let Some(version) = r.to {
-                    match s.versions.iter_mut().find(|a| a.version == version) {
-                        Some(a) => a.stores += 1,
-                        None => s.versions.push(AtVersion { version, stores: 1 }),
-                    }
-                }
             }
             if r.outcome == Kind::Failed {
                 s.failed.push((r.target, r.error.unwrap_or_default()));
             }
         }
-        s.versions.sort_by_key(|a| std::cmp::Reverse(a.version));
         s
     }
 }

@@ -304,6 +304,24 @@ impl<'a> Runs<'a> {
             .map(|s| (s.outcome, self.slots.version(s.to)))
     }
 
+    /// How many targets stand at each version a run left them at (migrated, already
+    /// there, stopped short, or read), the newest version first.
+    pub fn at_versions(self) -> Vec<(SemVer, usize)> {
+        let mut at: Vec<(SemVer, usize)> = Vec::new();
+        for (outcome, to) in self.outcomes() {
+            if matches!(outcome, Kind::Migrated | Kind::Unchanged | Kind::Stopped)
+                && let Some(v) = to
+            {
+                match at.iter_mut().find(|(k, _)| *k == v) {
+                    Some((_, n)) => *n += 1,
+                    None => at.push((v, 1)),
+                }
+            }
+        }
+        at.sort_by_key(|a| std::cmp::Reverse(a.0));
+        at
+    }
+
     /// The first target that failed.
     pub fn first_failed(self) -> Option<TargetRun> {
         let i = self
@@ -482,17 +500,7 @@ impl ReportFile {
 
 /// The summary line of a run: `9,998 at 2.3.0, 2 failed: see report.json`.
 pub fn summary(results: Runs<'_>, report: Option<&Path>) -> String {
-    let mut at: Vec<(SemVer, usize)> = Vec::new();
-    for (outcome, to) in results.outcomes() {
-        if matches!(outcome, Kind::Migrated | Kind::Unchanged | Kind::Stopped)
-            && let Some(v) = to
-        {
-            match at.iter_mut().find(|(k, _)| *k == v) {
-                Some((_, n)) => *n += 1,
-                None => at.push((v, 1)),
-            }
-        }
-    }
+    let mut at = results.at_versions();
     at.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
     let counts = Counts::of(results);
     let mut parts: Vec<String> = at
