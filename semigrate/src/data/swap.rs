@@ -184,9 +184,10 @@ impl Staging {
 
     /// Makes the staged temps durable and returns the swaps to record in the journal,
     /// in the transaction that commits them: each temp's folder fsynced (the temps'
-    /// data already is), and each temp fingerprinted.
-    pub fn seal(&self) -> std::io::Result<Vec<Swap>> {
-        let mut folders: Vec<&Path> = Vec::new();
+    /// data already is), and each temp fingerprinted. The folders in `also` are synced
+    /// with them, in one sync each where they are the same folder.
+    pub fn seal(&self, also: &[PathBuf]) -> std::io::Result<Vec<Swap>> {
+        let mut folders: Vec<&Path> = also.iter().map(PathBuf::as_path).collect();
         let mut swaps = Vec::with_capacity(self.staged.len());
         for (target, staged) in &self.staged {
             if let Some((temp, _)) = staged
@@ -236,10 +237,12 @@ pub enum Unfinished {
 }
 
 /// Carries out committed swaps: each temp renamed over its target, or the target
-/// deleted; then each folder fsynced so that the renames are on disk. Safe to repeat:
-/// a swap already done is skipped, once its target is seen to hold what it should.
-pub fn finish(swaps: &[Swap]) -> Result<(), Unfinished> {
-    let mut folders = Vec::new();
+/// deleted. Returns the folders changed, which must be synced before the swaps' rows
+/// leave the journal: until then a power cut may undo a rename, and the rows are what
+/// carries it out again. Safe to repeat: a swap already done is skipped, once its
+/// target is seen to hold what it should.
+pub fn finish(swaps: &[Swap]) -> Result<Vec<PathBuf>, Unfinished> {
+    let mut folders: Vec<PathBuf> = Vec::new();
     for swap in swaps {
         match &swap.temp {
             Some(temp) => match std::fs::rename(temp, &swap.target) {
@@ -262,16 +265,13 @@ pub fn finish(swaps: &[Swap]) -> Result<(), Unfinished> {
             },
         }
         if let Some(dir) = swap.target.parent()
-            && !folders.contains(&dir)
+            && !folders.iter().any(|f| f == dir)
         {
-            folders.push(dir);
+            folders.push(dir.to_path_buf());
         }
         crate::fault::point("between-swaps");
     }
-    for dir in folders {
-        sync_folder(dir).map_err(Unfinished::Io)?;
-    }
-    Ok(())
+    Ok(folders)
 }
 
 /// Deletes the temps an interrupted, uncommitted run left beside `targets`.

@@ -3,11 +3,12 @@
 use super::paths::Paths;
 use super::plan::{Direction, Item, Plan};
 use crate::data::swap::{self, Staging, Unfinished};
+use crate::durable::sync_folder;
 use crate::error::{Error, Result};
 use crate::model::{Check, Expect, Function, Migration, Scalar, SemVer, Step};
 use crate::rust::{Context, StepFn};
 use crate::store::{Applied, History, LogEntry, RowCount, Steps, Store, Value, transaction};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// One migration that committed.
@@ -125,16 +126,16 @@ pub fn run(
 ) -> Result<Vec<Done>> {
     // The journal rows of the last migration's swaps, carried out but not cleared:
     // the next migration's transaction clears them, or the end of the run does.
-    let mut swapped = false;
+    let mut carried = None;
     let how = How {
         data_dir,
         direction: plan.direction,
         command,
         patience,
     };
-    let result = run_each(store, plan, &how, progress, &mut swapped);
-    if swapped {
-        let cleared = transaction(store, |s| s.clear_swaps());
+    let result = run_each(store, plan, &how, progress, &mut carried);
+    if let Some(folders) = carried {
+        let cleared = clear(store, &folders);
         if result.is_ok() {
             cleared?;
         }
@@ -142,14 +143,18 @@ pub fn run(
     result
 }
 
-/// `run`'s loop; `swapped` says whether the journal holds the rows of swaps already
-/// carried out.
+/// The journal rows of swaps carried out but not cleared yet, by the folders their
+/// renames changed (None: the journal holds none). Whatever clears the rows syncs
+/// those folders first, so that no row goes before the rename it records is on disk.
+type Carried = Option<Vec<PathBuf>>;
+
+/// `run`'s loop; `carried`: the swaps already carried out whose rows the journal holds.
 fn run_each(
     store: &mut dyn Store,
     plan: &Plan,
     how: &How,
     progress: &mut dyn Progress,
-    swapped: &mut bool,
+    carried: &mut Carried,
 ) -> Result<Vec<Done>> {
     let (command, patience) = (how.command, how.patience);
     let mut done = Vec::with_capacity(plan.items.len());
@@ -160,7 +165,7 @@ fn run_each(
         let mut attempt = 0;
         loop {
             let started = Instant::now();
-            match apply(store, how, item, started, progress, swapped) {
+            match apply(store, how, item, started, progress, carried) {
                 Ok((files, elapsed)) => {
                     let d = Done::of(item, plan.direction, elapsed, files);
                     progress.done(&d);
@@ -254,13 +259,13 @@ pub fn run_atomic(
             return Err(e);
         }
     }
-    let mut swapped = false;
-    if let Err(e) = commit(store, files, &mut swapped) {
+    let mut carried = None;
+    if let Err(e) = commit(store, files, &mut carried) {
         store.rollback();
         return Err(e);
     }
-    if swapped {
-        transaction(store, |s| s.clear_swaps())?;
+    if let Some(folders) = carried {
+        clear(store, &folders)?;
     }
     for d in &done {
         progress.done(d);
@@ -293,7 +298,7 @@ struct How<'a> {
 }
 
 /// One migration in its own transaction (or, with `transaction = false`, its steps on
-/// their own and the rest in a transaction). `swapped`: as in `run_each`, before and
+/// their own and the rest in a transaction). `carried`: as in `run_each`, before and
 /// after.
 fn apply(
     store: &mut dyn Store,
@@ -301,7 +306,7 @@ fn apply(
     item: &Item,
     started: Instant,
     progress: &mut dyn Progress,
-    swapped: &mut bool,
+    carried: &mut Carried,
 ) -> Result<(Written, Duration)> {
     crate::fault::point("before-begin");
     if item.transaction {
@@ -320,7 +325,7 @@ fn apply(
         expect_state(store, how.direction, item)?;
     }
     let elapsed = settle(store, &files, how.direction, item, how.command, started)?;
-    commit(store, files, swapped)?;
+    commit(store, files, carried)?;
     Ok((written, elapsed))
 }
 
@@ -530,17 +535,21 @@ fn settle(
 }
 
 /// Seals the staged CSV files, records their swaps in the journal, commits, and
-/// carries the swaps out, leaving their rows in the journal (`swapped` then true).
-/// `swapped` true before: the journal holds the rows of an earlier migration's
-/// swaps, carried out, which this transaction clears. A transaction of its own for each clear cost a
-/// third of a run's commits, each with its fsyncs; a cut before the next commit
-/// leaves rows whose swaps `recover` finds done.
-fn commit(store: &mut dyn Store, files: Staging, swapped: &mut bool) -> Result<()> {
-    let swaps = files.seal().map_err(|e| Error::Io {
-        path: files.target("").display().to_string(),
-        reason: format!("cannot make the new CSV files durable: {e}"),
-    })?;
-    if *swapped {
+/// carries the swaps out, leaving their rows in the journal (`carried` then holds the
+/// folders they changed). `carried` before: the rows of an earlier migration's swaps,
+/// carried out, which this transaction clears, their folders synced with the new
+/// temps' (one sync, the same folder). A transaction of its own for each clear cost a
+/// third of a run's commits, each with its fsyncs, and a sync of its own after each
+/// migration's renames 3 of a new store's 75; a cut before the next commit leaves
+/// rows whose swaps `recover` finds done, or does again.
+fn commit(store: &mut dyn Store, files: Staging, carried: &mut Carried) -> Result<()> {
+    let swaps = files
+        .seal(carried.as_deref().unwrap_or_default())
+        .map_err(|e| Error::Io {
+            path: files.target("").display().to_string(),
+            reason: format!("cannot make the new CSV files durable: {e}"),
+        })?;
+    if carried.is_some() {
         store.clear_swaps()?;
     }
     store.record_swaps(&swaps)?;
@@ -549,13 +558,12 @@ fn commit(store: &mut dyn Store, files: Staging, swapped: &mut bool) -> Result<(
     crate::fault::point("after-commit");
     // The earlier rows went with this commit; these stay until carried out (a swap
     // that fails leaves them for the next run: nothing may clear them).
-    *swapped = false;
+    *carried = None;
     files.committed();
     if swaps.is_empty() {
         return Ok(());
     }
-    carry_out(store, &swaps, None)?;
-    *swapped = true;
+    *carried = Some(carry_out(store, &swaps, None)?);
     Ok(())
 }
 
@@ -564,14 +572,31 @@ fn commit(store: &mut dyn Store, files: Staging, swapped: &mut bool) -> Result<(
 /// `paths`, when known, names the backup to restore from if a file's committed
 /// content was lost.
 fn finish_swaps(store: &mut dyn Store, swaps: &[swap::Swap], paths: Option<&Paths>) -> Result<()> {
-    carry_out(store, swaps, paths)?;
+    let folders = carry_out(store, swaps, paths)?;
+    clear(store, &folders)
+}
+
+/// Syncs the folders that carried-out swaps changed, then clears the swaps' rows from
+/// the journal in a transaction of its own.
+fn clear(store: &mut dyn Store, folders: &[PathBuf]) -> Result<()> {
+    for dir in folders {
+        sync_folder(dir).map_err(|e| Error::Io {
+            path: dir.display().to_string(),
+            reason: format!("the migration committed, but its CSV files' renames could not be made durable ({e}); the next run completes them"),
+        })?;
+    }
     transaction(store, |s| s.clear_swaps())
 }
 
-/// Renames committed temps over their targets, their journal rows left as they are.
-fn carry_out(store: &mut dyn Store, swaps: &[swap::Swap], paths: Option<&Paths>) -> Result<()> {
-    match swap::finish(swaps) {
-        Ok(()) => {}
+/// Renames committed temps over their targets, their journal rows left as they are;
+/// returns the folders changed, not yet synced.
+fn carry_out(
+    store: &mut dyn Store,
+    swaps: &[swap::Swap],
+    paths: Option<&Paths>,
+) -> Result<Vec<PathBuf>> {
+    let folders = match swap::finish(swaps) {
+        Ok(folders) => folders,
         Err(Unfinished::Io(e)) => {
             return Err(Error::Io {
                 path: swaps[0].target.display().to_string(),
@@ -597,9 +622,9 @@ fn carry_out(store: &mut dyn Store, swaps: &[swap::Swap], paths: Option<&Paths>)
                 target.display()
             )));
         }
-    }
+    };
     crate::fault::point("after-swaps");
-    Ok(())
+    Ok(folders)
 }
 
 /// Before a run that may write: carries out the swaps a committed migration recorded
