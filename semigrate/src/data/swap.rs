@@ -229,7 +229,7 @@ impl Drop for Staging {
 /// Why committed swaps could not all be carried out.
 #[derive(Debug)]
 pub enum Unfinished {
-    /// The file system refused a rename, a delete or an fsync; a later run may succeed.
+    /// The file system refused a rename or a delete; a later run may succeed.
     Io(std::io::Error),
     /// A temp is gone, and its target does not hold the content the journal recorded:
     /// the committed content was lost (its temp's creation never reached the disk).
